@@ -1,0 +1,115 @@
+import { defineGrid, linspace, withEnd, type GridSpec } from './index.js';
+import type { Process } from '../process/types.js';
+import { UsageError } from '../core/errors.js';
+
+type Spec<T extends GridSpec['type']> = Extract<GridSpec, { type: T }>;
+
+/** σ_VE(t) = σ/α = e^{−λ}: the "sigma" of k-diffusion and diffusers' Euler family. */
+export function sigmaVe(p: Process, t: number): number {
+  return Math.exp(-p.logSnr(t));
+}
+
+export function tOfSigmaVe(p: Process, s: number): number {
+  return s === 0 ? p.tZero : p.tOfLogSnr(-Math.log(s));
+}
+
+function startOf(p: Process, start: number | undefined): number {
+  const s = start ?? p.tMax;
+  if (!(s <= p.tMax && s > p.tZero)) throw new UsageError(`grid start ${s} is outside (${p.tZero}, ${p.tMax}]`);
+  return s;
+}
+
+// DPM-Solver's skip_type="time_uniform" (Lu et al. 2022, §3.3).
+defineGrid({
+  type: 'time-uniform',
+  description: 'uniform in t (DPM-Solver skip_type="time_uniform")',
+  build: (p, spec) => {
+    const s = spec as Spec<'time-uniform'>;
+    return withEnd(p, s.steps, s.end, (n, tEnd) => linspace(startOf(p, s.start), tEnd, n));
+  },
+});
+
+// DPM-Solver's skip_type="time_quadratic": uniform in √t, then squared.
+defineGrid({
+  type: 'time-quadratic',
+  description: 'uniform in √t (DPM-Solver skip_type="time_quadratic")',
+  build: (p, spec) => {
+    const s = spec as Spec<'time-quadratic'>;
+    return withEnd(p, s.steps, s.end, (n, tEnd) =>
+      linspace(Math.sqrt(startOf(p, s.start)), Math.sqrt(tEnd), n).map((u) => u * u),
+    );
+  },
+});
+
+// DPM-Solver's skip_type="logSNR": uniform in λ (Lu et al. 2022, §3.3).
+defineGrid({
+  type: 'logsnr',
+  description: 'uniform in log-SNR λ (DPM-Solver skip_type="logSNR")',
+  build: (p, spec) => {
+    const s = spec as Spec<'logsnr'>;
+    return withEnd(p, s.steps, s.end, (n, tEnd) =>
+      linspace(p.logSnr(startOf(p, s.start)), p.logSnr(tEnd), n).map((l) => p.tOfLogSnr(l)),
+    );
+  },
+});
+
+function sigmaRange(p: Process, s: { sigmaMin?: number; sigmaMax?: number }, tEnd: number): [number, number] {
+  const lo = s.sigmaMin ?? sigmaVe(p, tEnd);
+  const hi = s.sigmaMax ?? sigmaVe(p, p.tMax);
+  if (!(lo > 0 && hi > lo)) throw new UsageError(`grid needs 0 < sigmaMin < sigmaMax, got ${lo}, ${hi}`);
+  return [lo, hi];
+}
+
+// Karras et al. 2022, Eq. 5: σ_i = (σmax^{1/ρ} + i/(N−1)(σmin^{1/ρ} − σmax^{1/ρ}))^ρ.
+defineGrid({
+  type: 'karras',
+  description: 'Karras et al. 2022 Eq. 5 in σ = σ/α (k-diffusion get_sigmas_karras), ρ = 7 by default',
+  build: (p, spec) => {
+    const s = spec as Spec<'karras'>;
+    const rho = s.rho ?? 7;
+    if (!(rho > 0)) throw new UsageError(`karras rho must be > 0, got ${rho}`);
+    return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) => {
+      const [lo, hi] = sigmaRange(p, s, tEnd);
+      const a = hi ** (1 / rho);
+      const b = lo ** (1 / rho);
+      return linspace(0, 1, n).map((r) => tOfSigmaVe(p, (a + r * (b - a)) ** rho));
+    });
+  },
+});
+
+// k-diffusion get_sigmas_exponential: uniform in log σ.
+defineGrid({
+  type: 'exponential',
+  description: 'uniform in log σ (k-diffusion get_sigmas_exponential)',
+  build: (p, spec) => {
+    const s = spec as Spec<'exponential'>;
+    return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) => {
+      const [lo, hi] = sigmaRange(p, s, tEnd);
+      return linspace(Math.log(hi), Math.log(lo), n).map((l) => tOfSigmaVe(p, Math.exp(l)));
+    });
+  },
+});
+
+// SD3's shifted schedule (Esser et al. 2024, §5.3.2): t' = s·t / (1 + (s − 1)·t).
+export function flowShift(t: number, shift: number): number {
+  return (shift * t) / (1 + (shift - 1) * t);
+}
+
+defineGrid({
+  type: 'flow-shift',
+  description: 'uniform in t then SD3 shift t → s·t/(1 + (s−1)t) (flow models)',
+  build: (p, spec) => {
+    const s = spec as Spec<'flow-shift'>;
+    const shift = s.shift ?? 1;
+    if (!(shift > 0)) throw new UsageError(`flow shift must be > 0, got ${shift}`);
+    return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) =>
+      linspace(startOf(p, s.start), tEnd, n).map((t) => flowShift(t, shift)),
+    );
+  },
+});
+
+defineGrid({
+  type: 'explicit',
+  description: 'the times given, in process time',
+  build: (_p, spec) => Float64Array.from((spec as Spec<'explicit'>).times),
+});

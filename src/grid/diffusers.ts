@@ -1,0 +1,49 @@
+import { defineGrid, resolveEnd, type GridSpec } from './index.js';
+import { UsageError } from '../core/errors.js';
+import type { Process } from '../process/types.js';
+
+/** NumPy's np.round: round half to even. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * diffusers' timestep spacings (DDIMScheduler.set_timesteps; Lin et al. 2024, Table 2 for
+ * "trailing") over a discrete process with N = tMax + 1 training steps, then the end time.
+ */
+export function diffusersTimesteps(
+  numTrain: number, steps: number, spacing: 'linspace' | 'leading' | 'trailing', stepsOffset = 0,
+): number[] {
+  if (steps > numTrain) throw new UsageError(`steps (${steps}) cannot exceed the process's ${numTrain} training timesteps`);
+  const out: number[] = [];
+  if (spacing === 'linspace') {
+    for (let i = steps - 1; i >= 0; i--) {
+      out.push(roundHalfEven(steps === 1 ? 0 : ((numTrain - 1) * i) / (steps - 1)) + stepsOffset);
+    }
+  } else if (spacing === 'leading') {
+    const ratio = Math.floor(numTrain / steps);
+    for (let i = steps - 1; i >= 0; i--) out.push(i * ratio + stepsOffset);
+  } else if (spacing === 'trailing') {
+    const ratio = numTrain / steps;
+    for (let t = numTrain; t > 0; t -= ratio) out.push(roundHalfEven(t) - 1);
+  } else {
+    throw new UsageError(`unknown timestep_spacing "${String(spacing)}"; accepted: linspace, leading, trailing`);
+  }
+  return out;
+}
+
+type Spec = Extract<GridSpec, { type: 'diffusers' }>;
+
+defineGrid({
+  type: 'diffusers',
+  description: 'diffusers timestep_spacing linspace/leading/trailing with steps_offset (discrete VP); end zero = ᾱ 1',
+  build: (p: Process, spec) => {
+    const s = spec as Spec;
+    if (p.name !== 'vp-discrete') throw new UsageError(`the diffusers grid needs process vp-discrete, not ${p.name}`);
+    const ts = diffusersTimesteps(p.tMax + 1, s.steps, s.spacing ?? 'leading', s.stepsOffset ?? 0);
+    const { tEnd, appendZero } = resolveEnd(p, s.end ?? 'zero');
+    ts.push(appendZero ? p.tZero : tEnd);
+    return Float64Array.from(ts);
+  },
+});

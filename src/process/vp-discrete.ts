@@ -1,0 +1,164 @@
+import type { Process } from './types.js';
+import { UsageError } from '../core/errors.js';
+
+/**
+ * The discrete DDPM process of diffusers' schedulers (Ho et al. 2020): N training timesteps,
+ * β_i from a named schedule and ᾱ_i = Π_{j≤i}(1 − β_j), reproduced in float32 the way diffusers
+ * computes it (torch.linspace in float32, cumprod accumulated in double and stored as float32).
+ *
+ * Between integer timesteps, σ_VE = √((1 − ᾱ)/ᾱ) is interpolated linearly in t, as diffusers'
+ * Euler/Heun schedulers do; t = −1 is the clean end (ᾱ = 1, diffusers' `set_alpha_to_one`).
+ */
+export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+
+export interface VpDiscreteConfig {
+  numTrainTimesteps?: number;
+  betaStart?: number;
+  betaEnd?: number;
+  betaSchedule?: BetaSchedule;
+}
+
+const f32 = Math.fround;
+
+/** torch.linspace(start, end, n, dtype=float32) on CPU: step in float32, filled from both ends. */
+export function linspaceF32(start: number, end: number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  const s = f32(start);
+  const e = f32(end);
+  const step = f32(f32(e - s) / f32(n - 1));
+  const half = Math.floor(n / 2);
+  for (let i = 0; i < n; i++) {
+    out[i] = i < half ? f32(s + f32(step * i)) : f32(e - f32(step * (n - i - 1)));
+  }
+  return out;
+}
+
+/** diffusers' betas_for_alpha_bar with the cosine ᾱ (Nichol & Dhariwal 2021, Eq. 17), max β 0.999. */
+function cosineBetas(n: number): Float32Array {
+  const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999);
+  return out;
+}
+
+export function betas(schedule: BetaSchedule, start: number, end: number, n: number): Float32Array {
+  switch (schedule) {
+    case 'linear':
+      return linspaceF32(start, end, n);
+    case 'scaled_linear':
+      return linspaceF32(Math.sqrt(start), Math.sqrt(end), n).map((b) => f32(b * b));
+    case 'squaredcos_cap_v2':
+      return cosineBetas(n);
+    default:
+      throw new UsageError(
+        `unknown beta_schedule "${String(schedule)}"; accepted: linear, scaled_linear, squaredcos_cap_v2`,
+      );
+  }
+}
+
+/** ᾱ_i in float32 from float32 betas, the product accumulated in double as torch.cumprod does on CPU. */
+export function alphasCumprod(b: Float32Array): Float32Array {
+  const out = new Float32Array(b.length);
+  let acc = 1;
+  for (let i = 0; i < b.length; i++) {
+    acc *= f32(1 - b[i]);
+    out[i] = acc;
+  }
+  return out;
+}
+
+export class VpDiscrete implements Process {
+  readonly name = 'vp-discrete';
+  readonly tMax: number;
+  readonly tMin = 0;
+  readonly tZero = -1;
+  readonly alphasCumprod: Float32Array;
+  readonly betas: Float32Array;
+  /** σ_VE at t = −1, 0, …, N−1 (index t + 1), in float64 from the float32 ᾱ. */
+  private readonly sigmaVe: Float64Array;
+  readonly config: Readonly<Record<string, unknown>>;
+
+  constructor(c: VpDiscreteConfig = {}) {
+    const n = c.numTrainTimesteps ?? 1000;
+    const start = c.betaStart ?? 0.0001;
+    const end = c.betaEnd ?? 0.02;
+    const schedule = c.betaSchedule ?? 'linear';
+    if (!Number.isInteger(n) || n < 2) throw new UsageError(`numTrainTimesteps must be an integer ≥ 2, got ${n}`);
+    if (!(start > 0 && end > start && end < 1)) {
+      throw new UsageError(`betas need 0 < betaStart < betaEnd < 1, got betaStart=${start}, betaEnd=${end}`);
+    }
+    this.betas = betas(schedule, start, end, n);
+    this.alphasCumprod = alphasCumprod(this.betas);
+    this.tMax = n - 1;
+    this.sigmaVe = new Float64Array(n + 1);
+    this.alphasCumprod.forEach((ab, i) => (this.sigmaVe[i + 1] = Math.sqrt((1 - ab) / ab)));
+    this.config = { name: this.name, numTrainTimesteps: n, betaStart: start, betaEnd: end, betaSchedule: schedule };
+  }
+
+  /** ᾱ(t): the table at integer t ≥ 0, 1 at t = −1, and 1/(1 + σ_VE²) between. */
+  alphaBar(t: number): number {
+    this.check(t);
+    if (t === -1) return 1;
+    if (Number.isInteger(t)) return this.alphasCumprod[t];
+    const s = this.sigmaVeAt(t);
+    return 1 / (1 + s * s);
+  }
+
+  /** σ_VE(t) = σ/α, linear in t between integer timesteps. */
+  sigmaVeAt(t: number): number {
+    this.check(t);
+    const u = t + 1;
+    const i = Math.min(Math.floor(u), this.sigmaVe.length - 2);
+    const w = u - i;
+    return (1 - w) * this.sigmaVe[i] + w * this.sigmaVe[i + 1];
+  }
+
+  alpha(t: number): number {
+    return Math.sqrt(this.alphaBar(t));
+  }
+  sigma(t: number): number {
+    return Math.sqrt(1 - this.alphaBar(t));
+  }
+  logSnr(t: number): number {
+    if (Number.isInteger(t) && t >= 0) {
+      const ab = this.alphasCumprod[t];
+      return 0.5 * (Math.log(ab) - Math.log(1 - ab));
+    }
+    return -Math.log(this.sigmaVeAt(t));
+  }
+  /** Exact inverse of the piecewise-linear σ_VE(t). */
+  tOfLogSnr(lambda: number): number {
+    const s = Math.exp(-lambda);
+    const tab = this.sigmaVe;
+    if (s <= 0) return -1;
+    if (s >= tab[tab.length - 1]) return this.tMax;
+    let lo = 0;
+    let hi = tab.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (tab[mid] <= s) lo = mid;
+      else hi = mid;
+    }
+    return lo - 1 + (s - tab[lo]) / (tab[hi] - tab[lo]);
+  }
+  private slope(t: number): number {
+    const i = Math.min(Math.floor(t + 1), this.sigmaVe.length - 2);
+    return this.sigmaVe[i + 1] - this.sigmaVe[i];
+  }
+  dAlpha(t: number): number {
+    const s = this.sigmaVeAt(t);
+    return -s * (1 + s * s) ** -1.5 * this.slope(t);
+  }
+  dSigma(t: number): number {
+    const s = this.sigmaVeAt(t);
+    return (1 + s * s) ** -1.5 * this.slope(t);
+  }
+  priorStd(): number {
+    return 1;
+  }
+  private check(t: number): void {
+    if (!(t >= -1 && t <= this.tMax)) {
+      throw new RangeError(`timestep ${t} is outside [-1, ${this.tMax}] of the discrete VP process`);
+    }
+  }
+}

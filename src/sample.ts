@@ -1,0 +1,121 @@
+import type { Model } from './models/types.js';
+import type { Process } from './process/types.js';
+import { Denoiser } from './models/denoiser.js';
+import { makeGrid, checkGrid, type GridSpec } from './grid/index.js';
+import './grid/basic.js';
+import './grid/diffusers.js';
+import { findSampler, resolveOptions } from './samplers/index.js';
+import type { NoiseSampler, SampleContext } from './samplers/types.js';
+import type { OptionValue } from './samplers/types.js';
+import { Rng } from './core/rng.js';
+import { sizeOf, tensor, type Tensor } from './core/tensor.js';
+import { UsageError } from './core/errors.js';
+
+export interface StepInfo {
+  step: number;
+  total: number;
+  nfe: number;
+}
+
+export interface SampleRequest {
+  model: Model;
+  process: Process;
+  /** Sampler name or alias (see `diffuse list`). */
+  sampler: string;
+  options?: Readonly<Record<string, unknown>>;
+  /** A grid spec, or explicit decreasing process times. Default: the sampler's own default grid. */
+  grid?: GridSpec | Float64Array;
+  /** Steps for the default grid (ignored when `grid` is given). */
+  steps?: number;
+  /** Number of samples (default 64). */
+  n?: number;
+  /** Seed of the generator for x_T (stream 0) and sampler noise (stream 1). */
+  seed?: number;
+  /** x_T in process coordinates (n × dim); default priorStd(t_0)·z with z from the seed. */
+  xT?: Float64Array;
+  /** Replayed noise for stochastic samplers: a function, or one array per draw. */
+  noise?: NoiseSampler | readonly Float64Array[];
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface SampleResult {
+  x: Tensor<'float64'>;
+  xT: Float64Array;
+  nfe: number;
+  grid: Float64Array;
+  sampler: string;
+  options: Record<string, OptionValue>;
+}
+
+export const DEFAULT_STEPS = 10;
+
+/** Run one sampler from x_T to the end of its grid. */
+export async function sample(req: SampleRequest): Promise<SampleResult> {
+  const entry = findSampler(req.sampler);
+  const options = resolveOptions(entry, req.options);
+  const { process: p, model } = req;
+  const grid = resolveGrid(p, req.grid, req.steps, entry.defaultGrid);
+  const dim = sizeOf(model.sampleShape);
+  const n = req.n ?? (req.xT ? req.xT.length / dim : 64);
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  const seed = req.seed ?? 0;
+  const rng = new Rng(seed);
+  let xT: Float64Array;
+  if (req.xT) {
+    if (req.xT.length !== n * dim) throw new UsageError(`x_T has ${req.xT.length} values; expected n×dim = ${n}×${dim}`);
+    xT = Float64Array.from(req.xT);
+  } else {
+    xT = rng.fork(0).fillNormal(new Float64Array(n * dim));
+    const scale = p.priorStd(grid[0]);
+    for (let i = 0; i < xT.length; i++) xT[i] *= scale;
+  }
+  const denoiser = new Denoiser(model, p);
+  const noise = noiseSource(req.noise, rng.fork(1), n * dim);
+  const ctx: SampleContext = {
+    process: p,
+    n,
+    dim,
+    denoise: (x, t) => denoiser.denoise(x, n, t),
+    noise,
+    step: (i, total) => {
+      denoiser.step = i;
+      req.onStep?.({ step: i, total, nfe: denoiser.nfe });
+    },
+  };
+  const x = await entry.run(Float64Array.from(xT), grid, ctx, options);
+  req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe });
+  return {
+    x: tensor('float64', [n, ...model.sampleShape], x),
+    xT,
+    nfe: denoiser.nfe,
+    grid,
+    sampler: entry.name,
+    options,
+  };
+}
+
+export function resolveGrid(
+  p: Process, grid: GridSpec | Float64Array | undefined, steps: number | undefined, fallback: GridSpec | undefined,
+): Float64Array {
+  if (grid instanceof Float64Array) {
+    checkGrid(p, grid);
+    return grid;
+  }
+  if (grid) return makeGrid(p, grid);
+  const spec = fallback ?? { type: 'logsnr', steps: DEFAULT_STEPS, end: 'zero' };
+  return makeGrid(p, { ...spec, steps: steps ?? DEFAULT_STEPS } as GridSpec);
+}
+
+function noiseSource(given: SampleRequest['noise'], rng: Rng, size: number): () => Float64Array {
+  if (typeof given === 'function') return () => given(new Float64Array(size));
+  if (given) {
+    let k = 0;
+    return () => {
+      if (k >= given.length) throw new UsageError(`replayed noise ran out: the sampler asked for draw ${k + 1}, ${given.length} given`);
+      const z = given[k++];
+      if (z.length !== size) throw new UsageError(`replayed noise draw ${k} has ${z.length} values, expected ${size}`);
+      return Float64Array.from(z);
+    };
+  }
+  return () => rng.fillNormal(new Float64Array(size));
+}

@@ -1,0 +1,132 @@
+import { entry, type ReferenceMapping, type SampleContext } from './types.js';
+import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
+import { UsageError } from '../core/errors.js';
+import type { Process } from '../process/types.js';
+
+/**
+ * DDIM (Song et al. 2021, Eq. 12) for any process x = αx0 + σε:
+ *   x_s = α_s x̂0 + √(σ_s² − σ̃²) ε̂ + σ̃ z,  σ̃ = η σ_s √(1 − e^{2(λ_t − λ_s)}),
+ * which for VP equals the paper's σ̃ = η √((1−ᾱ_s)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_s). η = 0 is the
+ * deterministic DDIM (first-order DPM-Solver); η = 1 is DDPM's ancestral step (Ho et al. 2020,
+ * Eq. 6–7, "fixed_small" variance).
+ */
+export interface DdimOptions extends X0Options {
+  [k: string]: number | string | boolean;
+  eta: number;
+  /** DDPM's variance choice for η = 1: β̃ ("fixed_small") or 1 − ᾱ_t/ᾱ_s ("fixed_large"). */
+  variance: 'fixed_small' | 'fixed_large';
+}
+
+/** Ancestral noise level σ̃ of a DDIM step t → s with η = 1 (the posterior q(x_s | x_t, x0)). */
+export function ancestralSigma(p: Process, t: number, s: number): number {
+  const sigmaS = p.sigma(s);
+  if (sigmaS === 0) return 0;
+  return sigmaS * Math.sqrt(-Math.expm1(2 * (p.logSnr(t) - p.logSnr(s))));
+}
+
+async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: DdimOptions): Promise<Float64Array> {
+  const p = ctx.process;
+  const steps = grid.length - 1;
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    const t = grid[i];
+    const s = grid[i + 1];
+    const x0 = await ctx.denoise(x, t);
+    const at = p.alpha(t);
+    const st = p.sigma(t);
+    const eps = new Float64Array(x.length);
+    for (let j = 0; j < x.length; j++) eps[j] = (x[j] - at * x0[j]) / st;
+    processX0(x0, ctx.n, o);
+    const as = p.alpha(s);
+    const ss = p.sigma(s);
+    const small = o.eta * ancestralSigma(p, t, s);
+    // fixed_large: the forward transition's variance σ_t² − (α_t σ_s/α_s)² (= β_t for one DDPM step)
+    const noiseStd =
+      o.variance === 'fixed_large' && ss > 0 ? o.eta * Math.sqrt(Math.max(0, st * st - ((at * ss) / as) ** 2)) : small;
+    const dir = Math.sqrt(Math.max(0, ss * ss - small * small));
+    const out = new Float64Array(x.length);
+    for (let j = 0; j < x.length; j++) out[j] = as * x0[j] + dir * eps[j];
+    if (noiseStd > 0) {
+      const z = ctx.noise();
+      for (let j = 0; j < x.length; j++) out[j] += noiseStd * z[j];
+    }
+    x = out;
+  }
+  return x;
+}
+
+function validate(o: DdimOptions): void {
+  validateX0(o);
+  if (!(o.eta >= 0)) throw new UsageError(`eta must be ≥ 0, got ${o.eta}`);
+}
+
+const fromDiffusersDdim: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'DDIMScheduler',
+  translate(c, steps) {
+    return {
+      sampler: 'ddim',
+      options: {
+        eta: 0,
+        clipSample: c.clip_sample === false ? 0 : Number(c.clip_sample_range ?? 1),
+        thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
+        sampleMaxValue: Number(c.sample_max_value ?? 1),
+      },
+      process: diffusersProcess(c),
+      grid: {
+        type: 'diffusers',
+        steps,
+        spacing: (c.timestep_spacing ?? 'leading') as 'leading',
+        stepsOffset: Number(c.steps_offset ?? 0),
+        end: c.set_alpha_to_one === false ? 'min' : 'zero',
+      },
+    };
+  },
+};
+
+/** The discrete VP process named by a diffusers scheduler config. */
+export function diffusersProcess(c: Readonly<Record<string, unknown>>) {
+  if (c.prediction_type !== undefined && c.prediction_type !== 'epsilon') {
+    throw new UsageError(`reference configs with prediction_type=${String(c.prediction_type)} are not translated; only epsilon`);
+  }
+  if (c.trained_betas != null || c.rescale_betas_zero_snr === true) {
+    throw new UsageError('trained_betas and rescale_betas_zero_snr are not supported yet');
+  }
+  return {
+    name: 'vp-discrete' as const,
+    numTrainTimesteps: Number(c.num_train_timesteps ?? 1000),
+    betaStart: Number(c.beta_start ?? 0.0001),
+    betaEnd: Number(c.beta_end ?? 0.02),
+    betaSchedule: (c.beta_schedule ?? 'linear') as 'linear',
+  };
+}
+
+export const ddimSamplers = [
+  entry<DdimOptions>({
+    name: 'ddim',
+    aliases: ['DDIMScheduler', 'DDIM'],
+    family: 'ddim',
+    description: 'DDIM; eta=0 deterministic, eta=1 DDPM-like ancestral',
+    cite: 'Song et al. 2021, Denoising Diffusion Implicit Models, Eq. 12',
+    order: 1,
+    stochastic: false,
+    defaults: { ...x0Defaults, eta: 0, variance: 'fixed_small' },
+    choices: { variance: ['fixed_small', 'fixed_large'] },
+    validate,
+    run: ddim,
+    references: [fromDiffusersDdim],
+  }),
+  entry<DdimOptions>({
+    name: 'ddpm',
+    aliases: ['DDPMScheduler', 'DDPM'],
+    family: 'ddim',
+    description: 'DDPM ancestral sampling (posterior q(x_s|x_t,x0), fixed_small or fixed_large variance)',
+    cite: 'Ho et al. 2020, Denoising Diffusion Probabilistic Models, Eq. 6–7 and Alg. 2',
+    order: 1,
+    stochastic: true,
+    defaults: { ...x0Defaults, eta: 1, variance: 'fixed_small' },
+    choices: { variance: ['fixed_small', 'fixed_large'] },
+    validate,
+    run: ddim,
+  }),
+];

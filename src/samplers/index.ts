@@ -1,0 +1,80 @@
+import type { OptionValue, SamplerEntry } from './types.js';
+import { UsageError } from '../core/errors.js';
+import { ddimSamplers } from './ddim.js';
+import { pndmSamplers } from './pndm.js';
+import { deisSamplers } from './deis.js';
+import { dpmSolverSamplers } from './dpm-solver.js';
+import { unipcSamplers } from './unipc.js';
+import { eulerSamplers } from './euler.js';
+import { lmsSamplers } from './lms.js';
+
+export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
+
+/** Every sampler Diffuse has: one line per family file. */
+export const samplers: readonly SamplerEntry[] = [
+  ...ddimSamplers,
+  ...pndmSamplers,
+  ...deisSamplers,
+  ...dpmSolverSamplers,
+  ...unipcSamplers,
+  ...eulerSamplers,
+  ...lmsSamplers,
+];
+
+const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
+
+/** Find a sampler by its name or any alias (case-, dash- and underscore-insensitive). */
+export function findSampler(name: string): SamplerEntry {
+  const key = norm(name);
+  const hit = samplers.find((s) => norm(s.name) === key || s.aliases.some((a) => norm(a) === key));
+  if (!hit) {
+    throw new UsageError(`unknown sampler "${name}"; accepted: ${samplers.map((s) => s.name).join(', ')} (see \`diffuse list\`)`);
+  }
+  return hit;
+}
+
+/** Find the translation for a reference library's scheduler class or sampler function. */
+export function findReference(library: string, name: string) {
+  for (const s of samplers) {
+    for (const r of s.references ?? []) if (r.library === library && r.name === name) return r;
+  }
+  const known = samplers.flatMap((s) => (s.references ?? []).map((r) => `${r.library}:${r.name}`));
+  throw new UsageError(`no translation for ${library}:${name}; accepted: ${known.join(', ')}`);
+}
+
+/**
+ * Merge user options over a sampler's defaults, parsing strings (from the CLI) by the default's
+ * type, rejecting unknown keys and values outside `choices`, then running the sampler's checks.
+ */
+export function resolveOptions(s: SamplerEntry, raw: Readonly<Record<string, unknown>> = {}): Record<string, OptionValue> {
+  const out: Record<string, OptionValue> = { ...s.defaults };
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in s.defaults)) {
+      const known = Object.keys(s.defaults);
+      throw new UsageError(`sampler ${s.name} has no option "${k}"; accepted: ${known.length ? known.join(', ') : '(none)'}`);
+    }
+    out[k] = parseOption(s.name, k, s.defaults[k], v);
+    const allowed = s.choices?.[k];
+    if (allowed && !allowed.includes(String(out[k]))) {
+      throw new UsageError(`sampler ${s.name} option ${k}=${String(out[k])} is not accepted; accepted: ${allowed.join(', ')}`);
+    }
+  }
+  s.validate?.(out);
+  return out;
+}
+
+function parseOption(sampler: string, key: string, def: OptionValue, v: unknown): OptionValue {
+  if (typeof def === 'number') {
+    const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof x !== 'number' || Number.isNaN(x)) throw new UsageError(`sampler ${sampler} option ${key} must be a number, got ${JSON.stringify(v)}`);
+    return x;
+  }
+  if (typeof def === 'boolean') {
+    if (typeof v === 'boolean') return v;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new UsageError(`sampler ${sampler} option ${key} must be true or false, got ${JSON.stringify(v)}`);
+  }
+  if (typeof v !== 'string') throw new UsageError(`sampler ${sampler} option ${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}

@@ -1,0 +1,84 @@
+import type { Process } from '../process/types.js';
+import type { ProcessConfig } from '../process/index.js';
+import type { GridSpec } from '../grid/index.js';
+
+/** Fills `out` with the next draw of standard-normal noise (k-diffusion's noise_sampler). */
+export type NoiseSampler = (out: Float64Array) => Float64Array;
+
+/** Everything a sampler may use besides x, the grid and its own options. */
+export interface SampleContext {
+  readonly process: Process;
+  /** Number of samples in the batch and values per sample. */
+  readonly n: number;
+  readonly dim: number;
+  /** D(x, t) ≈ E[x0 | x_t]: returns a fresh array; each call is one NFE. */
+  denoise(x: Float64Array, t: number): Promise<Float64Array>;
+  /** Fresh standard-normal noise of the batch's size (seeded generator or replayed noise). */
+  noise(): Float64Array;
+  /** Call at the start of step i of `total` (progress bar and error messages). */
+  step(i: number, total: number): void;
+}
+
+/**
+ * A sampler is a function (k-diffusion's design): it integrates from x at grid[0] through the
+ * decreasing times grid[1..] of ctx.process and returns x at the last one. It keeps no state
+ * between calls; multistep history lives in its local variables.
+ */
+export type SamplerFn<O> = (x: Float64Array, grid: Float64Array, ctx: SampleContext, options: O) => Promise<Float64Array>;
+
+/** A reference library's way of stating a run, translated into Diffuse's terms. */
+export interface Translation {
+  sampler: string;
+  options: Record<string, unknown>;
+  process: ProcessConfig;
+  grid: GridSpec;
+  /**
+   * How the reference scales z into x_T: 'prior' (default) x_T = priorStd(t_0)·z, or 'sigma'
+   * x_T = σ(t_0)·z (diffusers' Euler family, whose init_noise_sigma is σ_max with linspace spacing).
+   */
+  init?: 'prior' | 'sigma';
+}
+
+export interface ReferenceMapping {
+  library: 'diffusers' | 'k-diffusion' | 'dpm-solver';
+  /** Class or function name as the reference spells it, e.g. "DDIMScheduler", "sample_euler". */
+  name: string;
+  /** Translate the reference's full config (as it serialises it) for a run of `steps` steps. */
+  translate(config: Readonly<Record<string, unknown>>, steps: number): Translation;
+  /**
+   * The reference's own list of timesteps for this grid, when it is not simply the grid without
+   * its end (e.g. PNDM repeats timesteps for its Runge–Kutta warm-up).
+   */
+  timesteps?(grid: Float64Array, steps: number): number[];
+}
+
+export type OptionValue = number | boolean | string;
+
+export interface SamplerEntry<O extends Record<string, OptionValue> = Record<string, OptionValue>> {
+  /** Diffuse's name, kebab-case, e.g. "dpmpp-2m". */
+  name: string;
+  /** Names users know: diffusers classes/configs, k-diffusion functions, A1111/ComfyUI labels. */
+  aliases: readonly string[];
+  family: string;
+  description: string;
+  /** Paper and equation/algorithm it implements. */
+  cite: string;
+  /** Order of convergence of the deterministic solver (for SDE samplers: of the ODE it reduces to). */
+  order: number;
+  stochastic: boolean;
+  /** Default options; their types define how CLI strings are parsed. */
+  defaults: O;
+  /** Allowed values for string options, shown in errors and `diffuse list`. */
+  choices?: Partial<Record<keyof O, readonly string[]>>;
+  /** Extra validation across options; throw UsageError with what is accepted. */
+  validate?(options: O): void;
+  /** The grid used when the caller names none. */
+  defaultGrid?: GridSpec;
+  run: SamplerFn<O>;
+  references?: readonly ReferenceMapping[];
+}
+
+/** Erase the option type so entries of all families fit one registry array. */
+export function entry<O extends Record<string, OptionValue>>(e: SamplerEntry<O>): SamplerEntry {
+  return e as unknown as SamplerEntry;
+}
