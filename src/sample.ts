@@ -35,6 +35,11 @@ export interface SampleRequest {
   xT?: Float64Array;
   /** Replayed noise for stochastic samplers: a function, or one array per draw. */
   noise?: NoiseSampler | readonly Float64Array[];
+  /**
+   * After the last grid time (if σ > 0 there), replace x by one more data prediction D(x, t_N)
+   * (DPM-Solver's denoise_to_zero; one extra NFE).
+   */
+  denoiseToZero?: boolean;
   onStep?: (info: StepInfo) => void;
 }
 
@@ -82,7 +87,9 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
       req.onStep?.({ step: i, total, nfe: denoiser.nfe });
     },
   };
-  const x = await entry.run(Float64Array.from(xT), grid, ctx, options);
+  let x = await entry.run(Float64Array.from(xT), grid, ctx, options);
+  const tLast = grid[grid.length - 1];
+  if (req.denoiseToZero && p.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
   req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe });
   return {
     x: tensor('float64', [n, ...model.sampleShape], x),
