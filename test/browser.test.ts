@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createContext, runInContext } from 'node:vm';
+import { build, type Plugin } from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ring8Problem } from './support/refs.js';
+import { samplers } from '../src/samplers/index.js';
+import type { ProcessConfig } from '../src/process/index.js';
+import * as direct from './browser/entry.js';
+import type { SamplerCase } from './browser/entry.js';
+
+/**
+ * The numeric core must run unchanged in the browser: bundle test/browser/entry.ts for the browser
+ * (no Node-only module may be reached), run the bundle in headless Chromium and, in Node, in a
+ * fresh vm realm, and compare the Float64Array bytes.
+ *
+ * Engines round Math.exp/log/sin/cos/pow differently (Node 20's V8: fdlibm; current Chromium:
+ * correctly rounded), so bit identity is checked with the portable Math of
+ * test/browser/portable-math.ts installed in both engines; with each engine's own Math the results
+ * must agree to rounding level.
+ */
+const CHROMIUM = process.env.DIFFUSE_CHROMIUM ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const skipReason = `no Chromium at ${CHROMIUM}; install it with \`bash scripts/setup-browser.sh\` or set DIFFUSE_CHROMIUM`;
+if (!hasChromium) console.warn(`browser parity skipped: ${skipReason}`);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+type Entry = typeof direct;
+type MathMode = 'native' | 'portable';
+
+/** Records every Node built-in the bundle reaches (with its importer) and leaves it external. */
+function nodeBuiltinGuard(found: string[]): Plugin {
+  const builtins = new Set(builtinModules);
+  return {
+    name: 'node-builtin-guard',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (!args.path.startsWith('node:') && !builtins.has(args.path.split('/')[0])) return undefined;
+        found.push(`${relative(root, args.importer)} imports ${args.path}`);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
+/** The bundle in a fresh Node realm with only the globals a browser page also has. */
+function nodeRealm(bundle: string): Entry {
+  const g = createContext({ console, setTimeout, clearTimeout, queueMicrotask, structuredClone, TextEncoder, TextDecoder });
+  runInContext(bundle, g, { filename: 'diffuse-browser-bundle.js' });
+  return (g as { diffuse: Entry }).diffuse;
+}
+
+/** 16 hex digits per float64, so a mismatch names the element. */
+const perElement = (hex: string) => hex.match(/.{16}/g) ?? [];
+const fromHex = (hex: string) => perElement(hex).map((h) => new DataView(Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16)).buffer).getFloat64(0, true));
+const maxAbsDiff = (a: string, b: string) => {
+  const x = fromHex(a);
+  const y = fromHex(b);
+  return Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+};
+
+const vpDiscrete: ProcessConfig = { name: 'vp-discrete' };
+const vpLinear: ProcessConfig = { name: 'vp', schedule: 'linear' };
+const ring8 = ring8Problem().gmm;
+const sampleCase = (sampler: string, process: ProcessConfig): [string, SamplerCase] => [
+  sampler, { gmm: ring8, process, sampler, steps: 10, n: 64, seed: 1234 },
+];
+const registered = (name: string) => samplers.some((s) => s.name === name);
+const cases: [string, SamplerCase][] = [
+  sampleCase('ddim', vpDiscrete),
+  ...(registered('dpmpp-2m') ? [sampleCase('dpmpp-2m', vpLinear)] : []),
+  sampleCase('ddpm', vpDiscrete),
+];
+const streams: [number, number, number][] = [[0, 0, 1001], [20240607, 3, 4096], [2 ** 40 + 5, 1, 257]];
+
+describe('browser bundle', () => {
+  let bundle = '';
+  let bundledInputs: string[] = [];
+  const nodeImports: string[] = [];
+  let node: Entry;
+
+  beforeAll(async () => {
+    const out = await build({
+      entryPoints: [resolve(root, 'test/browser/entry.ts')],
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'diffuse',
+      platform: 'browser',
+      target: 'es2022',
+      // x ** y becomes Math.pow(x, y), so the portable pow covers it
+      supported: { 'exponent-operator': false },
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [nodeBuiltinGuard(nodeImports)],
+    });
+    bundle = out.outputFiles[0].text;
+    bundledInputs = Object.keys(out.metafile.inputs);
+    node = nodeRealm(bundle);
+  });
+
+  it('holds the numeric core without any Node-only module or npm dependency', () => {
+    expect(nodeImports, 'the browser bundle reaches Node built-ins').toEqual([]);
+    const outside = bundledInputs.filter((p) => !p.startsWith('src/') && !p.startsWith('test/browser/'));
+    expect(outside, 'the browser bundle pulls files from outside src/').toEqual([]);
+    expect(bundledInputs).toContain('src/sample.ts');
+  });
+
+  it('changes no bit: the bundle in a fresh Node realm equals the sources run directly', async () => {
+    node.useMath('native');
+    for (const [name, c] of cases) {
+      expect(perElement((await node.runSampler(c)).hex), name).toEqual(perElement((await direct.runSampler(c)).hex));
+    }
+  });
+
+  describe.skipIf(!hasChromium)(hasChromium ? 'in headless Chromium' : `in Chromium — SKIPPED: ${skipReason}`, () => {
+    let userDataDir = '';
+    let context: BrowserContext | undefined;
+    let page: Page;
+    const pageErrors: string[] = [];
+
+    beforeAll(async () => {
+      userDataDir = mkdtempSync(join(tmpdir(), 'diffuse-chromium-'));
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        ],
+      });
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.setContent('<!doctype html><meta charset="utf-8"><title>diffuse parity</title>');
+      await page.addScriptTag({ content: bundle });
+    }, 60_000);
+
+    afterAll(async () => {
+      await context?.close();
+      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    });
+
+    type Browser = { diffuse: Entry };
+    const browser = {
+      useMath: (mode: MathMode) => page.evaluate((m) => (globalThis as unknown as Browser).diffuse.useMath(m), mode),
+      runSampler: (c: SamplerCase) => page.evaluate((arg) => (globalThis as unknown as Browser).diffuse.runSampler(arg), c),
+      normalStream: (s: number, k: number, m: number) =>
+        page.evaluate(([a, b, c]) => (globalThis as unknown as Browser).diffuse.normalStream(a, b, c), [s, k, m] as const),
+      uniformStream: (s: number, k: number, m: number) =>
+        page.evaluate(([a, b, c]) => (globalThis as unknown as Browser).diffuse.uniformStream(a, b, c), [s, k, m] as const),
+    };
+    const useMath = async (mode: MathMode) => {
+      node.useMath(mode);
+      await browser.useMath(mode);
+    };
+
+    it('draws bit-identical uniform streams (Philox: integer arithmetic only)', async () => {
+      await useMath('native');
+      for (const [s, k, m] of streams) {
+        expect(perElement(await browser.uniformStream(s, k, m)), `seed ${s} stream ${k}`).toEqual(perElement(node.uniformStream(s, k, m)));
+      }
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('draws bit-identical normal streams given the same Math', async () => {
+      await useMath('portable');
+      for (const [s, k, m] of streams) {
+        expect(perElement(await browser.normalStream(s, k, m)), `seed ${s} stream ${k}`).toEqual(perElement(node.normalStream(s, k, m)));
+      }
+      await useMath('native');
+      for (const [s, k, m] of streams) {
+        expect(maxAbsDiff(await browser.normalStream(s, k, m), node.normalStream(s, k, m))).toBeLessThan(4e-15);
+      }
+      expect(pageErrors).toEqual([]);
+    });
+
+    it.each(cases)('%s on ring8 gives the same bits in Chromium as in Node given the same Math', async (_name, c) => {
+      await useMath('portable');
+      const inNode = await node.runSampler(c);
+      const inBrowser = await browser.runSampler(c);
+      expect(inNode.nfe).toBe(c.steps);
+      expect(inBrowser.nfe).toBe(inNode.nfe);
+      expect(perElement(inBrowser.hex)).toEqual(perElement(inNode.hex));
+      expect(pageErrors).toEqual([]);
+    });
+
+    it.each(cases)('%s on ring8 agrees to rounding level with each engine\'s own Math', async (_name, c) => {
+      await useMath('portable');
+      const portable = await node.runSampler(c);
+      await useMath('native');
+      const inNode = await node.runSampler(c);
+      const inBrowser = await browser.runSampler(c);
+      expect(maxAbsDiff(inBrowser.hex, inNode.hex)).toBeLessThan(1e-12);
+      expect(maxAbsDiff(portable.hex, inNode.hex)).toBeLessThan(1e-12);
+    });
+
+    it('the comparisons are not vacuous: outputs depend on the seed and the sampler', async () => {
+      await useMath('native');
+      const stochastic = cases[cases.length - 1][1];
+      const a = await browser.runSampler(stochastic);
+      const b = await browser.runSampler({ ...stochastic, seed: stochastic.seed + 1 });
+      const det = await browser.runSampler(cases[0][1]);
+      expect(maxAbsDiff(a.hex, b.hex)).toBeGreaterThan(1e-3);
+      expect(maxAbsDiff(a.hex, det.hex)).toBeGreaterThan(1e-3);
+    });
+  });
+});
