@@ -1,4 +1,358 @@
-import type { SamplerEntry } from './types.js';
+import { entry, type ReferenceMapping, type SampleContext } from './types.js';
+import { diffusersProcess } from './ddim.js';
+import { sigmaVe } from '../grid/basic.js';
+import { diffusersTimesteps } from '../grid/diffusers.js';
+import type { GridSpec } from '../grid/index.js';
+import { axpy, lin2, lin3 } from '../core/vec.js';
+import { UsageError } from '../core/errors.js';
+import type { Process } from '../process/types.js';
 
-// TODO(issue 2): samplers of this family are being written.
-export const eulerSamplers: SamplerEntry[] = [];
+/**
+ * The Karras/k-diffusion family (Karras et al. 2022, "Elucidating the Design Space of
+ * Diffusion-Based Generative Models"). Every process is written in k-diffusion's coordinates
+ * σ = σ_t/α_t = e^{−λ} and x̃ = x/α_t, where x̃ = x0 + σε and the probability-flow ODE is
+ *   dx̃/dσ = (x̃ − D(x̃; σ)) / σ   (Karras et al. 2022, Eq. 1 with the score of Eq. 3).
+ * For EDM α = 1 and σ = t, so these are k-diffusion's samplers verbatim; for VP they are
+ * diffusers' Euler-family schedulers (whose "sample" is x̃).
+ */
+
+/** The grid's σ = σ/α (0 at tZero). */
+export function sigmasOf(p: Process, grid: Float64Array): Float64Array {
+  return grid.map((t) => sigmaVe(p, t));
+}
+
+/** x̃ = x/α(t), in a new array. */
+export function toScaled(p: Process, x: Float64Array, t: number): Float64Array {
+  const a = p.alpha(t);
+  return x.map((v) => v / a);
+}
+
+/** x = α(t)·x̃, in place: the sampler's result in process coordinates. */
+export function fromScaled(p: Process, xs: Float64Array, t: number): Float64Array {
+  const a = p.alpha(t);
+  if (a !== 1) for (let i = 0; i < xs.length; i++) xs[i] *= a;
+  return xs;
+}
+
+/** D(x̃; σ(t)): the model sees x = α(t)·x̃ at time t. */
+export function denoiseScaled(ctx: SampleContext, xs: Float64Array, t: number): Promise<Float64Array> {
+  const a = ctx.process.alpha(t);
+  return ctx.denoise(a === 1 ? xs : xs.map((v) => v * a), t);
+}
+
+/** The ODE's slope d = (x̃ − D)/σ (k-diffusion's to_d), in a new array. */
+export function slope(xs: Float64Array, denoised: Float64Array, sigma: number): Float64Array {
+  return lin2(new Float64Array(xs.length), 1 / sigma, xs, -1 / sigma, denoised);
+}
+
+/** The time with σ/α = e^{−λ} and the σ the model actually sees there (processes may clamp t). */
+function atLogSnr(p: Process, lambda: number): { t: number; sigma: number } {
+  const t = p.tOfLogSnr(lambda);
+  return { t, sigma: sigmaVe(p, t) };
+}
+
+/** Euler step x̃ ← x̃ + (σ_next − σ)·d, in place (Karras et al. 2022, Alg. 1 lines 4–5). */
+function eulerStep(xs: Float64Array, denoised: Float64Array, sigma: number, sigmaNext: number): void {
+  const r = (sigmaNext - sigma) / sigma;
+  lin2(xs, 1 + r, xs, -r, denoised);
+}
+
+async function euler(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
+  const p = ctx.process;
+  const sig = sigmasOf(p, grid);
+  const steps = grid.length - 1;
+  const xs = toScaled(p, x, grid[0]);
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    if (grid[i + 1] === grid[i]) continue;
+    eulerStep(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i], sig[i + 1]);
+  }
+  return fromScaled(p, xs, grid[steps]);
+}
+
+/**
+ * σ_down, σ_up of an ancestral step σ → σ_next (k-diffusion's get_ancestral_step): the ODE goes
+ * to σ_down, then fresh noise of std σ_up restores σ_next² = σ_down² + σ_up². η = 1 is the
+ * DDPM posterior's variance; η = 0 the deterministic step.
+ */
+export function ancestralStep(sigma: number, sigmaNext: number, eta: number): { down: number; up: number } {
+  if (eta === 0 || sigmaNext === 0) return { down: sigmaNext, up: 0 };
+  const up = Math.min(sigmaNext, eta * sigmaNext * Math.sqrt((sigma * sigma - sigmaNext * sigmaNext) / (sigma * sigma)));
+  return { down: Math.sqrt(sigmaNext * sigmaNext - up * up), up };
+}
+
+export interface EulerAncestralOptions {
+  [k: string]: number;
+  eta: number;
+  /** Scale of the injected noise (k-diffusion's s_noise). */
+  sNoise: number;
+}
+
+async function eulerAncestral(
+  x: Float64Array, grid: Float64Array, ctx: SampleContext, o: EulerAncestralOptions,
+): Promise<Float64Array> {
+  const p = ctx.process;
+  const sig = sigmasOf(p, grid);
+  const steps = grid.length - 1;
+  const xs = toScaled(p, x, grid[0]);
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    if (grid[i + 1] === grid[i]) continue;
+    const { down, up } = ancestralStep(sig[i], sig[i + 1], o.eta);
+    eulerStep(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i], down);
+    if (up > 0) axpy(xs, o.sNoise * up, ctx.noise());
+  }
+  return fromScaled(p, xs, grid[steps]);
+}
+
+/** Karras et al. 2022's stochastic "churn" (Alg. 2, lines 4–6); all zero means a plain ODE step. */
+interface Churn {
+  sChurn: number;
+  sTmin: number;
+  sTmax: number;
+  sNoise: number;
+}
+
+const noChurn: Churn = { sChurn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 };
+
+/**
+ * Raise the noise level σ_i to σ̂ = (1 + γ)σ_i, γ = min(S_churn/N, √2 − 1) inside [S_tmin, S_tmax]
+ * (N: the grid's steps, repeated times excluded), by adding noise of std S_noise·√(σ̂² − σ_i²) to
+ * x̃ in place (Alg. 2, lines 4–6).
+ * Returns the time and σ of the raised level (unchanged when γ = 0).
+ */
+function churn(ctx: SampleContext, xs: Float64Array, t: number, sigma: number, steps: number, c: Churn) {
+  const gamma = sigma >= c.sTmin && sigma <= c.sTmax ? Math.min(c.sChurn / steps, Math.SQRT2 - 1) : 0;
+  if (gamma === 0) return { t, sigma };
+  const hat = atLogSnr(ctx.process, ctx.process.logSnr(t) - Math.log1p(gamma));
+  if (!(hat.sigma > sigma)) return { t, sigma };
+  axpy(xs, c.sNoise * Math.sqrt(hat.sigma * hat.sigma - sigma * sigma), ctx.noise());
+  return hat;
+}
+
+/**
+ * Heun's 2nd-order method (Karras et al. 2022, Alg. 1; with churn, Alg. 2): Euler predictor to
+ * σ_{i+1}, then the trapezoidal corrector with the mean of both slopes. The step to σ = 0 stays
+ * Euler (Alg. 1 line 8), so N steps ending at σ = 0 cost 2N − 1 model calls.
+ */
+async function heunLoop(x: Float64Array, grid: Float64Array, ctx: SampleContext, c: Churn): Promise<Float64Array> {
+  const p = ctx.process;
+  const sig = sigmasOf(p, grid);
+  const steps = grid.length - 1;
+  const xs = toScaled(p, x, grid[0]);
+  const moving = grid.filter((t, i) => i > 0 && t !== grid[i - 1]).length;
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    if (grid[i + 1] === grid[i]) continue;
+    const hat = churn(ctx, xs, grid[i], sig[i], moving, c);
+    const d = slope(xs, await denoiseScaled(ctx, xs, hat.t), hat.sigma);
+    const dt = sig[i + 1] - hat.sigma;
+    if (sig[i + 1] === 0) {
+      axpy(xs, dt, d);
+      continue;
+    }
+    const pred = lin2(new Float64Array(xs.length), 1, xs, dt, d);
+    const d2 = slope(pred, await denoiseScaled(ctx, pred, grid[i + 1]), sig[i + 1]);
+    lin3(xs, 1, xs, dt / 2, d, dt / 2, d2);
+  }
+  return fromScaled(p, xs, grid[steps]);
+}
+
+/**
+ * k-diffusion's sample_dpm_2: a midpoint method in log σ (the 2nd-order DPM-Solver-2 idea of
+ * Lu et al. 2022, Alg. 4, applied to the Karras ODE): Euler to σ_mid = √(σ_i σ_{i+1}), then the
+ * full step with the slope there. The step to σ = 0 is Euler.
+ */
+async function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
+  const p = ctx.process;
+  const sig = sigmasOf(p, grid);
+  const steps = grid.length - 1;
+  const xs = toScaled(p, x, grid[0]);
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    if (grid[i + 1] === grid[i]) continue;
+    const denoised = await denoiseScaled(ctx, xs, grid[i]);
+    if (sig[i + 1] === 0) {
+      eulerStep(xs, denoised, sig[i], 0);
+      continue;
+    }
+    const lambda = p.logSnr(grid[i]);
+    const mid = atLogSnr(p, lambda + (p.logSnr(grid[i + 1]) - lambda) / 2);
+    const d = slope(xs, denoised, sig[i]);
+    const half = lin2(new Float64Array(xs.length), 1, xs, mid.sigma - sig[i], d);
+    const dMid = slope(half, await denoiseScaled(ctx, half, mid.t), mid.sigma);
+    axpy(xs, sig[i + 1] - sig[i], dMid);
+  }
+  return fromScaled(p, xs, grid[steps]);
+}
+
+export interface EdmStochasticOptions extends Churn {
+  [k: string]: number;
+}
+
+function validateAncestral(o: EulerAncestralOptions): void {
+  if (!(o.eta >= 0)) throw new UsageError(`eta must be ≥ 0 (0 = deterministic Euler, 1 = full ancestral noise), got ${o.eta}`);
+  if (!(o.sNoise >= 0)) throw new UsageError(`sNoise must be ≥ 0 (1 = unscaled noise), got ${o.sNoise}`);
+}
+
+function validateChurn(o: EdmStochasticOptions): void {
+  if (!(o.sChurn >= 0)) throw new UsageError(`sChurn (Karras' S_churn) must be ≥ 0 (0 = deterministic Heun), got ${o.sChurn}`);
+  if (!(o.sTmin >= 0)) throw new UsageError(`sTmin (Karras' S_tmin) must be ≥ 0, got ${o.sTmin}`);
+  if (!(o.sTmax >= o.sTmin)) throw new UsageError(`sTmax (Karras' S_tmax) must be ≥ sTmin (${o.sTmin}), got ${o.sTmax}`);
+  if (!(o.sNoise >= 0)) throw new UsageError(`sNoise (Karras' S_noise) must be ≥ 0 (1 = unscaled noise), got ${o.sNoise}`);
+}
+
+/** The family's default grid: Karras et al. 2022, Eq. 5, ρ = 7, last step to σ = 0. */
+export const karrasGrid: GridSpec = { type: 'karras', steps: 10, rho: 7, end: 'zero' };
+
+/**
+ * k-diffusion's samplers run on get_sigmas_karras(n, σ_min, σ_max, ρ) with 0 appended, on the
+ * EDM process (x = x0 + σε, t = σ).
+ */
+export function fromKDiffusion(name: string, sampler: string, options: Record<string, unknown> = {}): ReferenceMapping {
+  return {
+    library: 'k-diffusion',
+    name,
+    translate(c, steps) {
+      if (c.schedule !== 'karras') {
+        throw new UsageError(`k-diffusion runs are translated for schedule "karras" only, got ${JSON.stringify(c.schedule)}`);
+      }
+      const sigmaMin = Number(c.sigma_min);
+      const sigmaMax = Number(c.sigma_max);
+      return {
+        sampler,
+        options,
+        process: { name: 'edm', sigmaMin, sigmaMax },
+        grid: { type: 'karras', steps, rho: Number(c.rho ?? 7), sigmaMin, sigmaMax, end: 'zero' },
+      };
+    },
+  };
+}
+
+/**
+ * diffusers' Euler-family timesteps: "linspace" keeps the fractional np.linspace(0, N−1, steps)
+ * reversed, in float32 as diffusers stores them; "leading"/"trailing" are the integer spacings.
+ */
+function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: number): number[] {
+  const numTrain = Number(c.num_train_timesteps ?? 1000);
+  const spacing = String(c.timestep_spacing ?? 'linspace');
+  if (spacing === 'leading' || spacing === 'trailing') {
+    return diffusersTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0));
+  }
+  if (spacing !== 'linspace') {
+    throw new UsageError(`unknown timestep_spacing "${spacing}"; accepted: linspace, leading, trailing`);
+  }
+  if (steps > numTrain) throw new UsageError(`steps (${steps}) cannot exceed the process's ${numTrain} training timesteps`);
+  const stride = steps === 1 ? 0 : (numTrain - 1) / (steps - 1);
+  const out: number[] = [];
+  for (let i = steps - 1; i >= 0; i--) out.push(i === steps - 1 && steps > 1 ? numTrain - 1 : Math.fround(i * stride));
+  return out;
+}
+
+/** Reject diffusers options that change the Euler family's σ or timesteps in ways not translated. */
+function checkDiffusersEuler(c: Readonly<Record<string, unknown>>): void {
+  for (const flag of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'clip_sample']) {
+    if (c[flag] === true) throw new UsageError(`diffusers configs with ${flag}=true are not translated; pass a grid to Diffuse instead`);
+  }
+  const expect: Record<string, string> = { interpolation_type: 'linear', timestep_type: 'discrete', final_sigmas_type: 'zero' };
+  for (const [key, value] of Object.entries(expect)) {
+    if (c[key] !== undefined && c[key] !== value) {
+      throw new UsageError(`diffusers configs with ${key}=${String(c[key])} are not translated; accepted: ${value}`);
+    }
+  }
+}
+
+/**
+ * diffusers' EulerDiscreteScheduler / HeunDiscreteScheduler on the DDPM process: the model is
+ * called at (possibly fractional) timesteps, σ interpolated linearly in t (the vp-discrete
+ * process's convention), and the last step goes to σ = 0. With "linspace"/"trailing" spacing
+ * init_noise_sigma is σ_max, i.e. x̃_T = σ_max·z (x_T = σ_VP·z); with "leading" it is
+ * √(σ_max² + 1), i.e. x_T = z. HeunDiscreteScheduler lists every interior timestep twice (the
+ * corrector's evaluation); that grid's repeated times are no-op steps here.
+ */
+function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): ReferenceMapping {
+  return {
+    library: 'diffusers',
+    name,
+    translate(c, steps) {
+      checkDiffusersEuler(c);
+      const ts = diffusersEulerTimesteps(c, steps);
+      const times = repeatInterior ? [ts[0], ...ts.slice(1).flatMap((t) => [t, t])] : ts;
+      return {
+        sampler,
+        options: {},
+        process: diffusersProcess(c),
+        grid: { type: 'explicit', times: [...times, -1] },
+        init: c.timestep_spacing === 'leading' ? 'prior' : 'sigma',
+      };
+    },
+  };
+}
+
+export const eulerSamplers = [
+  entry({
+    name: 'euler',
+    aliases: ['EulerDiscreteScheduler', 'sample_euler', 'Euler', 'k_euler'],
+    family: 'karras',
+    description: 'Euler steps on the probability-flow ODE in σ = σ/α (1st order, 1 NFE/step)',
+    cite: 'Karras et al. 2022, Elucidating the Design Space, Alg. 2 without churn (k-diffusion sample_euler)',
+    order: 1,
+    stochastic: false,
+    defaults: {},
+    defaultGrid: karrasGrid,
+    run: euler,
+    references: [fromKDiffusion('sample_euler', 'euler'), fromDiffusers('EulerDiscreteScheduler', 'euler', false)],
+  }),
+  entry<EulerAncestralOptions>({
+    name: 'euler-ancestral',
+    aliases: ['EulerAncestralDiscreteScheduler', 'sample_euler_ancestral', 'Euler a', 'k_euler_a', 'k_euler_ancestral'],
+    family: 'karras',
+    description: 'Euler step to σ_down, then fresh noise of std σ_up (eta=1: DDPM-like ancestral)',
+    cite: 'k-diffusion sample_euler_ancestral / get_ancestral_step (Crowson 2022), on the ODE of Karras et al. 2022, Eq. 1 and 3',
+    order: 1,
+    stochastic: true,
+    defaults: { eta: 1, sNoise: 1 },
+    validate: validateAncestral,
+    defaultGrid: karrasGrid,
+    run: eulerAncestral,
+  }),
+  entry({
+    name: 'heun',
+    aliases: ['HeunDiscreteScheduler', 'sample_heun', 'Heun', 'k_heun'],
+    family: 'karras',
+    description: "Heun's 2nd-order method in σ (2 NFE/step; Euler on the last step to σ = 0)",
+    cite: 'Karras et al. 2022, Elucidating the Design Space, Alg. 1 (k-diffusion sample_heun)',
+    order: 2,
+    stochastic: false,
+    defaults: {},
+    defaultGrid: karrasGrid,
+    run: (x, grid, ctx) => heunLoop(x, grid, ctx, noChurn),
+    references: [fromKDiffusion('sample_heun', 'heun'), fromDiffusers('HeunDiscreteScheduler', 'heun', true)],
+  }),
+  entry({
+    name: 'dpm2',
+    aliases: ['KDPM2DiscreteScheduler', 'sample_dpm_2', 'DPM2', 'k_dpm_2'],
+    family: 'karras',
+    description: 'midpoint in log σ (2nd order, 2 NFE/step; Euler on the last step to σ = 0)',
+    cite: 'k-diffusion sample_dpm_2 (Crowson 2022), after DPM-Solver-2 (Lu et al. 2022, Alg. 4) and Karras et al. 2022, Alg. 2',
+    order: 2,
+    stochastic: false,
+    defaults: {},
+    defaultGrid: karrasGrid,
+    run: dpm2,
+    references: [fromKDiffusion('sample_dpm_2', 'dpm2')],
+  }),
+  entry<EdmStochasticOptions>({
+    name: 'edm-stochastic',
+    aliases: ['edm_sampler', 'Karras stochastic', 'EDM stochastic'],
+    family: 'karras',
+    description: "Karras' stochastic sampler: churn noise up to (1+γ)σ, then a Heun step (S_churn, S_tmin, S_tmax, S_noise)",
+    cite: 'Karras et al. 2022, Elucidating the Design Space, Alg. 2; defaults from Table 5 (ImageNet-64)',
+    order: 2,
+    stochastic: true,
+    defaults: { sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 },
+    validate: validateChurn,
+    defaultGrid: karrasGrid,
+    run: heunLoop,
+  }),
+];
