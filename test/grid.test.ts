@@ -13,6 +13,8 @@ describe('grids', () => {
     expect(diffusersTimesteps(1000, 10, 'leading')).toEqual([900, 800, 700, 600, 500, 400, 300, 200, 100, 0]);
     expect(diffusersTimesteps(1000, 10, 'trailing')).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
     expect(diffusersTimesteps(1000, 10, 'leading', 1)[0]).toBe(901);
+    for (const steps of [3, 6, 9, 11, 13, 15, 18, 21]) expect(diffusersTimesteps(1000, steps, 'trailing')).toHaveLength(steps);
+    expect(diffusersTimesteps(1000, 3, 'trailing')).toEqual([999, 666, 332]);
     expect([0.5, 1.5, 2.5, -0.5, 2.4].map(roundHalfEven)).toEqual([0, 2, 2, -0, 2]);
   });
 

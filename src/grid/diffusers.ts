@@ -26,7 +26,7 @@ export function diffusersTimesteps(
     for (let i = steps - 1; i >= 0; i--) out.push(i * ratio + stepsOffset);
   } else if (spacing === 'trailing') {
     const ratio = numTrain / steps;
-    for (let t = numTrain; t > 0; t -= ratio) out.push(roundHalfEven(t) - 1);
+    for (let i = 0; i < steps; i++) out.push(roundHalfEven(numTrain - i * ratio) - 1);
   } else {
     throw new UsageError(`unknown timestep_spacing "${String(spacing)}"; accepted: linspace, leading, trailing`);
   }
