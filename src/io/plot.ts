@@ -1,0 +1,484 @@
+import { PNG } from 'pngjs';
+
+/**
+ * Small, dependency-light plots for the CLI: a figure is plain data (lines, circles, rectangles,
+ * text in figure pixels) built by the functions below, then rendered either as SVG text or as PNG
+ * bytes by rasterising it ourselves (anti-aliased shapes, a built-in 5×8 bitmap font) and
+ * encoding with pngjs.
+ */
+
+export type Mark =
+  | { kind: 'line'; points: readonly (readonly [number, number])[]; color: string; width: number }
+  | { kind: 'circle'; x: number; y: number; r: number; fill?: string; stroke?: string; strokeWidth?: number; opacity?: number }
+  | { kind: 'rect'; x: number; y: number; w: number; h: number; fill: string; opacity?: number }
+  | {
+      kind: 'text'; x: number; y: number; text: string; size: number; color?: string;
+      anchor?: 'start' | 'middle' | 'end'; vertical?: boolean; bold?: boolean;
+    };
+
+export interface Figure {
+  width: number;
+  height: number;
+  marks: Mark[];
+}
+
+/** Series colours (Tableau 10). */
+export const palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const INK = '#333333';
+const GRID = '#e6e6e6';
+const FRAME = '#999999';
+const SAMPLE = palette[0];
+const TARGET = palette[2];
+
+// ---------------------------------------------------------------- axes
+
+interface Axis {
+  lo: number;
+  hi: number;
+  log: boolean;
+  ticks: number[];
+  label: string;
+}
+
+interface Panel {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  xAxis: Axis;
+  yAxis: Axis;
+}
+
+/** Round steps 1, 2 or 5 × 10^k giving about `target` ticks over [lo, hi]. */
+export function niceTicks(lo: number, hi: number, target = 5): number[] {
+  const raw = (hi - lo) / target;
+  if (!(raw > 0) || !Number.isFinite(raw)) return [lo];
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+/** Decades inside [lo, hi]; with fewer than three, also 2× and 5× of each decade. */
+export function logTicks(lo: number, hi: number): number[] {
+  const decades: number[] = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) decades.push(10 ** k);
+  const inside = (v: number) => v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9);
+  if (decades.filter(inside).length >= 3) return decades.filter(inside);
+  return decades.flatMap((d) => [d, 2 * d, 5 * d]).filter(inside);
+}
+
+export function formatTick(value: number): string {
+  const v = Number(value.toPrecision(12));
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(6)));
+  const [m, e] = v.toExponential().split('e');
+  return `${Number(Number(m).toPrecision(3))}e${Number(e)}`;
+}
+
+function linearAxis(lo: number, hi: number, label: string, pad = 0.05): Axis {
+  if (!(hi > lo)) {
+    const c = Number.isFinite(lo) ? lo : 0;
+    return linearAxis(c - 1, c + 1, label, 0);
+  }
+  const m = (hi - lo) * pad;
+  const a = lo - m;
+  const b = hi + m;
+  return { lo: a, hi: b, log: false, ticks: niceTicks(a, b), label };
+}
+
+function logAxis(lo: number, hi: number, label: string, ticks?: number[]): Axis {
+  const [a, b] = hi > lo ? [lo / 1.25, hi * 1.25] : [lo / 3, lo * 3];
+  return { lo: a, hi: b, log: true, ticks: ticks ?? logTicks(a, b), label };
+}
+
+function scale(axis: Axis, v: number, from: number, length: number): number {
+  const f = axis.log ? Math.log(v / axis.lo) / Math.log(axis.hi / axis.lo) : (v - axis.lo) / (axis.hi - axis.lo);
+  return from + f * length;
+}
+
+const px = (p: Panel, v: number) => scale(p.xAxis, v, p.x, p.w);
+const py = (p: Panel, v: number) => scale(p.yAxis, v, p.y + p.h, -p.h);
+
+/** Frame, grid lines, tick labels and axis labels of one panel. */
+function drawPanel(marks: Mark[], p: Panel, title?: string): void {
+  const right = p.x + p.w;
+  const bottom = p.y + p.h;
+  for (const t of p.xAxis.ticks) {
+    const x = px(p, t);
+    marks.push({ kind: 'line', points: [[x, p.y], [x, bottom]], color: GRID, width: 1 });
+    marks.push({ kind: 'line', points: [[x, bottom], [x, bottom + 4]], color: FRAME, width: 1 });
+    marks.push({ kind: 'text', x, y: bottom + 17, text: formatTick(t), size: 11, anchor: 'middle' });
+  }
+  for (const t of p.yAxis.ticks) {
+    const y = py(p, t);
+    marks.push({ kind: 'line', points: [[p.x, y], [right, y]], color: GRID, width: 1 });
+    marks.push({ kind: 'line', points: [[p.x - 4, y], [p.x, y]], color: FRAME, width: 1 });
+    marks.push({ kind: 'text', x: p.x - 7, y: y + 4, text: formatTick(t), size: 11, anchor: 'end' });
+  }
+  marks.push({ kind: 'line', points: [[p.x, p.y], [right, p.y], [right, bottom], [p.x, bottom], [p.x, p.y]], color: FRAME, width: 1 });
+  marks.push({ kind: 'text', x: p.x + p.w / 2, y: bottom + 36, text: p.xAxis.label, size: 12, anchor: 'middle' });
+  const yLabelX = p.x - 12 - Math.max(...p.yAxis.ticks.map((t) => textWidth(formatTick(t), 11))) - 8;
+  marks.push({ kind: 'text', x: yLabelX, y: p.y + p.h / 2, text: p.yAxis.label, size: 12, anchor: 'middle', vertical: true });
+  if (title) marks.push({ kind: 'text', x: p.x + p.w / 2, y: p.y - 8, text: title, size: 12, anchor: 'middle', bold: true });
+}
+
+/** Approximate advance width of text, shared by both renderers' layout. */
+export function textWidth(text: string, size: number): number {
+  return [...text].length * size * 0.55;
+}
+
+function legend(marks: Mark[], x: number, y: number, items: readonly { label: string; mark: (cx: number, cy: number) => Mark[] }[]): void {
+  let cx = x;
+  for (const item of items) {
+    marks.push(...item.mark(cx + 6, y - 4));
+    marks.push({ kind: 'text', x: cx + 20, y, text: item.label, size: 12 });
+    cx += 20 + textWidth(item.label, 12) + 24;
+  }
+}
+
+function rangeOf(values: Iterable<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+function* column(data: ArrayLike<number>, n: number, d: number, j: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield data[i * d + j];
+}
+
+// ---------------------------------------------------------------- figures
+
+export interface SamplesPlotOptions {
+  title?: string;
+  /** Mixture means (K rows of d values), drawn as rings on scatter plots. */
+  means?: readonly (readonly number[])[];
+  /** Exact marginal density of coordinate j at x, drawn over the histograms. */
+  density?: (j: number, x: number) => number;
+  /** How many leading coordinates get a histogram when d > 2 (default 4). */
+  coords?: number;
+}
+
+/** Samples (n × d, row-major): a scatter of the two coordinates when d = 2, else marginal histograms. */
+export function samplesFigure(data: ArrayLike<number>, n: number, d: number, opts: SamplesPlotOptions = {}): Figure {
+  return d === 2 ? scatterFigure(data, n, opts) : histogramFigure(data, n, d, opts);
+}
+
+/** 2-D scatter on equal axes, with the mixture means as rings. */
+export function scatterFigure(data: ArrayLike<number>, n: number, opts: SamplesPlotOptions = {}): Figure {
+  const means = opts.means ?? [];
+  const [x0, x1] = rangeOf([...column(data, n, 2, 0), ...means.map((m) => m[0])]);
+  const [y0, y1] = rangeOf([...column(data, n, 2, 1), ...means.map((m) => m[1])]);
+  const half = (Math.max(x1 - x0, y1 - y0, 1e-9) / 2) * 1.08;
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  const xAxis = linearAxis(cx - half, cx + half, 'x[0]', 0);
+  const yAxis = linearAxis(cy - half, cy + half, 'x[1]', 0);
+  const p: Panel = { x: 70, y: 70, w: 420, h: 420, xAxis, yAxis };
+  const marks: Mark[] = [];
+  if (opts.title) marks.push({ kind: 'text', x: p.x + p.w / 2, y: 26, text: opts.title, size: 15, anchor: 'middle', bold: true });
+  drawPanel(marks, p);
+  const r = n <= 256 ? 3.2 : n <= 4096 ? 2.2 : 1.4;
+  const opacity = n <= 256 ? 0.7 : 0.45;
+  for (let i = 0; i < n; i++) {
+    const x = data[2 * i];
+    const y = data[2 * i + 1];
+    if (Number.isFinite(x) && Number.isFinite(y)) marks.push({ kind: 'circle', x: px(p, x), y: py(p, y), r, fill: SAMPLE, opacity });
+  }
+  const ring = (x: number, y: number): Mark => ({ kind: 'circle', x, y, r: 6, stroke: TARGET, strokeWidth: 2 });
+  for (const m of means) marks.push(ring(px(p, m[0]), py(p, m[1])));
+  const items = [{ label: `samples (${n})`, mark: (x: number, y: number): Mark[] => [{ kind: 'circle', x, y, r: 3.5, fill: SAMPLE, opacity }] }];
+  if (means.length) items.push({ label: 'mixture means', mark: (x, y) => [ring(x, y)] });
+  legend(marks, p.x, 52, items);
+  return { width: 520, height: 540, marks };
+}
+
+/** Histograms (as densities) of the first few coordinates, with the exact marginal density if given. */
+export function histogramFigure(data: ArrayLike<number>, n: number, d: number, opts: SamplesPlotOptions = {}): Figure {
+  const count = Math.min(d, opts.coords ?? 4);
+  const cols = Math.min(count, 2);
+  const rows = Math.ceil(count / cols);
+  const cellW = 370;
+  const cellH = 270;
+  const top = 64;
+  const marks: Mark[] = [];
+  const width = cols * cellW + 20;
+  if (opts.title) marks.push({ kind: 'text', x: width / 2, y: 26, text: opts.title, size: 15, anchor: 'middle', bold: true });
+  const items = [{ label: `samples (${n})`, mark: (x: number, y: number): Mark[] => [{ kind: 'rect', x: x - 5, y: y - 5, w: 10, h: 10, fill: SAMPLE, opacity: 0.6 }] }];
+  if (opts.density) items.push({ label: 'exact marginal', mark: (x, y) => [{ kind: 'line', points: [[x - 7, y], [x + 7, y]], color: TARGET, width: 2 }] });
+  legend(marks, 80, 50, items);
+  for (let j = 0; j < count; j++) {
+    const ox = 20 + (j % cols) * cellW;
+    const oy = top + Math.floor(j / cols) * cellH;
+    histogramPanel(marks, { x: ox + 60, y: oy + 28, w: cellW - 90, h: cellH - 86 }, data, n, d, j, opts);
+  }
+  return { width, height: top + rows * cellH, marks };
+}
+
+function histogramPanel(
+  marks: Mark[], box: { x: number; y: number; w: number; h: number },
+  data: ArrayLike<number>, n: number, d: number, j: number, opts: SamplesPlotOptions,
+): void {
+  const [lo0, hi0] = rangeOf([...column(data, n, d, j), ...(opts.means ?? []).map((m) => m[j])]);
+  const lo = hi0 > lo0 ? lo0 : lo0 - 0.5;
+  const hi = hi0 > lo0 ? hi0 : lo0 + 0.5;
+  const bins = Math.max(10, Math.min(60, Math.ceil(2 * Math.cbrt(n))));
+  const width = (hi - lo) / bins;
+  const counts = new Float64Array(bins);
+  for (const v of column(data, n, d, j)) if (Number.isFinite(v)) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  const heights = Array.from(counts, (c) => c / (n * width));
+  const xs = Array.from({ length: 161 }, (_, i) => lo - 0.05 * (hi - lo) + (1.1 * (hi - lo) * i) / 160);
+  const curve = opts.density ? xs.map((x) => opts.density!(j, x)) : [];
+  const top = Math.max(...heights, ...curve.filter(Number.isFinite));
+  const p: Panel = { ...box, xAxis: linearAxis(lo, hi, `x[${j}]`), yAxis: linearAxis(0, top, 'density', 0) };
+  p.yAxis = { ...p.yAxis, lo: 0, hi: top * 1.08 };
+  drawPanel(marks, p, `coordinate ${j}`);
+  heights.forEach((h, b) => {
+    const x = px(p, lo + b * width);
+    const y = py(p, h);
+    marks.push({ kind: 'rect', x, y, w: px(p, lo + (b + 1) * width) - x, h: py(p, 0) - y, fill: SAMPLE, opacity: 0.6 });
+  });
+  if (curve.length) marks.push({ kind: 'line', points: xs.map((x, i) => [px(p, x), py(p, curve[i])]), color: TARGET, width: 2 });
+}
+
+export interface Series {
+  name: string;
+  x: readonly number[];
+  y: readonly number[];
+}
+
+/** Log–log lines of error against NFE, one per sampler, with markers and a legend on the right. */
+export function errorFigure(series: readonly Series[], opts: { title?: string; xlabel?: string; ylabel?: string } = {}): Figure {
+  const good = (x: number, y: number) => x > 0 && y > 0 && Number.isFinite(x) && Number.isFinite(y);
+  const xs = series.flatMap((s) => s.x.filter((x, i) => good(x, s.y[i])));
+  const ys = series.flatMap((s) => s.y.filter((y, i) => good(s.x[i], y)));
+  const [x0, x1] = xs.length ? rangeOf(xs) : [1, 10];
+  const [y0, y1] = ys.length ? rangeOf(ys) : [1e-3, 1];
+  const xTicks = [...new Set(xs)].sort((a, b) => a - b);
+  const p: Panel = {
+    x: 80, y: 56, w: 470, h: 340,
+    xAxis: logAxis(x0, x1, opts.xlabel ?? 'NFE (model calls)', xTicks.length <= 12 ? xTicks : undefined),
+    yAxis: logAxis(y0, y1, opts.ylabel ?? 'error'),
+  };
+  const marks: Mark[] = [];
+  if (opts.title) marks.push({ kind: 'text', x: p.x + p.w / 2, y: 28, text: opts.title, size: 15, anchor: 'middle', bold: true });
+  drawPanel(marks, p);
+  series.forEach((s, k) => {
+    const color = palette[k % palette.length];
+    let run: [number, number][] = [];
+    const flush = () => {
+      if (run.length > 1) marks.push({ kind: 'line', points: run, color, width: 2 });
+      run = [];
+    };
+    s.x.forEach((x, i) => {
+      if (!good(x, s.y[i])) return flush();
+      run.push([px(p, x), py(p, s.y[i])]);
+    });
+    flush();
+    s.x.forEach((x, i) => {
+      if (good(x, s.y[i])) marks.push({ kind: 'circle', x: px(p, x), y: py(p, s.y[i]), r: 3.5, fill: color, stroke: '#ffffff', strokeWidth: 1 });
+    });
+    const ly = p.y + 8 + 20 * k;
+    marks.push({ kind: 'line', points: [[p.x + p.w + 20, ly - 4], [p.x + p.w + 44, ly - 4]], color, width: 2 });
+    marks.push({ kind: 'circle', x: p.x + p.w + 32, y: ly - 4, r: 3.5, fill: color, stroke: '#ffffff', strokeWidth: 1 });
+    marks.push({ kind: 'text', x: p.x + p.w + 52, y: ly, text: s.name, size: 12 });
+  });
+  const legendW = Math.max(0, ...series.map((s) => textWidth(s.name, 12)));
+  return { width: Math.ceil(p.x + p.w + 64 + legendW), height: Math.max(460, p.y + 28 + 20 * series.length), marks };
+}
+
+// ---------------------------------------------------------------- SVG
+
+const num = (v: number) => String(Math.round(v * 100) / 100);
+const escapeXml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+
+function svgMark(m: Mark): string {
+  switch (m.kind) {
+    case 'line':
+      return `<polyline points="${m.points.map(([x, y]) => `${num(x)},${num(y)}`).join(' ')}" fill="none" stroke="${m.color}" stroke-width="${m.width}" stroke-linejoin="round" stroke-linecap="round"/>`;
+    case 'circle': {
+      const fill = m.fill ? `fill="${m.fill}"` : 'fill="none"';
+      const stroke = m.stroke ? ` stroke="${m.stroke}" stroke-width="${m.strokeWidth ?? 1}"` : '';
+      const opacity = m.opacity !== undefined ? ` fill-opacity="${m.opacity}"` : '';
+      return `<circle cx="${num(m.x)}" cy="${num(m.y)}" r="${m.r}" ${fill}${opacity}${stroke}/>`;
+    }
+    case 'rect': {
+      const opacity = m.opacity !== undefined ? ` fill-opacity="${m.opacity}"` : '';
+      return `<rect x="${num(m.x)}" y="${num(m.y)}" width="${num(m.w)}" height="${num(m.h)}" fill="${m.fill}"${opacity}/>`;
+    }
+    case 'text': {
+      const anchor = m.anchor && m.anchor !== 'start' ? ` text-anchor="${m.anchor}"` : '';
+      const bold = m.bold ? ' font-weight="bold"' : '';
+      const rotate = m.vertical ? ` transform="rotate(-90 ${num(m.x)} ${num(m.y)})"` : '';
+      return `<text x="${num(m.x)}" y="${num(m.y)}" font-size="${m.size}" fill="${m.color ?? INK}"${anchor}${bold}${rotate}>${escapeXml(m.text)}</text>`;
+    }
+  }
+}
+
+export function renderSvg(f: Figure): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${f.width}" height="${f.height}" viewBox="0 0 ${f.width} ${f.height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="${f.width}" height="${f.height}" fill="#ffffff"/>`,
+    ...f.marks.map(svgMark),
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------- PNG
+
+/** 5×8 glyphs: eight rows of five bits (rows 0–6 above the baseline, row 7 the descender). */
+const GLYPHS: Record<string, string> = {
+  ' ': '0000000000000000', '0': '0e11131519110e00', '1': '040c040404040e00', '2': '0e11010204081f00',
+  '3': '1e01010e01011e00', '4': '02060a121f020200', '5': '1f101e0101110e00', '6': '0608101e11110e00',
+  '7': '1f01020408080800', '8': '0e11110e11110e00', '9': '0e11110f01020c00', 'A': '0e11111f11111100',
+  'B': '1e11111e11111e00', 'C': '0e11101010110e00', 'D': '1c12111111121c00', 'E': '1f10101e10101f00',
+  'F': '1f10101e10101000', 'G': '0e11101711110f00', 'H': '1111111f11111100', 'I': '0e04040404040e00',
+  'J': '0702020202120c00', 'K': '1112141814121100', 'L': '1010101010101f00', 'M': '111b151511111100',
+  'N': '1111191513111100', 'O': '0e11111111110e00', 'P': '1e11111e10101000', 'Q': '0e11111115120d00',
+  'R': '1e11111e14121100', 'S': '0f10100e01011e00', 'T': '1f04040404040400', 'U': '1111111111110e00',
+  'V': '11111111110a0400', 'W': '1111111515150a00', 'X': '11110a040a111100', 'Y': '11110a0404040400',
+  'Z': '1f01020408101f00', 'a': '00000e010f110f00', 'b': '1010161911111e00', 'c': '00000e1010110e00',
+  'd': '01010d1311110f00', 'e': '00000e111f100e00', 'f': '0609081c08080800', 'g': '00000f11110f010e',
+  'h': '1010161911111100', 'i': '04000c0404040e00', 'j': '020006020202120c', 'k': '1010121418141200',
+  'l': '0c04040404040e00', 'm': '00001a1515111100', 'n': '0000161911111100', 'o': '00000e1111110e00',
+  'p': '00001e11111e1010', 'q': '00000f11110f0101', 'r': '0000161910101000', 's': '00000e100e011e00',
+  't': '08081c0808090600', 'u': '0000111111130d00', 'v': '00001111110a0400', 'w': '0000111115150a00',
+  'x': '0000110a040a1100', 'y': '00001111110f010e', 'z': '00001f0204081f00', '.': '00000000000c0c00',
+  ',': '00000000000c0408', ':': '000c0c000c0c0000', ';': '000c0c000c040800', '-': '0000001f00000000',
+  '+': '0004041f04040000', '=': '00001f001f000000', '_': '000000000000001f', '/': '0001020408100000',
+  '\\': '0010080402010000', '(': '0204080808040200', ')': '0804020202040800', '[': '0e08080808080e00',
+  ']': '0e02020202020e00', '<': '0204081008040200', '>': '0804020102040800', '%': '1819020408130300',
+  "'": '0404080000000000', '"': '0a0a000000000000', '*': '0004150e15040000', '^': '040a110000000000',
+  '|': '0404040404040400', '!': '0404040404000400', '?': '0e11010204000400', '#': '0a0a1f0a1f0a0a00',
+  '&': '0c12140815120d00', '@': '0e11171517100e00', '~': '0000081502000000', '$': '040f140e051e0400',
+  '`': '0804000000000000', '{': '0304040804040300', '}': '1804040204041800', '·': '0000000400000000',
+  '×': '0000110a040a1100', '→': '0004021f02040000', 'σ': '00000f1211110e00', 'λ': '100808040a111100',
+  '≥': '0804020408001f00', '≤': '0204080402001f00', '−': '0000001f00000000', 'ε': '00000e100c100e00',
+  'α': '00000d1212120d00', '√': '07040404140c0400',};
+
+function glyphRows(ch: string): number[] {
+  const hex = GLYPHS[ch] ?? GLYPHS['?'];
+  return Array.from({ length: 8 }, (_, r) => parseInt(hex.slice(2 * r, 2 * r + 2), 16));
+}
+
+function rgb(color: string): [number, number, number] {
+  const v = parseInt(color.slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** An RGBA canvas on white; every shape is drawn with coverage-based anti-aliasing. */
+class Raster {
+  readonly data: Uint8Array;
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
+    this.data = new Uint8Array(width * height * 4).fill(255);
+  }
+
+  blend(x: number, y: number, c: readonly number[], a: number): void {
+    if (a <= 0 || x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const o = (y * this.width + x) * 4;
+    for (let k = 0; k < 3; k++) this.data[o + k] = Math.round(this.data[o + k] * (1 - a) + c[k] * a);
+  }
+
+  /** Visit the pixels of a box, clipped to the canvas. */
+  each(x0: number, y0: number, x1: number, y1: number, f: (x: number, y: number) => void): void {
+    for (let y = Math.max(0, Math.floor(y0)); y <= Math.min(this.height - 1, Math.ceil(y1)); y++) {
+      for (let x = Math.max(0, Math.floor(x0)); x <= Math.min(this.width - 1, Math.ceil(x1)); x++) f(x, y);
+    }
+  }
+
+  /** A polyline: coverage is the maximum over its segments, so joints are not drawn twice. */
+  line(points: readonly (readonly [number, number])[], width: number, c: readonly number[]): void {
+    const cover = new Map<number, number>();
+    const h = width / 2;
+    for (let i = 1; i < points.length; i++) {
+      const [ax, ay] = points[i - 1];
+      const [bx, by] = points[i];
+      this.each(Math.min(ax, bx) - h - 1, Math.min(ay, by) - h - 1, Math.max(ax, bx) + h + 1, Math.max(ay, by) + h + 1, (x, y) => {
+        const a = clamp01(h + 0.5 - segmentDistance(x + 0.5, y + 0.5, ax, ay, bx, by));
+        const key = y * this.width + x;
+        if (a > (cover.get(key) ?? 0)) cover.set(key, a);
+      });
+    }
+    for (const [key, a] of cover) this.blend(key % this.width, Math.floor(key / this.width), c, a);
+  }
+
+  circle(m: Extract<Mark, { kind: 'circle' }>, s: number): void {
+    const cx = m.x * s;
+    const cy = m.y * s;
+    const r = m.r * s;
+    const sw = (m.strokeWidth ?? 1) * s;
+    const fill = m.fill ? rgb(m.fill) : undefined;
+    const stroke = m.stroke ? rgb(m.stroke) : undefined;
+    const ext = r + sw;
+    this.each(cx - ext, cy - ext, cx + ext, cy + ext, (x, y) => {
+      const dist = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
+      if (fill) this.blend(x, y, fill, clamp01(r + 0.5 - dist) * (m.opacity ?? 1));
+      if (stroke) this.blend(x, y, stroke, clamp01(sw / 2 + 0.5 - Math.abs(dist - r)));
+    });
+  }
+
+  rect(m: Extract<Mark, { kind: 'rect' }>, s: number): void {
+    const [x0, y0, x1, y1] = [m.x * s, m.y * s, (m.x + m.w) * s, (m.y + m.h) * s];
+    const c = rgb(m.fill);
+    this.each(x0, y0, x1, y1, (x, y) => {
+      const cover = clamp01(Math.min(x + 1, x1) - Math.max(x, x0)) * clamp01(Math.min(y + 1, y1) - Math.max(y, y0));
+      this.blend(x, y, c, cover * (m.opacity ?? 1));
+    });
+  }
+
+  /** Bitmap text: each font pixel is a k×k block, k chosen from the font size. */
+  text(m: Extract<Mark, { kind: 'text' }>, s: number): void {
+    const k = Math.max(1, Math.round((m.size * s) / 10));
+    const chars = [...m.text];
+    const length = chars.length * 6 * k - k;
+    const shift = m.anchor === 'middle' ? length / 2 : m.anchor === 'end' ? length : 0;
+    const ox = Math.round(m.x * s);
+    const oy = Math.round(m.y * s);
+    const c = rgb(m.color ?? INK);
+    const put = (u: number, v: number) => {
+      // u runs along the text, v down from the top of the glyph row (baseline at v = 7k)
+      const [x, y] = m.vertical ? [ox + v - 7 * k, oy - u] : [ox + u, oy + v - 7 * k];
+      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k + (m.bold ? 1 : 0); dx++) this.blend(x + dx, y + dy, c, 1);
+    };
+    chars.forEach((ch, i) => {
+      glyphRows(ch).forEach((bits, row) => {
+        for (let col = 0; col < 5; col++) if (bits & (16 >> col)) put(Math.round(i * 6 * k + col * k - shift), row * k);
+      });
+    });
+  }
+}
+
+function segmentDistance(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
+  const dx = bx - ax;
+  const dy = by - ay;
+  const len2 = dx * dx + dy * dy;
+  const t = len2 > 0 ? clamp01(((x - ax) * dx + (y - ay) * dy) / len2) : 0;
+  return Math.hypot(x - ax - t * dx, y - ay - t * dy);
+}
+
+/** Rasterise a figure at `scale` device pixels per figure pixel and encode it as PNG bytes. */
+export function renderPng(f: Figure, scale = 2): Uint8Array {
+  const r = new Raster(Math.ceil(f.width * scale), Math.ceil(f.height * scale));
+  for (const m of f.marks) {
+    if (m.kind === 'line') r.line(m.points.map(([x, y]) => [x * scale, y * scale] as const), m.width * scale, rgb(m.color));
+    else if (m.kind === 'circle') r.circle(m, scale);
+    else if (m.kind === 'rect') r.rect(m, scale);
+    else r.text(m, scale);
+  }
+  const png = new PNG({ width: r.width, height: r.height });
+  png.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  return new Uint8Array(PNG.sync.write(png));
+}
