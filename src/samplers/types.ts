@@ -49,7 +49,7 @@ export interface ReferenceMapping {
    * The reference's own list of timesteps for this grid, when it is not simply the grid without
    * its end (e.g. PNDM repeats timesteps for its Runge–Kutta warm-up).
    */
-  timesteps?(grid: Float64Array, steps: number): number[];
+  timesteps?(grid: Float64Array, steps: number, config?: Readonly<Record<string, unknown>>): number[];
 }
 
 export type OptionValue = number | boolean | string;

@@ -30,6 +30,6 @@ export async function runCase(c: RefCase): Promise<{ result: SampleResult; trans
     model, process, sampler: translation.sampler, options: translation.options, grid, xT, noise,
   });
   const mapping = findReference(c.library, c.sampler);
-  const timesteps = mapping.timesteps ? mapping.timesteps(grid, c.steps) : Array.from(grid.subarray(0, grid.length - 1));
+  const timesteps = mapping.timesteps ? mapping.timesteps(grid, c.steps, c.config ?? {}) : Array.from(grid.subarray(0, grid.length - 1));
   return { result, translation, timesteps };
 }
