@@ -12,7 +12,7 @@ import { VpLinear, VpCosine } from './vp.js';
 
 export type ProcessConfig =
   | ({ name: 'vp-discrete' } & VpDiscreteConfig)
-  | ({ name: 'vp' } & VpContinuousConfig)
+  | ({ name: 'vp' } & Partial<VpContinuousConfig>)
   | ({ name: 'edm' } & EdmConfig)
   | ({ name: 've' } & VeConfig)
   | ({ name: 'flow' } & FlowConfig);
