@@ -1,0 +1,60 @@
+import type { GaussianMixture } from '../models/oracle/gmm.js';
+import { UsageError } from '../core/errors.js';
+
+/**
+ * Errors of n samples against their exact PF-ODE endpoints, as shared/refs/README.md defines them:
+ * RMS and max over all values, the median over samples of each sample's RMS error (robust to the
+ * few samples that end in another mode), the number of such mode flips (the nearest mixture mean
+ * differs from the ground truth's) and the RMS over the samples that did not flip.
+ */
+export interface SampleErrors {
+  rmsErr: number;
+  maxAbsErr: number;
+  medianSampleRmsErr: number;
+  modeFlips: number;
+  /** NaN when every sample flipped. */
+  rmsErrExclFlips: number;
+}
+
+export function sampleErrors(x: Float64Array, truth: Float64Array, gmm: GaussianMixture): SampleErrors {
+  const d = gmm.d;
+  if (x.length !== truth.length || x.length % d !== 0) {
+    throw new UsageError(`samples (${x.length} values) and ground truth (${truth.length}) must both be n×${d}`);
+  }
+  const n = x.length / d;
+  const perSample = new Float64Array(n);
+  let sum = 0;
+  let max = 0;
+  let keptSum = 0;
+  let kept = 0;
+  let modeFlips = 0;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = i * d; j < (i + 1) * d; j++) {
+      const e = x[j] - truth[j];
+      s += e * e;
+      max = Math.max(max, Math.abs(e));
+    }
+    sum += s;
+    perSample[i] = Math.sqrt(s / d);
+    if (gmm.nearestMode(x, i * d) !== gmm.nearestMode(truth, i * d)) modeFlips++;
+    else {
+      keptSum += s;
+      kept++;
+    }
+  }
+  return {
+    rmsErr: Math.sqrt(sum / x.length),
+    maxAbsErr: max,
+    medianSampleRmsErr: median(perSample),
+    modeFlips,
+    rmsErrExclFlips: kept ? Math.sqrt(keptSum / (kept * d)) : NaN,
+  };
+}
+
+/** Median, the mean of the two middle values for even counts (numpy's convention). */
+export function median(v: Float64Array): number {
+  const s = Float64Array.from(v).sort();
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+}
