@@ -63,7 +63,7 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
 /** Decades inside [lo, hi]; with fewer than three, also 2× and 5× of each decade. */
 export function logTicks(lo: number, hi: number): number[] {
   const decades: number[] = [];
-  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) decades.push(10 ** k);
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) decades.push(Number(`1e${k}`));
   const inside = (v: number) => v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9);
   if (decades.filter(inside).length >= 3) return decades.filter(inside);
   return decades.flatMap((d) => [d, 2 * d, 5 * d]).filter(inside);
@@ -255,16 +255,18 @@ export interface Series {
 }
 
 /** Log–log lines of error against NFE, one per sampler, with markers and a legend on the right. */
-export function errorFigure(series: readonly Series[], opts: { title?: string; xlabel?: string; ylabel?: string } = {}): Figure {
+export function errorFigure(
+  series: readonly Series[], opts: { title?: string; xlabel?: string; ylabel?: string; xTicks?: readonly number[] } = {},
+): Figure {
   const good = (x: number, y: number) => x > 0 && y > 0 && Number.isFinite(x) && Number.isFinite(y);
   const xs = series.flatMap((s) => s.x.filter((x, i) => good(x, s.y[i])));
   const ys = series.flatMap((s) => s.y.filter((y, i) => good(s.x[i], y)));
   const [x0, x1] = xs.length ? rangeOf(xs) : [1, 10];
   const [y0, y1] = ys.length ? rangeOf(ys) : [1e-3, 1];
-  const xTicks = [...new Set(xs)].sort((a, b) => a - b);
+  const xTicks = spaced([...new Set(opts.xTicks ?? xs)].sort((a, b) => a - b), 1.15);
   const p: Panel = {
     x: 80, y: 56, w: 470, h: 340,
-    xAxis: logAxis(x0, x1, opts.xlabel ?? 'NFE (model calls)', xTicks.length <= 12 ? xTicks : undefined),
+    xAxis: logAxis(x0, x1, opts.xlabel ?? 'NFE (model calls)', xTicks.length <= 12 ? xTicks.filter((x) => x >= x0 / 1.25 && x <= x1 * 1.25) : undefined),
     yAxis: logAxis(y0, y1, opts.ylabel ?? 'error'),
   };
   const marks: Mark[] = [];
@@ -292,6 +294,13 @@ export function errorFigure(series: readonly Series[], opts: { title?: string; x
   });
   const legendW = Math.max(0, ...series.map((s) => textWidth(s.name, 12)));
   return { width: Math.ceil(p.x + p.w + 64 + legendW), height: Math.max(460, p.y + 28 + 20 * series.length), marks };
+}
+
+/** Drop ticks closer than a factor `ratio` to the previous kept one (their labels would overlap). */
+function spaced(sorted: readonly number[], ratio: number): number[] {
+  const out: number[] = [];
+  for (const v of sorted) if (!out.length || v >= out[out.length - 1] * ratio) out.push(v);
+  return out;
 }
 
 // ---------------------------------------------------------------- SVG

@@ -1,0 +1,83 @@
+import { Argument, type Command } from 'commander';
+import { processes } from '../process/index.js';
+import { samplers } from '../samplers/index.js';
+import { gridTypes } from '../grid/index.js';
+import { builtinDescription, builtinNames } from '../models/oracle/builtin.js';
+import type { SamplerEntry } from '../samplers/types.js';
+import { gridFlags } from './args.js';
+import type { CliIo } from './io.js';
+
+/** Everything `diffuse list` shows, generated from the registries. */
+export function catalogue() {
+  return {
+    processes: processes.map((p) => ({ name: p.name, description: p.description })),
+    samplers: samplers.map((s) => ({
+      name: s.name,
+      family: s.family,
+      order: s.order,
+      stochastic: s.stochastic,
+      aliases: [...s.aliases],
+      options: s.defaults,
+      choices: s.choices ?? {},
+      defaultGrid: s.defaultGrid ?? null,
+      description: s.description,
+      cite: s.cite,
+      references: (s.references ?? []).map((r) => `${r.library}:${r.name}`),
+    })),
+    grids: gridTypes().map((g) => ({ type: g.type, description: g.description, flags: gridFlags(g.type) })),
+    references: samplers.flatMap((s) => (s.references ?? []).map((r) => ({ from: `${r.library}:${r.name}`, sampler: s.name }))),
+    models: builtinNames.map((name) => ({ model: `builtin:${name}`, description: builtinDescription(name) })),
+  };
+}
+
+type Topic = keyof ReturnType<typeof catalogue>;
+const topics: Topic[] = ['processes', 'samplers', 'grids', 'references', 'models'];
+
+export function addListCommand(program: Command, io: CliIo): void {
+  program
+    .command('list')
+    .description('list processes, samplers (with aliases and options), grids, reference translations and built-in models')
+    .addArgument(new Argument('[topic]', 'show one topic only').choices(topics))
+    .option('--json', 'print as JSON')
+    .action((topic: Topic | undefined, opts: { json?: boolean }) => {
+      const all = catalogue();
+      const shown = topic ? [topic] : topics;
+      if (opts.json) {
+        io.stdout.write(`${JSON.stringify(topic ? all[topic] : all, null, 2)}\n`);
+        return;
+      }
+      io.stdout.write(shown.map((t) => render[t](all)).join('\n'));
+    });
+}
+
+const pad = (s: string, w: number) => s.padEnd(w);
+
+function section(title: string, rows: string[]): string {
+  return `${title}\n${rows.join('\n')}\n`;
+}
+
+const render: Record<Topic, (c: ReturnType<typeof catalogue>) => string> = {
+  processes: (c) => section('Processes (--process)', c.processes.map((p) => `  ${pad(p.name, 13)}${p.description}`)),
+  samplers: () => section('Samplers (--sampler NAME or any alias; options via --opt key=value)', samplers.map(describeSampler)),
+  grids: (c) =>
+    section('Grids (--grid)', c.grids.map((g) => `  ${pad(g.type, 16)}${g.description}${g.flags.length ? `; flags ${g.flags.join(' ')}` : ''}`)),
+  references: (c) =>
+    section(
+      'Reference runs (--from LIBRARY:NAME --config FILE.json; the config may pick another sampler of the family)',
+      c.references.map((r) => `  ${pad(r.from, 44)}→ ${r.sampler}`),
+    ),
+  models: (c) => section('Built-in models (--model)', c.models.map((m) => `  ${pad(m.model, 22)}${m.description}`)),
+};
+
+function describeSampler(s: SamplerEntry): string {
+  const kind = s.stochastic ? 'stochastic' : 'deterministic';
+  const options = Object.entries(s.defaults).map(([k, v]) => {
+    const choices = s.choices?.[k];
+    return `${k}=${String(v)}${choices ? ` (${choices.join('|')})` : ''}`;
+  });
+  const lines = [`  ${pad(s.name, 20)}order ${s.order}, ${kind}: ${s.description}`];
+  if (s.aliases.length) lines.push(`  ${pad('', 20)}aliases: ${s.aliases.join(', ')}`);
+  if (options.length) lines.push(`  ${pad('', 20)}options: ${options.join(', ')}`);
+  if (s.defaultGrid) lines.push(`  ${pad('', 20)}default grid: ${JSON.stringify(s.defaultGrid)}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { addSampleCommand } from './sample.js';
+import { addBenchCommand } from './bench.js';
+import { addListCommand } from './list.js';
+import { processIo, type CliIo } from './io.js';
+
+/**
+ * The `diffuse` command line: a thin shell that parses, calls the library and presents.
+ * Exit codes: 0 ok, 2 usage error (bad flag, option, file or config), 1 failure while running.
+ */
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
+function program(io: CliIo): Command {
+  const p = new Command('diffuse')
+    .description('Diffusion and flow-matching samplers on exact Gaussian-mixture models')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`diffuse: ${oneLine(s)}\n`),
+    });
+  addSampleCommand(p, io);
+  addBenchCommand(p, io);
+  addListCommand(p, io);
+  return p;
+}
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  try {
+    await program(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    io.stderr.write(`diffuse: error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,41 @@
+import { basename } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import type { GmmSpec } from '../models/oracle/gmm.js';
+import { builtinNames, builtinProblem, loadGmmJson } from '../models/oracle/builtin.js';
+import { readTextFile } from '../io/files.js';
+
+export interface ModelArg {
+  /** Short name for titles and summaries, e.g. "ring8". */
+  label: string;
+  gmm: GmmSpec;
+}
+
+/** --model builtin:NAME | gmm:FILE.json (a refs problem file may pick one with FILE.json#NAME). */
+export async function loadModelArg(value: string): Promise<ModelArg> {
+  const colon = value.indexOf(':');
+  const kind = colon > 0 ? value.slice(0, colon) : '';
+  const rest = value.slice(colon + 1);
+  if (kind === 'builtin') return { label: rest, gmm: builtinProblem(rest) };
+  if (kind === 'gmm') {
+    const hash = rest.lastIndexOf('#');
+    const [file, problem] = hash > 0 ? [rest.slice(0, hash), rest.slice(hash + 1)] : [rest, undefined];
+    try {
+      return { label: problem ?? basename(file).replace(/\.json$/i, ''), gmm: loadGmmJson(await readTextFile(file), problem) };
+    } catch (e) {
+      if (e instanceof UsageError && !e.message.startsWith(`cannot read ${file}`)) throw new UsageError(`${file}: ${e.message}`);
+      throw e;
+    }
+  }
+  throw new UsageError(`--model must be builtin:NAME (${builtinNames.join(', ')}) or gmm:FILE.json; got "${value}"`);
+}
+
+/** Exact marginal density of coordinate j, Σ_k w_k N(x; μ_kj, v_kj); undefined if a variance is 0. */
+export function marginalDensity(g: GmmSpec): ((j: number, x: number) => number) | undefined {
+  if (g.variances.some((row) => row.some((v) => !(v > 0)))) return undefined;
+  const total = g.weights.reduce((a, b) => a + b, 0);
+  return (j, x) =>
+    g.means.reduce((s, m, k) => {
+      const v = g.variances[k][j];
+      return s + (g.weights[k] / total) * Math.exp(-((x - m[j]) ** 2) / (2 * v)) / Math.sqrt(2 * Math.PI * v);
+    }, 0);
+}

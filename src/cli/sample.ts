@@ -1,0 +1,223 @@
+import { Option, type Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { tensor } from '../core/tensor.js';
+import { gridTypes, type GridSpec } from '../grid/index.js';
+import { createProcess, processes, type ProcessConfig } from '../process/index.js';
+import type { Process } from '../process/types.js';
+import { predictions } from '../param/convert.js';
+import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
+import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
+import { resolveGrid, sample } from '../sample.js';
+import { pfOdeEndpoint } from '../ode/pf-ode.js';
+import { sampleErrors, type SampleErrors } from '../metrics/error.js';
+import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
+import { samplesFigure } from '../io/plot.js';
+import {
+  gridEndArg, gridFromArgs, integerArg, keyValueArg, numberArg, numberListArg, parseReference, processConfigOf, type GridArgs,
+} from './args.js';
+import { loadModelArg, marginalDensity, type ModelArg } from './model.js';
+import { progressBar, type CliIo } from './io.js';
+
+export interface SampleArgs extends GridArgs {
+  model: string;
+  prediction: string;
+  process: ProcessConfig['name'];
+  sampler: string;
+  steps: number;
+  opt: Record<string, string>;
+  n: number;
+  seed: number;
+  noise?: string;
+  z?: string;
+  denoiseToZero?: boolean;
+  out?: string;
+  dtype: 'float32' | 'float64';
+  plot?: string;
+  error: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  from?: string;
+  config?: string;
+}
+
+/** The grid flags, shared with bench. */
+export function addGridOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--grid <type>', "time grid (default: the sampler's own)").choices(gridTypes().map((g) => g.type)))
+    .option('--rho <x>', 'karras: ρ', numberArg)
+    .option('--shift <x>', 'flow-shift: SD3 shift s', numberArg)
+    .addOption(new Option('--spacing <s>', 'diffusers: timestep_spacing').choices(['linspace', 'leading', 'trailing']))
+    .option('--steps-offset <k>', 'diffusers: steps_offset', integerArg(0))
+    .option('--sigma-min <x>', 'karras/exponential: smallest σ = σ/α', numberArg)
+    .option('--sigma-max <x>', 'karras/exponential: largest σ = σ/α', numberArg)
+    .option('--start <t>', 'first process time of the grid', numberArg)
+    .option('--end <end>', 'last time: zero (σ = 0), min (process tMin) or a process time', gridEndArg);
+}
+
+export function addSampleCommand(program: Command, io: CliIo): void {
+  const cmd = program
+    .command('sample')
+    .description('draw samples with one sampler from an exact Gaussian-mixture model; write .npy and a plot')
+    .option('--model <spec>', 'builtin:NAME or gmm:FILE.json[#PROBLEM] (see `diffuse list models`)', 'builtin:ring8')
+    .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
+    .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
+    .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
+    .option('--steps <n>', 'number of steps', integerArg(1), 10)
+    .option('--times <list>', 'explicit grid: comma-separated decreasing process times', numberListArg);
+  addGridOptions(cmd)
+    .option('--opt <key=value>', 'sampler option, repeatable (see `diffuse list samplers`)', keyValueArg, {})
+    .option('--n <n>', 'number of samples', integerArg(1), 64)
+    .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0), 0)
+    .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
+    .option('--z <file>', 'standard-normal draws .npy [n, d], scaled to x_T the way the run starts')
+    .option('--denoise-to-zero', 'finish with one data prediction at the last time (one more NFE)')
+    .option('--out <file>', 'write the samples as .npy [n, d]')
+    .addOption(new Option('--dtype <dtype>', 'dtype of --out').choices(['float64', 'float32']).default('float64'))
+    .option('--plot <file>', 'write a scatter (d = 2) or marginal histograms as .png or .svg')
+    .option('--no-error', 'skip the error against the exact ODE endpoint')
+    .option('--quiet', 'print nothing but errors (and --json)')
+    .option('--json', 'print a JSON summary on stdout')
+    .option('--from <library:name>', 'reproduce a reference run: diffusers:CLASS, k-diffusion:FUNCTION, dpm-solver:… (see `diffuse list references`)')
+    .option('--config <file>', "the reference's config JSON for --from (default: the library's defaults)")
+    .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
+}
+
+interface Plan {
+  process: ProcessConfig;
+  sampler: string;
+  options: Record<string, unknown>;
+  grid?: GridSpec;
+  /** How z becomes x_T: 'prior' x_T = priorStd(t_0)·z, 'sigma' x_T = σ(t_0)·z. */
+  init: 'prior' | 'sigma';
+  reference?: string;
+}
+
+/** k-diffusion states no config of its own: shared/refs' conventions (Karras σ, ρ = 7, σ ∈ [0.002, 80]). */
+const referenceDefaults: Record<string, Record<string, unknown>> = {
+  'k-diffusion': { schedule: 'karras', rho: 7, sigma_min: 0.002, sigma_max: 80 },
+};
+
+const gridKeys: readonly (keyof GridArgs)[] = ['grid', 'times', 'rho', 'shift', 'spacing', 'stepsOffset', 'sigmaMin', 'sigmaMax', 'start', 'end'];
+
+async function planFromReference(a: SampleArgs, given: (key: string) => boolean): Promise<Plan> {
+  const clash = ['sampler', 'process', ...gridKeys].filter(given);
+  if (clash.length) {
+    const flags = clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new UsageError(`--from takes the sampler, process and grid from the reference config; drop ${flags.join(', ')}`);
+  }
+  const { library, name } = parseReference(a.from ?? '');
+  const mapping = findReference(library, name);
+  const config = a.config ? await readJsonObject(a.config) : referenceDefaults[library] ?? {};
+  const t = mapping.translate(config, a.steps);
+  return {
+    process: t.process, sampler: t.sampler, options: { ...t.options, ...a.opt }, grid: t.grid,
+    init: t.init ?? 'prior', reference: `${library}:${name}`,
+  };
+}
+
+function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
+  if (a.config && !a.from) throw new UsageError('--config goes with --from LIBRARY:NAME');
+  const entry = findSampler(a.sampler);
+  if (given('steps') && a.times) throw new UsageError('--times sets the steps; drop --steps');
+  // sample()'s fallback when a sampler has no default grid
+  const fallback = entry.defaultGrid ?? { type: 'logsnr', steps: a.steps, end: 'zero' };
+  return { process: processConfigOf(a.process), sampler: entry.name, options: a.opt, grid: gridFromArgs(a, a.steps, fallback), init: 'prior' };
+}
+
+/** x_T from --noise, or z (from --z, else the seed) scaled as the plan says; undefined = sample()'s default. */
+async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array, d: number, nGiven: boolean): Promise<Float64Array | undefined> {
+  if (a.noise && a.z) throw new UsageError('give x_T (--noise) or z (--z), not both');
+  const file = a.noise ?? a.z;
+  let z: Float64Array;
+  if (file) {
+    const t = await readNpyFile(file, [null, d], a.noise ? 'x_T' : 'z');
+    if (nGiven && t.shape[0] !== a.n) throw new UsageError(`${file} has ${t.shape[0]} rows but --n is ${a.n}`);
+    if (a.noise) return Float64Array.from(t.data);
+    z = Float64Array.from(t.data);
+  } else {
+    if (plan.init === 'prior') return undefined;
+    z = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * d));
+  }
+  const scale = plan.init === 'sigma' ? p.sigma(grid[0]) : p.priorStd(grid[0]);
+  return z.map((v) => v * scale);
+}
+
+export interface SampleSummary {
+  model: string;
+  process: Readonly<Record<string, unknown>>;
+  sampler: string;
+  reference?: string;
+  options: Record<string, unknown>;
+  steps: number;
+  grid: number[];
+  n: number;
+  d: number;
+  nfe: number;
+  seed: number;
+  seconds: number;
+  /** Against the exact PF-ODE endpoint from the same x_T (deterministic samplers). */
+  error?: SampleErrors;
+  out?: string;
+  plot?: string;
+}
+
+async function runSample(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
+  if (a.plot) plotFormat(a.plot);
+  const plan = a.from ? await planFromReference(a, given) : planFromFlags(a, given);
+  const model: ModelArg = await loadModelArg(a.model);
+  const process = createProcess(plan.process);
+  const entry = findSampler(plan.sampler);
+  const options = resolveOptions(entry, plan.options);
+  const grid = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
+  const gmm = new GaussianMixture(model.gmm);
+  const xT = await startOf(a, plan, process, grid, gmm.d, given('n'));
+  const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
+  const started = performance.now();
+  const result = await sample({
+    model: new GmmOracle(gmm, process, a.prediction), process, sampler: entry.name, options, grid,
+    n: xT ? xT.length / gmm.d : a.n, seed: a.seed, xT, denoiseToZero: a.denoiseToZero,
+    onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`),
+  }).finally(() => bar.stop());
+  const seconds = (performance.now() - started) / 1000;
+  const n = result.x.shape[0];
+  const summary: SampleSummary = {
+    model: a.model, process: process.config, sampler: entry.name, reference: plan.reference, options: result.options,
+    steps: grid.length - 1, grid: Array.from(grid), n, d: gmm.d, nfe: result.nfe, seed: a.seed, seconds,
+  };
+  if (a.error && !entry.stochastic && n * gmm.d <= 1 << 14) {
+    const end = a.denoiseToZero ? process.tZero : grid[grid.length - 1];
+    summary.error = sampleErrors(result.x.data, pfOdeEndpoint(gmm, process, result.xT, grid[0], end), gmm);
+  }
+  if (a.out) {
+    const out = a.dtype === 'float32' ? tensor('float32', result.x.shape, Float32Array.from(result.x.data)) : result.x;
+    await writeNpyFile(a.out, out);
+    summary.out = a.out;
+  }
+  if (a.plot) {
+    const title = `${model.label} · ${entry.name} · ${process.name} · ${summary.steps} steps · NFE ${result.nfe}`;
+    const figure = samplesFigure(result.x.data, n, gmm.d, { title, means: model.gmm.means, density: marginalDensity(model.gmm) });
+    await writePlot(a.plot, figure);
+    summary.plot = a.plot;
+  }
+  if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else if (!a.quiet) io.stdout.write(describeRun(summary, entry.order));
+}
+
+function describeRun(s: SampleSummary, order: number): string {
+  const t0 = s.grid[0];
+  const tN = s.grid[s.grid.length - 1];
+  const lines = [
+    `${s.reference ? `${s.reference} → ` : ''}${s.sampler} (order ${order}) on ${String(s.process.name)}, ${s.steps} steps from t=${fmt(t0)} to t=${fmt(tN)}`,
+    `${s.n} samples × ${s.d} dims, NFE ${s.nfe}, ${(s.seconds * 1000).toFixed(1)} ms`,
+  ];
+  if (s.error) {
+    const e = s.error;
+    lines.push(`error vs exact ODE endpoint: RMS ${e.rmsErr.toExponential(3)}, median per-sample ${e.medianSampleRmsErr.toExponential(3)}, max ${e.maxAbsErr.toExponential(3)}, mode flips ${e.modeFlips}`);
+  }
+  if (s.out) lines.push(`wrote ${s.out} [${s.n}, ${s.d}]`);
+  if (s.plot) lines.push(`wrote ${s.plot}`);
+  return lines.join('\n') + '\n';
+}
+
+const fmt = (v: number) => String(Number(v.toPrecision(6)));
