@@ -2,7 +2,7 @@ import type { Process } from './process/types.js';
 import { makeGrid, type GridSpec } from './grid/index.js';
 import { GaussianMixture, GmmOracle, type GmmSpec } from './models/oracle/gmm.js';
 import type { Prediction } from './param/convert.js';
-import { sample } from './sample.js';
+import { defaultGrid, sample } from './sample.js';
 import { findSampler } from './samplers/index.js';
 import { pfOdeEndpoint } from './ode/pf-ode.js';
 import type { OdeOptions } from './ode/dopri.js';
@@ -72,7 +72,6 @@ export interface BenchRow {
 }
 
 /** The grid a sampler runs on when none is named (as sample() does). */
-const FALLBACK_GRID: GridShape = { type: 'logsnr', end: 'zero' };
 
 export const DEFAULT_NFES: readonly number[] = [5, 10, 20, 50];
 
@@ -98,7 +97,7 @@ export async function benchmark(req: BenchRequest): Promise<BenchRow[]> {
   for (const s of req.samplers) {
     const entry = findSampler(s.name);
     const label = s.label ?? labelOf(entry.name, s.options);
-    const spec = s.grid ?? entry.defaultGrid ?? FALLBACK_GRID;
+    const spec = s.grid ?? defaultGrid(entry.defaultGrid, 1);
     if (spec.type === 'explicit') throw new UsageError(`benchmark grids need a step count; ${label} has an explicit grid`);
     const shape: GridShape = spec;
     const gridOf = (steps: number) => makeGrid(process, { ...shape, steps } as GridSpec);

@@ -109,8 +109,13 @@ export function resolveGrid(
     return grid;
   }
   if (grid) return makeGrid(p, grid);
-  const spec = fallback ?? { type: 'logsnr', steps: DEFAULT_STEPS, end: 'zero' };
-  return makeGrid(p, { ...spec, steps: steps ?? DEFAULT_STEPS } as GridSpec);
+  return makeGrid(p, defaultGrid(fallback, steps ?? DEFAULT_STEPS));
+}
+
+/** A sampler's default grid with `steps` steps; uniform in log-SNR down to σ = 0 when it names none. */
+export function defaultGrid(samplerDefault: GridSpec | undefined, steps: number): GridSpec {
+  const spec: GridSpec = samplerDefault ?? { type: 'logsnr', steps, end: 'zero' };
+  return spec.type === 'explicit' ? spec : { ...spec, steps };
 }
 
 function noiseSource(given: SampleRequest['noise'], rng: Rng, size: number): () => Float64Array {

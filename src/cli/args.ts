@@ -1,7 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { GridEnd, GridSpec, GridType } from '../grid/index.js';
-import type { ProcessConfig } from '../process/index.js';
 
 /** Parsers for option values; commander turns their errors into one "option … is invalid" line. */
 
@@ -137,7 +136,3 @@ export function parseSamplerList(value: string): { name: string; options: Record
     });
 }
 
-/** The process named by --process, with its defaults (vp: the linear schedule). */
-export function processConfigOf(name: ProcessConfig['name']): ProcessConfig {
-  return name === 'vp' ? { name, schedule: 'linear' } : { name };
-}

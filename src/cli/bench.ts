@@ -1,14 +1,14 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
-import type { GridSpec } from '../grid/index.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import { predictions, type Prediction } from '../param/convert.js';
 import { findSampler } from '../samplers/index.js';
 import { benchmark, DEFAULT_NFES, toCsv, toMarkdown, type BenchRow, type BenchSampler, type GridShape } from '../bench.js';
 import { plotFormat, writePlot, writeTextFile } from '../io/files.js';
 import { errorFigure, type Series } from '../io/plot.js';
-import { gridFromArgs, integerArg, integerListArg, parseSamplerList, processConfigOf, type GridArgs } from './args.js';
+import { gridFromArgs, integerArg, integerListArg, parseSamplerList, type GridArgs } from './args.js';
 import { addGridOptions } from './sample.js';
+import { defaultGrid } from '../sample.js';
 import { loadModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
 
@@ -55,7 +55,7 @@ export function addBenchCommand(program: Command, io: CliIo): void {
 /** The grid flags as a step-free grid shape for one sampler, or its default grid when none is given. */
 function gridShapeFor(a: BenchArgs, sampler: string): GridShape | undefined {
   const entry = findSampler(sampler);
-  const fallback: GridSpec = entry.defaultGrid ?? { type: 'logsnr', steps: 1, end: 'zero' };
+  const fallback = defaultGrid(entry.defaultGrid, 1);
   const spec = gridFromArgs(a, 1, fallback);
   if (!spec) return undefined;
   if (spec.type === 'explicit') throw new UsageError('bench chooses the steps per NFE budget; an explicit grid is not accepted');
@@ -66,7 +66,7 @@ function gridShapeFor(a: BenchArgs, sampler: string): GridShape | undefined {
 async function runBench(a: BenchArgs, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
   const model = await loadModelArg(a.model);
-  const process = createProcess(processConfigOf(a.process));
+  const process = createProcess({ name: a.process });
   const samplers: BenchSampler[] = parseSamplerList(a.samplers).map((s) => ({ ...s, grid: gridShapeFor(a, s.name) }));
   if (samplers.length === 0) throw new UsageError('--samplers is empty; name at least one (see `diffuse list samplers`)');
   const bar = progressBar(io, a.quiet === true || a.json === true, 'bench', 0);

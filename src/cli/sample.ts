@@ -8,13 +8,13 @@ import type { Process } from '../process/types.js';
 import { predictions } from '../param/convert.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
-import { resolveGrid, sample } from '../sample.js';
+import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
 import { samplesFigure } from '../io/plot.js';
 import {
-  gridEndArg, gridFromArgs, integerArg, keyValueArg, numberArg, numberListArg, parseReference, processConfigOf, type GridArgs,
+  gridEndArg, gridFromArgs, integerArg, keyValueArg, numberArg, numberListArg, parseReference, type GridArgs,
 } from './args.js';
 import { loadModelArg, marginalDensity, type ModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
@@ -120,9 +120,8 @@ function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
   if (a.config && !a.from) throw new UsageError('--config goes with --from LIBRARY:NAME');
   const entry = findSampler(a.sampler);
   if (given('steps') && a.times) throw new UsageError('--times sets the steps; drop --steps');
-  // sample()'s fallback when a sampler has no default grid
-  const fallback = entry.defaultGrid ?? { type: 'logsnr', steps: a.steps, end: 'zero' };
-  return { process: processConfigOf(a.process), sampler: entry.name, options: a.opt, grid: gridFromArgs(a, a.steps, fallback), init: 'prior' };
+  const fallback = defaultGrid(entry.defaultGrid, a.steps);
+  return { process: { name: a.process }, sampler: entry.name, options: a.opt, grid: gridFromArgs(a, a.steps, fallback), init: 'prior' };
 }
 
 /** x_T from --noise, or z (from --z, else the seed) scaled as the plan says; undefined = sample()'s default. */

@@ -12,7 +12,7 @@ import { VpLinear, VpCosine } from './vp.js';
 
 export type ProcessConfig =
   | ({ name: 'vp-discrete' } & VpDiscreteConfig)
-  | ({ name: 'vp' } & Partial<VpContinuousConfig>)
+  | ({ name: 'vp' } & VpContinuousConfig)
   | ({ name: 'edm' } & EdmConfig)
   | ({ name: 've' } & VeConfig)
   | ({ name: 'flow' } & FlowConfig);
@@ -36,7 +36,7 @@ export function createProcess(config: ProcessConfig): Process {
     case 'vp-discrete':
       return new VpDiscrete(config);
     case 'vp':
-      return vpContinuous({ ...config, schedule: config.schedule ?? 'linear' });
+      return vpContinuous(config);
     case 'edm':
       return new Edm(config);
     case 've':

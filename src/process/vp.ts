@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
  * NoiseScheduleVP (Lu et al. 2022, App. D): log α(t) is closed-form and σ = √(1 − α²).
  */
 export interface VpContinuousConfig {
-  schedule: 'linear' | 'cosine';
+  schedule?: 'linear' | 'cosine';
   beta0?: number;
   beta1?: number;
   /** Start of sampling; DPM-Solver uses 1 for linear and 0.9946 for cosine. */
@@ -113,7 +113,7 @@ export function logAddExp0(x: number): number {
 }
 
 export function vpContinuous(c: VpContinuousConfig): Process {
-  if (c.schedule === 'linear') return new VpLinear(c);
+  if (c.schedule === undefined || c.schedule === 'linear') return new VpLinear(c);
   if (c.schedule === 'cosine') return new VpCosine(c);
   throw new UsageError(`unknown VP schedule "${String((c as { schedule: unknown }).schedule)}"; accepted: linear, cosine`);
 }
