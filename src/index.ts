@@ -1,0 +1,31 @@
+/**
+ * Diffuse's public library API. Everything exported here is pure computation with no Node-only
+ * imports, so it runs unchanged in Node and in the browser (file I/O, plots and the CLI live in
+ * io/ and cli/).
+ */
+export { Rng, philox4x32 } from './core/rng.js';
+export { tensor, sizeOf, fromRows, toRows, toFloat64, type Tensor, type DType, type DTypeMap } from './core/tensor.js';
+export { UsageError, RunError } from './core/errors.js';
+export {
+  createProcess, processes, sdeCoefficients, VpDiscrete, VpLinear, VpCosine, Edm, Ve, Flow,
+  type Process, type ProcessConfig,
+} from './process/index.js';
+export { predictions, toDataCoefficients, fromDataCoefficients, type Prediction } from './param/convert.js';
+export { edmPreconditioning } from './param/edm.js';
+export { makeGrid, gridTypes, type GridSpec, type GridEnd } from './grid/index.js';
+export { sigmaVe, tOfSigmaVe, flowShift } from './grid/basic.js';
+export { diffusersTimesteps } from './grid/diffusers.js';
+export {
+  samplers, findSampler, findReference, resolveOptions,
+  type SamplerEntry, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation,
+} from './samplers/index.js';
+export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';
+export type { Model } from './models/types.js';
+export { Denoiser } from './models/denoiser.js';
+export { GaussianMixture, GmmOracle, type GmmSpec } from './models/oracle/gmm.js';
+export { builtinNames, builtinProblem, builtinDescription, loadGmmJson } from './models/oracle/builtin.js';
+export { dop853, type OdeOptions } from './ode/dopri.js';
+export { pfOdeEndpoint } from './ode/pf-ode.js';
+export { sampleErrors, type SampleErrors } from './metrics/error.js';
+export { benchmark, toMarkdown, toCsv, DEFAULT_NFES, type BenchRequest, type BenchRow } from './bench.js';
+export { parseNpy, encodeNpy } from './io/npy.js';
