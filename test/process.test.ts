@@ -60,6 +60,22 @@ describe('processes', () => {
     expect(p.alphaBar(-1)).toBe(1);
   });
 
+  it('VP discrete ᾱ table is bit-identical to torch: every float32 σ diffusers stored at an integer timestep', () => {
+    const p = new VpDiscrete();
+    let checked = 0;
+    for (const c of refs().cases) {
+      if (c.library !== 'diffusers' || !c.sigmas || !c.timesteps) continue;
+      c.timesteps.forEach((t, i) => {
+        if (!Number.isInteger(t)) return;
+        const ab = p.alphasCumprod[t];
+        // diffusers: ((1 − ᾱ)/ᾱ)^0.5 on float32 tensors
+        expect(Math.fround(Math.sqrt(Math.fround(Math.fround(1 - ab) / ab)))).toBe(Math.fround(Number(c.sigmas![i])));
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThan(400);
+  });
+
   it('rejects invalid configs with what is accepted', () => {
     expect(() => createProcess({ name: 'nope' } as unknown as ProcessConfig)).toThrow(/accepted: vp-discrete/);
     expect(() => createProcess({ name: 'vp-discrete', betaSchedule: 'cubic' as 'linear' })).toThrow(/accepted: linear/);
