@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { refs, relRms, maxAbs, type RefCase } from './support/refs.js';
 import { runCase } from './support/parity.js';
-import { findReference } from '../src/samplers/index.js';
 import { sigmaVe } from '../src/grid/basic.js';
 import { createProcess } from '../src/process/index.js';
 
@@ -12,6 +11,21 @@ import { createProcess } from '../src/process/index.js';
  */
 const tolerance: Record<RefCase['library'], number> = { diffusers: 1e-5, 'k-diffusion': 1e-9, 'dpm-solver': 1e-9 };
 
+/**
+ * Cases where diffusers' float32 arithmetic, not the algorithm, decides the last digits. Each entry
+ * says why and how far; everything else is held to `tolerance`.
+ *
+ * DPMSolverSinglestep noise-form order 3, σ_min end, 5 steps: its first third-order step (σ 157 →
+ * 2.04) cancels terms of ~70 down to ~1, so one ulp of one float32 coefficient moves the output by
+ * ~1e-5. A float64 re-implementation of diffusers' own formulas lands where Diffuse does (4.08e-5
+ * from the stored output); a float32 emulation reproduces the stored output to 1e-12 only with
+ * torch's AVX2 linspace betas AND Sleef's non-correctly-rounded expf (exp(3.2447922) = 25.65638,
+ * the correctly rounded float32 is 25.656378).
+ */
+const illConditioned: Record<string, number> = {
+  'DPMSolverSinglestepScheduler(algorithm_type=dpmsolver,solver_order=3,final_sigmas_type=sigma_min)/5': 5e-5,
+};
+
 const cases = refs().cases;
 
 describe('parity with reference implementations', () => {
@@ -19,10 +33,6 @@ describe('parity with reference implementations', () => {
     expect(cases.length).toBeGreaterThan(100);
   });
   for (const c of cases) {
-    if (!hasTranslation(c)) {
-      it.todo(`${c.library} ${c.label} steps=${c.steps} (no translation yet)`);
-      continue;
-    }
     it(`${c.library} ${c.label} steps=${c.steps}`, async () => {
       const { result, translation, timesteps } = await runCase(c);
       expect(result.nfe).toBe(c.nfe);
@@ -40,16 +50,8 @@ describe('parity with reference implementations', () => {
         }
       }
       const expected = c.output.flat();
-      expect(relRms(result.x.data, expected)).toBeLessThanOrEqual(tolerance[c.library]);
+      expect(relRms(result.x.data, expected)).toBeLessThanOrEqual(illConditioned[`${c.label}/${c.steps}`] ?? tolerance[c.library]);
     });
   }
 });
 
-function hasTranslation(c: RefCase): boolean {
-  try {
-    findReference(c.library, c.sampler);
-    return true;
-  } catch {
-    return false;
-  }
-}
