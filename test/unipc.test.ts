@@ -6,7 +6,8 @@ import type { GridSpec } from '../src/grid/index.js';
 import { Rng } from '../src/core/rng.js';
 import { UsageError } from '../src/core/errors.js';
 import { findReference, findSampler, resolveOptions } from '../src/samplers/index.js';
-import { multistepTimesteps, phiTerms, uniWeights } from '../src/samplers/unipc.js';
+import { phiTerms, uniWeights } from '../src/samplers/unipc.js';
+import { diffusersMultistepTimesteps } from '../src/grid/diffusers.js';
 
 const rms = (a: Float64Array, b: Float64Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length);
 
@@ -172,12 +173,14 @@ describe('unipc: options and translation', () => {
   });
 
   it('diffusers timestep spacings (values from numpy)', () => {
-    expect(multistepTimesteps(1000, 7, 'linspace', 0)).toEqual([999, 856, 714, 571, 428, 285, 143]);
-    expect(multistepTimesteps(1000, 10, 'leading', 1)).toEqual([901, 811, 721, 631, 541, 451, 361, 271, 181, 91]);
-    expect(multistepTimesteps(1000, 7, 'trailing', 0)).toEqual([999, 856, 713, 570, 428, 285, 142]);
-    expect(multistepTimesteps(1000, 9, 'trailing', 0)).toEqual([999, 888, 777, 666, 555, 443, 332, 221, 110]);
-    expect(() => multistepTimesteps(1000, 10, 'uniform', 0)).toThrow(/accepted: linspace, leading, trailing/);
-    expect(() => multistepTimesteps(1000, 1000, 'linspace', 0)).toThrow(UsageError);
+    expect(diffusersMultistepTimesteps(1000, 7, 'linspace', 0)).toEqual([999, 856, 714, 571, 428, 285, 143]);
+    expect(diffusersMultistepTimesteps(1000, 10, 'leading', 1)).toEqual([901, 811, 721, 631, 541, 451, 361, 271, 181, 91]);
+    expect(diffusersMultistepTimesteps(1000, 7, 'trailing', 0)).toEqual([999, 856, 713, 570, 428, 285, 142]);
+    expect(diffusersMultistepTimesteps(1000, 9, 'trailing', 0)).toEqual([999, 888, 777, 666, 555, 443, 332, 221, 110]);
+    expect(() => diffusersMultistepTimesteps(1000, 10, 'uniform', 0)).toThrow(/accepted: linspace, leading, trailing/);
+    expect(() => diffusersMultistepTimesteps(1000, 1000, 'linspace', 0)).toThrow(UsageError);
+    // numpy's arange(1000, 0, -1000/61) has 62 points, the last rounding to timestep −1
+    expect(() => diffusersMultistepTimesteps(1000, 61, 'trailing', 0)).toThrow(/extra timestep −1/);
   });
 
   it('translates diffusers configs and refuses what it cannot reproduce', () => {

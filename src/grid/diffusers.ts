@@ -33,6 +33,37 @@ export function diffusersTimesteps(
   return out;
 }
 
+/**
+ * diffusers' multistep schedulers' timesteps (DPMSolver, DEIS, UniPC set_timesteps): "linspace" and
+ * "leading" space steps + 1 points and drop the last (t = 0); "trailing" counts down from N by
+ * N/steps (numpy's arange). The end time is the caller's.
+ */
+export function diffusersMultistepTimesteps(numTrain: number, steps: number, spacing: string, stepsOffset: number): number[] {
+  if (!(Number.isInteger(steps) && steps >= 1 && steps < numTrain)) {
+    throw new UsageError(`steps must be an integer in [1, ${numTrain - 1}], got ${steps}`);
+  }
+  const out: number[] = [];
+  if (spacing === 'linspace') {
+    const delta = (numTrain - 1) / steps;
+    out.push(numTrain - 1);
+    for (let i = steps - 1; i >= 1; i--) out.push(roundHalfEven(i * delta));
+  } else if (spacing === 'leading') {
+    const ratio = Math.floor(numTrain / (steps + 1));
+    for (let i = steps; i >= 1; i--) out.push(i * ratio + stepsOffset);
+  } else if (spacing === 'trailing') {
+    const ratio = numTrain / steps;
+    if (Math.ceil(numTrain / ratio) > steps) {
+      throw new UsageError(
+        `with timestep_spacing=trailing, diffusers rounds ${numTrain}/${steps} so that arange yields an extra timestep −1; not translated, choose another step count`,
+      );
+    }
+    for (let i = 0; i < steps; i++) out.push(roundHalfEven(numTrain - i * ratio) - 1);
+  } else {
+    throw new UsageError(`unknown timestep_spacing "${spacing}"; accepted: linspace, leading, trailing`);
+  }
+  return out;
+}
+
 type Spec = Extract<GridSpec, { type: 'diffusers' }>;
 
 defineGrid({

@@ -1,5 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
+import { diffusersProcess, diffusersX0 } from './diffusers.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
 
@@ -66,12 +67,7 @@ const fromDiffusersDdim: ReferenceMapping = {
   translate(c, steps) {
     return {
       sampler: 'ddim',
-      options: {
-        eta: 0,
-        clipSample: c.clip_sample === false ? 0 : Number(c.clip_sample_range ?? 1),
-        thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
-        sampleMaxValue: Number(c.sample_max_value ?? 1),
-      },
+      options: { eta: 0, ...diffusersX0(c, true) },
       process: diffusersProcess(c),
       grid: {
         type: 'diffusers',
@@ -83,23 +79,6 @@ const fromDiffusersDdim: ReferenceMapping = {
     };
   },
 };
-
-/** The discrete VP process named by a diffusers scheduler config. */
-export function diffusersProcess(c: Readonly<Record<string, unknown>>) {
-  if (c.prediction_type !== undefined && c.prediction_type !== 'epsilon') {
-    throw new UsageError(`reference configs with prediction_type=${String(c.prediction_type)} are not translated; only epsilon`);
-  }
-  if (c.trained_betas != null || c.rescale_betas_zero_snr === true) {
-    throw new UsageError('trained_betas and rescale_betas_zero_snr are not supported yet');
-  }
-  return {
-    name: 'vp-discrete' as const,
-    numTrainTimesteps: Number(c.num_train_timesteps ?? 1000),
-    betaStart: Number(c.beta_start ?? 0.0001),
-    betaEnd: Number(c.beta_end ?? 0.02),
-    betaSchedule: (c.beta_schedule ?? 'linear') as 'linear',
-  };
-}
 
 export const ddimSamplers = [
   entry<DdimOptions>({

@@ -1,7 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess } from './ddim.js';
+import { diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags } from './diffusers.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { roundHalfEven } from '../grid/diffusers.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';
 
@@ -131,34 +130,11 @@ function validate(o: DeisOptions): void {
   }
 }
 
-/** diffusers' DEIS timesteps: steps + 1 points of its spacing, the last dropped, then ᾱ_0 (t = 0). */
-function deisTimesteps(c: Readonly<Record<string, unknown>>, steps: number): number[] {
-  const numTrain = Number(c.num_train_timesteps ?? 1000);
-  const spacing = c.timestep_spacing ?? 'linspace';
-  const out: number[] = [];
-  if (spacing === 'linspace') {
-    const step = (numTrain - 1) / steps;
-    for (let i = steps; i > 0; i--) out.push(roundHalfEven(i === steps ? numTrain - 1 : i * step));
-  } else if (spacing === 'leading') {
-    const ratio = Math.floor(numTrain / (steps + 1));
-    for (let i = steps; i > 0; i--) out.push(i * ratio + Number(c.steps_offset ?? 0));
-  } else if (spacing === 'trailing') {
-    const ratio = numTrain / steps;
-    for (let k = 0; k < Math.ceil(numTrain / ratio); k++) out.push(roundHalfEven(numTrain - k * ratio) - 1);
-  } else {
-    throw new UsageError(`unknown timestep_spacing "${String(spacing)}"; accepted: linspace, leading, trailing`);
-  }
-  return [...out, 0];
-}
-
-const unsupportedSigmas = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas'];
-
 const fromDiffusersDeis: ReferenceMapping = {
   library: 'diffusers',
   name: 'DEISMultistepScheduler',
   translate(c, steps) {
-    const flag = unsupportedSigmas.find((k) => c[k] === true);
-    if (flag) throw new UsageError(`DEISMultistepScheduler with ${flag}=true is not translated; use a Diffuse grid instead`);
+    rejectFlags(c, 'DEISMultistepScheduler');
     return {
       sampler: 'deis',
       options: {
@@ -166,11 +142,11 @@ const fromDiffusersDeis: ReferenceMapping = {
         basis: 'logrho',
         lowerOrderFinal: c.lower_order_final !== false,
         lowerOrderFinalSteps: 15,
-        thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
-        sampleMaxValue: Number(c.sample_max_value ?? 1),
+        ...diffusersX0(c),
       },
       process: diffusersProcess(c),
-      grid: { type: 'explicit', times: deisTimesteps(c, steps) },
+      // diffusers' DEIS ends at ᾱ_0, the first training timestep (t = 0)
+      grid: diffusersMultistepGrid(c, steps, 0),
     };
   },
 };

@@ -1,7 +1,8 @@
-import { entry, type ReferenceMapping, type SampleContext, type Translation } from './types.js';
+import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { ancestralSigma, diffusersProcess } from './ddim.js';
-import { roundHalfEven } from '../grid/diffusers.js';
+import { ancestralSigma } from './ddim.js';
+import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig } from './diffusers.js';
+import { fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
 import { createProcess, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
@@ -388,34 +389,17 @@ const isMinusInfinity = (v: unknown) => v === undefined || v === null || v === '
  * diffusers' DPMSolver schedulers: timestep_spacing "linspace" rounds np.linspace(0, N−1, steps+1)
  * and drops its first point; the end is σ = 0 ("zero") or the first training timestep ("sigma_min").
  */
-function diffusersDpmGrid(c: Readonly<Record<string, unknown>>, steps: number): GridSpec {
-  for (const flag of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_lu_lambdas', 'use_flow_sigmas', 'use_dynamic_shifting']) {
-    if (c[flag] === true) throw new UsageError(`diffusers ${flag}=True is not translated; pass a Diffuse grid instead`);
-  }
+function diffusersDpmGrid(c: DiffusersConfig, scheduler: string, steps: number): GridSpec {
+  rejectFlags(c, scheduler);
   if ((c.timestep_spacing ?? 'linspace') !== 'linspace') {
-    throw new UsageError(`diffusers DPMSolver timestep_spacing=${String(c.timestep_spacing)} is not translated; accepted: linspace`);
+    throw new UsageError(`${scheduler} with timestep_spacing=${String(c.timestep_spacing)} is not translated; accepted: linspace`);
   }
   if (!isMinusInfinity(c.lambda_min_clipped)) throw new UsageError('diffusers lambda_min_clipped is not translated; accepted: -inf');
   if (c.variance_type != null) throw new UsageError('diffusers variance_type (learned variance) is not translated');
-  const last = Number(c.num_train_timesteps ?? 1000) - 1;
-  const stride = last / steps;
-  const times: number[] = [];
-  for (let i = steps; i >= 1; i--) times.push(i === steps ? last : roundHalfEven(i * stride));
-  const end = c.final_sigmas_type ?? 'zero';
-  if (end !== 'zero' && end !== 'sigma_min') throw new UsageError(`final_sigmas_type must be zero or sigma_min, got ${String(end)}`);
-  times.push(end === 'zero' ? -1 : 0);
-  return { type: 'explicit', times };
+  return diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
 }
 
-function diffusersX0(c: Readonly<Record<string, unknown>>): X0Options {
-  return {
-    clipSample: 0,
-    thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
-    sampleMaxValue: Number(c.sample_max_value ?? 1),
-  };
-}
-
-function diffusersAlgorithm(c: Readonly<Record<string, unknown>>): { algorithm: Algorithm; eta: number } {
+function diffusersAlgorithm(c: DiffusersConfig): { algorithm: Algorithm; eta: number } {
   const a = c.algorithm_type ?? 'dpmsolver++';
   if (a === 'dpmsolver++' || a === 'dpmsolver') return { algorithm: a, eta: 0 };
   if (a === 'sde-dpmsolver++') return { algorithm: 'dpmsolver++', eta: 1 };
@@ -441,7 +425,7 @@ const fromDiffusersMultistep: ReferenceMapping = {
         eulerAtFinal: c.euler_at_final === true,
       },
       process: diffusersProcess(c),
-      grid: diffusersDpmGrid(c, steps),
+      grid: diffusersDpmGrid(c, 'DPMSolverMultistepScheduler', steps),
     };
   },
 };
@@ -459,7 +443,7 @@ const fromDiffusersSinglestep: ReferenceMapping = {
       sampler: algorithm === 'dpmsolver++' ? 'dpmpp-2s' : 'dpm-solver-2',
       options: { ...diffusersX0(c), order, algorithm, solverType: String(c.solver_type ?? 'midpoint'), lowerOrderFinal },
       process: diffusersProcess(c),
-      grid: diffusersDpmGrid(c, steps),
+      grid: diffusersDpmGrid(c, 'DPMSolverSinglestepScheduler', steps),
     };
   },
 };
@@ -552,25 +536,6 @@ function logSnrGroupedTimes(p: Process, start: number, end: number, orders: read
   return times;
 }
 
-/** k-diffusion runs on EDM with Karras σ's (n, σ_min, σ_max, ρ) and a final σ = 0. */
-export function kdiffusionKarras(c: Readonly<Record<string, unknown>>, steps: number): Pick<Translation, 'process' | 'grid'> {
-  if ((c.schedule ?? 'karras') !== 'karras') throw new UsageError(`k-diffusion schedule=${String(c.schedule)} is not translated; accepted: karras`);
-  const sigmaMin = Number(c.sigma_min ?? 0.002);
-  const sigmaMax = Number(c.sigma_max ?? 80);
-  return {
-    process: { name: 'edm', sigmaMin, sigmaMax },
-    grid: { type: 'karras', steps, rho: Number(c.rho ?? 7), sigmaMin, sigmaMax, end: 'zero' },
-  };
-}
-
-function fromKdiffusion(name: string, sampler: string, options: (c: Readonly<Record<string, unknown>>) => Record<string, unknown>): ReferenceMapping {
-  return {
-    library: 'k-diffusion',
-    name,
-    translate: (c, steps) => ({ sampler, options: options(c), ...kdiffusionKarras(c, steps) }),
-  };
-}
-
 const kdiffusionNoise = (c: Readonly<Record<string, unknown>>) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) });
 
 // ---------------------------------------------------------------- registry
@@ -625,7 +590,7 @@ export const dpmSolverSamplers = [
     'DPM-Solver++(2M): multistep data-prediction solver, 1 model call per step (the default sampler)',
     `${CITE_PP} (Alg. 2)`,
     {},
-    [fromDiffusersMultistep, fromDpmSolverMultistep, fromKdiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
+    [fromDiffusersMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
   ),
   multistepEntry('dpmpp-3m', ['DPM++ 3M', 'dpmpp_3m', 'DPM-Solver++(3M)'], `DPM-Solver++(3M): "third-order" multistep data-prediction solver${AS_REFERENCES}`, CITE_PP, { order: 3 }),
   multistepEntry(
@@ -642,7 +607,7 @@ export const dpmSolverSamplers = [
     'DPM-Solver++(2M) SDE / SDE-DPM-Solver++: multistep, noise injected each step (eta=0 is dpmpp-2m)',
     `${CITE_PP}, §5 (SDE-DPM-Solver++)`,
     { eta: 1 },
-    [fromKdiffusion('sample_dpmpp_2m_sde', 'dpmpp-2m-sde', (c) => ({ ...kdiffusionNoise(c), lowerOrderFinal: false, solverType: String(c.solver_type ?? 'midpoint') }))],
+    [fromKDiffusion('sample_dpmpp_2m_sde', 'dpmpp-2m-sde', (c) => ({ ...kdiffusionNoise(c), lowerOrderFinal: false, solverType: String(c.solver_type ?? 'midpoint') }))],
   ),
   multistepEntry(
     'dpmpp-3m-sde',
@@ -650,7 +615,7 @@ export const dpmSolverSamplers = [
     `DPM-Solver++(3M) SDE: multistep with noise each step (k-diffusion)${AS_REFERENCES}`,
     `${CITE_PP}, §5; k-diffusion sample_dpmpp_3m_sde`,
     { eta: 1, order: 3, solverType: 'taylor' },
-    [fromKdiffusion('sample_dpmpp_3m_sde', 'dpmpp-3m-sde', (c) => ({ ...kdiffusionNoise(c), lowerOrderFinal: false }))],
+    [fromKDiffusion('sample_dpmpp_3m_sde', 'dpmpp-3m-sde', (c) => ({ ...kdiffusionNoise(c), lowerOrderFinal: false }))],
   ),
   singlestepEntry('dpm-solver-1', ['DPM-Solver-1'], 'DPM-Solver-1 (= DDIM, noise prediction)', CITE_DPM, { order: 1, algorithm: 'dpmsolver' }),
   singlestepEntry(
@@ -688,6 +653,6 @@ export const dpmSolverSamplers = [
     validate: validateAncestral,
     defaultGrid,
     run: dpmpp2sAncestral,
-    references: [fromKdiffusion('sample_dpmpp_2s_ancestral', 'dpmpp-2s-ancestral', kdiffusionNoise)],
+    references: [fromKDiffusion('sample_dpmpp_2s_ancestral', 'dpmpp-2s-ancestral', kdiffusionNoise)],
   }),
 ];

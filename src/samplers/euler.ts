@@ -1,5 +1,5 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess } from './ddim.js';
+import { diffusersProcess, rejectFlags } from './diffusers.js';
 import { sigmaVe } from '../grid/basic.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
@@ -207,21 +207,23 @@ export const karrasGrid: GridSpec = { type: 'karras', steps: 10, rho: 7, end: 'z
 
 /**
  * k-diffusion's samplers run on get_sigmas_karras(n, σ_min, σ_max, ρ) with 0 appended, on the
- * EDM process (x = x0 + σε, t = σ).
+ * EDM process (x = x0 + σε, t = σ); `options` reads the sampler's options from the run's config.
  */
-export function fromKDiffusion(name: string, sampler: string, options: Record<string, unknown> = {}): ReferenceMapping {
+export function fromKDiffusion(
+  name: string, sampler: string, options: (c: Readonly<Record<string, unknown>>) => Record<string, unknown> = () => ({}),
+): ReferenceMapping {
   return {
     library: 'k-diffusion',
     name,
     translate(c, steps) {
-      if (c.schedule !== 'karras') {
-        throw new UsageError(`k-diffusion runs are translated for schedule "karras" only, got ${JSON.stringify(c.schedule)}`);
+      if ((c.schedule ?? 'karras') !== 'karras') {
+        throw new UsageError(`k-diffusion schedule=${String(c.schedule)} is not translated; accepted: karras`);
       }
-      const sigmaMin = Number(c.sigma_min);
-      const sigmaMax = Number(c.sigma_max);
+      const sigmaMin = Number(c.sigma_min ?? 0.002);
+      const sigmaMax = Number(c.sigma_max ?? 80);
       return {
         sampler,
-        options,
+        options: options(c),
         process: { name: 'edm', sigmaMin, sigmaMax },
         grid: { type: 'karras', steps, rho: Number(c.rho ?? 7), sigmaMin, sigmaMax, end: 'zero' },
       };
@@ -249,15 +251,14 @@ function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: nu
   return out;
 }
 
-/** Reject diffusers options that change the Euler family's σ or timesteps in ways not translated. */
-function checkDiffusersEuler(c: Readonly<Record<string, unknown>>): void {
-  for (const flag of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'clip_sample']) {
-    if (c[flag] === true) throw new UsageError(`diffusers configs with ${flag}=true are not translated; pass a grid to Diffuse instead`);
-  }
+/** Reject diffusers options that change the Euler family's σ, timesteps or x0 in ways not translated. */
+function checkDiffusersEuler(c: Readonly<Record<string, unknown>>, scheduler: string): void {
+  rejectFlags(c, scheduler);
+  rejectFlags(c, scheduler, ['clip_sample'], 'the Euler family does not clip x0');
   const expect: Record<string, string> = { interpolation_type: 'linear', timestep_type: 'discrete', final_sigmas_type: 'zero' };
   for (const [key, value] of Object.entries(expect)) {
     if (c[key] !== undefined && c[key] !== value) {
-      throw new UsageError(`diffusers configs with ${key}=${String(c[key])} are not translated; accepted: ${value}`);
+      throw new UsageError(`${scheduler} with ${key}=${String(c[key])} is not translated; accepted: ${value}`);
     }
   }
 }
@@ -275,7 +276,7 @@ function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): 
     library: 'diffusers',
     name,
     translate(c, steps) {
-      checkDiffusersEuler(c);
+      checkDiffusersEuler(c, name);
       const ts = diffusersEulerTimesteps(c, steps);
       const times = repeatInterior ? [ts[0], ...ts.slice(1).flatMap((t) => [t, t])] : ts;
       return {

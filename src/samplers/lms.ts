@@ -74,6 +74,6 @@ export const lmsSamplers = [
     validate,
     defaultGrid: karrasGrid,
     run: lms,
-    references: [fromKDiffusion('sample_lms', 'lms', { order: 4 })],
+    references: [fromKDiffusion('sample_lms', 'lms', () => ({ order: 4 }))],
   }),
 ];

@@ -1,5 +1,5 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess } from './ddim.js';
+import { diffusersProcess } from './diffusers.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';

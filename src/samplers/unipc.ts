@@ -1,7 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { diffusersProcess } from './ddim.js';
-import { roundHalfEven } from '../grid/diffusers.js';
+import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags } from './diffusers.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
@@ -231,50 +230,14 @@ function validate(o: UniPcOptions): void {
   }
 }
 
-/**
- * diffusers' multistep timesteps (UniPCMultistepScheduler.set_timesteps): linspace and leading
- * space steps + 1 points and drop the last; trailing counts down from N by N/steps (numpy's arange).
- */
-export function multistepTimesteps(numTrain: number, steps: number, spacing: string, stepsOffset: number): number[] {
-  if (!(Number.isInteger(steps) && steps >= 1 && steps < numTrain)) {
-    throw new UsageError(`steps must be an integer in [1, ${numTrain - 1}], got ${steps}`);
-  }
-  const out: number[] = [];
-  if (spacing === 'linspace') {
-    const delta = (numTrain - 1) / steps;
-    out.push(numTrain - 1);
-    for (let i = steps - 1; i >= 1; i--) out.push(roundHalfEven(i * delta));
-  } else if (spacing === 'leading') {
-    const ratio = Math.floor(numTrain / (steps + 1));
-    for (let i = steps; i >= 1; i--) out.push(i * ratio + stepsOffset);
-  } else if (spacing === 'trailing') {
-    const ratio = numTrain / steps;
-    for (let i = 0; i < steps; i++) out.push(roundHalfEven(numTrain - i * ratio) - 1);
-  } else {
-    throw new UsageError(`unknown timestep_spacing "${spacing}"; accepted: linspace, leading, trailing`);
-  }
-  return out;
-}
-
-const unsupportedFlags = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_dynamic_shifting'];
-
 const fromDiffusersUniPc: ReferenceMapping = {
   library: 'diffusers',
   name: 'UniPCMultistepScheduler',
   translate(c, steps) {
-    for (const flag of unsupportedFlags) {
-      if (c[flag] === true) throw new UsageError(`UniPCMultistepScheduler with ${flag}=true is not translated`);
-    }
+    rejectFlags(c, 'UniPCMultistepScheduler');
     if (c.solver_p != null) throw new UsageError('UniPCMultistepScheduler with solver_p is not translated');
     const process = diffusersProcess(c);
-    const numTrain = process.numTrainTimesteps;
-    const final = c.final_sigmas_type ?? 'zero';
-    if (final !== 'zero' && final !== 'sigma_min') {
-      throw new UsageError(`final_sigmas_type must be zero or sigma_min, got ${String(final)}`);
-    }
-    const times = multistepTimesteps(numTrain, steps, String(c.timestep_spacing ?? 'linspace'), Number(c.steps_offset ?? 0));
-    // vp-discrete: t = −1 is ᾱ = 1 (σ = 0); t = 0 is the first training step.
-    times.push(final === 'zero' ? -1 : 0);
+    const grid = diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
     const solverType = String(c.solver_type ?? 'bh2');
     // diffusers maps the DPM-Solver names midpoint/heun/logrho to bh2.
     if (!['bh1', 'bh2', 'midpoint', 'heun', 'logrho'].includes(solverType)) {
@@ -289,11 +252,10 @@ const fromDiffusersUniPc: ReferenceMapping = {
         predictX0: c.predict_x0 !== false,
         lowerOrderFinal: c.lower_order_final !== false,
         disableCorrector: disable.join(','),
-        thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
-        sampleMaxValue: Number(c.sample_max_value ?? 1),
+        ...diffusersX0(c),
       },
       process,
-      grid: { type: 'explicit', times },
+      grid,
     };
   },
 };

@@ -1,0 +1,73 @@
+import type { X0Options } from './x0.js';
+import { diffusersMultistepTimesteps } from '../grid/diffusers.js';
+import type { GridSpec } from '../grid/index.js';
+import { UsageError } from '../core/errors.js';
+
+/** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
+export type DiffusersConfig = Readonly<Record<string, unknown>>;
+
+/** The discrete VP process named by a diffusers scheduler config. */
+export function diffusersProcess(c: DiffusersConfig) {
+  if (c.prediction_type !== undefined && c.prediction_type !== 'epsilon') {
+    throw new UsageError(`reference configs with prediction_type=${String(c.prediction_type)} are not translated; only epsilon`);
+  }
+  if (c.trained_betas != null || c.rescale_betas_zero_snr === true) {
+    throw new UsageError('trained_betas and rescale_betas_zero_snr are not supported yet');
+  }
+  return {
+    name: 'vp-discrete' as const,
+    numTrainTimesteps: Number(c.num_train_timesteps ?? 1000),
+    betaStart: Number(c.beta_start ?? 0.0001),
+    betaEnd: Number(c.beta_end ?? 0.02),
+    betaSchedule: (c.beta_schedule ?? 'linear') as 'linear',
+  };
+}
+
+/**
+ * The flags with which diffusers replaces a scheduler's σ schedule (Karras, exponential, beta, flow
+ * σ's, Lu's λ's, resolution-dependent shifting); in Diffuse the grid is passed instead. A scheduler
+ * that lacks a flag never has it set, so one list serves them all.
+ */
+const SCHEDULE_FLAGS = [
+  'use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_lu_lambdas', 'use_dynamic_shifting',
+];
+
+/** Throw for the first of `flags` that is true in the config: it is not translated. */
+export function rejectFlags(
+  c: DiffusersConfig, scheduler: string, flags: readonly string[] = SCHEDULE_FLAGS, instead = 'pass a Diffuse grid instead',
+): void {
+  const flag = flags.find((k) => c[k] === true);
+  if (flag) throw new UsageError(`${scheduler} with ${flag}=true is not translated; ${instead}`);
+}
+
+/**
+ * diffusers' x0 post-processing as X0Options: dynamic thresholding (thresholding,
+ * dynamic_thresholding_ratio, sample_max_value) and, for schedulers that have it, clip_sample
+ * (on by default) with clip_sample_range.
+ */
+export function diffusersX0(c: DiffusersConfig, hasClipSample = false): X0Options {
+  return {
+    clipSample: hasClipSample && c.clip_sample !== false ? Number(c.clip_sample_range ?? 1) : 0,
+    thresholdRatio: c.thresholding === true ? Number(c.dynamic_thresholding_ratio ?? 0.995) : 0,
+    sampleMaxValue: Number(c.sample_max_value ?? 1),
+  };
+}
+
+/**
+ * The end time of the multistep schedulers' final_sigmas_type on vp-discrete: "zero" is t = −1
+ * (ᾱ = 1, σ = 0), "sigma_min" the first training timestep t = 0.
+ */
+export function diffusersFinalTime(c: DiffusersConfig): number {
+  const final = c.final_sigmas_type ?? 'zero';
+  if (final !== 'zero' && final !== 'sigma_min') {
+    throw new UsageError(`final_sigmas_type must be zero or sigma_min, got ${String(final)}`);
+  }
+  return final === 'zero' ? -1 : 0;
+}
+
+/** The grid of diffusers' multistep schedulers (DPMSolver, DEIS, UniPC): their timesteps, then `end`. */
+export function diffusersMultistepGrid(c: DiffusersConfig, steps: number, end: number): GridSpec {
+  const numTrain = Number(c.num_train_timesteps ?? 1000);
+  const spacing = String(c.timestep_spacing ?? 'linspace');
+  return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0)), end] };
+}
