@@ -1,3 +1,5 @@
+import { cos, log, sin } from './math.js';
+
 /**
  * Seeded counter-based generator: Philox4x32-10 (Salmon et al. 2011, "Parallel random numbers:
  * as easy as 1, 2, 3"). Pure 32-bit integer arithmetic, so the stream of uniforms is identical in
@@ -94,10 +96,10 @@ export class Rng {
     }
     const u1 = 1 - this.uniform(); // (0, 1]
     const u2 = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
+    const r = Math.sqrt(-2 * log(u1));
     const theta = 2 * Math.PI * u2;
-    this.spareNormal = r * Math.sin(theta);
-    return r * Math.cos(theta);
+    this.spareNormal = r * sin(theta);
+    return r * cos(theta);
   }
 
   fillNormal(out: Float64Array): Float64Array {

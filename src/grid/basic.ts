@@ -1,16 +1,17 @@
 import { defineGrid, linspace, withEnd, type GridSpec } from './index.js';
 import type { Process } from '../process/types.js';
 import { UsageError } from '../core/errors.js';
+import { exp, log, pow } from '../core/math.js';
 
 type Spec<T extends GridSpec['type']> = Extract<GridSpec, { type: T }>;
 
 /** σ_VE(t) = σ/α = e^{−λ}: the "sigma" of k-diffusion and diffusers' Euler family. */
 export function sigmaVe(p: Process, t: number): number {
-  return Math.exp(-p.logSnr(t));
+  return exp(-p.logSnr(t));
 }
 
 export function tOfSigmaVe(p: Process, s: number): number {
-  return s === 0 ? p.tZero : p.tOfLogSnr(-Math.log(s));
+  return s === 0 ? p.tZero : p.tOfLogSnr(-log(s));
 }
 
 function startOf(p: Process, start: number | undefined): number {
@@ -70,9 +71,9 @@ defineGrid({
     if (!(rho > 0)) throw new UsageError(`karras rho must be > 0, got ${rho}`);
     return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) => {
       const [lo, hi] = sigmaRange(p, s, tEnd);
-      const a = hi ** (1 / rho);
-      const b = lo ** (1 / rho);
-      return linspace(0, 1, n).map((r) => tOfSigmaVe(p, (a + r * (b - a)) ** rho));
+      const a = pow(hi, 1 / rho);
+      const b = pow(lo, 1 / rho);
+      return linspace(0, 1, n).map((r) => tOfSigmaVe(p, pow(a + r * (b - a), rho)));
     });
   },
 });
@@ -85,7 +86,7 @@ defineGrid({
     const s = spec as Spec<'exponential'>;
     return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) => {
       const [lo, hi] = sigmaRange(p, s, tEnd);
-      return linspace(Math.log(hi), Math.log(lo), n).map((l) => tOfSigmaVe(p, Math.exp(l)));
+      return linspace(log(hi), log(lo), n).map((l) => tOfSigmaVe(p, exp(l)));
     });
   },
 });

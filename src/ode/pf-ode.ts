@@ -2,6 +2,7 @@ import type { Process } from '../process/types.js';
 import { GmmOracle, type GaussianMixture } from '../models/oracle/gmm.js';
 import { dop853, type OdeOptions } from './dopri.js';
 import { UsageError } from '../core/errors.js';
+import { exp, log } from '../core/math.js';
 
 /**
  * The exact probability-flow ODE (Song et al. 2021, Eq. 13) of x = αx0 + σε,
@@ -24,7 +25,7 @@ export type EpsFn = (x: Float64Array, t: number) => Float64Array;
 /** A mixture (exact ε̂ without any process round trip), its oracle, or any ε-prediction function. */
 export type EpsSource = GaussianMixture | GmmOracle | EpsFn;
 
-const LOG_S_ZERO = Math.log(1e-40);
+const LOG_S_ZERO = log(1e-40);
 
 /**
  * x at tEnd on the probability-flow ODE through (tStart, xStart). All samples are integrated as one
@@ -57,13 +58,13 @@ function vectorField(source: EpsSource, process: Process) {
   if (typeof source !== 'function') {
     const gmm = source instanceof GmmOracle ? source.gmm : source;
     return (u: number, y: Float64Array, out: Float64Array) => {
-      const s = Math.exp(u);
+      const s = exp(u);
       gmm.posterior(y, y.length / gmm.d, 1, s, undefined, out);
       for (let i = 0; i < out.length; i++) out[i] *= s;
     };
   }
   return (u: number, y: Float64Array, out: Float64Array) => {
-    const s = Math.exp(u);
+    const s = exp(u);
     const t = process.tOfLogSnr(-u);
     const a = process.alpha(t);
     const e = source(y.map((v) => v * a), t);

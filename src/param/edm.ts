@@ -1,3 +1,5 @@
+import { log } from '../core/math.js';
+
 /** EDM preconditioning (Karras et al. 2022, Table 1): D(x; σ) = c_skip x + c_out F(c_in x; c_noise). */
 export function edmPreconditioning(sigma: number, sigmaData = 0.5) {
   const s2 = sigma * sigma;
@@ -6,6 +8,6 @@ export function edmPreconditioning(sigma: number, sigmaData = 0.5) {
     cSkip: d2 / (s2 + d2),
     cOut: (sigma * sigmaData) / Math.sqrt(s2 + d2),
     cIn: 1 / Math.sqrt(s2 + d2),
-    cNoise: 0.25 * Math.log(sigma),
+    cNoise: 0.25 * log(sigma),
   };
 }

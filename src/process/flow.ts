@@ -1,4 +1,5 @@
 import type { Process } from './types.js';
+import { exp, log, log1p } from '../core/math.js';
 
 /**
  * Rectified flow / flow matching with the linear interpolant x_t = (1 − t)·x0 + t·ε
@@ -26,10 +27,10 @@ export class Flow implements Process {
     return t;
   }
   logSnr(t: number): number {
-    return Math.log1p(-t) - Math.log(t);
+    return log1p(-t) - log(t);
   }
   tOfLogSnr(lambda: number): number {
-    return lambda >= 0 ? Math.exp(-lambda) / (1 + Math.exp(-lambda)) : 1 / (1 + Math.exp(lambda));
+    return lambda >= 0 ? exp(-lambda) / (1 + exp(-lambda)) : 1 / (1 + exp(lambda));
   }
   dAlpha(): number {
     return -1;

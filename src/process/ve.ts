@@ -1,5 +1,6 @@
 import type { Process } from './types.js';
 import { UsageError } from '../core/errors.js';
+import { exp, log } from '../core/math.js';
 
 /**
  * EDM's process (Karras et al. 2022, Table 1): x = x0 + σε with time t = σ itself, so α = 1,
@@ -34,10 +35,10 @@ export class Edm implements Process {
     return t;
   }
   logSnr(t: number): number {
-    return -Math.log(t);
+    return -log(t);
   }
   tOfLogSnr(lambda: number): number {
-    return Math.exp(-lambda);
+    return exp(-lambda);
   }
   dAlpha(): number {
     return 0;
@@ -74,20 +75,20 @@ export class Ve implements Process {
     if (!(this.sigmaMin > 0 && this.sigmaMax > this.sigmaMin)) {
       throw new UsageError(`ve needs 0 < sigmaMin < sigmaMax, got sigmaMin=${this.sigmaMin}, sigmaMax=${this.sigmaMax}`);
     }
-    this.logRatio = Math.log(this.sigmaMax / this.sigmaMin);
+    this.logRatio = log(this.sigmaMax / this.sigmaMin);
     this.config = { name: this.name, sigmaMin: this.sigmaMin, sigmaMax: this.sigmaMax };
   }
   alpha(): number {
     return 1;
   }
   sigma(t: number): number {
-    return this.sigmaMin * Math.exp(t * this.logRatio);
+    return this.sigmaMin * exp(t * this.logRatio);
   }
   logSnr(t: number): number {
-    return -Math.log(this.sigmaMin) - t * this.logRatio;
+    return -log(this.sigmaMin) - t * this.logRatio;
   }
   tOfLogSnr(lambda: number): number {
-    return (-lambda - Math.log(this.sigmaMin)) / this.logRatio;
+    return (-lambda - log(this.sigmaMin)) / this.logRatio;
   }
   dAlpha(): number {
     return 0;

@@ -1,5 +1,6 @@
 import type { Process } from './types.js';
 import { UsageError } from '../core/errors.js';
+import { cos, exp, log } from '../core/math.js';
 
 /**
  * The discrete DDPM process of diffusers' schedulers (Ho et al. 2020): N training timesteps,
@@ -38,9 +39,15 @@ export function linspaceF32(start: number, end: number, n: number): Float32Array
   return out;
 }
 
+/** v^{−3/2} = 1/(v√v). */
+const cubeInvSqrt = (v: number) => 1 / (v * Math.sqrt(v));
+
 /** diffusers' betas_for_alpha_bar with the cosine ᾱ (Nichol & Dhariwal 2021, Eq. 17), max β 0.999. */
 function cosineBetas(n: number): Float32Array {
-  const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
+  const alphaBar = (t: number) => {
+    const c = cos(((t + 0.008) / 1.008) * Math.PI / 2);
+    return c * c;
+  };
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), 0.999);
   return out;
@@ -127,13 +134,13 @@ export class VpDiscrete implements Process {
   logSnr(t: number): number {
     if (Number.isInteger(t) && t >= 0) {
       const ab = this.alphasCumprod[t];
-      return 0.5 * (Math.log(ab) - Math.log(1 - ab));
+      return 0.5 * (log(ab) - log(1 - ab));
     }
-    return -Math.log(this.sigmaVeAt(t));
+    return -log(this.sigmaVeAt(t));
   }
   /** Exact inverse of the piecewise-linear σ_VE(t). */
   tOfLogSnr(lambda: number): number {
-    const s = Math.exp(-lambda);
+    const s = exp(-lambda);
     const tab = this.sigmaVe;
     if (s <= 0) return -1;
     if (s >= tab[tab.length - 1]) return this.tMax;
@@ -152,11 +159,11 @@ export class VpDiscrete implements Process {
   }
   dAlpha(t: number): number {
     const s = this.sigmaVeAt(t);
-    return -s * (1 + s * s) ** -1.5 * this.slope(t);
+    return -s * cubeInvSqrt(1 + s * s) * this.slope(t);
   }
   dSigma(t: number): number {
     const s = this.sigmaVeAt(t);
-    return (1 + s * s) ** -1.5 * this.slope(t);
+    return cubeInvSqrt(1 + s * s) * this.slope(t);
   }
   priorStd(): number {
     return 1;

@@ -1,5 +1,6 @@
 import type { Process } from './types.js';
 import { UsageError } from '../core/errors.js';
+import { acos, cos, exp, log, log1p, tan } from '../core/math.js';
 
 /**
  * Continuous-time VP processes with α² + σ² = 1 (Song et al. 2021), written as in DPM-Solver's
@@ -26,14 +27,14 @@ abstract class VpBase implements Process {
   abstract logAlpha(t: number): number;
   abstract dLogAlpha(t: number): number;
   alpha(t: number): number {
-    return Math.exp(this.logAlpha(t));
+    return exp(this.logAlpha(t));
   }
   sigma(t: number): number {
-    return Math.sqrt(1 - Math.exp(2 * this.logAlpha(t)));
+    return Math.sqrt(1 - exp(2 * this.logAlpha(t)));
   }
   logSnr(t: number): number {
     const la = this.logAlpha(t);
-    return la - 0.5 * Math.log(1 - Math.exp(2 * la));
+    return la - 0.5 * log(1 - exp(2 * la));
   }
   abstract tOfLogSnr(lambda: number): number;
   dAlpha(t: number): number {
@@ -86,7 +87,7 @@ export class VpCosine extends VpBase {
   readonly tMax: number;
   readonly tMin: number;
   readonly config: Readonly<Record<string, unknown>>;
-  private readonly logAlpha0 = Math.log(Math.cos((COSINE_S / (1 + COSINE_S)) * Math.PI * 0.5));
+  private readonly logAlpha0 = log(cos((COSINE_S / (1 + COSINE_S)) * Math.PI * 0.5));
   constructor(c: Omit<VpContinuousConfig, 'schedule'> = {}) {
     super();
     this.tMax = c.tMax ?? 0.9946;
@@ -94,22 +95,22 @@ export class VpCosine extends VpBase {
     this.config = { name: this.name, schedule: 'cosine', tMax: this.tMax, tMin: this.tMin };
   }
   logAlpha(t: number): number {
-    return Math.log(Math.cos(((t + COSINE_S) / (1 + COSINE_S)) * Math.PI * 0.5)) - this.logAlpha0;
+    return log(cos(((t + COSINE_S) / (1 + COSINE_S)) * Math.PI * 0.5)) - this.logAlpha0;
   }
   dLogAlpha(t: number): number {
     const k = Math.PI * 0.5 / (1 + COSINE_S);
-    return -k * Math.tan((t + COSINE_S) * k);
+    return -k * tan((t + COSINE_S) * k);
   }
   tOfLogSnr(lambda: number): number {
     const logAlpha = -0.5 * logAddExp0(-2 * lambda);
-    const tCos = Math.acos(Math.exp(logAlpha + this.logAlpha0));
+    const tCos = acos(exp(logAlpha + this.logAlpha0));
     return (tCos * 2 * (1 + COSINE_S)) / Math.PI - COSINE_S;
   }
 }
 
 /** log(1 + eˣ), stable for large |x|. */
 export function logAddExp0(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+  return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
 
 export function vpContinuous(c: VpContinuousConfig): Process {

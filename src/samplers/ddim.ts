@@ -3,6 +3,7 @@ import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { diffusersProcess, diffusersX0 } from './diffusers.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
+import { expm1 } from '../core/math.js';
 
 /**
  * DDIM (Song et al. 2021, Eq. 12) for any process x = αx0 + σε:
@@ -22,7 +23,7 @@ export interface DdimOptions extends X0Options {
 export function ancestralSigma(p: Process, t: number, s: number): number {
   const sigmaS = p.sigma(s);
   if (sigmaS === 0) return 0;
-  return sigmaS * Math.sqrt(-Math.expm1(2 * (p.logSnr(t) - p.logSnr(s))));
+  return sigmaS * Math.sqrt(-expm1(2 * (p.logSnr(t) - p.logSnr(s))));
 }
 
 async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: DdimOptions): Promise<Float64Array> {
@@ -42,8 +43,9 @@ async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: 
     const ss = p.sigma(s);
     const small = o.eta * ancestralSigma(p, t, s);
     // fixed_large: the forward transition's variance σ_t² − (α_t σ_s/α_s)² (= β_t for one DDPM step)
+    const carried = (at * ss) / as;
     const noiseStd =
-      o.variance === 'fixed_large' && ss > 0 ? o.eta * Math.sqrt(Math.max(0, st * st - ((at * ss) / as) ** 2)) : small;
+      o.variance === 'fixed_large' && ss > 0 ? o.eta * Math.sqrt(Math.max(0, st * st - carried * carried)) : small;
     const dir = Math.sqrt(Math.max(0, ss * ss - small * small));
     const out = new Float64Array(x.length);
     for (let j = 0; j < x.length; j++) out[j] = as * x0[j] + dir * eps[j];

@@ -3,6 +3,7 @@ import { diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags } fr
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';
+import { exp, pow } from '../core/math.js';
 
 /**
  * DEIS (Zhang & Chen 2023, "Fast Sampling of Diffusion Models with Exponential Integrator"):
@@ -51,15 +52,15 @@ function lowerGamma(n: number, h: number): number[] {
       let partial = 0;
       let term = 1;
       for (let m = 0; m <= k; m++, term *= h / m) partial += term;
-      out.push(factorial * (1 - Math.exp(-h) * partial));
+      out.push(factorial * (1 - exp(-h) * partial));
     } else {
-      let term = h ** (k + 1) / (k + 1);
+      let term = pow(h, k + 1) / (k + 1);
       let sum = 0;
       for (let j = 1; term > 1e-17 * sum; j++) {
         sum += term;
         term *= h / (k + 1 + j);
       }
-      out.push(Math.exp(-h) * sum);
+      out.push(exp(-h) * sum);
     }
   }
   return out;
@@ -73,7 +74,7 @@ function lowerGamma(n: number, h: number): number[] {
  */
 function deisWeights(basis: DeisOptions['basis'], lambdas: readonly number[], lambdaT: number, alphaT: number): number[] {
   const [lambdaS] = lambdas;
-  const rhoS = Math.exp(-lambdaS);
+  const rhoS = exp(-lambdaS);
   if (basis === 'logrho') {
     const v = lambdas.map((l) => lambdaS - l);
     const gamma = lowerGamma(lambdas.length, lambdaT - lambdaS);
@@ -83,12 +84,12 @@ function deisWeights(basis: DeisOptions['basis'], lambdas: readonly number[], la
       return -alphaT * rhoS * poly.reduce((acc, a, k) => acc + a * gamma[k], 0);
     });
   }
-  const r = lambdas.map((l) => Math.exp(-l) - rhoS);
-  const delta = Math.exp(-lambdaT) - rhoS;
+  const r = lambdas.map((l) => exp(-l) - rhoS);
+  const delta = exp(-lambdaT) - rhoS;
   return r.map((rj, j) => {
     const others = r.filter((_, m) => m !== j);
     const poly = lagrangePolynomial(others.map((rm) => -rm), others.reduce((d, rm) => d * (rj - rm), 1));
-    return alphaT * poly.reduce((acc, a, k) => acc + (a * delta ** (k + 1)) / (k + 1), 0);
+    return alphaT * poly.reduce((acc, a, k) => acc + (a * pow(delta, k + 1)) / (k + 1), 0);
   });
 }
 

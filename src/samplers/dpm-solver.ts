@@ -8,6 +8,7 @@ import { createProcess, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
+import { exp, expm1, log } from '../core/math.js';
 
 /**
  * The DPM-Solver family: exponential integrators of the probability-flow ODE in λ = log(α/σ).
@@ -104,16 +105,16 @@ function weights(algorithm: Algorithm, from: Node, to: Node, eta = 0): Weights {
   const h = to.lambda - from.lambda;
   if (algorithm === 'dpmsolver++') {
     const hh = (1 + eta) * h;
-    const w1 = -Math.expm1(-hh);
-    const w2 = 1 + Math.expm1(-hh) / hh;
-    const a = to.sigma === 0 ? 0 : (to.sigma / from.sigma) * (eta > 0 ? Math.exp(-eta * h) : 1);
+    const w1 = -expm1(-hh);
+    const w2 = 1 + expm1(-hh) / hh;
+    const a = to.sigma === 0 ? 0 : (to.sigma / from.sigma) * (eta > 0 ? exp(-eta * h) : 1);
     return { a, b: to.alpha, w1, w2, w3: 0.5 - w2 / hh, mid: 0.5 * w1 };
   }
   if (from.alpha === 0) {
     throw new UsageError(`DPM-Solver's noise form cannot start at t=${from.t}, where α = 0; start the grid below it or use algorithm dpmsolver++`);
   }
-  const e = Math.exp(-h);
-  const w1 = -Math.expm1(-h);
+  const e = exp(-h);
+  const w1 = -expm1(-h);
   const w2 = w1 / h - e;
   return { a: to.alpha / from.alpha, b: (-to.alpha * from.sigma) / from.alpha, w1, w2, w3: w2 / h - 0.5 * e, mid: 0.5 * w1 };
 }
@@ -192,7 +193,7 @@ async function multistep(x: Float64Array, grid: Float64Array, ctx: SampleContext
     else x = multistep3(w, x, outputs, (lambdas[0] - lambdas[1]) / h, (lambdas[1] - lambdas[2]) / h);
     if (o.eta > 0 && to.sigma > 0) {
       const z = ctx.noise();
-      const std = o.sNoise * to.sigma * Math.sqrt(-Math.expm1(-2 * o.eta * h));
+      const std = o.sNoise * to.sigma * Math.sqrt(-expm1(-2 * o.eta * h));
       for (let j = 0; j < x.length; j++) x[j] += std * z[j];
     }
     if (from.alpha === 0) {
@@ -288,7 +289,7 @@ function ancestralSplit(p: Process, from: Node, to: Node, eta: number): { down: 
   if (eta === 0 || to.sigma === 0) return { down: to, sigmaUp: 0 };
   const sigmaUp = Math.min(to.sigma, eta * ancestralSigma(p, from.t, to.t));
   const sigmaDown = Math.sqrt(Math.max(0, to.sigma * to.sigma - sigmaUp * sigmaUp));
-  const lambda = sigmaDown === 0 ? Infinity : Math.log(to.alpha / sigmaDown);
+  const lambda = sigmaDown === 0 ? Infinity : log(to.alpha / sigmaDown);
   return { down: { t: to.t, alpha: to.alpha, sigma: sigmaDown, lambda }, sigmaUp };
 }
 

@@ -6,6 +6,7 @@ import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3 } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
+import { log1p } from '../core/math.js';
 
 /**
  * The Karras/k-diffusion family (Karras et al. 2022, "Elucidating the Design Space of
@@ -124,7 +125,7 @@ const noChurn: Churn = { sChurn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 };
 function churn(ctx: SampleContext, xs: Float64Array, t: number, sigma: number, steps: number, c: Churn) {
   const gamma = sigma >= c.sTmin && sigma <= c.sTmax ? Math.min(c.sChurn / steps, Math.SQRT2 - 1) : 0;
   if (gamma === 0) return { t, sigma };
-  const hat = atLogSnr(ctx.process, ctx.process.logSnr(t) - Math.log1p(gamma));
+  const hat = atLogSnr(ctx.process, ctx.process.logSnr(t) - log1p(gamma));
   if (!(hat.sigma > sigma)) return { t, sigma };
   axpy(xs, c.sNoise * Math.sqrt(hat.sigma * hat.sigma - sigma * sigma), ctx.noise());
   return hat;

@@ -4,6 +4,7 @@ import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusers
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
+import { expm1, pow } from '../core/math.js';
 
 /**
  * UniPC (Zhao et al. 2023, "UniPC: A Unified Predictor-Corrector Framework for Fast Sampling of
@@ -50,7 +51,7 @@ export function phiTerms(z: number, n: number): number[] {
       phi.push(sum);
     }
   } else {
-    let p = Math.expm1(z) / z;
+    let p = expm1(z) / z;
     let fact = 1;
     for (let k = 1; k <= n; k++) {
       p = (p - 1 / fact) / z;
@@ -75,9 +76,9 @@ export function phiTerms(z: number, n: number): number[] {
 export function uniWeights(r: readonly number[], z: number, variant: UniPcOptions['variant']): number[] {
   const n = r.length;
   if (n === 0) return [];
-  if (n === 1) return [0.5 * (variant === 'bh1' ? z : Math.expm1(z))];
+  if (n === 1) return [0.5 * (variant === 'bh1' ? z : expm1(z))];
   const g = phiTerms(z, n);
-  const rows = g.map((gi, i) => [...r.map((rk) => rk ** i), gi]);
+  const rows = g.map((gi, i) => [...r.map((rk) => pow(rk, i)), gi]);
   return solveAugmented(rows);
 }
 
@@ -140,12 +141,12 @@ function uniStep(
   let gamma: number;
   if (o.predictX0) {
     a = p.sigma(t) / ss;
-    b = -at * Math.expm1(-h);
+    b = -at * expm1(-h);
     gamma = at;
   } else {
     // σ_t(e^h − 1) = (α_t σ_s/α_s)(1 − e^{−h}) stays finite at σ_t = 0, h = ∞.
     a = at / as;
-    b = (at * ss * Math.expm1(-h)) / as;
+    b = (at * ss * expm1(-h)) / as;
     gamma = p.sigma(t);
   }
   const coef = [a, b];

@@ -1,6 +1,7 @@
 import { GaussianMixture, type GmmSpec } from './gmm.js';
 import { Rng } from '../../core/rng.js';
 import { UsageError } from '../../core/errors.js';
+import { cos, sin } from '../../core/math.js';
 
 /**
  * Built-in problems: Gaussian mixtures whose exact denoiser and exact PF-ODE endpoints are
@@ -23,8 +24,8 @@ function moons(): GmmSpec {
   const k = 2 / 3;
   for (let i = 0; i < 8; i++) {
     const a = (Math.PI * i) / 7;
-    means.push([k * (Math.cos(a) - 0.5), k * (Math.sin(a) - 0.25)]);
-    means.push([k * (0.5 - Math.cos(a)), k * (0.25 - Math.sin(a))]);
+    means.push([k * (cos(a) - 0.5), k * (sin(a) - 0.25)]);
+    means.push([k * (0.5 - cos(a)), k * (0.25 - sin(a))]);
   }
   return isotropic(means, 0.06);
 }
@@ -35,7 +36,7 @@ function spiral(): GmmSpec {
   for (let i = 0; i < 24; i++) {
     const theta = Math.PI / 2 + (3.5 * Math.PI * i) / 23;
     const r = theta / (4 * Math.PI);
-    means.push([r * Math.cos(theta), r * Math.sin(theta)]);
+    means.push([r * cos(theta), r * sin(theta)]);
   }
   return isotropic(means, 0.04);
 }

@@ -3,6 +3,7 @@ import type { Process } from '../../process/types.js';
 import { checkPrediction, fromDataCoefficients, type Prediction } from '../../param/convert.js';
 import { UsageError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
+import { exp, log } from '../../core/math.js';
 
 /** A Gaussian mixture with diagonal covariances, in the problem-file format of shared/refs. */
 export interface GmmSpec {
@@ -38,7 +39,7 @@ export class GaussianMixture {
     usageIf(spec.weights.every((w) => Number.isFinite(w) && w >= 0) && wsum > 0, 'gmm.weights must be finite, ≥ 0 and not all 0');
     this.d = d;
     this.K = K;
-    this.logWeights = Float64Array.from(spec.weights, (w) => Math.log(w / wsum));
+    this.logWeights = Float64Array.from(spec.weights, (w) => log(w / wsum));
     this.means = flatten(spec.means, K, d, 'means');
     this.variances = flatten(spec.variances, K, d, 'variances');
     usageIf(this.variances.every((v) => v >= 0), 'gmm.variances must be ≥ 0');
@@ -55,14 +56,14 @@ export class GaussianMixture {
         const c = alpha * alpha * variances[k * d + j] + s2;
         const e = x[off + j] - alpha * means[k * d + j];
         q += (e * e) / c;
-        logdet += Math.log(c);
+        logdet += log(c);
       }
       r[k] = this.logWeights[k] - 0.5 * (q + logdet);
       if (r[k] > max) max = r[k];
     }
     let sum = 0;
     for (let k = 0; k < K; k++) {
-      r[k] = Math.exp(r[k] - max);
+      r[k] = exp(r[k] - max);
       sum += r[k];
     }
     for (let k = 0; k < K; k++) r[k] /= sum;
@@ -102,14 +103,14 @@ export class GaussianMixture {
       for (let j = 0; j < d; j++) {
         const v = variances[k * d + j];
         const e = x[off + j] - means[k * d + j];
-        q += (e * e) / v + Math.log(2 * Math.PI * v);
+        q += (e * e) / v + log(2 * Math.PI * v);
       }
       terms[k] = this.logWeights[k] - 0.5 * q;
       if (terms[k] > max) max = terms[k];
     }
     let s = 0;
-    for (let k = 0; k < K; k++) s += Math.exp(terms[k] - max);
-    return max + Math.log(s);
+    for (let k = 0; k < K; k++) s += exp(terms[k] - max);
+    return max + log(s);
   }
 
   /** n exact draws of x0. */
@@ -118,7 +119,7 @@ export class GaussianMixture {
     const out = new Float64Array(n * d);
     const cdf = new Float64Array(K);
     let acc = 0;
-    for (let k = 0; k < K; k++) cdf[k] = acc += Math.exp(this.logWeights[k]);
+    for (let k = 0; k < K; k++) cdf[k] = acc += exp(this.logWeights[k]);
     for (let i = 0; i < n; i++) {
       const u = rng.uniform() * acc;
       let k = 0;
@@ -136,7 +137,10 @@ export class GaussianMixture {
     let bestD = Infinity;
     for (let k = 0; k < this.K; k++) {
       let s = 0;
-      for (let j = 0; j < this.d; j++) s += (x[off + j] - this.means[k * this.d + j]) ** 2;
+      for (let j = 0; j < this.d; j++) {
+        const e = x[off + j] - this.means[k * this.d + j];
+        s += e * e;
+      }
       if (s < bestD) {
         bestD = s;
         best = k;
