@@ -7,7 +7,6 @@ import { sample } from '../../src/sample.js';
 import { createProcess, type ProcessConfig } from '../../src/process/index.js';
 import { GaussianMixture, GmmOracle, type GmmSpec } from '../../src/models/oracle/gmm.js';
 import { Rng } from '../../src/core/rng.js';
-import { portableMath } from './portable-math.js';
 
 export interface SamplerCase {
   gmm: GmmSpec;
@@ -23,13 +22,18 @@ export interface CaseResult {
   nfe: number;
 }
 
-const nativeMath: Record<string, unknown> = Object.fromEntries(Object.getOwnPropertyNames(Math).map((k) => [k, Reflect.get(Math, k)]));
-const portable = portableMath(Math.pow);
+/** The engine's own Math is in place: no function of it has been replaced by script. */
+export function mathIsNative(): boolean {
+  return Object.getOwnPropertyNames(Math).every((k) => {
+    const f: unknown = Reflect.get(Math, k);
+    return typeof f !== 'function' || /\{\s*\[native code\]\s*\}/.test(Function.prototype.toString.call(f));
+  });
+}
 
-/** 'portable' swaps this realm's inexact Math functions for engine-independent ones; 'native' restores them. */
-export function useMath(mode: 'native' | 'portable'): void {
-  const table: Record<string, unknown> = mode === 'portable' ? portable : nativeMath;
-  for (const [k, f] of Object.entries(table)) if (typeof f === 'function') Reflect.set(Math, k, f);
+/** Math.exp/log/sin/cos/pow of a few arguments, to show whether this engine rounds them as Node does. */
+export function mathProbe(): string {
+  const xs = [0.1, 0.7, 1.3, 2.9, 5.5, 17.25, 123.456, 1e5];
+  return toHex(Float64Array.from(xs.flatMap((x) => [Math.exp(x), Math.log(x), Math.sin(x), Math.cos(x), Math.pow(x, 1 / 7)])));
 }
 
 /** Little-endian bytes of a Float64Array as one hex string. */
