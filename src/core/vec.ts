@@ -3,6 +3,12 @@
  * combination of arrays; these loops keep the sampler's own cost memory-bound.
  */
 
+/** out = a·x */
+export function scale(out: Float64Array, a: number, x: Float64Array): Float64Array {
+  for (let i = 0; i < out.length; i++) out[i] = a * x[i];
+  return out;
+}
+
 /** out = a·x + b·y */
 export function lin2(out: Float64Array, a: number, x: Float64Array, b: number, y: Float64Array): Float64Array {
   for (let i = 0; i < out.length; i++) out[i] = a * x[i] + b * y[i];

@@ -3,7 +3,7 @@ import { diffusersProcess, rejectFlags } from './diffusers.js';
 import { sigmaVe } from '../grid/basic.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
-import { axpy, lin2, lin3 } from '../core/vec.js';
+import { axpy, lin2, lin3, scale } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
 import { log1p } from '../core/math.js';
@@ -24,21 +24,19 @@ export function sigmasOf(p: Process, grid: Float64Array): Float64Array {
 
 /** x̃ = x/α(t), in a new array. */
 export function toScaled(p: Process, x: Float64Array, t: number): Float64Array {
-  const a = p.alpha(t);
-  return x.map((v) => v / a);
+  return scale(new Float64Array(x.length), 1 / p.alpha(t), x);
 }
 
 /** x = α(t)·x̃, in place: the sampler's result in process coordinates. */
 export function fromScaled(p: Process, xs: Float64Array, t: number): Float64Array {
   const a = p.alpha(t);
-  if (a !== 1) for (let i = 0; i < xs.length; i++) xs[i] *= a;
-  return xs;
+  return a === 1 ? xs : scale(xs, a, xs);
 }
 
 /** D(x̃; σ(t)): the model sees x = α(t)·x̃ at time t. */
 export function denoiseScaled(ctx: SampleContext, xs: Float64Array, t: number): Promise<Float64Array> {
   const a = ctx.process.alpha(t);
-  return ctx.denoise(a === 1 ? xs : xs.map((v) => v * a), t);
+  return ctx.denoise(a === 1 ? xs : scale(new Float64Array(xs.length), a, xs), t);
 }
 
 /** The ODE's slope d = (x̃ − D)/σ (k-diffusion's to_d), in a new array. */
