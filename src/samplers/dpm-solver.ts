@@ -44,6 +44,11 @@ export interface MultistepOptions extends X0Options {
   eta: number;
   /** Scale of the injected noise (k-diffusion's s_noise). */
   sNoise: number;
+  /**
+   * Third order only: take D2 as the full second difference, making the 3M update third order.
+   * false (default) keeps the references' D2, half of it, which converges with order 2.
+   */
+  fullSecondDifference: boolean;
 }
 
 export interface SinglestepOptions extends X0Options {
@@ -145,12 +150,14 @@ function multistep2(w: Weights, x: Float64Array, m: readonly Float64Array[], r0:
 
 /**
  * Multistep third order from M at λ_0, λ_{−1}, λ_{−2}: D1_0 = (M0 − M1)/r0, D1_1 = (M1 − M2)/r1,
- * D1 = D1_0 + r0/(r0 + r1)·(D1_0 − D1_1), D2 = (D1_0 − D1_1)/(r0 + r1), as in the official code,
- * diffusers and k-diffusion (whose D2 is half the second difference the expansion calls for).
+ * D1 = D1_0 + r0/(r0 + r1)·(D1_0 − D1_1), D2 = c·(D1_0 − D1_1)/(r0 + r1). The official code,
+ * diffusers and k-diffusion take c = 1, half the second difference h²M'' that the expansion
+ * M0 + D1ρ + D2ρ²/2 needs (D1_0 − D1_1 ≈ h²M''(r0 + r1)/2), so their 3M is second order; c = 2
+ * (`fullSecondDifference`) restores third order.
  */
-function multistep3(w: Weights, x: Float64Array, m: readonly Float64Array[], r0: number, r1: number): Float64Array {
+function multistep3(w: Weights, x: Float64Array, m: readonly Float64Array[], r0: number, r1: number, full: boolean): Float64Array {
   const u = r0 / (r0 + r1);
-  const v = 1 / (r0 + r1);
+  const v = (full ? 2 : 1) / (r0 + r1);
   const k0 = w.w2 * (1 + u) + w.w3 * v;
   const k1 = -(w.w2 * u + w.w3 * v);
   return combine(w, x, [w.w1 + k0 / r0, -k0 / r0 + k1 / r1, -k1 / r1], m);
@@ -190,7 +197,7 @@ async function multistep(x: Float64Array, grid: Float64Array, ctx: SampleContext
     const k = from.alpha === 0 ? 1 : multistepOrder(o, i, n, outputs.length, to.sigma === 0);
     if (k === 1) x = firstOrder(w, x, outputs[0]);
     else if (k === 2) x = multistep2(w, x, outputs.slice(0, 2), (lambdas[0] - lambdas[1]) / h, midpoint);
-    else x = multistep3(w, x, outputs, (lambdas[0] - lambdas[1]) / h, (lambdas[1] - lambdas[2]) / h);
+    else x = multistep3(w, x, outputs, (lambdas[0] - lambdas[1]) / h, (lambdas[1] - lambdas[2]) / h, o.fullSecondDifference);
     if (o.eta > 0 && to.sigma > 0) {
       const z = ctx.noise();
       const std = o.sNoise * to.sigma * Math.sqrt(-expm1(-2 * o.eta * h));
@@ -370,6 +377,7 @@ const multistepDefaults: MultistepOptions = {
   lowerOrderFinalSteps: 15,
   eulerAtFinal: false,
   eta: 0,
+  fullSecondDifference: false,
   sNoise: 1,
 };
 
@@ -546,7 +554,7 @@ const CITE_DPM = 'Lu et al. 2022, DPM-Solver (NeurIPS), Eq. 3.7, Alg. 1–3';
 const AS_REFERENCES = '; as in the reference codes, it converges with order 2';
 const CITE_PP = 'Lu et al. 2022, DPM-Solver++ (arXiv 2211.01095), Alg. 1–2';
 
-function multistepEntry(name: string, aliases: string[], description: string, cite: string, defaults: Partial<Pick<MultistepOptions, 'order' | 'algorithm' | 'solverType' | 'eta'>>, references: ReferenceMapping[] = []) {
+function multistepEntry(name: string, aliases: string[], description: string, cite: string, defaults: Partial<Pick<MultistepOptions, 'order' | 'algorithm' | 'solverType' | 'eta' | 'fullSecondDifference'>>, references: ReferenceMapping[] = []) {
   const d: MultistepOptions = { ...multistepDefaults, ...defaults };
   return entry<MultistepOptions>({
     name,
@@ -554,7 +562,7 @@ function multistepEntry(name: string, aliases: string[], description: string, ci
     family: 'dpm-solver',
     description,
     cite,
-    order: d.order === 3 ? 2 : d.order,
+    order: d.order === 3 && !d.fullSecondDifference ? 2 : d.order,
     stochastic: d.eta > 0,
     defaults: d,
     choices: { algorithm: ALGORITHMS, solverType: SOLVER_TYPES },
@@ -594,6 +602,13 @@ export const dpmSolverSamplers = [
     [fromDiffusersMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
   ),
   multistepEntry('dpmpp-3m', ['DPM++ 3M', 'dpmpp_3m', 'DPM-Solver++(3M)'], `DPM-Solver++(3M): "third-order" multistep data-prediction solver${AS_REFERENCES}`, CITE_PP, { order: 3 }),
+  multistepEntry(
+    'dpmpp-3m-full',
+    ['DPM-Solver++(3M) full D2'],
+    'DPM-Solver++(3M) with the full second difference D2: third order at 1 model call per step (Diffuse\'s correction of the reference formula)',
+    `${CITE_PP}; D2 as the Taylor expansion of DPM-Solver Eq. 3.6 requires`,
+    { order: 3, fullSecondDifference: true },
+  ),
   multistepEntry(
     'dpm-solver-2m',
     ['DPM-Solver-2M', 'dpmsolver multistep'],
