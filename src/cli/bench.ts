@@ -35,7 +35,7 @@ export function addBenchCommand(program: Command, io: CliIo): void {
   const cmd = program
     .command('bench')
     .description('error against the exact ODE endpoint per NFE budget, for several samplers on one model')
-    .option('--model <spec>', 'builtin:NAME or gmm:FILE.json[#PROBLEM]', 'builtin:ring8')
+    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM] or data:FILE.npy', 'builtin:ring8')
     .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--samplers <list>', 'comma-separated names, each optionally NAME:key=value:…', DEFAULT_BENCH_SAMPLERS.join(','))

@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import type { GmmSpec } from '../models/oracle/gmm.js';
+import { finiteDataSet, type GmmSpec } from '../models/oracle/gmm.js';
 import { builtinNames, builtinProblem, loadGmmJson } from '../models/oracle/builtin.js';
-import { readTextFile } from '../io/files.js';
+import { readNpyFile, readTextFile } from '../io/files.js';
+import { toRows } from '../core/tensor.js';
 
 export interface ModelArg {
   /** Short name for titles and summaries, e.g. "ring8". */
@@ -10,7 +11,10 @@ export interface ModelArg {
   gmm: GmmSpec;
 }
 
-/** --model builtin:NAME | gmm:FILE.json (a refs problem file may pick one with FILE.json#NAME). */
+/**
+ * --model builtin:NAME | gmm:FILE.json (a refs problem file may pick one with FILE.json#NAME) |
+ * data:FILE.npy (a finite data set [K, d] of equally weighted points).
+ */
 export async function loadModelArg(value: string): Promise<ModelArg> {
   const colon = value.indexOf(':');
   const kind = colon > 0 ? value.slice(0, colon) : '';
@@ -26,7 +30,11 @@ export async function loadModelArg(value: string): Promise<ModelArg> {
       throw e;
     }
   }
-  throw new UsageError(`--model must be builtin:NAME (${builtinNames.join(', ')}) or gmm:FILE.json; got "${value}"`);
+  if (kind === 'data') {
+    const points = await readNpyFile(rest, [null, null], 'data set');
+    return { label: basename(rest).replace(/\.npy$/i, ''), gmm: finiteDataSet(toRows(points)) };
+  }
+  throw new UsageError(`--model must be builtin:NAME (${builtinNames.join(', ')}), gmm:FILE.json or data:FILE.npy; got "${value}"`);
 }
 
 /** Exact marginal density of coordinate j, Σ_k w_k N(x; μ_kj, v_kj); undefined if a variance is 0. */

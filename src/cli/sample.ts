@@ -59,7 +59,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
   const cmd = program
     .command('sample')
     .description('draw samples with one sampler from an exact Gaussian-mixture model; write .npy and a plot')
-    .option('--model <spec>', 'builtin:NAME or gmm:FILE.json[#PROBLEM] (see `diffuse list models`)', 'builtin:ring8')
+    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM] or data:FILE.npy (see `diffuse list models`)', 'builtin:ring8')
     .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')

@@ -150,6 +150,25 @@ export class GaussianMixture {
   }
 }
 
+/**
+ * A finite data set as a mixture of point masses (variances 0), equally weighted unless weights
+ * are given: the "memorising" optimal denoiser whose E[x0 | x_t] is a softmax over the points.
+ */
+export function finiteDataSet(points: readonly (readonly number[])[], weights?: readonly number[]): GmmSpec {
+  usageIf(points.length > 0, 'a finite data set needs at least one point');
+  const d = points[0].length;
+  usageIf(points.every((p) => p.length === d), `every data point must have d=${d} values`);
+  usageIf(weights === undefined || weights.length === points.length, `weights must have one entry per point (${points.length})`);
+  return {
+    d,
+    K: points.length,
+    weights: weights ? [...weights] : points.map(() => 1),
+    means: points.map((p) => [...p]),
+    covariance_type: 'diag',
+    variances: points.map(() => new Array<number>(d).fill(0)),
+  };
+}
+
 /** The exact model of a Gaussian mixture under a process, returning any prediction type. */
 export class GmmOracle implements Model {
   readonly sampleShape: readonly number[];
