@@ -29,3 +29,4 @@ export { pfOdeEndpoint } from './ode/pf-ode.js';
 export { sampleErrors, type SampleErrors } from './metrics/error.js';
 export { benchmark, toMarkdown, toCsv, DEFAULT_NFES, type BenchRequest, type BenchRow } from './bench.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
+export * from './models/onnx/index.js';
