@@ -1,7 +1,7 @@
 import type { Model } from '../models/types.js';
 import type { DifferentiableDenoiser } from '../models/oracle/full-gmm.js';
 import type { LinearMeasurement } from '../models/oracle/posterior.js';
-import { cholSolve, cholesky, matMul, matTVec, matVec, transpose } from '../models/oracle/linalg.js';
+import { cholSolve, cholesky, matMul, matTVec, matVec, transpose } from '../core/linalg.js';
 import { RunError, usage } from '../core/errors.js';
 
 /**

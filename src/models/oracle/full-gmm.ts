@@ -5,7 +5,7 @@ import { checkPrediction, fromDataCoefficients, type Prediction } from '../../pa
 import { UsageError, usage } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { exp, log } from '../../core/math.js';
-import { cholSolve, cholesky, logDetFromCholesky, matVec, symmetrize } from './linalg.js';
+import { cholSolve, cholesky, logDetFromCholesky, matVec, symmetrize } from '../../core/linalg.js';
 
 /**
  * x0 ~ Σ_k w_k N(μ_k, Σ_k) with full covariances: the class that posteriors of linear-Gaussian

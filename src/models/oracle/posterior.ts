@@ -1,7 +1,7 @@
 import type { Process } from '../../process/types.js';
 import { GaussianMixture } from './gmm.js';
 import { FullGaussianMixture, FullGmmOracle } from './full-gmm.js';
-import { cholSolve, cholesky, logDetFromCholesky, matMul, matVec, symmetrize, transpose } from './linalg.js';
+import { cholSolve, cholesky, logDetFromCholesky, matMul, matVec, symmetrize, transpose } from '../../core/linalg.js';
 import { UsageError, usage } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { exp, log } from '../../core/math.js';

@@ -2,7 +2,7 @@
  * Small dense linear algebra for the exact oracles (d and m are tens at most): row-major square
  * matrices in Float64Array, Cholesky factors and triangular solves (Golub & Van Loan, Alg. 4.2.1).
  */
-import { log } from '../../core/math.js';
+import { log } from './math.js';
 
 /**
  * Lower Cholesky factor L of a symmetric positive semi-definite n×n matrix (L Lᵀ = a). A pivot at
