@@ -7,6 +7,7 @@ import { dpmSolverSamplers } from './dpm-solver.js';
 import { unipcSamplers } from './unipc.js';
 import { eulerSamplers } from './euler.js';
 import { lmsSamplers } from './lms.js';
+import { flowSamplers } from './flow.js';
 
 export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
 
@@ -19,6 +20,7 @@ export const samplers: readonly SamplerEntry[] = [
   ...unipcSamplers,
   ...eulerSamplers,
   ...lmsSamplers,
+  ...flowSamplers,
 ];
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
