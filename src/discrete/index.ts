@@ -7,3 +7,4 @@ export { ancestral, type AncestralOptions } from './samplers/ancestral.js';
 export { firstHitting, firstHittingTime, type FirstHittingOptions } from './samplers/first-hitting.js';
 export { anyOrder, anyOrderLogLikelihood, randomOrders } from './samplers/any-order.js';
 export { confidence, type ConfidenceOptions } from './samplers/confidence.js';
+export { edlm, oracleScorer, type EdlmOptions, type EdlmSample, type SequenceScorer } from './samplers/edlm.js';

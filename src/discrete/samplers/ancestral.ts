@@ -75,7 +75,7 @@ export async function ancestral(model: DiscreteDenoiser, run: DiscreteRun, optio
 }
 
 /** S_i = P(a token masked at t_0 is still masked after step i) = Π_{m ≤ i} (1 − p_m); S_{N−1} = 0. */
-function maskedAfterStep(schedule: MaskSchedule, times: Float64Array): Float64Array {
+export function maskedAfterStep(schedule: MaskSchedule, times: Float64Array): Float64Array {
   const N = times.length - 1;
   const S = new Float64Array(N);
   let still = 1;
@@ -84,7 +84,7 @@ function maskedAfterStep(schedule: MaskSchedule, times: Float64Array): Float64Ar
 }
 
 /** The step at which a token unmasks, for u ~ U[0, 1): the first i with u ≥ S_i (binary search). */
-function unmaskStep(S: Float64Array, u: number): number {
+export function unmaskStep(S: Float64Array, u: number): number {
   let lo = 0;
   let hi = S.length - 1;
   while (lo < hi) {
