@@ -22,6 +22,7 @@ const exactFamilies: Record<string, string> = {
   pndm: 'DDIM transfer of a weighted sum of equal ε̂ values whose weights sum to 1',
   karras: 'Euler/Heun/DPM2/LMS in σ/α: dy/dσ = ε̂ is constant along the path, and each stage sees it exactly',
   lms: 'linear multistep in σ/α with weights summing to the step: exact for the constant ε̂ of the path',
+  'time-shift': 'DDIM steps on each sample\'s own shifted grid: the DDIM step is exact for constant D on any grid',
 };
 
 /** Samplers of a listed family that are not exact, and why. */

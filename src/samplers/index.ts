@@ -7,6 +7,7 @@ import { dpmSolverSamplers } from './dpm-solver.js';
 import { unipcSamplers } from './unipc.js';
 import { eulerSamplers } from './euler.js';
 import { lmsSamplers } from './lms.js';
+import { timeShiftSamplers } from './time-shift.js';
 import { flowSamplers } from './flow.js';
 
 export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
@@ -20,6 +21,7 @@ export const samplers: readonly SamplerEntry[] = [
   ...unipcSamplers,
   ...eulerSamplers,
   ...lmsSamplers,
+  ...timeShiftSamplers,
   ...flowSamplers,
 ];
 
