@@ -28,6 +28,19 @@ export function integerListArg(min: number): (value: string) => number[] {
   };
 }
 
+/** Class labels: comma-separated integers ≥ 0 or inclusive ranges, e.g. "3", "0..9", "1,7", "0..4,9". */
+export function labelListArg(value: string): number[] {
+  const bad = () => new InvalidArgumentError('expected class labels as integers or ranges, e.g. 3, 0..9 or 1,7');
+  return value.split(',').flatMap((item) => {
+    const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(item);
+    if (!m) throw bad();
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw bad();
+    return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  });
+}
+
 export function numberListArg(value: string): number[] {
   const items = value.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new InvalidArgumentError('expected comma-separated numbers');

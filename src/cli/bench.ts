@@ -9,7 +9,7 @@ import { errorFigure, type Series } from '../io/plot.js';
 import { gridFromArgs, integerArg, integerListArg, parseSamplerList, type GridArgs } from './args.js';
 import { addGridOptions } from './sample.js';
 import { defaultGrid } from '../sample.js';
-import { loadModelArg } from './model.js';
+import { loadExactModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
 
 /** One sampler of each main family: first order, multistep, single-step, predictor–corrector, linear multistep. */
@@ -65,7 +65,7 @@ function gridShapeFor(a: BenchArgs, sampler: string): GridShape | undefined {
 
 async function runBench(a: BenchArgs, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
-  const model = await loadModelArg(a.model);
+  const model = await loadExactModelArg(a.model, 'bench');
   const process = createProcess({ name: a.process });
   const samplers: BenchSampler[] = parseSamplerList(a.samplers).map((s) => ({ ...s, grid: gridShapeFor(a, s.name) }));
   if (samplers.length === 0) throw new UsageError('--samplers is empty; name at least one (see `diffuse list samplers`)');

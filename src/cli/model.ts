@@ -1,21 +1,54 @@
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { finiteDataSet, type GmmSpec } from '../models/oracle/gmm.js';
 import { builtinNames, builtinProblem, loadGmmJson } from '../models/oracle/builtin.js';
 import { readNpyFile, readTextFile } from '../io/files.js';
 import { toRows } from '../core/tensor.js';
+import type { OnnxDenoiser } from '../models/onnx/index.js';
 
-export interface ModelArg {
+/** An exact Gaussian-mixture model (builtin:, gmm:, data:). */
+export interface GmmModelArg {
+  kind: 'gmm';
   /** Short name for titles and summaries, e.g. "ring8". */
   label: string;
   gmm: GmmSpec;
 }
 
+/** A network from a model card (onnx:). */
+export interface OnnxModelArg {
+  kind: 'onnx';
+  label: string;
+  model: OnnxDenoiser;
+}
+
+export type ModelArg = GmmModelArg | OnnxModelArg;
+
+const accepted = `builtin:NAME (${builtinNames.join(', ')}), gmm:FILE.json, data:FILE.npy or onnx:CARD.json`;
+
 /**
  * --model builtin:NAME | gmm:FILE.json (a refs problem file may pick one with FILE.json#NAME) |
- * data:FILE.npy (a finite data set [K, d] of equally weighted points).
+ * data:FILE.npy (a finite data set [K, d] of equally weighted points) | onnx:CARD.json (a network
+ * and its model card, run by ONNX Runtime; loaded only when asked for).
  */
 export async function loadModelArg(value: string): Promise<ModelArg> {
+  const colon = value.indexOf(':');
+  if (colon > 0 && value.slice(0, colon) === 'onnx') {
+    const card = value.slice(colon + 1);
+    const { loadOnnxModel } = await import('../models/onnx/node.js');
+    const name = basename(card).replace(/\.json$/i, '');
+    return { kind: 'onnx', label: name === 'card' ? basename(resolve(dirname(card))) : name, model: await loadOnnxModel(card) };
+  }
+  return { kind: 'gmm', ...(await loadGmmArg(value)) };
+}
+
+/** The exact model of --model, for commands that measure against the exact solution. */
+export async function loadExactModelArg(value: string, command: string): Promise<GmmModelArg> {
+  const m = await loadModelArg(value);
+  if (m.kind !== 'gmm') throw new UsageError(`${command} measures errors against the exact solution: --model must be builtin:, gmm: or data:; got "${value}"`);
+  return m;
+}
+
+async function loadGmmArg(value: string): Promise<{ label: string; gmm: GmmSpec }> {
   const colon = value.indexOf(':');
   const kind = colon > 0 ? value.slice(0, colon) : '';
   const rest = value.slice(colon + 1);
@@ -34,7 +67,7 @@ export async function loadModelArg(value: string): Promise<ModelArg> {
     const points = await readNpyFile(rest, [null, null], 'data set');
     return { label: basename(rest).replace(/\.npy$/i, ''), gmm: finiteDataSet(toRows(points)) };
   }
-  throw new UsageError(`--model must be builtin:NAME (${builtinNames.join(', ')}), gmm:FILE.json or data:FILE.npy; got "${value}"`);
+  throw new UsageError(`--model must be ${accepted}; got "${value}"`);
 }
 
 /** Exact marginal density of coordinate j, Σ_k w_k N(x; μ_kj, v_kj); undefined if a variance is 0. */

@@ -1,22 +1,24 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { tensor } from '../core/tensor.js';
+import { sizeOf, tensor } from '../core/tensor.js';
 import { gridTypes, type GridSpec } from '../grid/index.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import { predictions } from '../param/convert.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
+import type { Model } from '../models/types.js';
+import { guided } from '../models/onnx/guidance.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
-import { samplesFigure } from '../io/plot.js';
+import { imageGridFigure, samplesFigure, type Figure } from '../io/plot.js';
 import {
-  gridEndArg, gridFromArgs, integerArg, keyValueArg, numberArg, numberListArg, parseReference, type GridArgs,
+  gridEndArg, gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, numberListArg, parseReference, type GridArgs,
 } from './args.js';
-import { loadModelArg, marginalDensity, type ModelArg } from './model.js';
+import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
 
 export interface SampleArgs extends GridArgs {
@@ -39,6 +41,8 @@ export interface SampleArgs extends GridArgs {
   json?: boolean;
   from?: string;
   config?: string;
+  labels?: number[];
+  cfg?: number;
 }
 
 /** The grid flags, shared with bench. */
@@ -58,8 +62,8 @@ export function addGridOptions(cmd: Command): Command {
 export function addSampleCommand(program: Command, io: CliIo): void {
   const cmd = program
     .command('sample')
-    .description('draw samples with one sampler from an exact Gaussian-mixture model; write .npy and a plot')
-    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM] or data:FILE.npy (see `diffuse list models`)', 'builtin:ring8')
+    .description('draw samples with one sampler from an exact Gaussian-mixture model or an ONNX network; write .npy and a plot')
+    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM], data:FILE.npy or onnx:CARD.json (see `diffuse list models`)', 'builtin:ring8')
     .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
@@ -68,13 +72,15 @@ export function addSampleCommand(program: Command, io: CliIo): void {
   addGridOptions(cmd)
     .option('--opt <key=value>', 'sampler option, repeatable (see `diffuse list samplers`)', keyValueArg, {})
     .option('--n <n>', 'number of samples', integerArg(1), 64)
+    .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
+    .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (1 = the conditional model alone)', numberArg)
     .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0), 0)
     .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
     .option('--z <file>', 'standard-normal draws .npy [n, d], scaled to x_T the way the run starts')
     .option('--denoise-to-zero', 'finish with one data prediction at the last time (one more NFE)')
     .option('--out <file>', 'write the samples as .npy [n, d]')
     .addOption(new Option('--dtype <dtype>', 'dtype of --out').choices(['float64', 'float32']).default('float64'))
-    .option('--plot <file>', 'write a scatter (d = 2) or marginal histograms as .png or .svg')
+    .option('--plot <file>', 'write a scatter (d = 2), marginal histograms or, for image models, an image grid as .png or .svg')
     .option('--no-error', 'skip the error against the exact ODE endpoint')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print a JSON summary on stdout')
@@ -159,32 +165,40 @@ export interface SampleSummary {
   error?: SampleErrors;
   out?: string;
   plot?: string;
+  /** Class labels of a class-conditional network, cycled over the samples, and the guidance scale. */
+  labels?: number[];
+  cfg?: number;
 }
 
 async function runSample(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
+  const loaded: ModelArg = await loadModelArg(a.model);
+  if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
+  else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
   const plan = a.from ? await planFromReference(a, given) : planFromFlags(a, given);
-  const model: ModelArg = await loadModelArg(a.model);
-  const process = createProcess(plan.process);
+  const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const entry = findSampler(plan.sampler);
   const options = resolveOptions(entry, plan.options);
   const grid = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
-  const gmm = new GaussianMixture(model.gmm);
-  const xT = await startOf(a, plan, process, grid, gmm.d, given('n'));
+  const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
+  const xT = await startOf(a, plan, process, grid, d, given('n'));
+  const n = xT ? xT.length / d : a.n;
+  const run = loaded.kind === 'gmm' ? oracleModel(loaded, a, process) : networkModel(loaded, a, n);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
   const result = await sample({
-    model: new GmmOracle(gmm, process, a.prediction), process, sampler: entry.name, options, grid,
-    n: xT ? xT.length / gmm.d : a.n, seed: a.seed, xT, denoiseToZero: a.denoiseToZero,
+    model: run.model, process, sampler: entry.name, options, grid,
+    n, seed: a.seed, xT, denoiseToZero: a.denoiseToZero,
     onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`),
   }).finally(() => bar.stop());
   const seconds = (performance.now() - started) / 1000;
-  const n = result.x.shape[0];
   const summary: SampleSummary = {
     model: a.model, process: process.config, sampler: entry.name, reference: plan.reference, options: result.options,
-    steps: grid.length - 1, grid: Array.from(grid), n, d: gmm.d, nfe: result.nfe, seed: a.seed, seconds,
+    steps: grid.length - 1, grid: Array.from(grid), n, d, nfe: result.nfe, seed: a.seed, seconds,
+    ...(run.labels ? { labels: run.labels, cfg: run.cfg } : {}),
   };
-  if (a.error && !entry.stochastic && n * gmm.d <= 1 << 14) {
+  const gmm = run.gmm;
+  if (gmm && a.error && !entry.stochastic && n * d <= 1 << 14) {
     const end = a.denoiseToZero ? process.tZero : grid[grid.length - 1];
     summary.error = sampleErrors(result.x.data, pfOdeEndpoint(gmm, process, result.xT, grid[0], end), gmm);
   }
@@ -194,13 +208,62 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
     summary.out = a.out;
   }
   if (a.plot) {
-    const title = `${model.label} · ${entry.name} · ${process.name} · ${summary.steps} steps · NFE ${result.nfe}`;
-    const figure = samplesFigure(result.x.data, n, gmm.d, { title, means: model.gmm.means, density: marginalDensity(model.gmm) });
+    const cfg = summary.cfg === undefined || summary.cfg === 1 ? '' : ` · cfg ${summary.cfg}`;
+    const title = `${loaded.label} · ${entry.name} · ${process.name} · ${summary.steps} steps · NFE ${result.nfe}${cfg}`;
+    const figure: Figure = loaded.kind === 'gmm'
+      ? samplesFigure(result.x.data, n, d, { title, means: loaded.gmm.means, density: marginalDensity(loaded.gmm) })
+      : networkFigure(loaded, result.x.data, n, title, summary.labels);
     await writePlot(a.plot, figure);
     summary.plot = a.plot;
   }
   if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else if (!a.quiet) io.stdout.write(describeRun(summary, entry.order));
+}
+
+/** A network's card fixes its process and prediction, and reference runs target exact models. */
+function checkNetworkFlags(a: SampleArgs, given: (key: string) => boolean): void {
+  const fixed = ['process', 'prediction'].filter(given);
+  if (fixed.length) throw new UsageError(`the model card sets the process and the prediction type; drop ${fixed.map((k) => `--${k}`).join(', ')}`);
+  if (a.from) throw new UsageError('--from reproduces reference runs on exact models; with onnx: models choose --sampler and the grid flags');
+}
+
+interface RunModel {
+  model: Model;
+  /** The exact mixture, for the error against the exact ODE endpoint. */
+  gmm?: GaussianMixture;
+  labels?: number[];
+  cfg?: number;
+}
+
+function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): RunModel {
+  const gmm = new GaussianMixture(m.gmm);
+  return { model: new GmmOracle(gmm, process, a.prediction), gmm };
+}
+
+/** The network with its class labels (cycled over the n samples) and guidance, as the flags say. */
+function networkModel(m: OnnxModelArg, a: SampleArgs, n: number): RunModel {
+  const net = m.model;
+  if (net.numClasses === undefined) {
+    if (a.labels || a.cfg !== undefined) throw new UsageError(`--labels and --cfg need a class-conditional model; ${a.model} has no class input`);
+    return { model: net };
+  }
+  const labels = a.labels ?? Array.from({ length: net.numClasses }, (_, c) => c);
+  const perSample = Array.from({ length: n }, (_, i) => labels[i % labels.length]);
+  const cfg = a.cfg ?? 1;
+  return { model: cfg === 1 ? net.withLabels(perSample) : guided(net, { labels: perSample, scale: cfg }), labels, cfg };
+}
+
+/** Image models ([1, H, W] or [H, W]) as an image grid, one column per label when labels cycle; others as histograms. */
+function networkFigure(m: OnnxModelArg, data: Float64Array, n: number, title: string, labels?: number[]): Figure {
+  const shape = m.model.sampleShape;
+  const image = shape.length === 2 || (shape.length === 3 && shape[0] === 1);
+  if (!image) return samplesFigure(data, n, sizeOf(shape), { title });
+  const [h, w] = shape.slice(-2);
+  const range = m.model.card.dataRange ?? [-1, 1];
+  const byColumn = labels && labels.length > 1 && n >= labels.length;
+  return imageGridFigure(data, n, h, w, {
+    title, range, ...(byColumn ? { cols: labels.length, colLabels: labels.map(String) } : {}),
+  });
 }
 
 function describeRun(s: SampleSummary, order: number): string {

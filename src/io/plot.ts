@@ -11,6 +11,7 @@ export type Mark =
   | { kind: 'line'; points: readonly (readonly [number, number])[]; color: string; width: number }
   | { kind: 'circle'; x: number; y: number; r: number; fill?: string; stroke?: string; strokeWidth?: number; opacity?: number }
   | { kind: 'rect'; x: number; y: number; w: number; h: number; fill: string; opacity?: number }
+  | { kind: 'image'; x: number; y: number; w: number; h: number; cols: number; rows: number; gray: Uint8Array }
   | {
       kind: 'text'; x: number; y: number; text: string; size: number; color?: string;
       anchor?: 'start' | 'middle' | 'end'; vertical?: boolean; bold?: boolean;
@@ -296,6 +297,49 @@ export function errorFigure(
   return { width: Math.ceil(p.x + p.w + 64 + legendW), height: Math.max(460, p.y + 28 + 20 * series.length), marks };
 }
 
+export interface ImageGridOptions {
+  title?: string;
+  /** Images per row (default: a near-square grid). */
+  cols?: number;
+  /** Values mapped to black and white (default [-1, 1]); values outside are clipped. */
+  range?: readonly [number, number];
+  /** Text above each column, e.g. the class of the images in it. */
+  colLabels?: readonly string[];
+  /** Figure pixels per image pixel (default 2). */
+  pixel?: number;
+}
+
+/** n grayscale images of height × width values each (row-major, one after another) in a grid. */
+export function imageGridFigure(data: ArrayLike<number>, n: number, height: number, width: number, opts: ImageGridOptions = {}): Figure {
+  const cols = Math.max(1, Math.min(n, opts.cols ?? Math.ceil(Math.sqrt(n))));
+  const rows = Math.ceil(n / cols);
+  const [lo, hi] = opts.range ?? [-1, 1];
+  const pixel = opts.pixel ?? 2;
+  const gap = 4;
+  const cellW = width * pixel + gap;
+  const cellH = height * pixel + gap;
+  const top = (opts.title ? 40 : 12) + (opts.colLabels ? 18 : 0);
+  const marks: Mark[] = [];
+  const figureWidth = Math.max(cols * cellW + 2 * gap, opts.title ? textWidth(opts.title, 15) + 24 : 0);
+  const left = (figureWidth - cols * cellW) / 2;
+  if (opts.title) marks.push({ kind: 'text', x: figureWidth / 2, y: 26, text: opts.title, size: 15, anchor: 'middle', bold: true });
+  opts.colLabels?.slice(0, cols).forEach((label, c) => {
+    marks.push({ kind: 'text', x: left + c * cellW + cellW / 2, y: top - 6, text: label, size: 12, anchor: 'middle' });
+  });
+  const size = height * width;
+  for (let i = 0; i < n; i++) {
+    const gray = new Uint8Array(size);
+    for (let k = 0; k < size; k++) {
+      const v = data[i * size + k];
+      gray[k] = Number.isFinite(v) ? Math.round(255 * clamp01((v - lo) / (hi - lo))) : 0;
+    }
+    const x = left + (i % cols) * cellW + gap / 2;
+    const y = top + Math.floor(i / cols) * cellH + gap / 2;
+    marks.push({ kind: 'image', x, y, w: width * pixel, h: height * pixel, cols: width, rows: height, gray });
+  }
+  return { width: Math.ceil(figureWidth), height: top + rows * cellH + gap, marks };
+}
+
 /** Drop ticks closer than a factor `ratio` to the previous kept one (their labels would overlap). */
 function spaced(sorted: readonly number[], ratio: number): number[] {
   const out: number[] = [];
@@ -321,6 +365,10 @@ function svgMark(m: Mark): string {
     case 'rect': {
       const opacity = m.opacity !== undefined ? ` fill-opacity="${m.opacity}"` : '';
       return `<rect x="${num(m.x)}" y="${num(m.y)}" width="${num(m.w)}" height="${num(m.h)}" fill="${m.fill}"${opacity}/>`;
+    }
+    case 'image': {
+      const uri = `data:image/png;base64,${Buffer.from(grayPng(m.gray, m.cols, m.rows)).toString('base64')}`;
+      return `<image x="${num(m.x)}" y="${num(m.y)}" width="${num(m.w)}" height="${num(m.h)}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${uri}"/>`;
     }
     case 'text': {
       const anchor = m.anchor && m.anchor !== 'start' ? ` text-anchor="${m.anchor}"` : '';
@@ -448,6 +496,18 @@ class Raster {
     });
   }
 
+  /** A grayscale bitmap stretched over a box, nearest neighbour (pixel edges stay sharp). */
+  image(m: Extract<Mark, { kind: 'image' }>, s: number): void {
+    const [x0, y0, x1, y1] = [Math.round(m.x * s), Math.round(m.y * s), Math.round((m.x + m.w) * s), Math.round((m.y + m.h) * s)];
+    for (let y = Math.max(0, y0); y < Math.min(this.height, y1); y++) {
+      const row = Math.floor(((y - y0 + 0.5) * m.rows) / (y1 - y0));
+      for (let x = Math.max(0, x0); x < Math.min(this.width, x1); x++) {
+        const v = m.gray[row * m.cols + Math.floor(((x - x0 + 0.5) * m.cols) / (x1 - x0))];
+        this.blend(x, y, [v, v, v], 1);
+      }
+    }
+  }
+
   /** Bitmap text: each font pixel is a k×k block, k chosen from the font size. */
   text(m: Extract<Mark, { kind: 'text' }>, s: number): void {
     const k = Math.max(1, Math.round((m.size * s) / 10));
@@ -485,9 +545,21 @@ export function renderPng(f: Figure, scale = 2): Uint8Array {
     if (m.kind === 'line') r.line(m.points.map(([x, y]) => [x * scale, y * scale] as const), m.width * scale, rgb(m.color));
     else if (m.kind === 'circle') r.circle(m, scale);
     else if (m.kind === 'rect') r.rect(m, scale);
+    else if (m.kind === 'image') r.image(m, scale);
     else r.text(m, scale);
   }
-  const png = new PNG({ width: r.width, height: r.height });
-  png.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  return encodePng(r.data, r.width, r.height);
+}
+
+function encodePng(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
   return new Uint8Array(PNG.sync.write(png));
+}
+
+/** A grayscale bitmap as PNG bytes (for SVG's embedded images). */
+function grayPng(gray: Uint8Array, width: number, height: number): Uint8Array {
+  const rgba = new Uint8Array(width * height * 4);
+  gray.forEach((v, k) => rgba.set([v, v, v, 255], 4 * k));
+  return encodePng(rgba, width, height);
 }

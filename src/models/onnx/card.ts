@@ -34,12 +34,14 @@ export interface ModelCard {
   nullClass?: number;
   /** Largest batch one run may take; larger requests are split into chunks. */
   maxBatch?: number;
+  /** Range of the data the network was trained on, e.g. [-1, 1] for images; for plots and checks. */
+  dataRange?: [number, number];
   description?: string;
 }
 
 const CARD_KEYS = [
   'format', 'onnx', 'prediction', 'process', 'time', 'inputs', 'output', 'sample_shape', 'num_classes', 'null_class',
-  'max_batch', 'description',
+  'max_batch', 'data_range', 'description',
 ];
 
 type Json = Record<string, unknown>;
@@ -85,6 +87,7 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   if (card.num_classes !== undefined) result.numClasses = count(card.num_classes, 'num_classes', 1, fail);
   if (card.null_class !== undefined) result.nullClass = count(card.null_class, 'null_class', 0, fail);
   if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, fail);
+  if (card.data_range !== undefined) result.dataRange = range(card.data_range, fail);
   if (card.description !== undefined) result.description = text(card.description, 'description', fail);
   if ((result.inputs.classLabels === undefined) !== (result.numClasses === undefined)) {
     fail('"inputs.class_labels" and "num_classes" go together: a class-conditional model needs both');
@@ -123,6 +126,12 @@ function text(v: unknown, what: string, fail: (m: string) => never): string {
 function oneOf<T extends string>(v: unknown, accepted: readonly T[], what: string, fail: (m: string) => never): T {
   if (!accepted.includes(v as T)) return fail(`"${what}" is ${JSON.stringify(v)}; accepted: ${accepted.join(', ')}`);
   return v as T;
+}
+
+function range(v: unknown, fail: (m: string) => never): [number, number] {
+  const ok = Array.isArray(v) && v.length === 2 && v.every((x) => Number.isFinite(x)) && (v[0] as number) < (v[1] as number);
+  if (!ok) return fail(`"data_range" must be [low, high] with finite low < high, e.g. [-1, 1]; got ${JSON.stringify(v)}`);
+  return [v[0] as number, v[1] as number];
 }
 
 function count(v: unknown, what: string, min: number, fail: (m: string) => never): number {
