@@ -37,3 +37,5 @@ export * from './models/oracle/full-gmm.js';
 export * from './models/oracle/posterior.js';
 export * from './metrics/distance.js';
 export * as discrete from './discrete/index.js';
+export * as pfgm from './pfgm/index.js';
+export * as interpolant from './interpolant/index.js';
