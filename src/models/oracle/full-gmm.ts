@@ -114,6 +114,112 @@ export class FullGaussianMixture {
     return out;
   }
 
+  /** Cholesky factors of Σ_k, for the density of the data itself; throws on a singular Σ_k. */
+  private precisionFactors(): Float64Array[] {
+    const { d, K } = this;
+    return Array.from({ length: K }, (_, k) => {
+      const L = cholesky(this.covariances.subarray(k * d * d, (k + 1) * d * d), d);
+      if (!L) throw new UsageError(`mixture component ${k} has a singular covariance: its density at t = 0 is not defined`);
+      return L;
+    });
+  }
+
+  /**
+   * log p(x) and the score ∇ log p(x) = −Σ_k r_k Σ_k⁻¹(x − μ_k) of the data density (t = 0) for n
+   * points, with r_k the responsibilities; all covariances must be non-singular.
+   */
+  logDensity(x: Float64Array, n: number): { logp: Float64Array; score: Float64Array } {
+    const { d, K } = this;
+    usage(x.length === n * d, `expected ${n}×${d} values, got ${x.length}`);
+    const factors = this.precisionFactors();
+    const logdet = factors.map((L) => logDetFromCholesky(L, d));
+    const logp = new Float64Array(n);
+    const score = new Float64Array(n * d);
+    const lg = new Float64Array(K);
+    const z = new Float64Array(K * d);
+    for (let i = 0; i < n; i++) {
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) {
+        let q = 0;
+        for (let j = 0; j < d; j++) z[k * d + j] = x[i * d + j] - this.means[k * d + j];
+        const e = z.slice(k * d, (k + 1) * d);
+        cholSolve(factors[k], d, z, k * d);
+        for (let j = 0; j < d; j++) q += e[j] * z[k * d + j];
+        lg[k] = this.logWeights[k] - 0.5 * (q + logdet[k] + d * log(2 * Math.PI));
+        max = Math.max(max, lg[k]);
+      }
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += exp(lg[k] - max);
+      logp[i] = max + log(sum);
+      for (let k = 0; k < K; k++) {
+        const r = exp(lg[k] - logp[i]);
+        for (let j = 0; j < d; j++) score[i * d + j] -= r * z[k * d + j];
+      }
+    }
+    return { logp, score };
+  }
+
+  /**
+   * The highest mode of the density: the Gaussian-mixture mean-shift fixed point
+   * x ← (Σ_k r_k Σ_k⁻¹)⁻¹ Σ_k r_k Σ_k⁻¹ μ_k (Carreira-Perpiñán 2007, Eq. 8) started at every component
+   * mean, keeping the end point of highest density.
+   */
+  mode(iterations = 500): { x: Float64Array; logp: number } {
+    const { d, K } = this;
+    const factors = this.precisionFactors();
+    const precision = factors.map((L) => {
+      const P = new Float64Array(d * d);
+      for (let j = 0; j < d; j++) P[j * d + j] = 1;
+      for (let j = 0; j < d; j++) cholSolve(L, d, P, j * d);
+      return symmetrize(P, d);
+    });
+    let best = { x: new Float64Array(d), logp: -Infinity };
+    for (let start = 0; start < K; start++) {
+      const x = this.means.slice(start * d, (start + 1) * d);
+      for (let it = 0; it < iterations; it++) {
+        const r = this.responsibilities(x, factors);
+        const H = new Float64Array(d * d);
+        const b = new Float64Array(d);
+        const pm = new Float64Array(d);
+        for (let k = 0; k < K; k++) {
+          if (r[k] === 0) continue;
+          for (let i = 0; i < d * d; i++) H[i] += r[k] * precision[k][i];
+          matVec(precision[k], d, d, this.means, k * d, pm);
+          for (let j = 0; j < d; j++) b[j] += r[k] * pm[j];
+        }
+        const L = cholesky(symmetrize(H, d), d);
+        if (!L) break;
+        cholSolve(L, d, b);
+        let step = 0;
+        for (let j = 0; j < d; j++) step = Math.max(step, Math.abs(b[j] - x[j]));
+        x.set(b);
+        if (step < 1e-13) break;
+      }
+      const lp = this.logDensity(x, 1).logp[0];
+      if (lp > best.logp) best = { x, logp: lp };
+    }
+    return best;
+  }
+
+  private responsibilities(x: Float64Array, factors: Float64Array[]): Float64Array {
+    const { d, K } = this;
+    const lg = new Float64Array(K);
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) {
+      const e = new Float64Array(d);
+      for (let j = 0; j < d; j++) e[j] = x[j] - this.means[k * d + j];
+      const z = Float64Array.from(e);
+      cholSolve(factors[k], d, z);
+      let q = 0;
+      for (let j = 0; j < d; j++) q += e[j] * z[j];
+      lg[k] = this.logWeights[k] - 0.5 * (q + logDetFromCholesky(factors[k], d));
+      max = Math.max(max, lg[k]);
+    }
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += lg[k] = exp(lg[k] - max);
+    return lg.map((v) => v / sum);
+  }
+
   /** Everything about x0 given x_t = αx0 + σε for n samples x (σ > 0). */
   noisy(x: Float64Array, n: number, alpha: number, sigma: number): NoisyPosterior {
     return new NoisyPosterior(this, x, n, alpha, sigma);
@@ -139,6 +245,7 @@ export class NoisyPosterior {
   /** E[x0 | x_t], n×d. */
   readonly x0: Float64Array;
   private readonly factors: Float64Array[];
+  private spreads: (Float64Array | undefined)[] | undefined;
 
   constructor(
     readonly mixture: FullGaussianMixture,
@@ -198,6 +305,43 @@ export class NoisyPosterior {
         for (let j = 0; j < d; j++) this.x0[i * d + j] += rk * this.m[(i * K + k) * d + j];
       }
     }
+  }
+
+  /**
+   * `draws` exact draws of x0 | x_t for each sample, n×draws×d: a component k with probability r_k,
+   * then N(m_k, σ²Σ_kC_k⁻¹) (the covariance in the class comment; Σ_k and C_k⁻¹ commute).
+   */
+  sample(draws: number, rng: Rng): Float64Array {
+    const { d, K, covariances } = this.mixture;
+    const { n } = this;
+    usage(Number.isInteger(draws) && draws >= 1, `draws must be an integer ≥ 1, got ${draws}`);
+    const dd = d * d;
+    this.spreads ??= this.factors.map((L, k) => {
+      const P = covariances.slice(k * dd, (k + 1) * dd);
+      for (let j = 0; j < d; j++) cholSolve(L, d, P, j * d);
+      for (let i = 0; i < dd; i++) P[i] *= this.sigma * this.sigma;
+      return cholesky(symmetrize(P, d), d, true);
+    });
+    const out = new Float64Array(n * draws * d);
+    const z = new Float64Array(d);
+    for (let i = 0; i < n; i++) {
+      for (let s = 0; s < draws; s++) {
+        let u = rng.uniform();
+        let k = 0;
+        while (k < K - 1 && u >= this.r[i * K + k]) u -= this.r[i * K + k++];
+        const S = this.spreads[k];
+        if (!S) throw new UsageError(`component ${k}: the posterior covariance at σ=${this.sigma} is not positive semi-definite`);
+        rng.fillNormal(z);
+        const o = (i * draws + s) * d;
+        const base = (i * K + k) * d;
+        for (let r = 0; r < d; r++) {
+          let v = this.m[base + r];
+          for (let c = 0; c <= r; c++) v += S[r * d + c] * z[c];
+          out[o + r] = v;
+        }
+      }
+    }
+    return out;
   }
 
   /**
