@@ -8,3 +8,5 @@ export { firstHitting, firstHittingTime, type FirstHittingOptions } from './samp
 export { anyOrder, anyOrderLogLikelihood, randomOrders } from './samplers/any-order.js';
 export { confidence, type ConfidenceOptions } from './samplers/confidence.js';
 export { edlm, oracleScorer, type EdlmOptions, type EdlmSample, type SequenceScorer } from './samplers/edlm.js';
+export * from './inverse.js';
+export { aps, type ApsOptions } from './samplers/aps.js';
