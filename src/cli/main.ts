@@ -3,6 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { addSampleCommand } from './sample.js';
 import { addBenchCommand } from './bench.js';
 import { addListCommand } from './list.js';
+import { addDiscreteCommands } from './discrete.js';
 import { processIo, type CliIo } from './io.js';
 
 /**
@@ -25,6 +26,7 @@ function program(io: CliIo): Command {
   addSampleCommand(p, io);
   addBenchCommand(p, io);
   addListCommand(p, io);
+  addDiscreteCommands(p, io);
   return p;
 }
 

@@ -10,3 +10,4 @@ export { confidence, type ConfidenceOptions } from './samplers/confidence.js';
 export { edlm, oracleScorer, type EdlmOptions, type EdlmSample, type SequenceScorer } from './samplers/edlm.js';
 export * from './inverse.js';
 export { aps, type ApsOptions } from './samplers/aps.js';
+export * from './bench.js';
