@@ -95,6 +95,7 @@ export function entropy(p: ArrayLike<number>): number {
 }
 
 const TWO_POW_24 = 16777216;
+const TWO_POW_53 = 9007199254740992;
 
 /** A float32 uniform as torch.rand makes it: k·2^−24, k ∈ [0, 2^24), so at most 1 − 2^−24. */
 export function uniformFloat32(rng: Rng): number {
@@ -127,4 +128,65 @@ export function gumbelMaxFloat32(logp: Float64Array, off: number, V: number, rng
     }
   }
   return best;
+}
+
+/**
+ * The exact law of TokenSampler.draw on a row: each category's share of the 2^53 float64
+ * uniforms k·2^−53, found by binary search for its first k (draw is non-decreasing in u).
+ */
+export function tokenSamplerLaw(lp: Float64Array): Float64Array {
+  const s = new TokenSampler(lp.length);
+  const first = (j: number) => {
+    let lo = 0;
+    let hi = TWO_POW_53;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (s.draw(lp, 0, mid / TWO_POW_53) >= j) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const starts = Array.from({ length: lp.length + 1 }, (_, j) => (j === lp.length ? TWO_POW_53 : first(j)));
+  return Float64Array.from({ length: lp.length }, (_, j) => (starts[j + 1] - starts[j]) / TWO_POW_53);
+}
+
+/**
+ * The exact law of gumbelMaxFloat32 for the V tokens of a row whose last category is the mask:
+ * u takes the 2^24 values k·2^−24 and scores s_c(k) = fl32(fl32(logit_c) + g(k)) are non-decreasing
+ * in k, so P(s_c < y) is a count found by binary search; token j wins (first index on ties) with
+ * probability Σ_k 2^−24 Π_{c<j} P(s_c < s_j(k)) Π_{c>j} P(s_c ≤ s_j(k)). Terms vanish below the
+ * others' smallest score, so only the top levels are summed. The mask's share is the rest.
+ */
+export function gumbelMaxFloat32Law(lp: Float64Array): Float64Array {
+  const C = lp.length;
+  const TOP = 1 << 18;
+  const gTop = Float64Array.from({ length: TOP }, (_, i) => gumbelFloat32((TWO_POW_24 - TOP + i) / TWO_POW_24));
+  const g = (k: number) => (k >= TWO_POW_24 - TOP ? gTop[k - (TWO_POW_24 - TOP)] : gumbelFloat32(k / TWO_POW_24));
+  const logit = Float64Array.from(lp, (x) => Math.fround(x));
+  const score = (c: number, k: number) => Math.fround(logit[c] + g(k));
+  /** Number of k with s_c(k) < y (strict) or ≤ y. */
+  const below = (c: number, y: number, strict: boolean) => {
+    let lo = 0;
+    let hi = TWO_POW_24;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const s = score(c, mid);
+      if (strict ? s >= y : s > y) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const law = new Float64Array(C);
+  for (let j = 0; j < C - 1; j++) {
+    let floor = -Infinity;
+    for (let c = 0; c < C; c++) if (c !== j) floor = Math.max(floor, score(c, 0));
+    for (let k = below(j, floor, true); k < TWO_POW_24; k++) {
+      const y = score(j, k);
+      let prod = 1 / TWO_POW_24;
+      for (let c = 0; c < C && prod > 0; c++) if (c !== j) prod *= below(c, y, c < j) / TWO_POW_24;
+      law[j] += prod;
+    }
+  }
+  law[C - 1] = 1 - law.subarray(0, C - 1).reduce((a, b) => a + b, 0);
+  return law;
 }

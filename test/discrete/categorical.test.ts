@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
-import { TokenSampler, entropy, gumbelFloat32, gumbelMaxFloat32 } from '../../src/discrete/index.js';
+import { TokenSampler, entropy, gumbelMaxFloat32, gumbelMaxFloat32Law, tokenSamplerLaw } from '../../src/discrete/index.js';
 
-const TWO24 = 2 ** 24;
-const TWO53 = 2 ** 53;
 
 /** Zipf over V tokens: p_j ∝ 1/(j + 1), a high-entropy distribution with a long tail. */
 function zipf(V: number): Float64Array {
@@ -25,67 +23,6 @@ function tokenConditional(law: Float64Array): Float64Array {
   const tok = law.subarray(0, law.length - 1);
   const z = tok.reduce((a, b) => a + b, 0);
   return tok.map((q) => q / z);
-}
-
-/**
- * The exact law of TokenSampler.draw on a row: each category's share of the 2^53 float64
- * uniforms k·2^−53, found by binary search for its first k (draw is non-decreasing in u).
- */
-function lawFloat64(lp: Float64Array): Float64Array {
-  const s = new TokenSampler(lp.length);
-  const first = (j: number) => {
-    let lo = 0;
-    let hi = TWO53;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (s.draw(lp, 0, mid / TWO53) >= j) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
-  const starts = Array.from({ length: lp.length + 1 }, (_, j) => (j === lp.length ? TWO53 : first(j)));
-  return Float64Array.from({ length: lp.length }, (_, j) => (starts[j + 1] - starts[j]) / TWO53);
-}
-
-/**
- * The exact law of gumbelMaxFloat32 for the V tokens of a row whose last category is the mask:
- * u takes the 2^24 values k·2^−24 and scores s_c(k) = fl32(fl32(logit_c) + g(k)) are non-decreasing
- * in k, so P(s_c < y) is a count found by binary search; token j wins (first index on ties) with
- * probability Σ_k 2^−24 Π_{c<j} P(s_c < s_j(k)) Π_{c>j} P(s_c ≤ s_j(k)). Terms vanish below the
- * others' smallest score, so only the top levels are summed. The mask's share is the rest.
- */
-function lawFloat32(lp: Float64Array): Float64Array {
-  const C = lp.length;
-  const TOP = 1 << 18;
-  const gTop = Float64Array.from({ length: TOP }, (_, i) => gumbelFloat32((TWO24 - TOP + i) / TWO24));
-  const g = (k: number) => (k >= TWO24 - TOP ? gTop[k - (TWO24 - TOP)] : gumbelFloat32(k / TWO24));
-  const logit = Float64Array.from(lp, (x) => Math.fround(x));
-  const score = (c: number, k: number) => Math.fround(logit[c] + g(k));
-  /** Number of k with s_c(k) < y (strict) or ≤ y. */
-  const below = (c: number, y: number, strict: boolean) => {
-    let lo = 0;
-    let hi = TWO24;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const s = score(c, mid);
-      if (strict ? s >= y : s > y) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
-  const law = new Float64Array(C);
-  for (let j = 0; j < C - 1; j++) {
-    let floor = -Infinity;
-    for (let c = 0; c < C; c++) if (c !== j) floor = Math.max(floor, score(c, 0));
-    for (let k = below(j, floor, true); k < TWO24; k++) {
-      const y = score(j, k);
-      let prod = 1 / TWO24;
-      for (let c = 0; c < C && prod > 0; c++) if (c !== j) prod *= below(c, y, c < j) / TWO24;
-      law[j] += prod;
-    }
-  }
-  law[C - 1] = 1 - law.subarray(0, C - 1).reduce((a, b) => a + b, 0);
-  return law;
 }
 
 describe('categorical sampling: float64 inverse CDF vs float32 Gumbel-max (Zheng et al. 2024, §5)', () => {
@@ -113,8 +50,8 @@ describe('categorical sampling: float64 inverse CDF vs float32 Gumbel-max (Zheng
     const drops: number[] = [];
     for (const delta of [1e-4, 1e-5, 1e-6]) {
       const lp = stepLogits(p, delta);
-      const l64 = lawFloat64(lp);
-      const l32 = lawFloat32(lp);
+      const l64 = tokenSamplerLaw(lp);
+      const l32 = gumbelMaxFloat32Law(lp);
       const [h64, h32] = [entropy(tokenConditional(l64)), entropy(tokenConditional(l32))];
       const unmask32 = 1 - l32[V];
       rows.push(`δ=${delta}: exact H ${H.toFixed(4)}, float64 ${h64.toFixed(6)}, float32 ${h32.toFixed(4)} nats; P(unmask) float32 ${unmask32.toExponential(3)} vs ${delta}`);
