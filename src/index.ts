@@ -39,3 +39,8 @@ export * from './metrics/distance.js';
 export * as discrete from './discrete/index.js';
 export * as pfgm from './pfgm/index.js';
 export * as interpolant from './interpolant/index.js';
+export * from './guidance/smc.js';
+export * from './guidance/red-diff.js';
+export * from './guidance/minority.js';
+export * from './guidance/hallucination.js';
+export * from './guidance/intrinsic-dim.js';
