@@ -39,6 +39,12 @@ const regimes: Record<string, Regime> = {
     reason: 'the references\' 3M update (official DPM-Solver, diffusers, k-diffusion) uses half the D2 its expansion needs, so its local error is O(h³); kept for parity',
   },
   'dpm-solver-3m': { order: 2, reason: 'as dpmpp-3m: the references\' third-order multistep update halves D2' },
+  'dualfast-ddim': {
+    order: 0,
+    reason: 'DualFast replaces D by D + c_i(D − D(x_{t_0}, t_0)), a different vector field: with an exact denoiser (no approximation error to remove) the error tends to a bias, not to 0',
+  },
+  'dualfast-dpmpp-2m': { order: 0, reason: 'as dualfast-ddim: the mixing changes the ODE, so the error against the exact endpoint does not vanish' },
+  'dualfast-unipc': { order: 0, reason: 'as dualfast-ddim: the mixing changes the ODE, so the error against the exact endpoint does not vanish' },
 };
 
 const gmm = new GaussianMixture(builtinProblem('gmm16'));

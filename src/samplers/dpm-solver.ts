@@ -74,12 +74,12 @@ interface Node {
   lambda: number;
 }
 
-function nodeAt(p: Process, t: number): Node {
+export function nodeAt(p: Process, t: number): Node {
   return { t, alpha: p.alpha(t), sigma: p.sigma(t), lambda: p.logSnr(t) };
 }
 
 /** The model output each algorithm integrates: x̂0 (DPM-Solver++) or ε̂ = (x − αx̂0)/σ (DPM-Solver). */
-async function modelOutput(ctx: SampleContext, x: Float64Array, n: Node, algorithm: Algorithm, o: X0Options): Promise<Float64Array> {
+export async function modelOutput(ctx: SampleContext, x: Float64Array, n: Node, algorithm: Algorithm, o: X0Options): Promise<Float64Array> {
   const d = processX0(await ctx.denoise(x, n.t), ctx.n, o);
   if (algorithm === 'dpmsolver++') return d;
   for (let i = 0; i < d.length; i++) d[i] = (x[i] - n.alpha * d[i]) / n.sigma;
@@ -106,7 +106,7 @@ interface Weights {
   mid: number;
 }
 
-function weights(algorithm: Algorithm, from: Node, to: Node, eta = 0): Weights {
+export function weights(algorithm: Algorithm, from: Node, to: Node, eta = 0): Weights {
   const h = to.lambda - from.lambda;
   if (algorithm === 'dpmsolver++') {
     const hh = (1 + eta) * h;
@@ -130,7 +130,7 @@ function combine(w: Weights, x: Float64Array, c: readonly number[], m: readonly 
 }
 
 /** DPM-Solver-1 / DPM-Solver++ first order (= DDIM; Lu et al. 2022, Eq. 3.5). */
-function firstOrder(w: Weights, x: Float64Array, m0: Float64Array): Float64Array {
+export function firstOrder(w: Weights, x: Float64Array, m0: Float64Array): Float64Array {
   return combine(w, x, [w.w1], [m0]);
 }
 
@@ -143,7 +143,7 @@ const d1Weight = (w: Weights, midpoint: boolean) => (midpoint ? w.mid : w.w2);
  * Multistep second order from M0 at λ_0 and M1 at λ_{−1}, r = h_{−1}/h, D1 = (M0 − M1)/r
  * (DPM-Solver++(2M), Lu et al. 2022, Alg. 2).
  */
-function multistep2(w: Weights, x: Float64Array, m: readonly Float64Array[], r0: number, midpoint: boolean): Float64Array {
+export function multistep2(w: Weights, x: Float64Array, m: readonly Float64Array[], r0: number, midpoint: boolean): Float64Array {
   const q = d1Weight(w, midpoint) / r0;
   return combine(w, x, [w.w1 + q, -q], m);
 }
