@@ -22,12 +22,18 @@ const exactFamilies: Record<string, string> = {
   pndm: 'DDIM transfer of a weighted sum of equal ε̂ values whose weights sum to 1',
   karras: 'Euler/Heun/DPM2/LMS in σ/α: dy/dσ = ε̂ is constant along the path, and each stage sees it exactly',
   lms: 'linear multistep in σ/α with weights summing to the step: exact for the constant ε̂ of the path',
+  dualfast: 'the mixing term c·(D − D(x_{t_0}, t_0)) vanishes for a constant D, leaving the exact base step (ddim, dpm-solver, unipc)',
   'time-shift': 'DDIM steps on each sample\'s own shifted grid: the DDIM step is exact for constant D on any grid',
 };
 
 /** Samplers of a listed family that are not exact, and why. */
 const stepsInT = 'Runge–Kutta in the process time t: exact for a point mass where α and σ are affine in t (flow, edm: test/flow.test.ts), not under vp, whose path is curved in t';
-const notExact: Record<string, string> = { 'flow-euler': stepsInT, 'flow-heun': stepsInT, 'flow-midpoint': stepsInT };
+const notExact: Record<string, string> = {
+  'flow-euler': stepsInT,
+  'flow-heun': stepsInT,
+  'flow-midpoint': stepsInT,
+  evodiff: 'its balanced differences D = m0 − γ·m1 use γ = (1 − w)√(σ_t σ_{−1}/σ_0²) + w·⟨m0, m1⟩/⟨m1, m1⟩ ≠ 1, so a constant D leaves a nonzero difference (test/evodiff.test.ts checks optimize=false, which is exact)',
+};
 
 const TOLERANCE = 1e-10;
 const point = builtinProblem('point');

@@ -9,6 +9,8 @@ import { eulerSamplers } from './euler.js';
 import { lmsSamplers } from './lms.js';
 import { timeShiftSamplers } from './time-shift.js';
 import { flowSamplers } from './flow.js';
+import { evodiffSamplers } from './evodiff.js';
+import { dualfastSamplers } from './dualfast.js';
 
 export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
 
@@ -23,6 +25,8 @@ export const samplers: readonly SamplerEntry[] = [
   ...lmsSamplers,
   ...timeShiftSamplers,
   ...flowSamplers,
+  ...evodiffSamplers,
+  ...dualfastSamplers,
 ];
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
