@@ -101,7 +101,7 @@ export interface GridSearchRequest {
 }
 
 /** Maps positions u ∈ (0, 1) to times between the fixed ends, and back. */
-interface Coordinates {
+export interface Coordinates {
   kind: 'logsnr' | 'time';
   toTime(u: number): number;
   toPosition(t: number): number;
@@ -112,7 +112,7 @@ function lastNoisy(p: Process, end: number): number {
   return p.sigma(end) > 0 ? end : p.tMin;
 }
 
-function coordinates(p: Process, start: number, end: number): Coordinates {
+export function coordinates(p: Process, start: number, end: number): Coordinates {
   const last = lastNoisy(p, end);
   const l0 = p.logSnr(start);
   const l1 = p.logSnr(last);
@@ -123,12 +123,12 @@ function coordinates(p: Process, start: number, end: number): Coordinates {
 }
 
 /** Smallest gap a mutation keeps between neighbouring positions (and the ends). */
-const MIN_GAP = 1e-6;
+export const MIN_GAP = 1e-6;
 
 const gridOf = (start: number, end: number, times: readonly number[]) => Float64Array.of(start, ...times, end);
 
 /** Strictly decreasing from start to end. */
-function decreasing(start: number, end: number, times: readonly number[]): boolean {
+export function decreasing(start: number, end: number, times: readonly number[]): boolean {
   let prev = start;
   for (const t of times) {
     if (!(t < prev)) return false;
@@ -138,7 +138,7 @@ function decreasing(start: number, end: number, times: readonly number[]): boole
 }
 
 /** Apply a change of positions to interior times; unmoved times stay bit for bit, an invalid result keeps the parent. */
-function moveTimes(c: Coordinates, start: number, end: number, times: readonly number[], change: (u: number[]) => number[]): number[] {
+export function moveTimes(c: Coordinates, start: number, end: number, times: readonly number[], change: (u: number[]) => number[]): number[] {
   const before = times.map(c.toPosition);
   const after = change(before);
   const moved = times.map((t, k) => (after[k] === before[k] ? t : c.toTime(after[k])));
@@ -167,7 +167,7 @@ export function crossover(a: readonly number[], b: readonly number[], rng: Rng):
 
 const keyOf = (u: readonly number[]) => u.join(',');
 
-function resolveOptions(o: Partial<EvolutionOptions> | undefined): EvolutionOptions {
+export function resolveOptions(o: Partial<EvolutionOptions> | undefined): EvolutionOptions {
   const r = { ...DEFAULT_EVOLUTION, ...o };
   const int = (k: keyof EvolutionOptions, min: number) => {
     if (!(Number.isInteger(r[k]) && r[k] >= min)) throw new UsageError(`search option ${k} must be an integer ≥ ${min}, got ${r[k]}`);
@@ -184,7 +184,7 @@ function resolveOptions(o: Partial<EvolutionOptions> | undefined): EvolutionOpti
   return r;
 }
 
-function checkInitial(p: Process, g: Float64Array): void {
+export function checkInitial(p: Process, g: Float64Array): void {
   checkGrid(p, g);
   if (g.length < 3) throw new UsageError(`a grid search needs at least 2 steps (an interior time to move), got ${g.length - 1}`);
   for (let i = 1; i < g.length; i++) {

@@ -8,7 +8,6 @@ import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { median, sampleErrors } from '../metrics/error.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
-import type { GridFitness } from './evolution.js';
 
 /**
  * Fitness functions for grid searches: a sampler run on a fixed batch of x_T, scored against the
@@ -76,8 +75,14 @@ function cachedByEnds(make: (grid: Float64Array, xT: Float64Array) => Promise<Fl
   };
 }
 
+/**
+ * A fitness that can also score other options of its sampler (S³ plans, LSD coefficients):
+ * `options` replaces the request's options for that run.
+ */
+export type RunFitness = (grid: Float64Array, options?: Readonly<Record<string, unknown>>) => Promise<number>;
+
 /** Median per-sample error of `sampler` on a grid against the exact PF-ODE endpoint of the mixture. */
-export function oracleFitness(req: OracleFitnessRequest): GridFitness {
+export function oracleFitness(req: OracleFitnessRequest): RunFitness {
   const gmm = req.gmm instanceof GaussianMixture ? req.gmm : new GaussianMixture(req.gmm);
   const { process } = req;
   const n = batchSize(req.n);
@@ -85,15 +90,15 @@ export function oracleFitness(req: OracleFitnessRequest): GridFitness {
   const model = new GmmOracle(gmm, process, req.prediction ?? 'epsilon');
   const z = batchNoise(seed, n, gmm.d);
   const truth = cachedByEnds(async (grid, xT) => pfOdeEndpoint(gmm, process, xT, grid[0], grid[grid.length - 1]));
-  return async (grid) => {
+  return async (grid: Float64Array, options: Readonly<Record<string, unknown>> | undefined = req.options) => {
     const xT = z.map((v) => v * process.priorStd(grid[0]));
-    const run = await sample({ model, process, sampler: req.sampler, options: req.options, grid, xT, seed });
+    const run = await sample({ model, process, sampler: req.sampler, options, grid, xT, seed });
     return sampleErrors(run.x.data, await truth(grid, xT), gmm).medianSampleRmsErr;
   };
 }
 
 /** Median per-sample distance of `sampler` on a grid to a many-step teacher from the same x_T (black-box models). */
-export function teacherFitness(req: TeacherFitnessRequest): GridFitness {
+export function teacherFitness(req: TeacherFitnessRequest): RunFitness {
   const { process, model } = req;
   const n = batchSize(req.n);
   const seed = req.seed ?? 0;
@@ -107,9 +112,9 @@ export function teacherFitness(req: TeacherFitnessRequest): GridFitness {
     const run = await sample({ model, process, sampler: teacher.sampler, options: teacher.options, grid: teacherGrid, xT, seed });
     return run.x.data;
   });
-  return async (grid) => {
+  return async (grid: Float64Array, options: Readonly<Record<string, unknown>> | undefined = req.options) => {
     const xT = z.map((v) => v * process.priorStd(grid[0]));
-    const run = await sample({ model, process, sampler: req.sampler, options: req.options, grid, xT, seed });
+    const run = await sample({ model, process, sampler: req.sampler, options, grid, xT, seed });
     return medianSampleDistance(run.x.data, await reference(grid, xT), d);
   };
 }

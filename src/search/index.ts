@@ -2,4 +2,11 @@ export {
   searchGrid, mutate, crossover, DEFAULT_EVOLUTION,
   type EvolutionOptions, type SearchState, type SearchProgress, type SearchResult, type GridFitness, type GridSearchRequest, type Candidate,
 } from './evolution.js';
-export { oracleFitness, teacherFitness, medianSampleDistance, type OracleFitnessRequest, type TeacherFitnessRequest } from './fitness.js';
+export { oracleFitness, teacherFitness, medianSampleDistance, type OracleFitnessRequest, type TeacherFitnessRequest, type RunFitness } from './fitness.js';
+export {
+  searchSchedule, scheduleFitness, mutatePlan, DEFAULT_S3,
+  type S3Options, type S3State, type ScoredSchedule, type ScheduleFitness, type ScheduleSearchRequest, type ScheduleSearchResult,
+} from './s3.js';
+export { distillLsd, DEFAULT_DISTILL, type DistillOptions, type DistillState, type DistillRequest, type DistillResult } from './lsd.js';
+export { scheduleRun, dpmpp2mSchedule, unipcSchedule, formatPlan, parsePlan, type SolverSchedule, type StepPlan } from '../samplers/schedule.js';
+export { lsdRun, analyticCoefficients, type LsdCoefficients } from '../samplers/lsd.js';
