@@ -24,6 +24,8 @@ const exactFamilies: Record<string, string> = {
   lms: 'linear multistep in σ/α with weights summing to the step: exact for the constant ε̂ of the path',
   dualfast: 'the mixing term c·(D − D(x_{t_0}, t_0)) vanishes for a constant D, leaving the exact base step (ddim, dpm-solver, unipc)',
   'time-shift': 'DDIM steps on each sample\'s own shifted grid: the DDIM step is exact for constant D on any grid',
+  schedule: 'UniPC predictor/corrector steps in data or noise form: the differences of a constant D (or ε̂) vanish',
+  lsd: 'with its default (analytic) coefficients the DPM-Solver++(2M) update; learned coefficients are exact only if c0 + c1 = 1 − e^{−h}',
 };
 
 /** Samplers of a listed family that are not exact, and why. */
