@@ -11,6 +11,7 @@ import { timeShiftSamplers } from './time-shift.js';
 import { flowSamplers } from './flow.js';
 import { evodiffSamplers } from './evodiff.js';
 import { dualfastSamplers } from './dualfast.js';
+import { dpmSolverV3Samplers } from './dpm-solver-v3.js';
 
 export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
 
@@ -27,6 +28,7 @@ export const samplers: readonly SamplerEntry[] = [
   ...flowSamplers,
   ...evodiffSamplers,
   ...dualfastSamplers,
+  ...dpmSolverV3Samplers,
 ];
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
