@@ -4,6 +4,7 @@ import { addSampleCommand } from './sample.js';
 import { addBenchCommand } from './bench.js';
 import { addListCommand } from './list.js';
 import { addDiscreteCommands } from './discrete.js';
+import { addPosteriorCommand } from './posterior.js';
 import { processIo, type CliIo } from './io.js';
 
 /**
@@ -27,6 +28,7 @@ function program(io: CliIo): Command {
   addBenchCommand(p, io);
   addListCommand(p, io);
   addDiscreteCommands(p, io);
+  addPosteriorCommand(p, io);
   return p;
 }
 

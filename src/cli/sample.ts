@@ -20,6 +20,7 @@ import {
 } from './args.js';
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
+import { guideHelp, guidedOracle } from './guide.js';
 
 export interface SampleArgs extends GridArgs {
   model: string;
@@ -43,6 +44,7 @@ export interface SampleArgs extends GridArgs {
   config?: string;
   labels?: number[];
   cfg?: number;
+  guide?: string;
 }
 
 /** The grid flags, shared with bench. */
@@ -74,6 +76,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--n <n>', 'number of samples', integerArg(1), 64)
     .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
     .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (1 = the conditional model alone)', numberArg)
+    .option('--guide <spec>', `exact mixtures: ${guideHelp}`)
     .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0), 0)
     .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
     .option('--z <file>', 'standard-normal draws .npy [n, d], scaled to x_T the way the run starts')
@@ -174,6 +177,7 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   if (a.plot) plotFormat(a.plot);
   const loaded: ModelArg = await loadModelArg(a.model);
   if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
+  if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
   const plan = a.from ? await planFromReference(a, given) : planFromFlags(a, given);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
@@ -237,6 +241,7 @@ interface RunModel {
 
 function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): RunModel {
   const gmm = new GaussianMixture(m.gmm);
+  if (a.guide) return { model: guidedOracle(gmm, process, a.prediction, a.guide) };
   return { model: new GmmOracle(gmm, process, a.prediction), gmm };
 }
 
