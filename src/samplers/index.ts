@@ -9,6 +9,8 @@ import { eulerSamplers } from './euler.js';
 import { lmsSamplers } from './lms.js';
 import { timeShiftSamplers } from './time-shift.js';
 import { flowSamplers } from './flow.js';
+import { scheduleSamplers } from './schedule.js';
+import { lsdSamplers } from './lsd.js';
 import { evodiffSamplers } from './evodiff.js';
 import { dualfastSamplers } from './dualfast.js';
 import { dpmSolverV3Samplers } from './dpm-solver-v3.js';
@@ -26,6 +28,8 @@ export const samplers: readonly SamplerEntry[] = [
   ...lmsSamplers,
   ...timeShiftSamplers,
   ...flowSamplers,
+  ...scheduleSamplers,
+  ...lsdSamplers,
   ...evodiffSamplers,
   ...dualfastSamplers,
   ...dpmSolverV3Samplers,
