@@ -1,0 +1,1 @@
+export { gmmNoiseLikelihood, sampleDmcmc, type DmcmcRequest, type DmcmcResult, type NoiseLogLikelihood } from './dlg.js';
