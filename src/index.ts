@@ -44,3 +44,5 @@ export * from './guidance/red-diff.js';
 export * from './guidance/minority.js';
 export * from './guidance/hallucination.js';
 export * from './guidance/intrinsic-dim.js';
+export * as mr from './mr/index.js';
+export * as dmcmc from './mcmc/index.js';
