@@ -176,8 +176,8 @@ export interface SampleSummary {
 async function runSample(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
   const loaded: ModelArg = await loadModelArg(a.model);
-  if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
+  if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
   const plan = a.from ? await planFromReference(a, given) : planFromFlags(a, given);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
