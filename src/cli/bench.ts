@@ -11,11 +11,12 @@ import { addGridOptions } from './sample.js';
 import { defaultGrid } from '../sample.js';
 import { loadExactModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
+import { addResultFileOptions, emsText, fixedRow, fixedRuns, gridFileRuns, type ResultFileArgs } from './load.js';
 
 /** One sampler of each main family: first order, multistep, single-step, predictor–corrector, linear multistep. */
 export const DEFAULT_BENCH_SAMPLERS = ['ddim', 'dpmpp-2m', 'dpmpp-3m', 'unipc', 'deis', 'heun', 'lms'];
 
-interface BenchArgs extends GridArgs {
+interface BenchArgs extends GridArgs, ResultFileArgs {
   model: string;
   prediction: Prediction;
   process: ProcessConfig['name'];
@@ -40,7 +41,7 @@ export function addBenchCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--samplers <list>', 'comma-separated names, each optionally NAME:key=value:…', DEFAULT_BENCH_SAMPLERS.join(','))
     .option('--nfe <list>', 'NFE budgets', integerListArg(1), [...DEFAULT_NFES]);
-  addGridOptions(cmd)
+  addResultFileOptions(addGridOptions(cmd))
     .option('--n <n>', 'samples per run', integerArg(1), 64)
     .option('--seed <seed>', 'seed of x_T and sampler noise', integerArg(0), 0)
     .option('--out <file>', 'write the table as Markdown')
@@ -67,13 +68,21 @@ async function runBench(a: BenchArgs, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
   const model = await loadExactModelArg(a.model, 'bench');
   const process = createProcess({ name: a.process });
-  const samplers: BenchSampler[] = parseSamplerList(a.samplers).map((s) => ({ ...s, grid: gridShapeFor(a, s.name) }));
+  const ems = a.ems ? await emsText(a.ems) : undefined;
+  const withEms = (s: { name: string; options: Record<string, string> }) => ({
+    ...s, options: { ...s.options, ems }, label: `${s.name}(${[...Object.entries(s.options).map(([k, v]) => `${k}=${v}`), `ems=${a.ems}`].join(', ')})`,
+  });
+  const listed = parseSamplerList(a.samplers).map((s) => (ems && findSampler(s.name).name === 'dpm-solver-v3' ? withEms(s) : s));
+  if (ems && !listed.some((s) => 'ems' in s.options)) throw new UsageError('--ems applies to dpm-solver-v3; add it to --samplers');
+  const samplers: BenchSampler[] = listed.map((s) => ({ ...s, grid: gridShapeFor(a, s.name) }));
   if (samplers.length === 0) throw new UsageError('--samplers is empty; name at least one (see `diffuse list samplers`)');
+  const fixed = [...(await fixedRuns(a)), ...(a.gridFile ? await gridFileRuns(a.gridFile, listed) : [])];
   const bar = progressBar(io, a.quiet === true || a.json === true, 'bench', 0);
   const rows = await benchmark({
     gmm: model.gmm, process, samplers, nfes: a.nfe, n: a.n, seed: a.seed, prediction: a.prediction,
     onProgress: (p) => bar.update(p.done, p.total, `runs | ${p.label} @ NFE ${p.budget}`),
   }).finally(() => bar.stop());
+  for (const run of fixed) rows.push(await fixedRow(run, model.gmm, process, a.prediction, a.n, a.seed));
   const table = toMarkdown(rows);
   if (a.out) await writeTextFile(a.out, table);
   if (a.csv) await writeTextFile(a.csv, toCsv(rows));

@@ -5,6 +5,7 @@ import { gridTypes } from '../grid/index.js';
 import { builtinDescription, builtinNames } from '../models/oracle/builtin.js';
 import type { SamplerEntry } from '../samplers/types.js';
 import { gridFlags } from './args.js';
+import { methodCommands } from './methods.js';
 import type { CliIo } from './io.js';
 
 /** Everything `diffuse list` shows, generated from the registries. */
@@ -27,16 +28,17 @@ export function catalogue() {
     grids: gridTypes().map((g) => ({ type: g.type, description: g.description, flags: gridFlags(g.type) })),
     references: samplers.flatMap((s) => (s.references ?? []).map((r) => ({ from: `${r.library}:${r.name}`, sampler: s.name }))),
     models: builtinNames.map((name) => ({ model: `builtin:${name}`, description: builtinDescription(name) })),
+    methods: methodCommands,
   };
 }
 
 type Topic = keyof ReturnType<typeof catalogue>;
-const topics: Topic[] = ['processes', 'samplers', 'grids', 'references', 'models'];
+const topics: Topic[] = ['processes', 'samplers', 'grids', 'references', 'models', 'methods'];
 
 export function addListCommand(program: Command, io: CliIo): void {
   program
     .command('list')
-    .description('list processes, samplers (with aliases and options), grids, reference translations and built-in models')
+    .description('list processes, samplers (with aliases and options), grids, reference translations, built-in models and the search/method commands')
     .addArgument(new Argument('[topic]', 'show one topic only').choices(topics))
     .option('--json', 'print as JSON')
     .action((topic: Topic | undefined, opts: { json?: boolean }) => {
@@ -67,6 +69,11 @@ const render: Record<Topic, (c: ReturnType<typeof catalogue>) => string> = {
       c.references.map((r) => `  ${pad(r.from, 44)}→ ${r.sampler}`),
     ),
   models: (c) => section('Built-in models (--model)', c.models.map((m) => `  ${pad(m.model, 22)}${m.description}`)),
+  methods: (c) =>
+    section(
+      'Searches, result files and methods with their own loop (diffuse COMMAND --help for details)',
+      c.methods.map((m) => `  ${pad(m.command, 14)}${m.description}\n  ${pad('', 14)}options: ${m.options.join(' ')}`),
+    ),
 };
 
 function describeSampler(s: SamplerEntry): string {

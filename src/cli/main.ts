@@ -5,6 +5,8 @@ import { addBenchCommand } from './bench.js';
 import { addListCommand } from './list.js';
 import { addDiscreteCommands } from './discrete.js';
 import { addPosteriorCommand } from './posterior.js';
+import { addSearchCommand } from './search.js';
+import { addMethodCommands } from './methods.js';
 import { processIo, type CliIo } from './io.js';
 
 /**
@@ -29,6 +31,8 @@ function program(io: CliIo): Command {
   addListCommand(p, io);
   addDiscreteCommands(p, io);
   addPosteriorCommand(p, io);
+  addSearchCommand(p, io);
+  addMethodCommands(p, io);
   return p;
 }
 

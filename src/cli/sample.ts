@@ -21,8 +21,9 @@ import {
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
 import { guideHelp, guidedOracle } from './guide.js';
+import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
 
-export interface SampleArgs extends GridArgs {
+export interface SampleArgs extends GridArgs, ResultFileArgs {
   model: string;
   prediction: string;
   process: ProcessConfig['name'];
@@ -71,7 +72,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
     .option('--steps <n>', 'number of steps', integerArg(1), 10)
     .option('--times <list>', 'explicit grid: comma-separated decreasing process times', numberListArg);
-  addGridOptions(cmd)
+  addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable (see `diffuse list samplers`)', keyValueArg, {})
     .option('--n <n>', 'number of samples', integerArg(1), 64)
     .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
@@ -179,7 +180,8 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
   if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
-  const plan = a.from ? await planFromReference(a, given) : planFromFlags(a, given);
+  if (a.from && (a.gridFile || a.schedule || a.lsd || a.ems)) throw new UsageError('--from takes the sampler and grid from the reference; drop --grid-file, --schedule, --lsd and --ems');
+  const plan = a.from ? await planFromReference(a, given) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const entry = findSampler(plan.sampler);
   const options = resolveOptions(entry, plan.options);

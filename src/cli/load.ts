@@ -1,0 +1,138 @@
+import type { Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { GridSpec } from '../grid/index.js';
+import type { Process } from '../process/types.js';
+import type { Prediction } from '../param/convert.js';
+import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
+import { findSampler } from '../samplers/index.js';
+import { resolveGrid, sample } from '../sample.js';
+import { pfOdeEndpoint } from '../ode/pf-ode.js';
+import { sampleErrors } from '../metrics/error.js';
+import type { BenchRow } from '../bench.js';
+import { scheduleRun, lsdRun, type SolverSchedule, type LsdCoefficients } from '../search/index.js';
+import { parseEms } from '../ems/index.js';
+import { readJsonObject, readTextFile } from '../io/files.js';
+
+/**
+ * Loading what searches and estimators wrote, for `diffuse sample` and `diffuse bench`:
+ * --grid-file (an explicit grid, e.g. AutoDiffusion's), --schedule (an S³ solver schedule, run by the
+ * `schedule` sampler), --lsd (LSD / LSD+ coefficients, run by the `lsd` sampler) and --ems (EMS JSON
+ * for dpm-solver-v3). Each file is either the bare object or a `diffuse search` result holding it.
+ */
+
+export interface ResultFileArgs {
+  gridFile?: string;
+  schedule?: string;
+  lsd?: string;
+  ems?: string;
+}
+
+export function addResultFileOptions(cmd: Command): Command {
+  return cmd
+    .option('--grid-file <file>', 'explicit grid JSON ({"type":"explicit","times":[…]} or a `diffuse search --method autodiffusion` result)')
+    .option('--schedule <file>', 'S³ solver schedule JSON ({times, steps} or a `diffuse search --method s3` result), run by the schedule sampler')
+    .option('--lsd <file>', 'LSD / LSD+ coefficients JSON (or a `diffuse search --method lsd|lsd+` result), run by the lsd sampler')
+    .option('--ems <file>', 'EMS JSON for dpm-solver-v3 (from `diffuse ems`)');
+}
+
+/** A sampler run a result file fixes: sampler (schedule/lsd files), options and explicit grid. */
+export interface FixedRun {
+  sampler: string;
+  options: Record<string, unknown>;
+  grid: GridSpec;
+  label: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The object under `key` of a search result, or the file itself. */
+async function payload(file: string, key: string): Promise<Record<string, unknown>> {
+  const json = await readJsonObject(file);
+  const inner = json.format === 'diffuse-search/1' ? json[key] : json;
+  if (!isObject(inner)) throw new UsageError(`${file} holds no ${key}: expected the bare JSON or a diffuse search result with "${key}"`);
+  return inner;
+}
+
+async function explicitGrid(file: string): Promise<GridSpec> {
+  const g = await payload(file, 'grid');
+  const times = g.times;
+  if (g.type !== 'explicit' || !Array.isArray(times) || !times.every((t) => typeof t === 'number')) {
+    throw new UsageError(`${file}: a grid file is {"type":"explicit","times":[t0,…,tN]} (decreasing process times)`);
+  }
+  return { type: 'explicit', times: times as number[] };
+}
+
+/** The runs of --schedule and --lsd, each with its explicit grid. */
+export async function fixedRuns(a: ResultFileArgs): Promise<FixedRun[]> {
+  const runs: FixedRun[] = [];
+  if (a.schedule) {
+    const s = await payload(a.schedule, 'schedule');
+    if (!Array.isArray(s.times) || !Array.isArray(s.steps)) throw new UsageError(`${a.schedule}: a schedule is {"times":[…],"steps":[{"prediction","order","corrector"},…]}`);
+    runs.push({ ...scheduleRun(s as unknown as SolverSchedule), label: `schedule (${a.schedule})` });
+  }
+  if (a.lsd) {
+    const c = await payload(a.lsd, 'coefficients');
+    if (c.kind !== 'lsd' || !Array.isArray(c.times) || !Array.isArray(c.coefficients)) throw new UsageError(`${a.lsd}: LSD coefficients are {"kind":"lsd","plus","times":[…],"coefficients":[[c0,c1],…]}`);
+    const coefficients = c as unknown as LsdCoefficients;
+    runs.push({ ...lsdRun(coefficients), label: `${coefficients.plus ? 'lsd+' : 'lsd'} (${a.lsd})` });
+  }
+  return runs;
+}
+
+/** The EMS JSON text of --ems, checked. */
+export async function emsText(file: string): Promise<string> {
+  const text = await readTextFile(file);
+  try {
+    parseEms(text);
+  } catch (e) {
+    throw new UsageError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return text;
+}
+
+/**
+ * `diffuse sample`'s plan with the result files applied: --schedule / --lsd replace the sampler and
+ * grid, --grid-file the grid, --ems becomes dpm-solver-v3's ems option.
+ */
+export async function withResultFiles<P extends { sampler: string; options: Record<string, unknown>; grid?: GridSpec }>(
+  plan: P, a: ResultFileArgs, given: (key: string) => boolean, gridGiven: boolean,
+): Promise<P> {
+  const chosen = [a.gridFile && '--grid-file', a.schedule && '--schedule', a.lsd && '--lsd'].filter(Boolean);
+  if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} each fix the grid; give one`);
+  if (chosen.length && gridGiven) throw new UsageError(`${chosen[0]} fixes the grid; drop the grid flags`);
+  let out: P = plan;
+  const [run] = await fixedRuns(a);
+  if (run) {
+    if (given('sampler') || Object.keys(plan.options).length) throw new UsageError(`${a.schedule ? '--schedule' : '--lsd'} runs the ${run.sampler} sampler with its own options; drop --sampler and --opt`);
+    out = { ...out, sampler: run.sampler, options: run.options, grid: run.grid };
+  }
+  if (a.gridFile) out = { ...out, grid: await explicitGrid(a.gridFile) };
+  if (a.ems) {
+    if (findSampler(out.sampler).name !== 'dpm-solver-v3') throw new UsageError('--ems applies to --sampler dpm-solver-v3');
+    out = { ...out, options: { ...out.options, ems: await emsText(a.ems) } };
+  }
+  return out;
+}
+
+/** One bench row for a run on a fixed grid: its NFE is its budget. */
+export async function fixedRow(
+  run: FixedRun, gmmSpec: ConstructorParameters<typeof GaussianMixture>[0], process: Process, prediction: Prediction, n: number, seed: number,
+): Promise<BenchRow> {
+  const gmm = new GaussianMixture(gmmSpec);
+  const entry = findSampler(run.sampler);
+  const grid = resolveGrid(process, run.grid, undefined, undefined);
+  const xT = new Rng(seed).fork(0).fillNormal(new Float64Array(n * gmm.d)).map((v) => v * process.priorStd(grid[0]));
+  const result = await sample({ model: new GmmOracle(gmm, process, prediction), process, sampler: entry.name, options: run.options, grid, xT, seed });
+  const e = sampleErrors(result.x.data, pfOdeEndpoint(gmm, process, xT, grid[0], grid[grid.length - 1]), gmm);
+  return {
+    label: run.label, sampler: entry.name, grid: 'explicit', stochastic: entry.stochastic, budget: result.nfe, steps: grid.length - 1, nfe: result.nfe,
+    rmsErr: e.rmsErr, medianErr: e.medianSampleRmsErr, maxAbsErr: e.maxAbsErr, modeFlips: e.modeFlips, rmsErrExclFlips: e.rmsErrExclFlips,
+  };
+}
+
+/** Bench's --grid-file: the listed samplers on that grid, as fixed runs. */
+export async function gridFileRuns(file: string, samplers: readonly { name: string; options: Record<string, unknown> }[]): Promise<FixedRun[]> {
+  const grid = await explicitGrid(file);
+  return samplers.map((s) => ({ sampler: s.name, options: s.options, grid, label: `${s.name} (${file})` }));
+}

@@ -1,0 +1,233 @@
+import { Option, type Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { createProcess, processes, type ProcessConfig } from '../process/index.js';
+import type { Process } from '../process/types.js';
+import { predictions, type Prediction } from '../param/convert.js';
+import type { Model } from '../models/types.js';
+import { GaussianMixture, GmmOracle, type GmmSpec } from '../models/oracle/gmm.js';
+import { makeGrid } from '../grid/index.js';
+import { findSampler, resolveOptions } from '../samplers/index.js';
+import { defaultGrid, sample } from '../sample.js';
+import {
+  searchGrid, searchSchedule, scheduleFitness, unipcSchedule, distillLsd, oracleFitness, teacherFitness, formatPlan,
+  type RunFitness, type SearchProgress, type SearchState, type S3State, type DistillState,
+} from '../search/index.js';
+import { readJsonObject, writeTextFile } from '../io/files.js';
+import { integerArg, keyValueArg, numberArg } from './args.js';
+import { loadModelArg } from './model.js';
+import { progressBar, type CliIo } from './io.js';
+
+/**
+ * `diffuse search`: AutoDiffusion (time steps of a sampler), S³ (per-step solver schedule) or
+ * LSD / LSD+ (distilled sampler coefficients) for one model, process and NFE budget. Exact models
+ * are scored by the exact error, networks by the distance to a many-step teacher. Ctrl-C (or
+ * --time-limit) stops the search cleanly and still writes the best result so far with its state;
+ * --resume continues from such a file. The file loads into sample/bench with --grid-file,
+ * --schedule or --lsd.
+ */
+
+export const searchMethods = ['autodiffusion', 's3', 'lsd', 'lsd+'] as const;
+type SearchMethod = (typeof searchMethods)[number];
+
+interface SearchArgs {
+  method: SearchMethod;
+  model: string;
+  prediction: Prediction;
+  process: ProcessConfig['name'];
+  sampler: string;
+  opt: Record<string, string>;
+  nfe: number;
+  n: number;
+  seed: number;
+  population?: number;
+  generations?: number;
+  parents?: number;
+  screen?: number;
+  iterations?: number;
+  learningRate?: number;
+  searchSeed?: number;
+  teacherSteps: number;
+  resume?: string;
+  timeLimit?: number;
+  out: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** What a search writes: plain JSON that sample/bench load and --resume continues. */
+export interface SearchFile {
+  format: 'diffuse-search/1';
+  method: SearchMethod;
+  model: string;
+  process: Readonly<Record<string, unknown>>;
+  sampler: string;
+  options: Record<string, unknown>;
+  nfe: number;
+  fitness: number;
+  initialFitness: number;
+  stopped: boolean;
+  evaluations: number;
+  /** AutoDiffusion: the grid (--grid-file); S³: the schedule (--schedule); LSD: the coefficients (--lsd). */
+  grid?: { type: 'explicit'; times: number[] };
+  schedule?: { times: number[]; steps: { prediction: 'data' | 'noise'; order: number; corrector: boolean }[] };
+  coefficients?: { kind: 'lsd'; plus: boolean; times: number[]; coefficients: [number, number][] };
+  state: SearchState | S3State | DistillState;
+}
+
+export function addSearchCommand(program: Command, io: CliIo): void {
+  program
+    .command('search')
+    .description('search time steps (AutoDiffusion), solver schedules (S³) or distilled coefficients (LSD/LSD+) for an NFE budget; writes JSON for sample/bench')
+    .addOption(new Option('--method <m>', 'autodiffusion, s3, lsd or lsd+ (LSD+ also learns the times)').choices(searchMethods).default('autodiffusion'))
+    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM], data:FILE.npy (exact error) or onnx:CARD.json (distance to a teacher)', 'builtin:ring8')
+    .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
+    .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
+    .option('--sampler <name>', 'autodiffusion: the sampler whose grid is searched (s3 searches `schedule`, lsd the `lsd` sampler)', 'dpmpp-2m')
+    .option('--opt <key=value>', 'autodiffusion: sampler option, repeatable', keyValueArg, {})
+    .option('--nfe <n>', 'model calls per sample the result may spend', integerArg(1), 10)
+    .option('--n <n>', 'samples in the training batch', integerArg(1), 64)
+    .option('--seed <seed>', 'seed of the training batch', integerArg(0), 1)
+    .option('--population <n>', 'autodiffusion/s3: grids per generation (default 20)', integerArg(2))
+    .option('--generations <n>', 'autodiffusion/s3: generations (default 25)', integerArg(0))
+    .option('--parents <n>', 'autodiffusion/s3: best kept and bred (default 5)', integerArg(1))
+    .option('--screen <n>', 's3: candidates the predictor ranks per evaluation (default 4)', integerArg(1))
+    .option('--iterations <n>', 'lsd: SPSA + Adam iterations, 3 runs each (default 150)', integerArg(0))
+    .option('--learning-rate <x>', 'lsd: Adam step size (default 0.02)', numberArg)
+    .option('--search-seed <seed>', 'seed of the search itself (default 0)', integerArg(0))
+    .option('--teacher-steps <n>', 'onnx models: dpmpp-2m steps of the teacher', integerArg(2), 200)
+    .option('--resume <file>', 'continue the search saved in this result file')
+    .option('--time-limit <s>', 'stop cleanly after this many seconds (as Ctrl-C does)', numberArg)
+    .requiredOption('--out <file>', 'write the result (and the state to resume from) as JSON')
+    .option('--quiet', 'print nothing but errors (and --json)')
+    .option('--json', 'print the result file on stdout')
+    .action(async (opts: SearchArgs) => runSearch(opts, io));
+}
+
+interface Target {
+  process: Process;
+  fitness: (sampler: string, options?: Record<string, unknown>) => RunFitness;
+  /** A model for one-sample NFE counts. */
+  model: Model;
+  d: number;
+}
+
+/** Each run first yields to the event loop, so Ctrl-C and --time-limit are seen between runs. */
+const yielding = (f: RunFitness): RunFitness => async (grid, options) => {
+  await new Promise((resolve) => setImmediate(resolve));
+  return f(grid, options);
+};
+
+async function targetOf(a: SearchArgs): Promise<Target> {
+  const loaded = await loadModelArg(a.model);
+  const batch = { n: a.n, seed: a.seed };
+  if (loaded.kind === 'gmm') {
+    const process = createProcess({ name: a.process });
+    const gmm = new GaussianMixture(loaded.gmm as GmmSpec);
+    return {
+      process, d: gmm.d, model: new GmmOracle(gmm, process, a.prediction),
+      fitness: (sampler, options) => yielding(oracleFitness({ gmm, process, sampler, options, prediction: a.prediction, ...batch })),
+    };
+  }
+  const net = loaded.model;
+  return {
+    process: net.process, d: net.sampleShape.reduce((x, y) => x * y, 1), model: net,
+    fitness: (sampler, options) => yielding(teacherFitness({ model: net, process: net.process, sampler, options, teacher: { sampler: 'dpmpp-2m', steps: a.teacherSteps }, ...batch })),
+  };
+}
+
+/** The largest step count of the sampler's default grid whose one-sample run fits `nfe` model calls. */
+async function initialGrid(t: Target, sampler: string, options: Record<string, unknown>, nfe: number): Promise<Float64Array> {
+  const entry = findSampler(sampler);
+  for (let steps = nfe; steps >= 1; steps--) {
+    const grid = makeGrid(t.process, defaultGrid(entry.defaultGrid, steps));
+    const run = await sample({ model: t.model, process: t.process, sampler: entry.name, options, grid, n: 1 });
+    if (run.nfe <= nfe) return grid;
+  }
+  throw new UsageError(`${entry.name} needs more than ${nfe} model calls for one step; raise --nfe`);
+}
+
+async function resumeState(a: SearchArgs): Promise<SearchFile['state'] | undefined> {
+  if (!a.resume) return undefined;
+  const saved = (await readJsonObject(a.resume)) as Partial<SearchFile>;
+  if (saved.format !== 'diffuse-search/1' || !saved.state) throw new UsageError(`${a.resume} is not a result file of diffuse search (format diffuse-search/1 with a state)`);
+  if (saved.method !== a.method) throw new UsageError(`${a.resume} holds a ${String(saved.method)} search; run it with --method ${String(saved.method)}`);
+  return saved.state;
+}
+
+async function runSearch(a: SearchArgs, io: CliIo): Promise<void> {
+  if (a.method !== 'autodiffusion' && (a.sampler !== 'dpmpp-2m' || Object.keys(a.opt).length)) {
+    throw new UsageError(`--sampler and --opt choose the sampler of an autodiffusion search; ${a.method} searches its own sampler`);
+  }
+  const target = await targetOf(a);
+  const resume = await resumeState(a);
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  globalThis.process.once('SIGINT', onSigint);
+  const timer = a.timeLimit === undefined ? undefined : setTimeout(() => stop.abort(), a.timeLimit * 1000);
+  const bar = progressBar(io, a.quiet === true || a.json === true, a.method, 0);
+  const onProgress = (p: SearchProgress) =>
+    bar.update(p.generation, p.generations, `generations | ${p.evaluations} runs | best ${p.best.toExponential(3)} (start ${p.initial.toExponential(3)})`);
+  const evolution = { population: a.population, generations: a.generations, parents: a.parents, seed: a.searchSeed };
+  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  try {
+    const file = await searchBy(a, target, resume, { signal: stop.signal, onProgress, evolution: defined(evolution), defined });
+    await writeTextFile(a.out, `${JSON.stringify(file, null, 2)}\n`);
+    if (a.json) io.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
+    else if (!a.quiet) io.stdout.write(describe(file, a.out));
+  } finally {
+    bar.stop();
+    globalThis.process.off('SIGINT', onSigint);
+    if (timer) clearTimeout(timer);
+  }
+}
+
+interface Control {
+  signal: AbortSignal;
+  onProgress: (p: SearchProgress) => void;
+  evolution: Partial<{ population: number; generations: number; parents: number; seed: number }>;
+  defined: <T extends object>(o: T) => Partial<T>;
+}
+
+async function searchBy(a: SearchArgs, t: Target, resume: SearchFile['state'] | undefined, c: Control): Promise<SearchFile> {
+  const head = { format: 'diffuse-search/1' as const, method: a.method, model: a.model, process: t.process.config, nfe: a.nfe };
+  const { signal, onProgress } = c;
+  if (a.method === 'autodiffusion') {
+    const entry = findSampler(a.sampler);
+    const options = resolveOptions(entry, a.opt);
+    const initial = await initialGrid(t, entry.name, options, a.nfe);
+    const r = await searchGrid({
+      process: t.process, initial, fitness: t.fitness(entry.name, options), options: c.evolution, resume: resume as SearchState | undefined, signal, onProgress,
+    });
+    return { ...head, sampler: entry.name, options, fitness: r.fitness, initialFitness: r.initialFitness, stopped: r.stopped, evaluations: r.state.evaluations, grid: r.grid, state: r.state };
+  }
+  const grid = makeGrid(t.process, { type: 'logsnr', steps: a.nfe, end: 'zero' });
+  if (a.method === 's3') {
+    const r = await searchSchedule({
+      process: t.process, initial: unipcSchedule(Array.from(grid)), fitness: scheduleFitness(t.fitness('schedule')),
+      options: { ...c.evolution, ...c.defined({ screen: a.screen }) }, resume: resume as S3State | undefined, signal, onProgress,
+    });
+    return {
+      ...head, sampler: 'schedule', options: { plan: formatPlan(r.schedule.steps) }, fitness: r.fitness, initialFitness: r.initialFitness,
+      stopped: r.stopped, evaluations: r.state.evaluations, schedule: r.schedule, state: r.state,
+    };
+  }
+  const r = await distillLsd({
+    process: t.process, initial: grid, fitness: t.fitness('lsd'),
+    options: { plus: a.method === 'lsd+', ...c.defined({ iterations: a.iterations, learningRate: a.learningRate, seed: a.searchSeed }) },
+    resume: resume as DistillState | undefined, signal, onProgress,
+  });
+  return {
+    ...head, sampler: 'lsd', options: {}, fitness: r.fitness, initialFitness: r.initialFitness, stopped: r.stopped,
+    evaluations: r.state.evaluations, coefficients: r.coefficients, state: r.state,
+  };
+}
+
+const loadFlag: Record<SearchMethod, string> = { autodiffusion: '--grid-file', s3: '--schedule', lsd: '--lsd', 'lsd+': '--lsd' };
+
+function describe(f: SearchFile, out: string): string {
+  return [
+    `${f.method} for ${f.sampler} on ${f.model} (${String(f.process.name)}), NFE ${f.nfe}: ${f.stopped ? 'stopped early, ' : ''}${f.evaluations} fitness runs`,
+    `training-batch error: start ${f.initialFitness.toExponential(3)} → best ${f.fitness.toExponential(3)} (${(f.initialFitness / f.fitness).toFixed(2)}×)`,
+    `wrote ${out} (load it with diffuse sample ${loadFlag[f.method]} ${out}; continue with --resume ${out})`,
+  ].join('\n') + '\n';
+}

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../src/cli/main.js';
+import { sample } from '../src/sample.js';
+import { builtinProblem } from '../src/models/oracle/builtin.js';
+import { GaussianMixture, GmmOracle } from '../src/models/oracle/gmm.js';
+import { createProcess } from '../src/process/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'diffuse-methods-'));
+const tmp = (name: string) => join(dir, name);
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  return { code, out, err };
+}
+
+const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+const small = ['--nfe', '5', '--n', '16', '--seed', '1'];
+const evolution = ['--population', '4', '--parents', '2', '--generations', '2'];
+
+/** The error `diffuse sample` measures on the search's own training batch (same seed and n). */
+async function sampledError(...flags: string[]): Promise<{ nfe: number; err: number }> {
+  const r = await run('sample', ...flags, '--n', '16', '--seed', '1', '--json');
+  expect(r.err).toBe('');
+  const s = JSON.parse(r.out);
+  return { nfe: s.nfe, err: s.error.medianSampleRmsErr };
+}
+
+describe('diffuse search → sample', () => {
+  it('autodiffusion: the saved grid, loaded by --grid-file, reproduces the fitness it was scored with', async () => {
+    const r = await run('search', '--method', 'autodiffusion', ...small, ...evolution, '--out', tmp('ad.json'));
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const f = json(tmp('ad.json'));
+    expect(f).toMatchObject({ format: 'diffuse-search/1', method: 'autodiffusion', sampler: 'dpmpp-2m', nfe: 5, stopped: false });
+    expect(f.fitness).toBeLessThanOrEqual(f.initialFitness);
+    const s = await sampledError('--sampler', 'dpmpp-2m', '--grid-file', tmp('ad.json'));
+    expect(s.nfe).toBe(5);
+    expect(Math.abs(s.err - f.fitness)).toBeLessThan(1e-12 * f.fitness);
+  });
+
+  it('s3: --schedule runs the searched schedule with the same error', async () => {
+    expect((await run('search', '--method', 's3', ...small, ...evolution, '--out', tmp('s3.json'))).code).toBe(0);
+    const f = json(tmp('s3.json'));
+    expect(f.schedule.steps).toHaveLength(5);
+    const s = await sampledError('--schedule', tmp('s3.json'));
+    expect(s.nfe).toBe(5);
+    expect(Math.abs(s.err - f.fitness)).toBeLessThan(1e-12 * f.fitness);
+  });
+
+  it('lsd+: --lsd runs the distilled coefficients and times with the same error, below dpmpp-2m', async () => {
+    expect((await run('search', '--method', 'lsd+', ...small, '--iterations', '4', '--out', tmp('lsd.json'))).code).toBe(0);
+    const f = json(tmp('lsd.json'));
+    expect(f.coefficients).toMatchObject({ kind: 'lsd', plus: true });
+    expect(f.fitness).toBeLessThan(f.initialFitness);
+    const s = await sampledError('--lsd', tmp('lsd.json'));
+    expect(Math.abs(s.err - f.fitness)).toBeLessThan(1e-12 * f.fitness);
+  });
+
+  it('resumes: a finished search continues with no new runs; --time-limit 0 stops cleanly and still writes the best so far', async () => {
+    const r = await run('search', '--method', 'autodiffusion', ...small, '--resume', tmp('ad.json'), '--out', tmp('ad2.json'));
+    expect(r.code).toBe(0);
+    const [a, b] = [json(tmp('ad.json')), json(tmp('ad2.json'))];
+    expect(b.fitness).toBe(a.fitness);
+    expect(b.evaluations).toBe(a.evaluations);
+    const stopped = await run('search', '--method', 'autodiffusion', ...small, '--time-limit', '0', '--out', tmp('ad0.json'));
+    expect(stopped.code).toBe(0);
+    const c = json(tmp('ad0.json'));
+    expect(c.stopped).toBe(true);
+    expect(c.evaluations).toBeLessThan(20);
+    expect(Number.isFinite(c.fitness)).toBe(true);
+  });
+
+  it('rejects a resume file of another method and a sampler given with --schedule', async () => {
+    expect((await run('search', '--method', 's3', ...small, '--resume', tmp('ad.json'), '--out', tmp('x.json'))).err).toMatch(/--method autodiffusion/);
+    const r = await run('sample', '--sampler', 'unipc', '--schedule', tmp('s3.json'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/drop --sampler/);
+  });
+});
+
+describe('diffuse ems → dpm-solver-v3', () => {
+  it('writes oracle EMS that --ems passes to dpm-solver-v3 exactly as the library option does', async () => {
+    expect((await run('ems', '--points', '20', '--samples', '32', '--out', tmp('ems.json'), '--quiet')).code).toBe(0);
+    const text = readFileSync(tmp('ems.json'), 'utf8');
+    const cli = await run('sample', '--sampler', 'dpm-solver-v3', '--ems', tmp('ems.json'), '--steps', '6', '--n', '8', '--json');
+    const s = JSON.parse(cli.out);
+    const process = createProcess({ name: 'vp' });
+    const lib = await sample({
+      model: new GmmOracle(new GaussianMixture(builtinProblem('ring8')), process, 'epsilon'), process, sampler: 'dpm-solver-v3', options: { ems: text },
+      grid: { type: 'explicit', times: s.grid }, n: 8, seed: 0,
+    });
+    expect(s.nfe).toBe(6);
+    expect(s.error.rmsErr).toBeGreaterThan(0);
+    const out = tmp('v3.npy');
+    await run('sample', '--sampler', 'dpm-solver-v3', '--ems', tmp('ems.json'), '--steps', '6', '--n', '8', '--out', out, '--quiet');
+    const { parseNpy } = await import('../src/io/npy.js');
+    expect(Array.from(parseNpy(new Uint8Array(readFileSync(out))).data)).toEqual(Array.from(lib.x.data));
+  });
+
+  it('bench adds the EMS to dpm-solver-v3 and rows for --schedule; --ems without v3 is a usage error', async () => {
+    const r = await run('bench', '--samplers', 'dpmpp-2m,dpm-solver-v3', '--ems', tmp('ems.json'), '--schedule', tmp('s3.json'), '--nfe', '5', '--n', '8', '--json');
+    const rows = JSON.parse(r.out) as { label: string; nfe: number }[];
+    expect(rows.map((x) => x.label)).toEqual(['dpmpp-2m', `dpm-solver-v3(ems=${tmp('ems.json')})`, `schedule (${tmp('s3.json')})`]);
+    expect(rows.every((x) => x.nfe === 5)).toBe(true);
+    const bad = await run('bench', '--samplers', 'dpmpp-2m', '--ems', tmp('ems.json'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--ems applies to dpm-solver-v3/);
+  });
+});
+
+describe('methods with their own loop', () => {
+  const summary = async (...args: string[]) => {
+    const r = await run(...args, '--json');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    return JSON.parse(r.out);
+  };
+
+  it('pfgm: NFE 2·steps − 1; D = inf (EDM) lands on the data points, D = 128 at 3 steps does not', async () => {
+    const edm = await summary('pfgm', '--D', 'inf', '--steps', '3', '--n', '32');
+    const d128 = await summary('pfgm', '--D', '128', '--steps', '3', '--n', '32');
+    expect([edm.nfe, d128.nfe]).toEqual([5, 5]);
+    expect(edm.error).toBeLessThan(1e-9);
+    expect(d128.error).toBeGreaterThan(1e-2);
+  });
+
+  it('mr: the ODE error against the exact endpoint falls with steps; the posterior sampler reports sliced W2 only', async () => {
+    const [e5, e20] = [await summary('mr', '--steps', '5', '--n', '32'), await summary('mr', '--steps', '20', '--n', '32')];
+    expect([e5.nfe, e20.nfe]).toEqual([5, 20]);
+    expect(e20.error).toBeLessThan(e5.error / 4);
+    const post = await summary('mr', '--solver', 'posterior', '--steps', '5', '--n', '32');
+    expect(post.error).toBeUndefined();
+    expect(post.slicedW2).toBeGreaterThan(0);
+  });
+
+  it('interpolant and dmcmc report their NFE and sliced W2', async () => {
+    const i = await summary('interpolant', '--steps', '10', '--n', '32');
+    expect(i.nfe).toBe(20);
+    const sde = await summary('interpolant', '--method', 'sde-euler-maruyama', '--steps', '10', '--n', '32');
+    expect(sde.nfe).toBe(10);
+    const m = await summary('dmcmc', '--chains', '8', '--burn-in', '2', '--n', '16', '--steps', '2');
+    expect(m.nfe).toBeGreaterThan(2);
+    expect(m.slicedW2).toBeGreaterThan(0);
+  });
+
+  it('diffuse list shows the commands with their options', async () => {
+    const r = await run('list', 'methods');
+    for (const c of ['search', 'ems', 'pfgm', 'interpolant', 'mr', 'dmcmc', '--grid-file', '--schedule', '--lsd', '--ems', '--resume']) expect(r.out).toContain(c);
+    const all = JSON.parse((await run('list', '--json')).out);
+    expect(all.methods.map((m: { command: string }) => m.command)).toContain('search');
+  });
+});
