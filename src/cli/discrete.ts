@@ -5,13 +5,17 @@ import {
   DISCRETE_CHAINS, DISCRETE_SAMPLER_NAMES, builtinOracle, checkDiscreteSampler, discreteStats, discreteTable, exactReference, runDiscreteSampler,
   type DiscreteStats,
 } from '../discrete/bench.js';
-import { writeNpyFile, writeTextFile } from '../io/files.js';
+import { MarkovOracle, type MarkovChainSpec } from '../discrete/oracle/markov.js';
+import { decodeTokens, loadOnnxMaskedLM } from '../discrete/onnx/node.js';
+import { oracleScorer, type SequenceScorer } from '../discrete/samplers/edlm.js';
+import { readJsonObject, writeNpyFile, writeTextFile } from '../io/files.js';
 import { integerArg } from './args.js';
 import type { CliIo } from './io.js';
 
 /**
  * `diffuse sample-discrete` and `diffuse bench-discrete`: masked discrete diffusion on the built-in
- * Markov-chain oracles, with exact KL / TV / entropy / NLL.
+ * Markov-chain oracles, with exact KL / TV / entropy / NLL; `sample-discrete --model onnx:<card>` samples
+ * an ONNX masked language model and prints its text.
  */
 
 interface DiscreteArgs {
@@ -27,6 +31,8 @@ interface DiscreteArgs {
 
 interface SampleDiscreteArgs extends DiscreteArgs {
   sampler: string;
+  model?: string;
+  energy?: string;
 }
 
 interface BenchDiscreteArgs extends DiscreteArgs {
@@ -36,7 +42,7 @@ interface BenchDiscreteArgs extends DiscreteArgs {
 function commonOptions(cmd: Command): Command {
   return cmd
     .option('--chain <name>', `built-in chain: ${DISCRETE_CHAINS.join(', ')}`, 'mixture3')
-    .option('--length <L>', 'sequence length', integerArg(1), 4)
+    .option('--length <L>', 'sequence length of the chain (a model\'s card fixes its own)', integerArg(1), 4)
     .option('--steps <n>', 'denoising steps', integerArg(1), 8)
     .option('--n <n>', 'number of sequences', integerArg(1), 1000)
     .option('--seed <seed>', 'seed', integerArg(0), 0)
@@ -49,7 +55,9 @@ export function addDiscreteCommands(program: Command, io: CliIo): void {
     program
       .command('sample-discrete')
       .description('draw token sequences from a built-in Markov chain by masked discrete diffusion; print its exact statistics')
-      .option('--sampler <name>', `one of ${DISCRETE_SAMPLER_NAMES.join(', ')}`, 'ancestral'),
+      .option('--sampler <name>', `one of ${DISCRETE_SAMPLER_NAMES.join(', ')}`, 'ancestral')
+      .option('--model <spec>', 'onnx:<card.json>: sample an ONNX masked language model instead of a chain, and print its text')
+      .option('--energy <chain.json>', 'edlm with --model: the autoregressive energy, a Markov chain (e.g. models/text/bigram.json)'),
   )
     .option('--out <file>', 'write the tokens: .npy (float64 token ids, shape [n, L]) or .json (nested int arrays)')
     .action(async (a: SampleDiscreteArgs) => sampleDiscrete(a, io));
@@ -71,20 +79,59 @@ function outFormat(path: string): 'npy' | 'json' {
 
 async function sampleDiscrete(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
   checkDiscreteSampler(a.sampler);
-  const format = a.out ? outFormat(a.out) : undefined;
+  if (a.model !== undefined) return sampleModel(a, io);
+  if (a.energy !== undefined) throw new UsageError('--energy goes with --model (a chain is its own energy)');
+  if (a.out) outFormat(a.out);
   const oracle = builtinOracle(a.chain, a.length);
   const ref = exactReference(oracle);
   const cfg = { sampler: a.sampler, steps: a.steps, n: a.n, seed: a.seed, candidates: a.candidates };
   const s = await runDiscreteSampler(oracle, cfg);
   const stats = discreteStats(oracle, ref, s, cfg);
   const L = oracle.length;
-  if (a.out && format === 'npy') await writeNpyFile(a.out, tensor('float64', [a.n, L], Float64Array.from(s.x)));
-  if (a.out && format === 'json') {
-    const rows = Array.from({ length: a.n }, (_, b) => Array.from(s.x.subarray(b * L, (b + 1) * L)));
-    await writeTextFile(a.out, `${JSON.stringify(rows)}\n`);
-  }
+  if (a.out) await writeTokens(a.out, s.x, a.n, L);
   if (a.json) io.stdout.write(`${JSON.stringify({ chain: a.chain, length: L, exactEntropy: ref.entropy, ...stats }, null, 2)}\n`);
   else io.stdout.write(header(a.chain, L, ref.entropy) + discreteTable([stats]));
+}
+
+async function writeTokens(path: string, x: Int32Array, n: number, L: number): Promise<void> {
+  if (outFormat(path) === 'npy') return writeNpyFile(path, tensor('float64', [n, L], Float64Array.from(x)));
+  const rows = Array.from({ length: n }, (_, b) => Array.from(x.subarray(b * L, (b + 1) * L)));
+  await writeTextFile(path, `${JSON.stringify(rows)}\n`);
+}
+
+/** `--model onnx:<card>`: sample the network, print decoded text (ids when the card has no tokenizer) and the NFE. */
+async function sampleModel(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
+  const spec = a.model ?? '';
+  if (!spec.startsWith('onnx:') || spec.length === 5) throw new UsageError(`--model ${spec}: accepted: onnx:<card.json> (a diffuse-mlm-card/v1 file)`);
+  if (a.out) outFormat(a.out);
+  const cardPath = spec.slice(5);
+  const model = await loadOnnxMaskedLM(cardPath);
+  const L = model.length;
+  let energy: SequenceScorer | undefined;
+  if (a.energy !== undefined) {
+    const chain = new MarkovOracle((await readJsonObject(a.energy)) as unknown as MarkovChainSpec, L);
+    if (chain.vocabSize !== model.vocabSize) throw new UsageError(`--energy ${a.energy}: its vocabulary has ${chain.vocabSize} tokens; the model's has ${model.vocabSize}`);
+    energy = oracleScorer(chain);
+  } else if (a.sampler === 'edlm') {
+    throw new UsageError('edlm on a model needs --energy <chain.json>, an autoregressive energy over its tokens (e.g. models/text/bigram.json)');
+  }
+  const cfg = { sampler: a.sampler, steps: a.steps, n: a.n, seed: a.seed, candidates: a.candidates };
+  const start = performance.now();
+  const s = await runDiscreteSampler(model, cfg, energy);
+  const seconds = (performance.now() - start) / 1000;
+  const tokenizer = model.card.tokenizer;
+  const texts = Array.from({ length: a.n }, (_, b) => {
+    const row = s.x.subarray(b * L, (b + 1) * L);
+    return tokenizer ? decodeTokens(tokenizer, row) : Array.from(row).join(' ');
+  });
+  if (a.out) await writeTokens(a.out, s.x, a.n, L);
+  const stats = { model: cardPath, sampler: a.sampler, steps: a.steps, n: a.n, length: L, nfe: s.nfe, nfePerSequence: s.evaluations / a.n, drawsPerSequence: s.draws / a.n, seconds };
+  if (a.json) {
+    io.stdout.write(`${JSON.stringify({ ...stats, texts }, null, 2)}\n`);
+    return;
+  }
+  io.stdout.write(`${cardPath}: ${a.sampler}, ${a.steps} steps, ${a.n} sequences of ${L} tokens: NFE ${s.nfe} calls, ` +
+    `${stats.nfePerSequence.toFixed(2)} per sequence, ${seconds.toFixed(2)} s\n\n${texts.join('\n')}\n`);
 }
 
 function header(chain: string, L: number, h: number | null): string {

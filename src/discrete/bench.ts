@@ -2,12 +2,12 @@ import { UsageError } from '../core/errors.js';
 import { log } from '../core/math.js';
 import { Rng } from '../core/rng.js';
 import { entropy } from './categorical.js';
-import { DiscreteDenoiser } from './model.js';
+import { DiscreteDenoiser, type DiscreteModel } from './model.js';
 import { BUILTIN_MARKOV, encodeSequence, intPow, MarkovOracle } from './oracle/markov.js';
 import { ancestral } from './samplers/ancestral.js';
 import { anyOrder } from './samplers/any-order.js';
 import { confidence } from './samplers/confidence.js';
-import { edlm, oracleScorer } from './samplers/edlm.js';
+import { edlm, oracleScorer, type SequenceScorer } from './samplers/edlm.js';
 import { firstHitting } from './samplers/first-hitting.js';
 import type { DiscreteSample } from './samplers/types.js';
 
@@ -48,10 +48,13 @@ export function checkDiscreteSampler(name: string): DiscreteSamplerName {
   return name as DiscreteSamplerName;
 }
 
-/** Runs one named sampler on the oracle from all-masked sequences. */
-export async function runDiscreteSampler(oracle: MarkovOracle, cfg: DiscreteRunConfig): Promise<DiscreteSample> {
+/**
+ * Runs one named sampler on a model (an oracle chain or a network) from all-masked sequences. EDLM's
+ * energy is `energy`, or the chain itself when the model is a MarkovOracle.
+ */
+export async function runDiscreteSampler(network: DiscreteModel, cfg: DiscreteRunConfig, energy?: SequenceScorer): Promise<DiscreteSample> {
   const name = checkDiscreteSampler(cfg.sampler);
-  const model = new DiscreteDenoiser(oracle);
+  const model = new DiscreteDenoiser(network);
   const run = { n: cfg.n, rng: new Rng(cfg.seed) };
   const { steps } = cfg;
   switch (name) {
@@ -62,13 +65,16 @@ export async function runDiscreteSampler(oracle: MarkovOracle, cfg: DiscreteRunC
     case 'first-hitting':
       return firstHitting(model, run);
     case 'first-hitting-parallel':
-      return firstHitting(model, run, { tokensPerCall: Math.ceil(oracle.length / steps) });
+      return firstHitting(model, run, { tokensPerCall: Math.ceil(network.length / steps) });
     case 'any-order':
       return anyOrder(model, run);
     case 'confidence':
       return confidence(model, run, { steps });
-    case 'edlm':
-      return edlm(model, run, { steps, energy: oracleScorer(oracle), candidates: cfg.candidates });
+    case 'edlm': {
+      const scorer = energy ?? (network instanceof MarkovOracle ? oracleScorer(network) : undefined);
+      if (!scorer) throw new UsageError('edlm needs an autoregressive energy for this model (e.g. a Markov chain JSON)');
+      return edlm(model, run, { steps, energy: scorer, candidates: cfg.candidates });
+    }
   }
 }
 
