@@ -218,7 +218,7 @@ describe('the built bin/diffuse.js', () => {
 
   const bin = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/diffuse.js'), ...args], { cwd: dir, encoding: 'utf8' });
 
-  it('runs the README command', () => {
+  it('samples the built-in ring8 mixture through the built bin (npy, PNG, NFE)', () => {
     const r = bin('sample', '--model', 'builtin:ring8', '--steps', '10', '--out', 'ring8.npy', '--plot', 'ring8.png');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -61,6 +61,15 @@ describe('grids', () => {
     expect(g[2]).toBe(0);
   });
 
+  it('a logSNR grid on flow starts where λ mirrors its end (λ(1) = −∞), and refuses to start at α = 0', () => {
+    const p = createProcess({ name: 'flow' });
+    const g = makeGrid(p, { type: 'logsnr', steps: 4, end: 'zero' });
+    expect(g[0]).toBeCloseTo(1 - 1e-3, 12);
+    expect(g[3]).toBeCloseTo(1e-3, 12);
+    expect(g[4]).toBe(0);
+    expect(() => makeGrid(p, { type: 'logsnr', steps: 4, start: 1 })).toThrow(/cannot start at t=1 .* α = 0/);
+  });
+
   it('rejects bad grids with what is accepted', () => {
     const p = createProcess({ name: 'edm' });
     expect(() => makeGrid(p, { type: 'karras', steps: 0 })).toThrow(/steps must be an integer ≥ 1/);

@@ -42,14 +42,28 @@ defineGrid({
   },
 });
 
+/**
+ * Where a logSNR grid starts by default: tMax, or — where λ(tMax) = −∞ (α = 0, e.g. flow at t = 1)
+ * and no uniform-in-λ grid can start — the time whose λ mirrors λ(tEnd) (flow: 1 − tEnd).
+ */
+function logSnrStart(p: Process, start: number | undefined, tEnd: number): number {
+  if (start !== undefined) {
+    if (!Number.isFinite(p.logSnr(startOf(p, start)))) {
+      throw new UsageError(`a logSNR grid cannot start at t=${start} of process ${p.name}, where α = 0; start below it or use another grid`);
+    }
+    return start;
+  }
+  return Number.isFinite(p.logSnr(p.tMax)) ? p.tMax : p.tOfLogSnr(-p.logSnr(tEnd));
+}
+
 // DPM-Solver's skip_type="logSNR": uniform in λ (Lu et al. 2022, §3.3).
 defineGrid({
   type: 'logsnr',
-  description: 'uniform in log-SNR λ (DPM-Solver skip_type="logSNR")',
+  description: 'uniform in log-SNR λ (DPM-Solver skip_type="logSNR"); on flow it starts at 1 − t_end',
   build: (p, spec) => {
     const s = spec as Spec<'logsnr'>;
     return withEnd(p, s.steps, s.end, (n, tEnd) =>
-      linspace(p.logSnr(startOf(p, s.start)), p.logSnr(tEnd), n).map((l) => p.tOfLogSnr(l)),
+      linspace(p.logSnr(logSnrStart(p, s.start, tEnd)), p.logSnr(tEnd), n).map((l) => p.tOfLogSnr(l)),
     );
   },
 });

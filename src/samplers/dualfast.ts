@@ -72,7 +72,7 @@ function dualEntry(base: SamplerEntry, aliases: string[]): SamplerEntry {
     name: `dualfast-${base.name}`,
     aliases,
     family: 'dualfast',
-    description: `DualFast over ${base.name}: each x̂0 mixed with its difference from the first-step x̂0 (mixing c, schedule linear|constant; mixing=0 is ${base.name})`,
+    description: `DualFast over ${base.name} (experimental: update reconstructed from the paper's description, unverified against its code; on exact oracles and on the MNIST model it adds bias): each x̂0 mixed with its difference from the first-step x̂0 (mixing c, schedule linear|constant; mixing=0 is ${base.name})`,
     cite: `Yu et al. 2025, DualFast (arXiv 2506.13058), approximation-error reduction over ${base.cite}`,
     order: base.order,
     stochastic: base.stochastic,
