@@ -40,8 +40,12 @@ const regimes: Record<string, Regime> = {
   },
   'dpm-solver-3m': { order: 2, reason: 'as dpmpp-3m: the references\' third-order multistep update halves D2' },
   'dpm-solver-v3': {
-    order: 2.5,
-    reason: 'measured, not theory: with its default online EMS (12 piecewise-linear λ nodes from the 16 samples) and the corrector the errors fall irregularly (slope 2.55); with fixed analytic EMS the orders are clean (test/dpm-solver-v3.test.ts); open issue',
+    order: 2,
+    steps: [640, 1280, 2560],
+    reason:
+      'asymptotic regime: its multistep warm-up (first step order 1, second order 2, as in the official sampler) has local error O(h²)·g′(λ_0), and with ' +
+      'non-degenerate EMS g = e^{−S}((1 − l)x/α − x̂0) − B moves at t = 1 where x/α ≈ e^{−λ}ε is large, so the global order tends to 2 (DPM-Solver++, l = 1, ' +
+      'hides it: x̂0 barely moves at high noise); at 80–320 steps the order-3 predictor with the corrector shows a slope of about 3.6',
   },
   'dualfast-ddim': {
     order: 0,

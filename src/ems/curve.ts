@@ -16,10 +16,14 @@ export interface Quadrature {
 }
 
 /**
- * The EMS as functions of λ (linear between nodes, constant outside) with the exact integrals
- * L_λ = ∫ l dλ and S_λ = ∫ s dλ, and composite Gauss–Legendre quadrature that breaks at the nodes,
- * where the interpolants have kinks. The official code instead integrates with the trapezoid rule
- * on the statistics' own grid and moves the sampling times onto it; here any grid is allowed.
+ * The EMS as functions of λ — natural cubic splines through the node values (C², constant outside
+ * the nodes) — with the exact integrals L_λ = ∫ l dλ and S_λ = ∫ s dλ, and composite Gauss–Legendre
+ * quadrature that breaks at the nodes, where the third derivatives jump. The smoothness sets the order:
+ * g inherits it, and a multistep step of order p crossing a node keeps its local error O(h^{p+1}) only
+ * when g^{(p−1)} is continuous there — piecewise-linear EMS (kinks in g) cap the solver at order 2 and
+ * make its error depend on where the grid falls between nodes. A spline is linear in the node values, so
+ * b enters an update as weights on its nodes. The official code instead integrates with the trapezoid
+ * rule on the statistics' own grid and moves the sampling times onto it; here any grid is allowed.
  */
 export class EmsCurve {
   readonly lambda: Float64Array;
@@ -27,6 +31,10 @@ export class EmsCurve {
   readonly s: Float64Array;
   /** b rows, or undefined when b ≡ 0. */
   readonly b: Float64Array[] | undefined;
+  /** Row j: the spline's second derivative at node j as weights on the node values (size × size). */
+  private readonly curvature: Float64Array[];
+  private readonly ml: Float64Array;
+  private readonly ms: Float64Array;
   private readonly cumL: Float64Array;
   private readonly cumS: Float64Array;
 
@@ -36,8 +44,11 @@ export class EmsCurve {
     this.l = Float64Array.from(ems.l);
     this.s = Float64Array.from(ems.s);
     this.b = ems.b && ems.b.some((row) => row.some((v) => v !== 0)) ? ems.b.map((row) => Float64Array.from(row)) : undefined;
-    this.cumL = cumulative(this.lambda, this.l);
-    this.cumS = cumulative(this.lambda, this.s);
+    this.curvature = naturalSplineCurvature(this.lambda);
+    this.ml = Float64Array.from(this.curvature, (row) => dot(row, this.l));
+    this.ms = Float64Array.from(this.curvature, (row) => dot(row, this.s));
+    this.cumL = this.cumulative(this.l, this.ml);
+    this.cumS = this.cumulative(this.s, this.ms);
   }
 
   get size(): number {
@@ -59,40 +70,57 @@ export class EmsCurve {
     return lo;
   }
 
-  /** Interpolation weights: the value at λ is (1 − θ)·v_j + θ·v_{j+1}. */
-  weights(lam: number): { j: number; theta: number } {
-    const j = this.interval(lam);
-    if (j < 0) return { j: 0, theta: 0 };
-    if (j >= this.size - 1) return { j: this.size - 1, theta: 0 };
-    return { j, theta: (lam - this.lambda[j]) / (this.lambda[j + 1] - this.lambda[j]) };
+  /**
+   * Coefficients [a, b, c, d] of v_j, v_{j+1}, M_j, M_{j+1} in the spline on interval j at t ∈ [0, 1]
+   * (value) or in its integral from λ_j (integral).
+   */
+  private coefficients(j: number, t: number, integral: boolean): [number, number, number, number] {
+    const H = this.lambda[j + 1] - this.lambda[j];
+    const u = 1 - t;
+    if (!integral) return [u, t, ((u * u * u - u) * H * H) / 6, ((t * t * t - t) * H * H) / 6];
+    const h3 = (H * H * H) / 6;
+    return [H * (t - (t * t) / 2), (H * t * t) / 2, h3 * ((u * u) / 2 - (u * u * u * u) / 4 - 0.25), h3 * ((t * t * t * t) / 4 - (t * t) / 2)];
   }
 
-  private value(v: Float64Array, lam: number): number {
-    const { j, theta } = this.weights(lam);
-    return theta === 0 ? v[j] : (1 - theta) * v[j] + theta * v[j + 1];
+  private evaluate(v: Float64Array, m: Float64Array, j: number, t: number, integral: boolean): number {
+    const [a, b, c, d] = this.coefficients(j, t, integral);
+    return a * v[j] + b * v[j + 1] + c * m[j] + d * m[j + 1];
+  }
+
+  private cumulative(v: Float64Array, m: Float64Array): Float64Array {
+    const out = new Float64Array(v.length);
+    for (let j = 1; j < v.length; j++) out[j] = out[j - 1] + this.evaluate(v, m, j - 1, 1, true);
+    return out;
+  }
+
+  /** (interval, t), or the end node when λ lies outside the nodes. */
+  private locate(lam: number): { j: number; t: number } | { end: number } {
+    const j = this.interval(lam);
+    if (j < 0) return { end: 0 };
+    if (j >= this.size - 1) return { end: this.size - 1 };
+    return { j, t: (lam - this.lambda[j]) / (this.lambda[j + 1] - this.lambda[j]) };
   }
 
   lAt(lam: number): number {
-    return this.value(this.l, lam);
+    const at = this.locate(lam);
+    return 'end' in at ? this.l[at.end] : this.evaluate(this.l, this.ml, at.j, at.t, false);
   }
 
-  /** ∫_{λ_0}^{λ} of the interpolant v, exact (piecewise quadratic). */
-  private integral(v: Float64Array, cum: Float64Array, lam: number): number {
+  /** ∫_{λ_0}^{λ} of the spline v, exact (piecewise quartic). */
+  private integral(v: Float64Array, m: Float64Array, cum: Float64Array, lam: number): number {
     const g = this.lambda;
     const j = this.interval(lam);
     if (j < 0) return v[0] * (lam - g[0]);
-    const u = lam - g[j];
-    if (j >= this.size - 1) return cum[j] + v[j] * u;
-    const slope = (v[j + 1] - v[j]) / (g[j + 1] - g[j]);
-    return cum[j] + v[j] * u + 0.5 * slope * u * u;
+    if (j >= this.size - 1) return cum[j] + v[j] * (lam - g[j]);
+    return cum[j] + this.evaluate(v, m, j, (lam - g[j]) / (g[j + 1] - g[j]), true);
   }
 
   L(lam: number): number {
-    return this.integral(this.l, this.cumL, lam);
+    return this.integral(this.l, this.ml, this.cumL, lam);
   }
 
   S(lam: number): number {
-    return this.integral(this.s, this.cumS, lam);
+    return this.integral(this.s, this.ms, this.cumS, lam);
   }
 
   /** Composite 8-point Gauss–Legendre for ∫_a^b (a > b allowed), breaking at the EMS nodes. */
@@ -128,17 +156,57 @@ export class EmsCurve {
     return half * sum;
   }
 
-  /** Add w·φ_j(λ) to c_j for the hat functions φ_j of the nodes (a term w·b_λ as node weights). */
+  /** Add w·φ_k(λ) to c_k for the cardinal splines φ_k of the nodes (a term w·b_λ as node weights). */
   addWeights(c: Float64Array, lam: number, w: number): void {
-    const { j, theta } = this.weights(lam);
-    c[j] += (1 - theta) * w;
-    if (theta !== 0) c[j + 1] += theta * w;
+    const at = this.locate(lam);
+    if ('end' in at) {
+      c[at.end] += w;
+      return;
+    }
+    const [a, b, cj, cj1] = this.coefficients(at.j, at.t, false);
+    c[at.j] += a * w;
+    c[at.j + 1] += b * w;
+    const rj = this.curvature[at.j];
+    const rj1 = this.curvature[at.j + 1];
+    for (let k = 0; k < c.length; k++) c[k] += w * (cj * rj[k] + cj1 * rj1[k]);
   }
 }
 
-/** ∫_{λ_0}^{λ_j} of the piecewise-linear interpolant at every node. */
-function cumulative(g: Float64Array, v: Float64Array): Float64Array {
-  const out = new Float64Array(g.length);
-  for (let j = 1; j < g.length; j++) out[j] = out[j - 1] + 0.5 * (v[j] + v[j - 1]) * (g[j] - g[j - 1]);
-  return out;
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/**
+ * The natural cubic spline's second derivatives M (M_0 = M_{n−1} = 0) as a linear map of the node
+ * values: row j holds the weights of M_j. Each column solves the tridiagonal continuity system
+ *   h_{j−1}/6·M_{j−1} + (h_{j−1} + h_j)/3·M_j + h_j/6·M_{j+1} = (v_{j+1} − v_j)/h_j − (v_j − v_{j−1})/h_{j−1}
+ * for a unit vector v (Thomas algorithm).
+ */
+function naturalSplineCurvature(g: Float64Array): Float64Array[] {
+  const n = g.length;
+  const rows = Array.from({ length: n }, () => new Float64Array(n));
+  const m = n - 2;
+  if (m <= 0) return rows;
+  const h = Float64Array.from({ length: n - 1 }, (_, j) => g[j + 1] - g[j]);
+  const diag = Float64Array.from({ length: m }, (_, i) => (h[i] + h[i + 1]) / 3);
+  const cPrime = new Float64Array(m);
+  const denom = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    denom[i] = diag[i] - (i > 0 ? (h[i] / 6) * cPrime[i - 1] : 0);
+    cPrime[i] = i < m - 1 ? h[i + 1] / 6 / denom[i] : 0;
+  }
+  const rhs = new Float64Array(m);
+  const sol = new Float64Array(m);
+  for (let k = 0; k < n; k++) {
+    for (let i = 0; i < m; i++) {
+      const j = i + 1;
+      rhs[i] = ((k === j + 1 ? 1 : 0) - (k === j ? 1 : 0)) / h[j] - ((k === j ? 1 : 0) - (k === j - 1 ? 1 : 0)) / h[j - 1];
+    }
+    for (let i = 0; i < m; i++) rhs[i] = (rhs[i] - (i > 0 ? (h[i] / 6) * rhs[i - 1] : 0)) / denom[i];
+    for (let i = m - 1; i >= 0; i--) sol[i] = rhs[i] - (i < m - 1 ? cPrime[i] * sol[i + 1] : 0);
+    for (let i = 0; i < m; i++) rows[i + 1][k] = sol[i];
+  }
+  return rows;
 }
