@@ -7,6 +7,7 @@ import { addDiscreteCommands } from './discrete.js';
 import { addPosteriorCommand } from './posterior.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
+import { addEvalCommand } from './eval.js';
 import { processIo, type CliIo } from './io.js';
 
 /**
@@ -33,6 +34,7 @@ function program(io: CliIo): Command {
   addPosteriorCommand(p, io);
   addSearchCommand(p, io);
   addMethodCommands(p, io);
+  addEvalCommand(p, io);
   return p;
 }
 

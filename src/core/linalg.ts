@@ -115,3 +115,77 @@ export function symmetrize(M: Float64Array, n: number): Float64Array {
   }
   return M;
 }
+
+/**
+ * Eigendecomposition a = V diag(λ) Vᵀ of a symmetric n×n matrix by the cyclic Jacobi method
+ * (Golub & Van Loan, Alg. 8.5.3): sweeps of plane rotations that zero each off-diagonal entry in
+ * turn, until the off-diagonal norm is below `tol` times the Frobenius norm. V's columns are the
+ * eigenvectors (row-major, V[i·n + k] is component i of vector k).
+ */
+export function symmetricEigen(a: Float64Array, n: number, tol = 1e-15, maxSweeps = 60): { values: Float64Array; vectors: Float64Array } {
+  const A = symmetrize(Float64Array.from(a), n);
+  const V = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) V[i * n + i] = 1;
+  let total = 0;
+  for (let i = 0; i < n * n; i++) total += A[i] * A[i];
+  const target = tol * tol * total;
+  for (let sweep = 0; sweep < maxSweeps && offDiagonal2(A, n) > target; sweep++) {
+    for (let p = 0; p < n - 1; p++) for (let q = p + 1; q < n; q++) rotate(A, V, n, p, q);
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = A[i * n + i];
+  return { values, vectors: V };
+}
+
+/** Σ_{i≠j} a_ij². */
+function offDiagonal2(A: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) s += A[i * n + j] * A[i * n + j];
+  return s;
+}
+
+/** One Jacobi rotation J(p, q, θ) zeroing a_pq: A ← Jᵀ A J, V ← V J (Golub & Van Loan, Alg. 8.5.1–8.5.2). */
+function rotate(A: Float64Array, V: Float64Array, n: number, p: number, q: number): void {
+  const apq = A[p * n + q];
+  if (apq === 0) return;
+  const tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+  const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+  const c = 1 / Math.sqrt(1 + t * t);
+  const s = t * c;
+  for (let k = 0; k < n; k++) {
+    const akp = A[k * n + p];
+    const akq = A[k * n + q];
+    A[k * n + p] = c * akp - s * akq;
+    A[k * n + q] = s * akp + c * akq;
+  }
+  for (let k = 0; k < n; k++) {
+    const apk = A[p * n + k];
+    const aqk = A[q * n + k];
+    A[p * n + k] = c * apk - s * aqk;
+    A[q * n + k] = s * apk + c * aqk;
+  }
+  A[p * n + q] = 0;
+  A[q * n + p] = 0;
+  for (let k = 0; k < n; k++) {
+    const vkp = V[k * n + p];
+    const vkq = V[k * n + q];
+    V[k * n + p] = c * vkp - s * vkq;
+    V[k * n + q] = s * vkp + c * vkq;
+  }
+}
+
+/** The symmetric positive semi-definite square root V diag(√max(λ, 0)) Vᵀ of a symmetric matrix. */
+export function sqrtPsd(a: Float64Array, n: number): Float64Array {
+  const { values, vectors: V } = symmetricEigen(a, n);
+  const out = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const r = Math.sqrt(Math.max(values[k], 0));
+    if (r === 0) continue;
+    for (let i = 0; i < n; i++) {
+      const vi = r * V[i * n + k];
+      if (vi === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] += vi * V[j * n + k];
+    }
+  }
+  return symmetrize(out, n);
+}

