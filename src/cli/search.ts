@@ -4,7 +4,7 @@ import { createProcess, processes, type ProcessConfig } from '../process/index.j
 import type { Process } from '../process/types.js';
 import { predictions, type Prediction } from '../param/convert.js';
 import type { Model } from '../models/types.js';
-import { GaussianMixture, GmmOracle, type GmmSpec } from '../models/oracle/gmm.js';
+import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import { makeGrid } from '../grid/index.js';
 import { findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, sample } from '../sample.js';
@@ -122,7 +122,7 @@ async function targetOf(a: SearchArgs): Promise<Target> {
   const batch = { n: a.n, seed: a.seed };
   if (loaded.kind === 'gmm') {
     const process = createProcess({ name: a.process });
-    const gmm = new GaussianMixture(loaded.gmm as GmmSpec);
+    const gmm = new GaussianMixture(loaded.gmm);
     return {
       process, d: gmm.d, model: new GmmOracle(gmm, process, a.prediction),
       fitness: (sampler, options) => yielding(oracleFitness({ gmm, process, sampler, options, prediction: a.prediction, ...batch })),
@@ -168,9 +168,8 @@ async function runSearch(a: SearchArgs, io: CliIo): Promise<void> {
   const onProgress = (p: SearchProgress) =>
     bar.update(p.generation, p.generations, `generations | ${p.evaluations} runs | best ${p.best.toExponential(3)} (start ${p.initial.toExponential(3)})`);
   const evolution = { population: a.population, generations: a.generations, parents: a.parents, seed: a.searchSeed };
-  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   try {
-    const file = await searchBy(a, target, resume, { signal: stop.signal, onProgress, evolution: defined(evolution), defined });
+    const file = await searchBy(a, target, resume, { signal: stop.signal, onProgress, evolution: defined(evolution) });
     await writeTextFile(a.out, `${JSON.stringify(file, null, 2)}\n`);
     if (a.json) io.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
     else if (!a.quiet) io.stdout.write(describe(file, a.out));
@@ -185,7 +184,11 @@ interface Control {
   signal: AbortSignal;
   onProgress: (p: SearchProgress) => void;
   evolution: Partial<{ population: number; generations: number; parents: number; seed: number }>;
-  defined: <T extends object>(o: T) => Partial<T>;
+}
+
+/** The options the flags set (commander leaves the others undefined): the library fills in its defaults. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 async function searchBy(a: SearchArgs, t: Target, resume: SearchFile['state'] | undefined, c: Control): Promise<SearchFile> {
@@ -204,7 +207,7 @@ async function searchBy(a: SearchArgs, t: Target, resume: SearchFile['state'] | 
   if (a.method === 's3') {
     const r = await searchSchedule({
       process: t.process, initial: unipcSchedule(Array.from(grid)), fitness: scheduleFitness(t.fitness('schedule')),
-      options: { ...c.evolution, ...c.defined({ screen: a.screen }) }, resume: resume as S3State | undefined, signal, onProgress,
+      options: { ...c.evolution, ...defined({ screen: a.screen }) }, resume: resume as S3State | undefined, signal, onProgress,
     });
     return {
       ...head, sampler: 'schedule', options: { plan: formatPlan(r.schedule.steps) }, fitness: r.fitness, initialFitness: r.initialFitness,
@@ -213,7 +216,7 @@ async function searchBy(a: SearchArgs, t: Target, resume: SearchFile['state'] | 
   }
   const r = await distillLsd({
     process: t.process, initial: grid, fitness: t.fitness('lsd'),
-    options: { plus: a.method === 'lsd+', ...c.defined({ iterations: a.iterations, learningRate: a.learningRate, seed: a.searchSeed }) },
+    options: { plus: a.method === 'lsd+', ...defined({ iterations: a.iterations, learningRate: a.learningRate, seed: a.searchSeed }) },
     resume: resume as DistillState | undefined, signal, onProgress,
   });
   return {
