@@ -3,7 +3,7 @@ import { log } from '../core/math.js';
 import type { Rng } from '../core/rng.js';
 import type { DiscreteDenoiser } from './model.js';
 
-/** A per-token bound in bits with its Monte Carlo standard error. */
+/** A per-token bound in bits with its standard error (over every sequence and draw, text and Monte Carlo variation together). */
 export interface BitsEstimate {
   bitsPerToken: number;
   standardError: number;
@@ -50,7 +50,7 @@ export async function maskedElbo(model: DiscreteDenoiser, x0: Int32Array, n: num
       values[start + r] = nll / masked.length / Math.LN2;
     });
   }
-  return meanAndError(perSequence(values, n, draws));
+  return meanAndError(values);
 }
 
 /** Entropy in bits of the token frequencies of x (the unigram baseline). */
@@ -60,10 +60,6 @@ export function unigramBits(x: Int32Array, vocabSize: number): number {
   let h = 0;
   for (const c of counts) if (c > 0) h -= (c / x.length) * log(c / x.length);
   return h / Math.LN2;
-}
-
-function perSequence(values: Float64Array, n: number, draws: number): Float64Array {
-  return Float64Array.from({ length: n }, (_, b) => values.subarray(b * draws, (b + 1) * draws).reduce((a, c) => a + c, 0) / draws);
 }
 
 function meanAndError(v: Float64Array): BitsEstimate {

@@ -11,3 +11,5 @@ export { edlm, oracleScorer, type EdlmOptions, type EdlmSample, type SequenceSco
 export * from './inverse.js';
 export { aps, type ApsOptions } from './samplers/aps.js';
 export * from './bench.js';
+export * from './elbo.js';
+export * from './onnx/index.js';
