@@ -271,6 +271,7 @@ def run(args, images, labels, log=print):
     model, facts = train(args, images, labels, log)
     facts["parameters"] = sum(p.numel() for p in model.parameters())
     export(model, out / "mnist.onnx")
+    torch.save(model.state_dict(), out / "mnist.pt")
     description = (f"class-conditional MNIST UNet ({facts['parameters']} parameters), objective {args.objective}, "
                    f"timesteps {args.timesteps}, {args.steps} steps of batch {args.batch}, seed {args.seed}; "
                    "recipe training/mnist.py")
@@ -286,7 +287,7 @@ def run(args, images, labels, log=print):
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="folder for mnist.onnx and card.json")
+    p.add_argument("--out", required=True, help="folder for mnist.onnx, card.json and the PyTorch weights mnist.pt")
     p.add_argument("--objective", choices=OBJECTIVES, default="eps")
     p.add_argument("--timesteps", choices=TIMESTEP_SAMPLERS, default="uniform")
     p.add_argument("--steps", type=int, default=2000)
