@@ -24,7 +24,7 @@ const exactFamilies: Record<string, string> = {
   lms: 'linear multistep in σ/α with weights summing to the step: exact for the constant ε̂ of the path',
   dualfast: 'the mixing term c·(D − D(x_{t_0}, t_0)) vanishes for a constant D, leaving the exact base step (ddim, dpm-solver, unipc)',
   'dpm-solver-v3': 'for a point mass the EMS it estimates online are l = 1, s = 0, b = 0 (x̂0 constant), where its update is DPM-Solver++\'s',
-  'time-shift': 'DDIM steps on each sample\'s own shifted grid: the DDIM step is exact for constant D on any grid',
+  'time-shift': 'DDIM, PLMS or DPM-Solver++(2M) steps on each sample\'s own shifted grid: each is exact for constant D (ε̂) on any grid',
   schedule: 'UniPC predictor/corrector steps in data or noise form: the differences of a constant D (or ε̂) vanish',
   lsd: 'with its default (analytic) coefficients the DPM-Solver++(2M) update; learned coefficients are exact only if c0 + c1 = 1 − e^{−h}',
 };

@@ -164,7 +164,7 @@ function multistep3(w: Weights, x: Float64Array, m: readonly Float64Array[], r0:
 }
 
 /** Order of step i of n: warm-up from the history, lower orders at the end (diffusers' and DPM-Solver's rule). */
-function multistepOrder(o: MultistepOptions, i: number, n: number, history: number, toZero: boolean): number {
+export function multistepOrder(o: MultistepOptions, i: number, n: number, history: number, toZero: boolean): number {
   let k = Math.min(o.order, history);
   if (o.lowerOrderFinal && n < o.lowerOrderFinalSteps) k = Math.min(k, n - i);
   if (toZero || (o.eulerAtFinal && i === n - 1)) k = 1;
@@ -368,7 +368,7 @@ function validateAncestral(o: AncestralOptions): void {
 const ALGORITHMS: readonly Algorithm[] = ['dpmsolver++', 'dpmsolver'];
 const SOLVER_TYPES: readonly SolverType[] = ['dpmsolver', 'midpoint', 'taylor', 'heun'];
 
-const multistepDefaults: MultistepOptions = {
+export const multistepDefaults: MultistepOptions = {
   ...x0Defaults,
   order: 2,
   algorithm: 'dpmsolver++',

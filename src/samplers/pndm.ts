@@ -39,7 +39,7 @@ const ADAMS_BASHFORTH: readonly (readonly number[])[] = [
  * The transfer φ(x, ε, t → s) of PNDM Eq. 9, which is the deterministic DDIM step:
  *   x_s = (α_s/α_t) x + (σ_s − α_s σ_t/α_t) ε.
  */
-function transfer(p: Process, x: Float64Array, eps: Float64Array, t: number, s: number): Float64Array {
+export function transfer(p: Process, x: Float64Array, eps: Float64Array, t: number, s: number): Float64Array {
   const ratio = p.alpha(s) / p.alpha(t);
   return lin2(new Float64Array(x.length), ratio, x, p.sigma(s) - ratio * p.sigma(t), eps);
 }
@@ -49,12 +49,12 @@ function noiseOf(p: Process, x: Float64Array, x0: Float64Array, t: number): Floa
   return lin2(new Float64Array(x.length), 1 / p.sigma(t), x, -p.alpha(t) / p.sigma(t), x0);
 }
 
-async function epsAt(ctx: SampleContext, x: Float64Array, t: number): Promise<Float64Array> {
+export async function epsAt(ctx: SampleContext, x: Float64Array, t: number): Promise<Float64Array> {
   return noiseOf(ctx.process, x, await ctx.denoise(x, t), t);
 }
 
 /** Adams–Bashforth combination of the last ε values (newest last in `history`). */
-function adamsBashforth(history: readonly Float64Array[]): Float64Array {
+export function adamsBashforth(history: readonly Float64Array[]): Float64Array {
   const weights = ADAMS_BASHFORTH[history.length - 1];
   const newestFirst = [...history].reverse();
   return linN(new Float64Array(history[0].length), weights, newestFirst);
@@ -72,7 +72,7 @@ async function pseudoRungeKutta(ctx: SampleContext, x: Float64Array, e1: Float64
 }
 
 /** PNDM's pseudo improved Euler step (CompVis' PLMS warm-up): ε averaged over both ends. */
-async function pseudoImprovedEuler(ctx: SampleContext, x: Float64Array, e1: Float64Array, t: number, s: number) {
+export async function pseudoImprovedEuler(ctx: SampleContext, x: Float64Array, e1: Float64Array, t: number, s: number) {
   const p = ctx.process;
   const e2 = await epsAt(ctx, transfer(p, x, e1, t, s), s);
   return transfer(p, x, lin2(new Float64Array(x.length), 0.5, e1, 0.5, e2), t, s);
