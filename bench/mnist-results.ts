@@ -42,8 +42,9 @@ const classifier = await loadClassifier(resolve(root, 'models/mnist-classifier/c
 const real = await realFeatureFit(classifier);
 const digits = await loadMnistDigits();
 
-// the noise floor: N held-out real digits (never seen by the classifier) against the same reference
-const floorIdx = classifier.heldOut.indices.slice(0, N);
+// the noise floor: N held-out real digits (never seen by the classifier; every k-th, so all classes) against the same reference
+const held = classifier.heldOut.indices;
+const floorIdx = Array.from({ length: N }, (_, i) => held[Math.floor((i * held.length) / N)]);
 const floorImages = new Float64Array(N * 784);
 floorIdx.forEach((j, i) => floorImages.set(digits.images.subarray(j * 784, (j + 1) * 784), i * 784));
 const floorOut = await classifier.classify(floorImages, N);
