@@ -38,9 +38,18 @@ function program(io: CliIo): Command {
   return p;
 }
 
+/** `diffuse sample --discrete …` and `diffuse bench --discrete …` are the discrete commands. */
+function routeDiscrete(argv: readonly string[]): string[] {
+  const [command, ...rest] = argv;
+  if ((command === 'sample' || command === 'bench') && rest.includes('--discrete')) {
+    return [`${command}-discrete`, ...rest.filter((a) => a !== '--discrete')];
+  }
+  return [...argv];
+}
+
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
-    await program(io).parseAsync(argv, { from: 'user' });
+    await program(io).parseAsync(routeDiscrete(argv), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;

@@ -47,6 +47,16 @@ describe('diffuse sample-discrete / bench-discrete', () => {
     expect(res.rows[0].nll).toBeGreaterThan(0);
   });
 
+  it('`sample --discrete` and `bench --discrete` are the same commands', async () => {
+    const a = await run('sample-discrete', '--chain', 'sticky3', '--length', '4', '--n', '20', '--seed', '3', '--json');
+    const b = await run('sample', '--discrete', '--chain', 'sticky3', '--length', '4', '--n', '20', '--seed', '3', '--json');
+    expect(b.code).toBe(0);
+    expect(b.out).toBe(a.out);
+    const c = await run('bench', '--discrete', '--chain', 'sticky3', '--length', '4', '--n', '50', '--samplers', 'ancestral');
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/ancestral/);
+  });
+
   it('usage errors exit 2 with one line', async () => {
     for (const args of [
       ['sample-discrete', '--sampler', 'nope'],
