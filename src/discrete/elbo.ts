@@ -64,6 +64,6 @@ export function unigramBits(x: Int32Array, vocabSize: number): number {
 
 function meanAndError(v: Float64Array): BitsEstimate {
   const mean = v.reduce((a, c) => a + c, 0) / v.length;
-  const variance = v.length > 1 ? v.reduce((a, c) => a + (c - mean) ** 2, 0) / (v.length - 1) : 0;
+  const variance = v.length > 1 ? v.reduce((a, c) => a + (c - mean) * (c - mean), 0) / (v.length - 1) : 0;
   return { bitsPerToken: mean, standardError: Math.sqrt(variance / v.length) };
 }

@@ -1,5 +1,5 @@
 import { RunError, UsageError } from '../../core/errors.js';
-import { log } from '../../core/math.js';
+import { exp, log } from '../../core/math.js';
 import { fromHalfBits } from '../../models/onnx/float16.js';
 import type { OrtSession, OrtTensor, OrtTensorConstructor, OrtValueMetadata } from '../../models/onnx/runtime.js';
 import type { DiscreteModel } from '../model.js';
@@ -115,7 +115,7 @@ export class OnnxMaskedLM implements DiscreteModel {
       }
       if (!Number.isFinite(max)) throw new RunError(`ONNX output "${output}" has non-finite logits at sequence ${Math.floor(i / L)}, position ${i % L}`);
       let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(logits[v] - max);
+      for (let v = 0; v < V; v++) sum += exp(logits[v] - max);
       const norm = max + log(sum);
       for (let v = 0; v < V; v++) out[i * V + v] = logits[v] - norm;
     }
