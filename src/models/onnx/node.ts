@@ -7,12 +7,14 @@ import { parseModelCard } from './card.js';
 import { OnnxDenoiser } from './denoiser.js';
 
 /**
- * Node entry point: load a model card and its .onnx network (path relative to the card) into an
- * OnnxDenoiser on onnxruntime-node's CPU backend. Every problem is a UsageError naming the file.
+ * Open the .onnx file a card names (path relative to the card) on onnxruntime-node's CPU backend
+ * and build a model on it, releasing the session if that fails. Problems are UsageErrors naming
+ * the file. Shared by the continuous and the masked-LM loaders.
  */
-export async function loadOnnxModel(cardPath: string, sessionOptions: InferenceSession.SessionOptions = {}): Promise<OnnxDenoiser> {
-  const card = parseModelCard(await readJsonObject(cardPath), cardPath);
-  const onnxPath = resolve(dirname(cardPath), card.onnx);
+export async function openCardSession<T>(
+  cardPath: string, onnxFile: string, sessionOptions: InferenceSession.SessionOptions, build: (session: InferenceSession) => T,
+): Promise<T> {
+  const onnxPath = resolve(dirname(cardPath), onnxFile);
   try {
     await access(onnxPath);
   } catch {
@@ -25,11 +27,17 @@ export async function loadOnnxModel(cardPath: string, sessionOptions: InferenceS
     throw new UsageError(`${onnxPath}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
   }
   try {
-    return new OnnxDenoiser(session, Tensor, card, cardPath);
+    return build(session);
   } catch (e) {
     await session.release();
     throw e;
   }
+}
+
+/** Node entry point: load a model card and its network into an OnnxDenoiser. */
+export async function loadOnnxModel(cardPath: string, sessionOptions: InferenceSession.SessionOptions = {}): Promise<OnnxDenoiser> {
+  const card = parseModelCard(await readJsonObject(cardPath), cardPath);
+  return openCardSession(cardPath, card.onnx, sessionOptions, (session) => new OnnxDenoiser(session, Tensor, card, cardPath));
 }
 
 export * from './index.js';
