@@ -3,44 +3,11 @@ import type { Process } from '../process/types.js';
 import type { Rng } from '../core/rng.js';
 import { Denoiser } from '../models/denoiser.js';
 import { usage } from '../core/errors.js';
+import { symmetricEigen } from '../core/linalg.js';
 
-/**
- * Eigenvalues of a symmetric d×d matrix, descending, by cyclic Jacobi rotations (Golub & Van Loan,
- * Alg. 8.5.3); `a` is left unchanged.
- */
+/** Eigenvalues of a symmetric d×d matrix, descending (cyclic Jacobi, src/core/linalg.ts); `a` is left unchanged. */
 export function symmetricEigenvalues(a: Float64Array, d: number): Float64Array {
-  const m = Float64Array.from(a);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let scale = 0;
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) (i === j ? (scale += m[i * d + j] * m[i * d + j]) : (off += m[i * d + j] * m[i * d + j]));
-    }
-    if (off <= 1e-30 * scale || off === 0) break;
-    for (let p = 0; p < d - 1; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = m[p * d + q];
-        if (apq === 0) continue;
-        const theta = (m[q * d + q] - m[p * d + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < d; k++) {
-          const mkp = m[k * d + p];
-          const mkq = m[k * d + q];
-          m[k * d + p] = c * mkp - s * mkq;
-          m[k * d + q] = s * mkp + c * mkq;
-        }
-        for (let k = 0; k < d; k++) {
-          const mpk = m[p * d + k];
-          const mqk = m[q * d + k];
-          m[p * d + k] = c * mpk - s * mqk;
-          m[q * d + k] = s * mpk + c * mqk;
-        }
-      }
-    }
-  }
-  return Float64Array.from({ length: d }, (_, i) => m[i * d + i]).sort().reverse();
+  return symmetricEigen(a, d).values.sort().reverse();
 }
 
 export interface IntrinsicDimensionOptions {
