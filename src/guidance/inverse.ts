@@ -1,4 +1,5 @@
 import type { Model } from '../models/types.js';
+import type { Process } from '../process/types.js';
 import type { DifferentiableDenoiser } from '../models/oracle/full-gmm.js';
 import type { LinearMeasurement } from '../models/oracle/posterior.js';
 import { cholSolve, cholesky, matMul, matTVec, matVec, transpose } from '../core/linalg.js';
@@ -86,6 +87,21 @@ export interface PigdmOptions {
 }
 
 /**
+ * Cholesky factor of ΠGDM's p(y | x_t) covariance r_t² AAᵀ + s²I, r_t² = σ_t²/(α_t² + σ_t²)
+ * (Song et al. 2023, Eq. 7), for a precomputed AAᵀ (m×m).
+ */
+export function pigdmCovarianceFactor(AAt: Float64Array, m: number, p: Process, noiseStd: number, t: number, who: string): Float64Array {
+  const a = p.alpha(t);
+  const s = p.sigma(t);
+  const r2 = (s * s) / (a * a + s * s);
+  const M = AAt.map((v) => r2 * v);
+  for (let i = 0; i < m; i++) M[i * m + i] += noiseStd * noiseStd;
+  const L = cholesky(M, m);
+  if (!L) throw new RunError(`${who}: r_t²AAᵀ + s²I is singular at t=${t}; use a measurement noise std > 0`);
+  return L;
+}
+
+/**
  * Pseudoinverse-guided diffusion (ΠGDM, Song et al. 2023, Eq. 5–8) for noisy linear measurements:
  * p(x0 | x_t) ≈ N(x̂0, r_t² I), so p(y | x_t) ≈ N(A x̂0, r_t² AAᵀ + s²I) and
  *   ∇_{x_t} log p(y | x_t) ≈ Jᵀ Aᵀ (r_t² AAᵀ + s²I)⁻¹ (y − A x̂0),   r_t² = σ_t²/(α_t² + σ_t²)
@@ -100,13 +116,7 @@ export function pigdm(o: PigdmOptions): Model {
   const p = o.prior.process;
   return likelihoodGuided(o.prior, o.measurement, o.y, (res, n, t) => {
     if (noiseStd === Infinity) return res.fill(0);
-    const a = p.alpha(t);
-    const s = p.sigma(t);
-    const r2 = (s * s) / (a * a + s * s);
-    const M = AAt.map((v) => r2 * v);
-    for (let i = 0; i < m; i++) M[i * m + i] += noiseStd * noiseStd;
-    const L = cholesky(M, m);
-    if (!L) throw new RunError(`ΠGDM: r_t²AAᵀ + s²I is singular at t=${t}; use a measurement noise std > 0`);
+    const L = pigdmCovarianceFactor(AAt, m, p, noiseStd, t, 'ΠGDM');
     for (let i = 0; i < n; i++) {
       cholSolve(L, m, res, i * m);
       for (let r = 0; r < m; r++) res[i * m + r] *= scale;

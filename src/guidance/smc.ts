@@ -4,6 +4,7 @@ import type { Process } from '../process/types.js';
 import type { Rng } from '../core/rng.js';
 import { cholSolve, cholesky, logDetFromCholesky, matMul, matTVec, matVec, transpose } from '../core/linalg.js';
 import { exp, log } from '../core/math.js';
+import { pigdmCovarianceFactor } from './inverse.js';
 import { RunError, usage } from '../core/errors.js';
 
 /** Normalised weights exp(logW − logsumexp(logW)). */
@@ -78,13 +79,7 @@ function makeTwist(prior: DifferentiableDenoiser, meas: LinearMeasurement, y: Ar
   const AAt = matMul(A, transpose(A, m, d), m, d, m);
   const p = prior.process;
   const covarianceFactor = (t: number) => {
-    const a = p.alpha(t);
-    const s = p.sigma(t);
-    const r2 = (s * s) / (a * a + s * s);
-    const M = AAt.map((v) => r2 * v);
-    for (let i = 0; i < m; i++) M[i * m + i] += noiseStd * noiseStd;
-    const L = cholesky(M, m);
-    if (!L) throw new RunError(`SMC twist: r_t²AAᵀ + s²I is singular at t=${t}; use a measurement noise std > 0`);
+    const L = pigdmCovarianceFactor(AAt, m, p, noiseStd, t, 'SMC twist');
     return { L, logdet: logDetFromCholesky(L, m) };
   };
   const residuals = (x0: Float64Array, n: number) => {
