@@ -11,6 +11,7 @@ import { resolveOptions, findSampler } from '../src/samplers/index.js';
 import { emsFromMixture, emsToJson, estimateEms, parseEms, type Ems } from '../src/ems/index.js';
 import { UsageError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
+import { measuredOrder } from './support/order.js';
 
 const process = createProcess({ name: 'vp', schedule: 'linear' });
 const lambdaMin = process.logSnr(process.tMax) - 0.1;
@@ -85,21 +86,6 @@ describe('EMS from the model', () => {
   });
 });
 
-/** Least-squares slope of −log(error) against log(steps). */
-function slope(steps: readonly number[], errors: readonly number[]): number {
-  const xs = steps.map(Math.log);
-  const ys = errors.map((e) => -Math.log(e));
-  const mx = xs.reduce((a, b) => a + b) / xs.length;
-  const my = ys.reduce((a, b) => a + b) / ys.length;
-  let num = 0;
-  let den = 0;
-  xs.forEach((x, i) => {
-    num += (x - mx) * (ys[i] - my);
-    den += (x - mx) * (x - mx);
-  });
-  return num / den;
-}
-
 describe('measured order on gmm16 (analytic EMS, logSNR grid to t = 1e-3)', () => {
   const g = mixture('gmm16');
   const model = new GmmOracle(g, process, 'epsilon');
@@ -122,7 +108,7 @@ describe('measured order on gmm16 (analytic EMS, logSNR grid to t = 1e-3)', () =
         const run = await sample({ model, process, sampler: 'dpm-solver-v3', options: { ems, ...options }, grid, xT: start });
         errors.push(sampleErrors(run.x.data, truth, g).medianSampleRmsErr);
       }
-      const order = slope(steps, errors);
+      const order = measuredOrder(steps, errors);
       expect(Math.abs(order - expected), `measured ${order.toFixed(2)} (errors ${errors.map((e) => e.toExponential(2)).join(', ')})`).toBeLessThanOrEqual(0.3);
     });
   }

@@ -8,6 +8,7 @@ import { pfOdeEndpoint } from '../src/ode/pf-ode.js';
 import { sampleErrors } from '../src/metrics/error.js';
 import { sample } from '../src/sample.js';
 import { Rng } from '../src/core/rng.js';
+import { measuredOrder } from './support/order.js';
 
 /**
  * Measured order of every deterministic sampler in the registry: the log–log slope of the median
@@ -79,21 +80,6 @@ function truthFor(xT: Float64Array, grid: Float64Array): Float64Array {
     truths.set(key, t);
   }
   return t;
-}
-
-/** Least-squares slope of −log(error) against log(steps). */
-function measuredOrder(steps: readonly number[], errors: readonly number[]): number {
-  const xs = steps.map(Math.log);
-  const ys = errors.map((e) => -Math.log(e));
-  const mx = xs.reduce((a, b) => a + b) / xs.length;
-  const my = ys.reduce((a, b) => a + b) / ys.length;
-  let num = 0;
-  let den = 0;
-  xs.forEach((x, i) => {
-    num += (x - mx) * (ys[i] - my);
-    den += (x - mx) ** 2;
-  });
-  return num / den;
 }
 
 async function measure(entry: SamplerEntry, regime: Regime | undefined): Promise<{ order: number; errors: number[] }> {

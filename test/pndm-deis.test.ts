@@ -7,6 +7,7 @@ import { UsageError } from '../src/core/errors.js';
 import { findReference, findSampler, resolveOptions } from '../src/samplers/index.js';
 import { evaluationTimes } from '../src/samplers/pndm.js';
 import type { GridSpec } from '../src/grid/index.js';
+import { measuredOrder } from './support/order.js';
 
 /** A smooth mixture: d = 16, K = 4, unequal weights, per-axis variances in [0.4, 0.6]. */
 function smoothMixture(): GaussianMixture {
@@ -34,21 +35,6 @@ function rms(a: Float64Array, b: Float64Array): number {
   return Math.sqrt(s / a.length);
 }
 
-/** Least-squares slope of log error against log steps. */
-function order(steps: readonly number[], errors: readonly number[]): number {
-  const x = steps.map(Math.log);
-  const y = errors.map((e) => -Math.log(e));
-  const mx = x.reduce((a, b) => a + b) / x.length;
-  const my = y.reduce((a, b) => a + b) / y.length;
-  let num = 0;
-  let den = 0;
-  x.forEach((xi, i) => {
-    num += (xi - mx) * (y[i] - my);
-    den += (xi - mx) ** 2;
-  });
-  return num / den;
-}
-
 describe('measured order of convergence', () => {
   // VP linear, t = 1 → 1e-3 on a logSNR grid; the reference is DEIS-3 with 8000 steps (its distance
   // to DEIS-3 with 4000 steps is 3e-10, below every error measured here by 500×).
@@ -62,7 +48,7 @@ describe('measured order of convergence', () => {
     const ref = await reference;
     const errors: number[] = [];
     for (const s of steps) errors.push(rms((await runVp(sampler, options, logsnr(s))).x.data, ref));
-    return order(steps, errors);
+    return measuredOrder(steps, errors);
   }
 
   // Measured: 0.99, 1.99, 3.18 (log ρ) and 2.89 (ρ). The first-order warm-up step adds an O(h²)
@@ -95,7 +81,7 @@ describe('measured order of convergence', () => {
     for (const sampler of ['pndm', 'plms', 'ipndm']) {
       const errors: number[] = [];
       for (const k of edmSteps) errors.push(rms((await runEdm(sampler, {}, uniform(k))).x.data, ref));
-      expect(Math.abs(order(edmSteps, errors) - 4), sampler).toBeLessThanOrEqual(0.3);
+      expect(Math.abs(measuredOrder(edmSteps, errors) - 4), sampler).toBeLessThanOrEqual(0.3);
     }
   });
 });
