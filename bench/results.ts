@@ -27,7 +27,7 @@ import { samplePfgm } from '../src/pfgm/index.js';
 import { MeanReverting, MrOracle, sampleMr, mrPfOdeEndpoint } from '../src/mr/index.js';
 import { gmmNoiseLikelihood, sampleDmcmc } from '../src/mcmc/index.js';
 import { slicedWasserstein2 } from '../src/metrics/distance.js';
-import { median } from '../src/metrics/error.js';
+import { median, medianSampleRms } from '../src/metrics/error.js';
 import { Rng } from '../src/core/rng.js';
 import { Edm } from '../src/process/ve.js';
 
@@ -447,7 +447,7 @@ async function measureMethods(log: (label: string) => void): Promise<Methods> {
     for (const steps of MR.ode) {
       const r = await mrRun(steps, 'ode');
       const truth = mrPfOdeEndpoint(gmm, mrProcess, mu, r.xT, r.grid[0], r.grid[r.grid.length - 1]);
-      out.mr.push({ problem, method: 'MR Sampler ODE-d-2', nfe: r.nfe, err: medianRms(r.x, truth, gmm.d), sw: swMr(r.x) });
+      out.mr.push({ problem, method: 'MR Sampler ODE-d-2', nfe: r.nfe, err: medianSampleRms(r.x, truth, gmm.d), sw: swMr(r.x) });
     }
     for (const steps of MR.posterior) {
       const r = await mrRun(steps, 'posterior');
@@ -470,16 +470,6 @@ async function measureMethods(log: (label: string) => void): Promise<Methods> {
     log(`${problem}: PFGM++, MR Sampler, DMCMC done`);
   }
   return out;
-}
-
-function medianRms(x: Float64Array, y: Float64Array, d: number): number {
-  const per = new Float64Array(x.length / d);
-  for (let i = 0; i < per.length; i++) {
-    let s = 0;
-    for (let j = i * d; j < (i + 1) * d; j++) s += (x[j] - y[j]) * (x[j] - y[j]);
-    per[i] = Math.sqrt(s / d);
-  }
-  return median(per);
 }
 
 const errOf = (rows: readonly BenchRow[] | undefined, label: string, budget: number) => rows?.find((r) => r.label === label && r.budget === budget)?.medianErr ?? NaN;

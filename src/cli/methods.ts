@@ -9,7 +9,7 @@ import { GaussianMixture, GmmOracle, type GmmSpec } from '../models/oracle/gmm.j
 import { builtinProblem } from '../models/oracle/builtin.js';
 import { makeGrid } from '../grid/index.js';
 import { sample } from '../sample.js';
-import { median } from '../metrics/error.js';
+import { medianSampleRms } from '../metrics/error.js';
 import { slicedWasserstein2 } from '../metrics/distance.js';
 import { emsFromMixture, estimateEms, emsToJson } from '../ems/index.js';
 import { samplePfgm } from '../pfgm/index.js';
@@ -70,16 +70,6 @@ interface MethodSummary {
   slicedW2?: number;
   floor?: number;
   out?: string;
-}
-
-function medianRms(x: Float64Array, y: Float64Array, d: number): number {
-  const per = new Float64Array(x.length / d);
-  for (let i = 0; i < per.length; i++) {
-    let s = 0;
-    for (let j = i * d; j < (i + 1) * d; j++) s += (x[j] - y[j]) * (x[j] - y[j]);
-    per[i] = Math.sqrt(s / d);
-  }
-  return median(per);
 }
 
 function sliced(gmm: GaussianMixture, x: Float64Array, n: number): { slicedW2: number; floor: number } {
@@ -198,7 +188,7 @@ function addPfgmCommand(program: Command, io: CliIo): void {
     }
     await report(io, a, {
       method: 'pfgm++', model: a.model, n: a.n, d, nfe: run.nfe, settings: { D: a.D, steps: a.steps, sigmaMax: a.sigmaMax },
-      error: medianRms(run.x, nearest, d), errorAgainst: 'the nearest data point (the exact ODE ends on one)',
+      error: medianSampleRms(run.x, nearest, d), errorAgainst: 'the nearest data point (the exact ODE ends on one)',
     }, run.x);
   });
 }
@@ -278,7 +268,7 @@ function addMrCommand(program: Command, io: CliIo): void {
       solver: a.solver, parameterization: a.parameterization, order: a.order, seed: a.seed,
     });
     const exact = a.solver === 'ode'
-      ? { error: medianRms(run.x, mrPfOdeEndpoint(gmm, process, mu, run.xT, run.grid[0], run.grid[run.grid.length - 1]), gmm.d), errorAgainst: 'the exact mean-reverting PF-ODE endpoint' }
+      ? { error: medianSampleRms(run.x, mrPfOdeEndpoint(gmm, process, mu, run.xT, run.grid[0], run.grid[run.grid.length - 1]), gmm.d), errorAgainst: 'the exact mean-reverting PF-ODE endpoint' }
       : {};
     await report(io, a, {
       method: a.solver === 'posterior' ? 'IR-SDE posterior sampler' : `MR Sampler ${a.solver}`, model: a.model, n: a.n, d: gmm.d, nfe: run.nfe,

@@ -52,6 +52,17 @@ export function sampleErrors(x: Float64Array, truth: Float64Array, gmm: Gaussian
   };
 }
 
+/** The median over samples of each sample's RMS error, for n×d samples and their references. */
+export function medianSampleRms(x: Float64Array, truth: Float64Array, d: number): number {
+  const per = new Float64Array(x.length / d);
+  for (let i = 0; i < per.length; i++) {
+    let s = 0;
+    for (let j = i * d; j < (i + 1) * d; j++) s += (x[j] - truth[j]) * (x[j] - truth[j]);
+    per[i] = Math.sqrt(s / d);
+  }
+  return median(per);
+}
+
 /** Median, the mean of the two middle values for even counts (numpy's convention). */
 export function median(v: Float64Array): number {
   const s = Float64Array.from(v).sort();
