@@ -1,9 +1,8 @@
 """The shipped MNIST model in PyTorch with a DPM-Solver++(2M) loop equivalent to Diffuse's `dpmpp-2m`:
 the baseline of bench/mnist-speed.ts (Diffuse with ONNX Runtime vs the same weights in PyTorch).
 
-Weights: the recipe's PyTorch checkpoint (mnist.pt next to the card, written by training/mnist.py since
-it saves one) when present, else rebuilt from the ONNX file's initializers (parameters keep their
-state-dict names; GroupNorm scales and shifts, folded into Mul/Add constants, are named by their node).
+Weights: training/teacher.py's load_unet (the recipe's checkpoint mnist.pt when present, else rebuilt
+from the ONNX file's initializers).
 
     /usr/bin/python3 training/torch_sample.py --card models/mnist/card.json --plan PLAN.json --out RESULT.json
 
@@ -21,40 +20,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mnist import NULL_CLASS, TRAIN_STEPS, UNet  # noqa: E402
-
-
-def onnx_state_dict(path):
-    """State dict of the recipe's UNet from an exported ONNX graph."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    state = {k: torch.from_numpy(v.copy()) for k, v in init.items() if not k.startswith("onnx::")}
-    for node in graph.node:
-        for name in node.input:
-            if not (name.startswith("onnx::") and name in init):
-                continue
-            module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")
-            value = torch.from_numpy(init[name].copy()).flatten()
-            if node.name == "/time/Mul_1":
-                state["time.freqs"] = value
-            elif node.op_type in ("Mul", "Add"):
-                state[f"{module}.{'weight' if node.op_type == 'Mul' else 'bias'}"] = value
-    return state
+from mnist import NULL_CLASS  # noqa: E402
+from teacher import load_unet  # noqa: E402
 
 
 def load_model(card_path):
-    card = json.loads(Path(card_path).read_text())
-    folder = Path(card_path).parent
-    checkpoint = folder / "mnist.pt"
-    state = torch.load(checkpoint) if checkpoint.exists() else onnx_state_dict(folder / card["onnx"])
-    channels = (state["down1.conv1.weight"].shape[0], state["down2.conv1.weight"].shape[0], state["mid1.conv1.weight"].shape[0])
-    model = UNet(channels, time_scale=TRAIN_STEPS if card["process"]["name"] == "flow" else 1.0)
-    model.load_state_dict(state)
-    model.eval()
-    return model, "checkpoint" if checkpoint.exists() else "onnx initializers"
+    model, _, source = load_unet(card_path)
+    return model, source
 
 
 @torch.no_grad()
