@@ -1,27 +1,71 @@
 /**
- * Sample quality of the shipped MNIST model (models/mnist) vs NFE for the main samplers: Fréchet
- * distance on the features of the shipped classifier (models/mnist-classifier) against the 10 000
- * real digits, and the classifier's accuracy on the requested labels, at cfg 1 and 2.
+ * Sample quality on real networks: the shipped MNIST model (models/mnist) vs NFE for the main
+ * samplers, and each training-for-speed model against that teacher. Fréchet distance on the
+ * features of the shipped classifier (models/mnist-classifier) against the 10 000 real digits, and
+ * the classifier's accuracy on the requested labels.
  *
- * Run: npm run results:mnist  → writes docs/mnist-results.md. Env MNIST_RESULTS_N sets the samples per row.
+ * Run: npm run results:mnist → writes docs/mnist-results.md and its section of docs/results.md
+ * (between the mnist-results markers). Env MNIST_RESULTS_N sets the samples per cell (default 500).
+ * `-- --reuse` takes cells already measured with the same settings from .tmp/mnist-results-cache.json;
+ * `-- --no-results-page` leaves docs/results.md alone.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
+import type { OnnxDenoiser } from '../src/models/onnx/index.js';
 import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, type EvalResult } from '../src/cli/eval.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../src/metrics/fid.js';
 import { sample } from '../src/sample.js';
 import type { Process } from '../src/process/types.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const N = Number(process.env.MNIST_RESULTS_N ?? 200);
+const N = Number(process.env.MNIST_RESULTS_N ?? 500);
 const SEED = 0;
+const TEACHER = 'models/mnist';
 const SAMPLERS = ['ddim', 'dpmpp-2m', 'dpmpp-3m', 'unipc', 'deis', 'heun', 'euler'];
-const BUDGETS = [5, 10, 20];
-const CFG2_BUDGETS = [10];
-const LONG = { sampler: 'dpmpp-2m', nfe: 50 };
+const BUDGETS = [5, 10, 20, 50];
+/** NFE 50 only for these (the others have converged by then, and the run must fit on 2 cores). */
+const AT_50 = new Set(['ddim', 'dpmpp-2m', 'unipc']);
+const CFG2 = { budgets: [10], long: { sampler: 'dpmpp-2m', nfe: 50 } };
+
+/** A training-for-speed model and the runs that compare it with the teacher. */
+interface Method {
+  name: string;
+  dir: string;
+  recipe: string;
+  claim: string;
+  /** [student sampler, teacher sampler, NFE budgets] */
+  runs: [string, string, number[]][];
+}
+const METHODS: Method[] = [
+  {
+    name: 'Rectified Diffusion', dir: 'models/mnist-rectified', recipe: 'training/reflow.py',
+    claim: 'retraining on the teacher\'s own noise–sample pairs makes few-step first-order sampling better (Wang et al. 2024)',
+    runs: [['ddim', 'ddim', [1, 2, 4, 10]], ['dpmpp-2m', 'dpmpp-2m', [4, 10]]],
+  },
+  {
+    name: 'Rectified Diffusion + improved RF (U-shaped t, pseudo-Huber)', dir: 'models/mnist-rectified-irf', recipe: 'training/reflow.py',
+    claim: 'U-shaped timesteps and the pseudo-Huber loss improve reflow at 1–2 NFE (Lee et al. 2024)',
+    runs: [['ddim', 'ddim', [1, 2, 4, 10]], ['dpmpp-2m', 'dpmpp-2m', [4, 10]]],
+  },
+  {
+    name: 'SlimFlow one-step student', dir: 'models/mnist-slim', recipe: 'training/reflow.py',
+    claim: 'a much smaller rectified-flow student samples in one step (Zhu et al. 2024)',
+    runs: [['flow-euler', 'ddim', [1, 2, 4]]],
+  },
+  {
+    name: 'MMD-DDM', dir: 'models/mnist-mmd', recipe: 'training/mmd_ddm.py',
+    claim: 'MMD fine-tuning for a fixed step budget improves FID at that budget (Aiello et al. 2023)',
+    runs: [['ddim', 'ddim', [5, 10, 20]], ['dpmpp-2m', 'dpmpp-2m', [5]]],
+  },
+  {
+    name: 'PTQ4DM int8', dir: 'models/mnist-int8', recipe: 'training/quantize.py + diffuse calibrate',
+    claim: 'int8 post-training quantisation with calibration across timesteps keeps sample quality (Shang et al. 2023)',
+    runs: [['dpmpp-2m', 'dpmpp-2m', [10, 20]], ['ddim', 'ddim', [10]]],
+  },
+];
 
 /** NFE of one run of `sampler` with `steps` steps, counted on a constant stand-in model. */
 async function nfeOf(process: Process, sampler: string, steps: number): Promise<number> {
@@ -37,63 +81,119 @@ async function stepsFor(process: Process, sampler: string, budget: number): Prom
 }
 
 const started = Date.now();
-const model = await loadOnnxModel(resolve(root, 'models/mnist/card.json'));
+const cachePath = resolve(root, '.tmp/mnist-results-cache.json');
+const cache: Record<string, EvalResult> = process.argv.includes('--reuse') && existsSync(cachePath)
+  ? JSON.parse(readFileSync(cachePath, 'utf8')) as Record<string, EvalResult> : {};
 const classifier = await loadClassifier(resolve(root, 'models/mnist-classifier/card.json'));
 const real = await realFeatureFit(classifier);
 const digits = await loadMnistDigits();
 
 // the noise floor: N held-out real digits (never seen by the classifier; every k-th, so all classes) against the same reference
 const held = classifier.heldOut.indices;
-const floorIdx = Array.from({ length: N }, (_, i) => held[Math.floor((i * held.length) / N)]);
-const floorImages = new Float64Array(N * 784);
+const floorN = Math.min(N, held.length);
+const floorIdx = Array.from({ length: floorN }, (_, i) => held[Math.floor((i * held.length) / floorN)]);
+const floorImages = new Float64Array(floorN * 784);
 floorIdx.forEach((j, i) => floorImages.set(digits.images.subarray(j * 784, (j + 1) * 784), i * 784));
-const floorOut = await classifier.classify(floorImages, N);
+const floorOut = await classifier.classify(floorImages, floorN);
 const floorFd = frechetDistance(gaussianFit(floorOut.features, classifier.featureDim), real);
 const floorAcc = labelAccuracy(floorOut.logits, 10, floorIdx.map((j) => digits.labels[j]));
 
-const rows = new Map<string, EvalResult>();
-const key = (sampler: string, budget: number, cfg: number) => `${sampler}|${budget}|${cfg}`;
-async function row(sampler: string, budget: number, cfg: number): Promise<void> {
-  const steps = await stepsFor(model.process, sampler, budget);
-  const r = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: N });
-  rows.set(key(sampler, budget, cfg), r);
-  console.error(`${sampler} NFE ${r.nfe} cfg ${cfg}: FD ${r.fd.toFixed(2)} acc ${(100 * r.accuracy).toFixed(1)} % (${r.seconds.toFixed(1)} s)`);
+const models = new Map<string, OnnxDenoiser>();
+async function modelAt(dir: string): Promise<OnnxDenoiser> {
+  let m = models.get(dir);
+  if (!m) models.set(dir, (m = await loadOnnxModel(resolve(root, dir, 'card.json'))));
+  return m;
 }
-for (const sampler of SAMPLERS) {
-  for (const b of BUDGETS) await row(sampler, b, 1);
-  for (const b of CFG2_BUDGETS) await row(sampler, b, 2);
-}
-await row(LONG.sampler, LONG.nfe, 1);
-await row(LONG.sampler, LONG.nfe, 2);
-await classifier.release();
 
-const cell = (sampler: string, budget: number, cfg: number) => {
-  const r = rows.get(key(sampler, budget, cfg));
-  return r ? `${r.fd.toFixed(1)} / ${(100 * r.accuracy).toFixed(0)} %${r.nfe !== budget ? ` (NFE ${r.nfe})` : ''}` : '—';
-};
+/** FD and accuracy of `sampler` on the model in `dir` within an NFE budget (cached by settings). */
+async function cell(dir: string, sampler: string, budget: number, cfg: number): Promise<EvalResult> {
+  const model = await modelAt(dir);
+  const steps = await stepsFor(model.process, sampler, budget);
+  const key = JSON.stringify([dir, sampler, steps, cfg, N, SEED]);
+  if (!cache[key]) {
+    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: N });
+    mkdirSync(dirname(cachePath), { recursive: true });
+    writeFileSync(cachePath, JSON.stringify(cache));
+  }
+  const r = cache[key];
+  console.error(`${dir} ${sampler} NFE ${r.nfe} cfg ${cfg}: FD ${r.fd.toFixed(2)} acc ${(100 * r.accuracy).toFixed(1)} % (${r.seconds.toFixed(1)} s)`);
+  return r;
+}
+
+const show = (r: EvalResult | undefined, budget: number) =>
+  r ? `${r.fd.toFixed(1)} / ${(100 * r.accuracy).toFixed(0)} %${r.nfe !== budget ? ` (NFE ${r.nfe})` : ''}` : '—';
+
 const out: string[] = [];
 const say = (s = '') => out.push(s);
-const budgets = [...BUDGETS, LONG.nfe];
-say('# MNIST sample quality vs NFE');
+
+say(`Model: ${TEACHER} (class-conditional ε UNet, 589 185 parameters, vp-discrete). Each cell: **FD / accuracy** of n = ${N} samples, labels 0–9 cycled, seed ${SEED} — the same x_T for every sampler and model, so differences between cells are paired. FD is the Fréchet distance between Gaussian fits of the penultimate-layer (128-d) features of the shipped classifier (models/mnist-classifier, ${(100 * classifier.heldOut.accuracy).toFixed(2)} % on its 2 000 held-out digits) for the samples vs all 10 000 real digits of the mnist package; accuracy is the fraction the classifier labels as requested. Each sampler runs on its default grid with the most steps whose NFE fits the budget (heun: 2 NFE per step but the last). cfg 2 rows are classifier-free guidance with scale 2 (each NFE is one doubled batch).`);
 say();
-say('Generated by `npm run results:mnist` (bench/mnist-results.ts); do not edit by hand.');
+say(`Noise floor at this n: ${floorN} held-out real digits score FD ${floorFd.toFixed(1)} and accuracy ${(100 * floorAcc).toFixed(1)} %. FD from ${N} samples is biased upwards by the finite sample (mostly the covariance estimate), so only differences well above the floor mean something.`);
 say();
-say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (shared with other jobs), Node ${process.version}, ONNX Runtime CPU; ${new Date().toISOString().slice(0, 10)}; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
+say('### Samplers on the teacher, cfg 1');
 say();
-say(`Model: models/mnist (class-conditional ε UNet, vp-discrete). Each cell: **FD / accuracy** of n = ${N} samples, labels 0–9 cycled, seed ${SEED} — the same x_T for every sampler, so differences between cells are paired. FD is the Fréchet distance between Gaussian fits of the penultimate-layer (128-d) features of the shipped classifier (models/mnist-classifier, ${(100 * classifier.heldOut.accuracy).toFixed(2)} % on its 2 000 held-out digits) for the samples vs all 10 000 real digits of the mnist package; accuracy is the fraction the classifier labels as requested. Each sampler runs on its default grid with the most steps whose NFE fits the budget (heun: 2 NFE per step but the last). cfg 2 rows are classifier-free guidance with scale 2 (each NFE is one doubled batch).`);
-say();
-say(`Noise floor at this n: ${N} held-out real digits score FD ${floorFd.toFixed(1)} and accuracy ${(100 * floorAcc).toFixed(1)} %. FD from ${N} samples is biased upwards by the finite sample (mostly the covariance estimate), so only differences well above the floor and between rows mean something; n = ${N} was chosen to keep the run within about 10 minutes on this 2-core machine (1000–2000 samples per cell would take over an hour here); for the same reason cfg 2 is measured at NFE 10 and, for dpmpp-2m, 50.`);
-say();
-for (const cfg of [1, 2]) {
-  const cols = cfg === 1 ? budgets : [...CFG2_BUDGETS, LONG.nfe];
-  say(`## cfg ${cfg}`);
-  say();
-  say(`| sampler | ${cols.map((b) => `NFE ${b}`).join(' | ')} |`);
-  say(`|---|${cols.map(() => '---').join('|')}|`);
-  for (const s of SAMPLERS) say(`| ${s} | ${cols.map((b) => (b === LONG.nfe && s !== LONG.sampler ? '—' : cell(s, b, cfg))).join(' | ')} |`);
-  say();
+say(`| sampler | ${BUDGETS.map((b) => `NFE ${b}`).join(' | ')} |`);
+say(`|---|${BUDGETS.map(() => '---').join('|')}|`);
+for (const s of SAMPLERS) {
+  const cells: string[] = [];
+  for (const b of BUDGETS) cells.push(b === 50 && !AT_50.has(s) ? '—' : show(await cell(TEACHER, s, b, 1), b));
+  say(`| ${s} | ${cells.join(' | ')} |`);
 }
-say('Not in the table: dpm-solver-v3 (needs empirical model statistics computed by running the network over a pilot set — too slow for this machine) and searched grids (a search costs many evaluations per NFE budget).');
 say();
-writeFileSync(resolve(root, 'docs/mnist-results.md'), out.join('\n'));
-console.error(`wrote docs/mnist-results.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const cfg2Cols = [...CFG2.budgets, CFG2.long.nfe];
+say('### Samplers on the teacher, cfg 2');
+say();
+say(`| sampler | ${cfg2Cols.map((b) => `NFE ${b}`).join(' | ')} |`);
+say(`|---|${cfg2Cols.map(() => '---').join('|')}|`);
+for (const s of SAMPLERS) {
+  const cells: string[] = [];
+  for (const b of CFG2.budgets) cells.push(show(await cell(TEACHER, s, b, 2), b));
+  cells.push(s === CFG2.long.sampler ? show(await cell(TEACHER, s, CFG2.long.nfe, 2), CFG2.long.nfe) : '—');
+  say(`| ${s} | ${cells.join(' | ')} |`);
+}
+say();
+say('### Training-for-speed methods vs their teacher, cfg 1');
+say();
+say('Each student is trained from the teacher (or its samples) by the recipe named; its card, command, seed and training time are in its folder\'s README. "teacher" is models/mnist with the sampler named, at the same NFE and x_T.');
+say();
+say('| method | student (sampler) | teacher (sampler) | NFE | student FD / acc | teacher FD / acc | FD ratio |');
+say('|---|---|---|---:|---|---|---:|');
+const missing: string[] = [];
+for (const m of METHODS) {
+  if (!existsSync(resolve(root, m.dir, 'card.json'))) {
+    missing.push(`${m.name} (${m.dir})`);
+    continue;
+  }
+  for (const [studentSampler, teacherSampler, budgets] of m.runs) {
+    for (const b of budgets) {
+      const s = await cell(m.dir, studentSampler, b, 1);
+      const t = await cell(TEACHER, teacherSampler, b, 1);
+      say(`| ${m.name} | ${m.dir} (${studentSampler}) | ${teacherSampler} | ${b} | ${show(s, b)} | ${show(t, b)} | ${(s.fd / t.fd).toFixed(2)} |`);
+    }
+  }
+}
+say();
+say('Claims tested: ' + METHODS.map((m) => `**${m.name}** — ${m.claim} (${m.recipe})`).join('; ') + '.');
+if (missing.length > 0) say(`\nNot measured (model not in the repository): ${missing.join(', ')}.`);
+say();
+await classifier.release();
+
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+const machine = `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (shared with other jobs), Node ${process.version}, ONNX Runtime CPU; ${new Date().toISOString().slice(0, 10)}; ${seconds} s in all${Object.keys(cache).length > 0 && process.argv.includes('--reuse') ? ' (cells reused from an earlier run with the same settings where available)' : ''}.`;
+const body = out.join('\n');
+writeFileSync(resolve(root, 'docs/mnist-results.md'), [
+  '# MNIST: sample quality vs NFE, and training-for-speed methods', '',
+  'Generated by `npm run results:mnist` (bench/mnist-results.ts); do not edit by hand.', '', machine, '', body,
+].join('\n'));
+
+// splice the same tables into docs/results.md between the markers (appended the first time)
+const START = '<!-- mnist-results:start -->';
+const END = '<!-- mnist-results:end -->';
+const section = [START, '## Real network: MNIST (issue 3)', '', 'Generated by `npm run results:mnist` (bench/mnist-results.ts), also in docs/mnist-results.md.', '', machine, '', body, END].join('\n');
+const resultsPath = resolve(root, 'docs/results.md');
+if (process.argv.includes('--no-results-page')) process.exit(0);
+const page = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '# Results\n';
+const a = page.indexOf(START);
+const z = page.indexOf(END);
+writeFileSync(resultsPath, a >= 0 && z > a ? page.slice(0, a) + section + page.slice(z + END.length) : `${page.trimEnd()}\n\n${section}\n`);
+console.error(`wrote docs/mnist-results.md and its section of docs/results.md in ${seconds} s`);
