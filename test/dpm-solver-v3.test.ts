@@ -69,6 +69,13 @@ describe('EMS from the model', () => {
     expect(maxDiff(exactA.b!.flat(), estimate.b!.flat())).toBeLessThanOrEqual(2 * spreadB);
   });
 
+  it('s where Var(f) vanishes takes the nearest well-determined value instead of the noise (ring8: f ∝ α³ at low λ)', () => {
+    const lowest = (samples: number) => analytic(mixture('ring8'), samples, 40, 4).s[0];
+    // The raw slope at λ ≈ −5.1 reads 767 with 256 samples and 260 with 4096.
+    expect(Math.abs(lowest(256) - 3)).toBeLessThan(0.3);
+    expect(Math.abs(lowest(4096) - 3)).toBeLessThan(0.3);
+  });
+
   it('a point mass has l = 1, s = 0, b = 0 exactly (DPM-Solver++ is optimal there)', () => {
     const e = analytic(mixture('point'), 16, 5, 1);
     expect(e.l.every((v) => v === 1)).toBe(true);
@@ -96,6 +103,7 @@ describe('measured order on gmm16 (analytic EMS, logSNR grid to t = 1e-3)', () =
   const truth = pfOdeEndpoint(g, process, start, process.tMax, process.tMin);
   const cases: [string, Record<string, unknown>, number][] = [
     ['order 3 with the corrector (smaller errors than without it; its order-1 warm-up step keeps the global order from 4)', {}, 3],
+    ['order 3 with the pseudo-order corrector of order 4 (the official c_pseudo)', { correctorPseudo: true }, 2],
     ['order 3 without corrector', { corrector: false }, 3],
     ['order 2', { order: 2, corrector: false }, 2],
     ['pseudo-order 3 (first derivative uncorrected: order 2)', { pseudoOrder: true, corrector: false }, 2],
@@ -114,9 +122,16 @@ describe('measured order on gmm16 (analytic EMS, logSNR grid to t = 1e-3)', () =
   }
 });
 
+/**
+ * Every case beats both bases by 20 % except ring8 at NFE 5: its s at low λ is ≈ 3 (f ∝ α³, 16384
+ * samples give 2.99) and with it the 5-step run is 2× dpmpp-2m's error (the earlier ±2 clamp of s
+ * won there by accident; pseudoOrder, the official 5-step setting, gives 0.87×).
+ */
+const LOSES = new Set(['ring8:5']);
+
 describe('accuracy at NFE 5 and 10 against dpmpp-2m and unipc (median per-sample error vs the exact PF-ODE endpoint)', () => {
   for (const name of ['ring8', 'checkerboard', 'gmm16']) {
-    it(`${name}: DPM-Solver-v3 with analytic EMS beats both`, async () => {
+    it(`${name}: DPM-Solver-v3 with analytic EMS beats both${name === 'ring8' ? ' (at NFE 5 it does not)' : ''}`, async () => {
       const g = mixture(name);
       const ems = emsToJson(analytic(g, 256, 120, 4));
       const grid: Omit<Extract<GridSpec, { type: 'logsnr' }>, 'steps'> = { type: 'logsnr', end: 'zero' };
@@ -128,8 +143,9 @@ describe('accuracy at NFE 5 and 10 against dpmpp-2m and unipc (median per-sample
       const ratios = [5, 10].map((b) => ({ b, vsDpmpp: err('v3', b) / err('dpmpp-2m', b), vsUnipc: err('v3', b) / err('unipc', b) }));
       console.log(name, JSON.stringify(ratios.map((r) => ({ nfe: r.b, vsDpmpp2m: +r.vsDpmpp.toFixed(2), vsUnipc: +r.vsUnipc.toFixed(2) }))));
       for (const r of ratios) {
-        expect(r.vsDpmpp, `NFE ${r.b}`).toBeLessThan(0.8);
-        expect(r.vsUnipc, `NFE ${r.b}`).toBeLessThan(0.8);
+        const bound = LOSES.has(`${name}:${r.b}`) ? 2.5 : 0.8;
+        expect(r.vsDpmpp, `NFE ${r.b}`).toBeLessThan(bound);
+        expect(r.vsUnipc, `NFE ${r.b}`).toBeLessThan(bound);
       }
     });
   }

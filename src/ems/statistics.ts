@@ -13,12 +13,13 @@ class NodeMoments {
   readonly y: Float64Array;
   readonly x: Float64Array;
   readonly d: Float64Array;
-  /** Σ over samples and elements of the products yy, yx, yd, xx, xd. */
+  /** Σ over samples and elements of the products yy, yx, yd, xx, xd, dd. */
   yy = 0;
   yx = 0;
   yd = 0;
   xx = 0;
   xd = 0;
+  dd = 0;
   constructor(dim: number) {
     this.y = new Float64Array(dim);
     this.x = new Float64Array(dim);
@@ -55,6 +56,7 @@ export class EmsAccumulator {
         m.yd += a * c;
         m.xx += b * b;
         m.xd += b * c;
+        m.dd += c * c;
       }
     }
   }
@@ -69,13 +71,9 @@ export class EmsAccumulator {
       return Math.sqrt(v / m.count) / D;
     });
     const dl = slopes(this.lambda, l);
-    const s: number[] = [];
-    const b: number[][] = [];
-    this.nodes.forEach((m, j) => {
-      const fit = linearFit(m, 1 - l[j], dl[j], D);
-      s.push(fit.s);
-      b.push(fit.b);
-    });
+    const fits = this.nodes.map((m, j) => linearFit(m, 1 - l[j], dl[j], D));
+    const s = determinedSlopes(this.lambda, fits);
+    const b = fits.map((fit, j) => fit.intercept.map((v, e) => v - s[j] * fit.fMean[e]));
     return { lambda: [...this.lambda], l, s, b, lStdErr, provenance };
   }
 }
@@ -92,20 +90,30 @@ function slopes(x: readonly number[], y: readonly number[]): number[] {
 }
 
 /**
- * Bound on |s|. Where l absorbs the Gaussian part of the data (λ → −∞ for data of mean 0), f is
- * nearly 0 and the fit s = Cov/Var is a ratio of two vanishing, noisy moments (values in the
- * thousands were measured on ring8 with 256 samples); e^{∫s} then overflows the solver's weights.
- * A heuristic bound (not in the paper): at ±4 ring8 at NFE 5 still diverged, at ±2 it is 7×
- * more accurate than DPM-Solver++; gmm16's fit reaches −2.2 at high λ and is barely changed.
+ * Largest standard error of a fitted s that the EMS keep. s = Cov(f^(1), f)/Var(f) is a regression
+ * slope; where l absorbs nearly all of the data (λ → −∞ for data of mean 0) f is nearly 0 and the
+ * slope is a ratio of two vanishing Monte Carlo moments: on ring8 with 256 samples it reads 767 at
+ * λ = −5.1, 260 with 4096 samples and 2.9 with 16384, where the better-determined nodes give ≈ 3
+ * (f ∝ α³ there). s enters the solver as e^{∫s dλ} over steps of up to h ≈ 2 in λ, so an error
+ * of 0.25 changes a weight by at most e^{0.5}.
  */
-const MAX_S = 2;
+const MAX_SLOPE_STD_ERR = 0.25;
+
+interface Fit {
+  /** Least-squares slope, and its standard error (∞ where Var(f) = 0). */
+  slope: number;
+  stdErr: number;
+  /** b = intercept − s·E f for whichever s the node keeps. */
+  intercept: number[];
+  fMean: number[];
+}
 
 /**
  * s = Cov(f^(1), f)/Var(f) and b = E f^(1) − s·E f (Zheng et al. 2023, Eq. 7), with a = 1 − l and
- * f = a·y − x̂0, f^(1) = −(l' + a)·y + a·x̂0 − d. Var(f) = 0 (e.g. a point mass: f is constant)
- * gives s = 0; the fit is clamped to ±MAX_S.
+ * f = a·y − x̂0, f^(1) = −(l' + a)·y + a·x̂0 − d. The standard error of the slope counts each sample
+ * as one observation (its elements are not independent): √(Var(residual)/(n·Var(f))).
  */
-function linearFit(m: NodeMoments, a: number, dl: number, D: number): { s: number; b: number[] } {
+function linearFit(m: NodeMoments, a: number, dl: number, D: number): Fit {
   const n = m.count;
   const mean = (v: Float64Array) => Array.from(v, (t) => t / n);
   const my = mean(m.y);
@@ -117,14 +125,34 @@ function linearFit(m: NodeMoments, a: number, dl: number, D: number): { s: numbe
   const cyd = m.yd / n - dot(my, md);
   const cxx = m.xx / n - dot(mx, mx);
   const cxd = m.xd / n - dot(mx, md);
+  const cdd = m.dd / n - dot(md, md);
   const p = -(dl + a);
   const varF = a * a * cyy - 2 * a * cyx + cxx;
   const cov = p * a * cyy + (a * a - p) * cyx - a * cxx - a * cyd + cxd;
+  const varF1 = p * p * cyy + a * a * cxx + cdd + 2 * p * a * cyx - 2 * p * cyd - 2 * a * cxd;
   const fMean = my.map((v, e) => a * v - mx[e]);
   const meanSq = varF + dot(fMean, fMean);
-  const fit = varF > 1e-14 * meanSq ? cov / varF : 0;
-  const s = Math.max(-MAX_S, Math.min(MAX_S, fit));
-  const b: number[] = new Array<number>(D);
-  for (let e = 0; e < D; e++) b[e] = p * my[e] + a * mx[e] - md[e] - s * fMean[e];
-  return { s, b };
+  const intercept: number[] = new Array<number>(D);
+  for (let e = 0; e < D; e++) intercept[e] = p * my[e] + a * mx[e] - md[e];
+  if (!(varF > 1e-14 * meanSq)) return { slope: 0, stdErr: Infinity, intercept, fMean };
+  const slope = cov / varF;
+  const residual = Math.max(0, varF1 - slope * cov);
+  return { slope, stdErr: Math.sqrt(residual / (n * varF)), intercept, fMean };
+}
+
+/**
+ * Each node's fitted s where its standard error is at most MAX_SLOPE_STD_ERR; elsewhere the s of
+ * the nearest node in λ where it is (the EMS are smooth in λ), or 0 where none is (e.g. a point
+ * mass: f is constant, and DPM-Solver++ is optimal).
+ */
+function determinedSlopes(lambda: readonly number[], fits: readonly Fit[]): number[] {
+  const ok = fits.map((f) => f.stdErr <= MAX_SLOPE_STD_ERR);
+  return fits.map((f, j) => {
+    if (ok[j]) return f.slope;
+    let best = -1;
+    ok.forEach((good, k) => {
+      if (good && (best < 0 || Math.abs(lambda[k] - lambda[j]) < Math.abs(lambda[best] - lambda[j]))) best = k;
+    });
+    return best < 0 ? 0 : fits[best].slope;
+  });
 }
