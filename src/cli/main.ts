@@ -8,6 +8,7 @@ import { addPosteriorCommand } from './posterior.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
+import { addCalibrateCommand } from './calibrate.js';
 import { processIo, type CliIo } from './io.js';
 
 /**
@@ -35,6 +36,7 @@ function program(io: CliIo): Command {
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);
+  addCalibrateCommand(p, io);
   return p;
 }
 

@@ -1,0 +1,226 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { UsageError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { sizeOf } from '../core/tensor.js';
+import type { OnnxDenoiser } from '../models/onnx/index.js';
+import { calibrationTimes, trajectoryInputs, type TimeDistribution } from '../quant/ndtc.js';
+import { CalibrationStatistics } from '../quant/stats.js';
+import { writeTextFile } from '../io/files.js';
+import { integerArg, numberArg } from './args.js';
+import { loadModelArg } from './model.js';
+import { progressBar, type CliIo } from './io.js';
+
+/**
+ * `diffuse calibrate`: activation statistics for post-training quantisation of an ONNX denoiser,
+ * PTQ4DM-style (Shang et al. 2023): calibration times drawn by NDTC, inputs x_t from the
+ * full-precision model's own DDIM trajectory, and min/max, percentile and MSE-optimal ranges of
+ * every tensor that `training/quantize.py augment` exposed as an extra output of the graph.
+ */
+
+export const CALIBRATION_FORMAT = 'diffuse-calibration/v1';
+
+interface CalibrateArgs {
+  model: string;
+  augmented: string;
+  out: string;
+  n: number;
+  seed: number;
+  times: 'ndtc' | 'uniform';
+  mu: number;
+  std: number;
+  percentile: number;
+  bins: number;
+  batch: number;
+  json?: boolean;
+}
+
+function percentileArg(value: string): number {
+  const v = numberArg(value);
+  if (!(v > 50 && v <= 100)) throw new InvalidArgumentError('expected a percentage in (50, 100], e.g. 99.99');
+  return v;
+}
+
+export function addCalibrateCommand(program: Command, io: CliIo): void {
+  program
+    .command('calibrate')
+    .description('activation statistics for int8 post-training quantisation of an ONNX denoiser (PTQ4DM: NDTC times, x_t from the model\'s own trajectory)')
+    .requiredOption('--model <spec>', 'onnx:CARD.json of the full-precision network')
+    .requiredOption('--augmented <file.onnx>', 'the same graph with the tensors to quantise as extra outputs (training/quantize.py augment)')
+    .requiredOption('--out <file.json>', 'where to write the statistics')
+    .option('--n <n>', 'calibration samples (each at its own time)', integerArg(1), 64)
+    .option('--seed <seed>', 'seed of the times, labels and x_T', integerArg(0), 0)
+    .addOption(new Option('--times <dist>', 'how calibration times are drawn').choices(['ndtc', 'uniform']).default('ndtc'))
+    .option('--mu <fraction>', 'NDTC mean μ as a fraction of the time range (0 = data end)', numberArg, 0.4)
+    .option('--std <fraction>', 'NDTC standard deviation σ as a fraction of the time range', numberArg, 0.4)
+    .option('--percentile <p>', 'central percentage of values the percentile range keeps', percentileArg, 99.99)
+    .option('--bins <n>', 'histogram bins per tensor (a multiple of 4)', integerArg(4), 8192)
+    .option('--batch <n>', 'samples per run of the augmented graph', integerArg(1), 64)
+    .addOption(new Option('--json', 'print a JSON summary on stdout'))
+    .action(async (a: CalibrateArgs) => runCalibrate(a, io));
+}
+
+async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
+  if (!a.model.startsWith('onnx:')) throw new UsageError(`diffuse calibrate quantises networks: --model must be onnx:CARD.json; got "${a.model}"`);
+  const cardPath = a.model.slice('onnx:'.length);
+  const loaded = await loadModelArg(a.model);
+  if (loaded.kind !== 'onnx') throw new UsageError(`--model must be onnx:CARD.json; got "${a.model}"`);
+  const model = loaded.model;
+  const { card, process: p } = model;
+  if (card.time.kind === 'edm_c_noise') throw new UsageError(`${cardPath}: calibrate feeds time kinds discrete, continuous and sigma; this card's is edm_c_noise`);
+  const dist: TimeDistribution = a.times === 'ndtc' ? { method: 'ndtc', mu: a.mu, std: a.std } : { method: 'uniform' };
+  const times = calibrationTimes(p, a.n, a.seed, dist, card.time.kind === 'discrete');
+  const augmentedPath = resolve(a.augmented);
+  try {
+    await access(augmentedPath);
+  } catch {
+    throw new UsageError(`--augmented ${a.augmented}: no such file (make it with training/quantize.py augment)`);
+  }
+  const { openCardSession } = await import('../models/onnx/node.js');
+  const { Tensor } = await import('onnxruntime-node');
+  const session = await openCardSession(cardPath, augmentedPath, {}, (s) => s);
+  const started = performance.now();
+  const bar = progressBar(io, a.json === true, 'calibrate');
+  try {
+    const extra = checkAugmented(session, model, a.augmented);
+    const dim = sizeOf(model.sampleShape);
+    const labels = model.numClasses === undefined ? undefined : Int32Array.from({ length: a.n }, (_, i) => i % (model.numClasses ?? 1));
+    const xT = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * dim));
+    const prior = p.priorStd(p.tMax);
+    for (let i = 0; i < xT.length; i++) xT[i] *= prior;
+    const labelSets = labels === undefined ? [undefined] : model.nullClass === undefined ? [labels] : [labels, new Int32Array(a.n).fill(model.nullClass)];
+    const batches = labelSets.length * Math.ceil(a.n / a.batch);
+    const distinct = new Set([...times].filter((t) => t < p.tMax)).size;
+    const total = distinct + batches;
+    const x = await trajectoryInputs({
+      process: p, times, xT,
+      modelFor: (idx) => (labels === undefined ? model : model.withLabels(Int32Array.from(idx, (i) => labels[i]))),
+      onStep: (k) => bar.update(k, total, 'trajectory steps + augmented runs'),
+    });
+    const stats = new CalibrationStatistics(a.bins);
+    let done = distinct;
+    let checked = false;
+    for (const set of labelSets) {
+      for (let s = 0; s < a.n; s += a.batch) {
+        const m = Math.min(a.batch, a.n - s);
+        const feeds = buildFeeds(session, model, Tensor, x.subarray(s * dim, (s + m) * dim), times.subarray(s, s + m), set?.subarray(s, s + m), m);
+        try {
+          const result = await session.run(feeds);
+          try {
+            if (!checked) {
+              await checkSameNetwork(model, feeds, result, a.augmented);
+              checked = true;
+            }
+            for (const name of extra) {
+              const v = result[name];
+              if (v.type !== 'float32') throw new UsageError(`${a.augmented}: output "${name}" is ${v.type}; only float32 tensors can be calibrated`);
+              try {
+                stats.add(name, v.data as Float32Array);
+              } catch (e) {
+                throw new UsageError(`${a.augmented}: tensor "${name}": ${e instanceof Error ? e.message : String(e)}`);
+              }
+            }
+          } finally {
+            for (const v of Object.values(result)) v.dispose();
+          }
+        } finally {
+          for (const f of Object.values(feeds)) f.dispose();
+        }
+        bar.update(++done, total, 'trajectory steps + augmented runs');
+      }
+    }
+    const tensors = stats.summary(a.percentile);
+    const seconds = (performance.now() - started) / 1000;
+    const file = {
+      format: CALIBRATION_FORMAT,
+      model: cardPath,
+      augmented: a.augmented,
+      n: a.n,
+      seed: a.seed,
+      times: { ...dist, values: Array.from(times) },
+      labels: labelSets.length === 2 ? 'i mod num_classes, and each x_t again with the null class' : labels ? 'i mod num_classes' : 'none',
+      trajectory: 'DDIM from x_T through every distinct calibration time (the full-precision model)',
+      levels: 256,
+      seconds,
+      tensors,
+    };
+    await writeTextFile(a.out, `${JSON.stringify(file, null, 1)}\n`);
+    bar.stop();
+    const summary = { out: a.out, n: a.n, times: dist, distinctTimes: distinct, runs: labelSets.length * a.n, tensors: extra.length, seconds };
+    if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      io.stdout.write(`${extra.length} tensors calibrated on ${summary.runs} inputs (${a.n} samples at ${distinct} distinct ${dist.method} times) in ${seconds.toFixed(1)} s\n`);
+      io.stdout.write(`wrote ${a.out}\n`);
+    }
+  } finally {
+    bar.stop();
+    await session.release();
+  }
+}
+
+/** The augmented graph's extra outputs; a UsageError unless it reads the card's inputs and also gives the card's output. */
+function checkAugmented(session: InferenceSession, model: OnnxDenoiser, path: string): string[] {
+  const { card } = model;
+  const wanted = [card.inputs.sample, card.time.input, ...(card.inputs.classLabels ? [card.inputs.classLabels] : [])];
+  const missing = wanted.filter((name) => !session.inputNames.includes(name));
+  if (missing.length || session.inputNames.length !== wanted.length) {
+    throw new UsageError(`${path} reads inputs [${session.inputNames.join(', ')}] but the card's network reads [${wanted.join(', ')}]: it is not an augmented copy of this model`);
+  }
+  if (!session.outputNames.includes(card.output)) {
+    throw new UsageError(`${path} has no output "${card.output}" (the card's output): it is not an augmented copy of this model`);
+  }
+  const extra = session.outputNames.filter((name) => name !== card.output);
+  if (extra.length === 0) {
+    throw new UsageError(`${path} outputs only "${card.output}": it has no tensors to calibrate (make it with training/quantize.py augment)`);
+  }
+  return extra;
+}
+
+/** Inputs for m samples, each at its own time, in the element types the augmented graph declares. */
+function buildFeeds(
+  session: InferenceSession, model: OnnxDenoiser, Tensor: typeof OrtTensor, x: Float64Array, times: Float64Array, labels: Int32Array | undefined, m: number,
+): Record<string, OrtTensor> {
+  const { card, process: p } = model;
+  const typeOf = (name: string) => {
+    const d = session.inputMetadata.find((e) => e.name === name);
+    return d?.isTensor ? d.type : undefined;
+  };
+  const sampleType = typeOf(card.inputs.sample);
+  if (sampleType !== 'float32') throw new UsageError(`calibrate feeds float32 samples; input "${card.inputs.sample}" is ${sampleType}`);
+  const feeds: Record<string, OrtTensor> = { [card.inputs.sample]: new Tensor('float32', Float32Array.from(x), [m, ...model.sampleShape]) };
+  const value = (t: number) => (card.time.kind === 'sigma' ? p.sigma(t) / p.alpha(t) : t);
+  const timeType = typeOf(card.time.input);
+  if (timeType === 'float32') feeds[card.time.input] = new Tensor('float32', Float32Array.from(times, value), [m]);
+  else if (timeType === 'int64') feeds[card.time.input] = new Tensor('int64', BigInt64Array.from(times, (t) => BigInt(Math.round(value(t)))), [m]);
+  else throw new UsageError(`calibrate feeds time as float32 or int64 per sample; input "${card.time.input}" is ${timeType}`);
+  if (labels && card.inputs.classLabels) {
+    const labelType = typeOf(card.inputs.classLabels);
+    feeds[card.inputs.classLabels] = labelType === 'int32'
+      ? new Tensor('int32', Int32Array.from(labels), [m])
+      : new Tensor('int64', BigInt64Array.from(labels, (c) => BigInt(c)), [m]);
+  }
+  return feeds;
+}
+
+/** The augmented graph must compute the card network's output: compare on the first batch. */
+async function checkSameNetwork(model: OnnxDenoiser, feeds: Record<string, OrtTensor>, augmented: Record<string, OrtTensor>, path: string): Promise<void> {
+  const name = model.card.output;
+  const reference = await model.session.run(feeds);
+  try {
+    const a = augmented[name].data as Float32Array;
+    const b = reference[name].data as Float32Array;
+    let diff = a.length === b.length ? 0 : Infinity;
+    let scale = 0;
+    for (let i = 0; i < a.length && i < b.length; i++) {
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(b[i]));
+    }
+    if (!(diff <= 1e-4 * (1 + scale))) {
+      throw new UsageError(`${path} computes a different "${name}" than the card's network (max |difference| ${diff.toExponential(2)} on the first batch): augment this model's own ONNX file`);
+    }
+  } finally {
+    for (const v of Object.values(reference)) v.dispose();
+  }
+}
