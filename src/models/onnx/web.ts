@@ -1,0 +1,148 @@
+import { env, InferenceSession, Tensor } from 'onnxruntime-web';
+import { UsageError } from '../../core/errors.js';
+import { parseModelCard } from './card.js';
+import { OnnxDenoiser } from './denoiser.js';
+
+/**
+ * Browser entry point: model cards and networks fetched over HTTP (or bundled by the app) and run
+ * by onnxruntime-web, on WebGPU where the browser has it, else on WebAssembly. No Node-only imports.
+ */
+export type WebBackend = 'webgpu' | 'wasm';
+export const webBackends: readonly WebBackend[] = ['webgpu', 'wasm'];
+
+/** A card (parsed JSON) and its network's bytes, for apps that bundle or fetch the model themselves. */
+export interface BundledModel {
+  card: unknown;
+  onnx: ArrayBuffer | Uint8Array;
+  /** Name used in error messages (default "bundled model card"). */
+  source?: string;
+}
+
+export interface WebLoadOptions {
+  /** Backends to try, in order; the first this browser has is used. Default: ['webgpu', 'wasm']. */
+  executionProviders?: readonly WebBackend[];
+  /**
+   * Where onnxruntime-web's .wasm files are served: a URL prefix ending in '/', or one file's URL
+   * (sets onnxruntime-web's global `env.wasm.wasmPaths`, read when its first session is created).
+   * Default: next to the bundled onnxruntime-web script.
+   */
+  wasmPaths?: string | { wasm?: string | URL; mjs?: string | URL };
+  /** The fetch to use (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Other onnxruntime-web session options (graph optimisation, logging, …). */
+  sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
+}
+
+export interface WebModel {
+  model: OnnxDenoiser;
+  /** The backend the session runs on. */
+  backend: WebBackend;
+  /** Frees the session (and its WebGPU buffers); the model cannot run afterwards. */
+  release(): Promise<void>;
+}
+
+interface GpuLike {
+  requestAdapter(): Promise<unknown>;
+}
+
+/**
+ * Load a model card and its network (the card's `onnx` path, relative to the card's URL) into an
+ * OnnxDenoiser on the first of the requested backends this browser has. Problems (unreachable URL,
+ * malformed card, a backend the browser lacks) are UsageErrors saying what was wrong.
+ */
+export async function loadOnnxModelWeb(source: string | URL | BundledModel, options: WebLoadOptions = {}): Promise<WebModel> {
+  const requested = options.executionProviders ?? webBackends;
+  if (requested.length === 0 || requested.some((b) => !webBackends.includes(b))) {
+    throw new UsageError(`executionProviders ${JSON.stringify(requested)}: give one or more of ${webBackends.join(', ')}`);
+  }
+  const { name, card, network } = await resolveSource(source, options.fetch ?? globalThis.fetch);
+  const problems = await backendProblems(requested);
+  const backends = requested.filter((b) => problems[b] === undefined);
+  if (backends.length === 0) {
+    const all = await backendProblems(webBackends);
+    const has = webBackends.filter((b) => all[b] === undefined);
+    throw new UsageError(`no requested backend is available: ${requested.map((b) => `${b} (${problems[b]})`).join(', ')}; ` +
+      `this browser has ${has.length ? has.join(', ') : 'neither WebGPU nor WebAssembly'}`);
+  }
+  if (options.wasmPaths !== undefined) env.wasm.wasmPaths = options.wasmPaths;
+  const bytes = await network();
+  const failures: string[] = [];
+  for (const backend of backends) {
+    let session: InferenceSession;
+    try {
+      session = await InferenceSession.create(bytes, { ...options.sessionOptions, executionProviders: [backend] });
+    } catch (e) {
+      failures.push(`${backend}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    try {
+      return { model: new OnnxDenoiser(session, Tensor, card, name), backend, release: () => session.release() };
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+  }
+  throw new UsageError(`${name}: onnxruntime-web cannot load ${card.onnx} (${failures.join('; ')})`);
+}
+
+/** The validated card, its name for messages, and how to get the network's bytes (fetched only once a backend is known). */
+async function resolveSource(source: string | URL | BundledModel, fetchFn: typeof fetch) {
+  if (typeof source === 'string' || source instanceof URL) {
+    const cardUrl = absoluteUrl(source);
+    const name = cardUrl.href;
+    const card = parseModelCard(parseJson(await fetchBytes(fetchFn, cardUrl, 'the model card'), name), name);
+    return { name, card, network: () => fetchBytes(fetchFn, new URL(card.onnx, cardUrl), 'the ONNX network') };
+  }
+  const name = source.source ?? 'bundled model card';
+  const bytes = source.onnx instanceof Uint8Array ? source.onnx : new Uint8Array(source.onnx);
+  return { name, card: parseModelCard(source.card, name), network: () => Promise.resolve(bytes) };
+}
+
+/** Why each requested backend cannot run here (undefined: it can); WebGPU is probed only when requested. */
+async function backendProblems(requested: readonly WebBackend[]): Promise<Record<WebBackend, string | undefined>> {
+  return {
+    wasm: typeof WebAssembly === 'object' ? undefined : 'WebAssembly is missing',
+    webgpu: requested.includes('webgpu') ? await webGpuReason() : 'not probed',
+  };
+}
+
+/** Why WebGPU cannot be used here, or undefined when an adapter can be requested. */
+async function webGpuReason(): Promise<string | undefined> {
+  const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
+  if (!gpu) return 'navigator.gpu is missing';
+  try {
+    return (await gpu.requestAdapter()) ? undefined : 'navigator.gpu.requestAdapter() found no adapter';
+  } catch (e) {
+    return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function absoluteUrl(u: string | URL): URL {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  try {
+    return new URL(u, base);
+  } catch {
+    throw new UsageError(`model card URL ${JSON.stringify(String(u))} is not a valid URL${base ? '' : ' (there is no page location to resolve a relative URL against)'}`);
+  }
+}
+
+async function fetchBytes(fetchFn: typeof fetch, url: URL, what: string): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetchFn(url);
+  } catch (e) {
+    throw new UsageError(`${url.href}: cannot fetch ${what} (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!response.ok) throw new UsageError(`${url.href}: fetching ${what} gave HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function parseJson(bytes: Uint8Array, source: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new UsageError(`${source}: the model card is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+export * from './index.js';
