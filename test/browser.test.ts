@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext, runInContext } from 'node:vm';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { nodeBuiltinGuard } from './support/bundle.js';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ring8Problem } from './support/refs.js';
 import { samplers } from '../src/samplers/index.js';
@@ -29,21 +29,6 @@ if (!hasChromium) console.warn(`browser parity skipped: ${skipReason}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 type Entry = typeof direct;
-
-/** Records every Node built-in the bundle reaches (with its importer) and leaves it external. */
-function nodeBuiltinGuard(found: string[]): Plugin {
-  const builtins = new Set(builtinModules);
-  return {
-    name: 'node-builtin-guard',
-    setup(b) {
-      b.onResolve({ filter: /.*/ }, (args) => {
-        if (!args.path.startsWith('node:') && !builtins.has(args.path.split('/')[0])) return undefined;
-        found.push(`${relative(root, args.importer)} imports ${args.path}`);
-        return { path: args.path, external: true };
-      });
-    },
-  };
-}
 
 /** The bundle in a fresh Node realm with only the globals a browser page also has. */
 function nodeRealm(bundle: string): Entry {
@@ -95,7 +80,7 @@ describe('browser bundle', () => {
       target: 'es2022',
       metafile: true,
       logLevel: 'silent',
-      plugins: [nodeBuiltinGuard(nodeImports)],
+      plugins: [nodeBuiltinGuard(nodeImports, root)],
     });
     bundle = out.outputFiles[0].text;
     bundledInputs = Object.keys(out.metafile.inputs);

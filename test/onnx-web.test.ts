@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { nodeBuiltinGuard } from './support/bundle.js';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadOnnxModelWeb, type WebBackend } from '../src/models/onnx/web.js';
 import { predictEps, sampleDigits, type Digits, type DigitsCase, type PredictCase } from './browser/onnx-web-case.js';
@@ -48,21 +48,6 @@ const maxAbsDiff = (a: readonly number[], b: readonly number[]) => {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 };
 const maxAbsDiffs = (a: readonly number[][], b: readonly number[][]) => a.map((row, i) => maxAbsDiff(row, b[i]));
-
-/** Records every Node built-in the bundle reaches (with its importer) and leaves it external. */
-function nodeBuiltinGuard(found: string[]): Plugin {
-  const builtins = new Set(builtinModules);
-  return {
-    name: 'node-builtin-guard',
-    setup(b) {
-      b.onResolve({ filter: /.*/ }, (args) => {
-        if (!args.path.startsWith('node:') && !builtins.has(args.path.split('/')[0])) return undefined;
-        found.push(`${relative(root, args.importer)} imports ${args.path}`);
-        return { path: args.path, external: true };
-      });
-    },
-  };
-}
 
 const mnistCard = readFileSync(resolve(root, 'models/mnist/card.json'), 'utf8');
 
@@ -113,7 +98,7 @@ describe('onnxruntime-web adapter', () => {
       target: 'es2022',
       metafile: true,
       logLevel: 'silent',
-      plugins: [nodeBuiltinGuard(nodeImports)],
+      plugins: [nodeBuiltinGuard(nodeImports, root)],
     });
     bundledInputs = Object.keys(out.metafile.inputs);
     server = serve(out.outputFiles[0].text);
