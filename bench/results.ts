@@ -246,8 +246,8 @@ function page(standard: Map<string, BenchRow[]>, timeShift: Map<string, BenchRow
     `**Verdict: not comparable.** The exact oracle has no exposure bias (its D(x, t) is exact at every x), which is what the method ` +
       `corrects; here the shift only moves the grid, by a per-sample variance estimate over ${[...new Set(PROBLEMS.map((p) => builtinProblem(p).means[0].length))].join(' or ')} values. ` +
       `Ratios to the base range from ${Math.min(...tsRatios).toFixed(3)} to ${Math.max(...tsRatios).toFixed(3)}. ` +
-      'Bases: DDIM and DDPM (memoryless), PLMS and DPM-Solver++(2M) with per-sample histories at each sample\'s own times (ts-plms, ts-dpmpp-2m; the page runs ts-ddim). ' +
-      'Deviations from the paper: PNDM with its Runge–Kutta warm-up is not wrapped yet (its step is private to src/samplers/pndm.ts); ' +
+      'Bases: DDIM and DDPM (memoryless), PLMS, PNDM (pseudo Runge–Kutta warm-up on each sample\'s own intervals) and DPM-Solver++(2M) with per-sample histories at each sample\'s own times (ts-plms, ts-pndm, ts-dpmpp-2m; the page runs ts-ddim). ' +
+      'Deviations from the paper: ' +
       '3M and SDE bases are not wrapped (a 3M history needs a third per-sample λ and an SDE base a per-sample noise draw at shifted times; the paper shows DDIM, PNDM and DPM-Solver).',
     '',
   );

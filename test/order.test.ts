@@ -40,6 +40,11 @@ const regimes: Record<string, Regime> = {
     steps: [320, 640, 1280],
     reason: 'the shift moves each time by whole training steps (1/1000 of the range), a size that does not shrink with the step, and PLMS\'s fixed Adams–Bashforth weights assume even steps: the error levels off at ≈ 6e-4 (window 6: ≈ 2e-5) until the grid is finer than one training step, where no shift fits between neighbours',
   },
+  'ts-pndm': {
+    order: 0,
+    steps: [320, 640, 1280],
+    reason: 'as ts-plms (the Runge–Kutta warm-up changes only the first three steps)',
+  },
   'ts-dpmpp-2m': {
     order: 1.6,
     reason: 'a sample whose variance keeps choosing the window edge lags up to window/2 training steps behind the grid and catches up in one step at the cutoff, a step of fixed size: 80–320 steps measure 1.6, 640–1280 about 0.5 (the 2M update itself is 2nd order on each sample\'s grid: with window 6 the slope stays 2 to 1280 steps; test/time-shift.test.ts checks it equals dpmpp-2m on that grid)',

@@ -61,7 +61,7 @@ export function adamsBashforth(history: readonly Float64Array[]): Float64Array {
 }
 
 /** PNDM's pseudo Runge–Kutta step: classical RK4 weights on ε, half steps at the time midpoint. */
-async function pseudoRungeKutta(ctx: SampleContext, x: Float64Array, e1: Float64Array, t: number, s: number) {
+export async function pseudoRungeKutta(ctx: SampleContext, x: Float64Array, e1: Float64Array, t: number, s: number) {
   const p = ctx.process;
   const mid = (t + s) / 2;
   const e2 = await epsAt(ctx, transfer(p, x, e1, t, mid), mid);

@@ -1,6 +1,6 @@
 import { entry, type SampleContext, type SamplerEntry } from './types.js';
 import { ddimSamplers } from './ddim.js';
-import { adamsBashforth, epsAt, pndmSamplers, pseudoImprovedEuler, transfer } from './pndm.js';
+import { adamsBashforth, epsAt, pndmSamplers, pseudoImprovedEuler, pseudoRungeKutta, transfer } from './pndm.js';
 import { dpmSolverSamplers, firstOrder, modelOutput, multistep2, multistepDefaults, multistepOrder, nodeAt, weights } from './dpm-solver.js';
 import type { Process } from '../process/types.js';
 import { UsageError } from '../core/errors.js';
@@ -175,12 +175,14 @@ function timeShift(base: SamplerEntry) {
 }
 
 /**
- * Time-Shift PLMS (PNDM with the pseudo improved Euler warm-up). Each sample keeps its own ε
- * history, evaluated at its own (shifted) times; the step is PNDM's: the fixed Adams–Bashforth
- * combination of the last four ε carried by the DDIM transfer from τ_i to τ_{i+1}. The official
- * code instead evaluates ε at the scheduled time and shifts only the transfer's end point.
+ * Time-Shift PLMS / PNDM. Each sample keeps its own ε history, evaluated at its own (shifted)
+ * times; the step is PNDM's: the fixed Adams–Bashforth combination of the last four ε carried by
+ * the DDIM transfer from τ_i to τ_{i+1}. While fewer than four are known, the warm-up is PLMS's
+ * pseudo improved Euler (first step only) or PNDM's pseudo Runge–Kutta (first three steps), each on
+ * the sample's own interval. The official code instead evaluates ε at the scheduled time and shifts
+ * only the transfer's end point.
  */
-async function tsPlms(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: TimeShiftOptions): Promise<Float64Array> {
+const tsPseudoMultistep = (warmUp: 'improved-euler' | 'runge-kutta'): Run => async (x, grid, ctx, o) => {
   checkDim(ctx, o);
   const p = ctx.process;
   const { n, dim } = ctx;
@@ -204,16 +206,18 @@ async function tsPlms(x: Float64Array, grid: Float64Array, ctx: SampleContext, o
       const [t, s, known] = [times[rows[0]], targets[rows[0]], history[rows[0]].length];
       const past = Array.from({ length: known }, (_, k) => stack(history, rows, k, dim));
       const part = gather(x, rows, dim);
-      const next = known === 1 && p.sigma(s) > 0
-        ? await pseudoImprovedEuler(subContext(ctx, x, rows, () => ctx.noise()), part, past[0], t, s)
-        : transfer(p, part, adamsBashforth(past), t, s);
+      const sub = () => subContext(ctx, x, rows, () => ctx.noise());
+      const warming = p.sigma(s) > 0 && (warmUp === 'runge-kutta' ? known < 4 : known === 1);
+      const next = !warming ? transfer(p, part, adamsBashforth(past), t, s)
+        : warmUp === 'runge-kutta' ? await pseudoRungeKutta(sub(), part, past[known - 1], t, s)
+        : await pseudoImprovedEuler(sub(), part, past[0], t, s);
       scatterInto(out, next, rows, dim);
     }
     x = out;
     times.set(targets);
   }
   return x;
-}
+};
 
 /**
  * Time-Shift DPM-Solver++(2M). Each sample keeps its own history of x̂0 and λ at its own
@@ -302,6 +306,7 @@ function timeShiftEntry(name: string, baseName: string, description: string, run
 export const timeShiftSamplers = [
   timeShiftEntry('ts-ddim', 'ddim', 'Time-Shift DDIM: each step goes to the time in a window whose noise variance matches the sample\'s (window=0: DDIM)'),
   timeShiftEntry('ts-ddpm', 'ddpm', 'Time-Shift DDPM: ancestral DDPM steps to variance-matched shifted times (window=0: DDPM)'),
-  timeShiftEntry('ts-plms', 'plms', 'Time-Shift PLMS/PNDM: per-sample ε history, Adams–Bashforth + DDIM transfer to variance-matched shifted times (window=0: PLMS)', tsPlms),
+  timeShiftEntry('ts-plms', 'plms', 'Time-Shift PLMS: per-sample ε history, Adams–Bashforth + DDIM transfer to variance-matched shifted times, improved-Euler warm-up (window=0: PLMS)', tsPseudoMultistep('improved-euler')),
+  timeShiftEntry('ts-pndm', 'pndm', 'Time-Shift PNDM: as ts-plms with PNDM\'s pseudo Runge–Kutta warm-up on each sample\'s own intervals (window=0: PNDM)', tsPseudoMultistep('runge-kutta')),
   timeShiftEntry('ts-dpmpp-2m', 'dpmpp-2m', 'Time-Shift DPM-Solver++(2M): per-sample x̂0/λ history, multistep steps to variance-matched shifted times (window=0: DPM++ 2M)', tsDpmpp2m),
 ];
