@@ -9,7 +9,7 @@
  *
  * Run: npm run results  → prints progress and writes docs/results.md.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, arch } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,9 +141,10 @@ async function main(): Promise<void> {
   }
   const methods = await measureMethods((label) => console.log(`${label} (${((performance.now() - started) / 1000).toFixed(0)} s)`));
   const total = (performance.now() - started) / 1000;
+  const path = resolve(dirname(fileURLToPath(import.meta.url)), '../docs/results.md');
   writeFileSync(
-    resolve(dirname(fileURLToPath(import.meta.url)), '../docs/results.md'),
-    page(standard, timeShift, searched, total) + learnedSection(standard, searched, learned) + methodsSection(standard, timeShift, searched, learned, methods),
+    path,
+    page(standard, timeShift, searched, total) + learnedSection(standard, searched, learned) + methodsSection(standard, timeShift, searched, learned, methods) + mnistSection(path),
   );
   console.log(`wrote docs/results.md in ${total.toFixed(0)} s`);
 }
@@ -658,6 +659,14 @@ function methodsSection(
     '',
   );
   return out.join('\n');
+}
+
+/** The real-network section npm run results:mnist keeps between its markers, carried over unchanged. */
+function mnistSection(path: string): string {
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const a = old.indexOf('<!-- mnist-results:start -->');
+  const z = old.indexOf('<!-- mnist-results:end -->');
+  return a >= 0 && z > a ? `\n${old.slice(a, z + '<!-- mnist-results:end -->'.length)}\n` : '';
 }
 
 await main();
