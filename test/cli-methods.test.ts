@@ -7,6 +7,10 @@ import { sample } from '../src/sample.js';
 import { builtinProblem } from '../src/models/oracle/builtin.js';
 import { GaussianMixture, GmmOracle } from '../src/models/oracle/gmm.js';
 import { createProcess } from '../src/process/index.js';
+import { Rng } from '../src/core/rng.js';
+import { tensor } from '../src/core/tensor.js';
+import { writeNpyFile } from '../src/io/files.js';
+import { emsFromMixture, estimateEms, parseEms } from '../src/ems/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-methods-'));
 const tmp = (name: string) => join(dir, name);
@@ -151,5 +155,45 @@ describe('methods with their own loop', () => {
     for (const c of ['search', 'ems', 'pfgm', 'interpolant', 'mr', 'dmcmc', '--grid-file', '--schedule', '--lsd', '--ems', '--resume']) expect(r.out).toContain(c);
     const all = JSON.parse((await run('list', '--json')).out);
     expect(all.methods.map((m: { command: string }) => m.command)).toContain('search');
+  });
+});
+
+describe('diffuse ems on an onnx: network', () => {
+  const card = 'test/fixtures/onnx/gauss_eps.json';
+  const fixture = JSON.parse(readFileSync('test/fixtures/onnx/oracles.json', 'utf8')) as { mean: number[]; variance: number };
+  const d = fixture.mean.length;
+  const gauss = new GaussianMixture({ d, K: 1, weights: [1], means: [fixture.mean], covariance_type: 'diag', variances: [fixture.mean.map(() => fixture.variance)] });
+
+  it('estimates from --data what the library estimates on the exact model (ONNX float32 apart)', async () => {
+    const data = gauss.sample(16, new Rng(3));
+    await writeNpyFile(tmp('gauss-data.npy'), tensor('float64', [16, d], data));
+    const r = await run('ems', '--model', `onnx:${card}`, '--method', 'estimate', '--data', tmp('gauss-data.npy'),
+      '--points', '6', '--samples', '16', '--probes', '1', '--seed', '5', '--out', tmp('net-ems.json'), '--quiet');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const cli = parseEms(readFileSync(tmp('net-ems.json'), 'utf8'), d);
+    const process = createProcess({ name: 'vp-discrete' });
+    const lib = await estimateEms(new GmmOracle(gauss, process, 'epsilon'), process, data, {
+      lambdaMin: cli.lambda[0], lambdaMax: cli.lambda[cli.lambda.length - 1], points: 6, probes: 1, rng: new Rng(5),
+    });
+    expect(cli.lambda).toEqual(lib.lambda);
+    // for a Gaussian the Jacobian is a multiple of I, so one Rademacher probe gives its trace exactly:
+    // the library's estimate is the exact l, and the CLI's through the float32 network is within ~4e-6
+    const exact = emsFromMixture(gauss, { lambdaMin: cli.lambda[0], lambdaMax: cli.lambda[5], points: 6, samples: 16, rng: new Rng(5) });
+    for (let j = 0; j < 6; j++) {
+      expect(Math.abs(lib.l[j] - exact.l[j])).toBeLessThan(1e-10);
+      expect(Math.abs(cli.l[j] - exact.l[j])).toBeLessThan(2e-5);
+    }
+  });
+
+  it('says what is missing: --data, --method estimate, labels for class-conditional models', async () => {
+    const noData = await run('ems', '--model', `onnx:${card}`, '--method', 'estimate', '--out', tmp('x.json'));
+    expect(noData.code).toBe(2);
+    expect(noData.err).toMatch(/--data is required/);
+    const oracle = await run('ems', '--model', `onnx:${card}`, '--data', tmp('gauss-data.npy'), '--out', tmp('x.json'));
+    expect(oracle.err).toMatch(/use --method estimate/);
+    const cond = await run('ems', '--model', 'onnx:test/fixtures/onnx/gauss_eps_cond.json', '--method', 'estimate', '--data', tmp('gauss-data.npy'), '--out', tmp('x.json'));
+    expect(cond.err).toMatch(/class-conditional: give --labels/);
+    const mixture = await run('ems', '--data', tmp('gauss-data.npy'), '--out', tmp('x.json'));
+    expect(mixture.err).toMatch(/--data and --labels apply to onnx: models/);
   });
 });

@@ -15,7 +15,8 @@ import { readJsonObject } from '../io/files.js';
 import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
 import { loadModelArg } from './model.js';
 import { progressBar, type CliIo, type Progress } from './io.js';
-import { addGridOptions } from './sample.js';
+import { addGridOptions, gridKeys } from './sample.js';
+import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
 
 /**
  * `diffuse eval`: sample quality of a class-conditional image network with one sampler — Fréchet
@@ -202,7 +203,7 @@ export async function evaluateSampler(r: EvalRequest): Promise<EvalResult> {
   };
 }
 
-interface EvalArgs extends GridArgs {
+interface EvalArgs extends GridArgs, ResultFileArgs {
   model: string;
   classifier: string;
   sampler: string;
@@ -224,7 +225,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--classifier <card>', 'classifier card (training/classifier.py)', DEFAULT_CLASSIFIER)
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
     .option('--steps <n>', 'number of steps', integerArg(1), 20);
-  addGridOptions(cmd)
+  addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
     .option('--cfg <w>', 'classifier-free guidance scale (1 = the conditional model alone)', numberArg, 1)
     .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2), 1000)
@@ -232,20 +233,25 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--batch <n>', 'samples per sampling run', integerArg(1), 250)
     .option('--reference <n>', 'real digits in the reference fit (evenly spread over the 10 000)', integerArg(2), 10000)
     .addOption(new Option('--json', 'print a JSON summary on stdout'))
-    .action(async (a: EvalArgs) => runEval(a, io));
+    .action(async (a: EvalArgs) => runEval(a, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }
 
-async function runEval(a: EvalArgs, io: CliIo): Promise<void> {
+async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   const loaded = await loadModelArg(a.model);
   if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
   const classifier = await loadClassifier(a.classifier);
   try {
     const real = await realFeatureFit(classifier, a.reference);
     const entry = findSampler(a.sampler);
-    const bar: Progress = progressBar(io, a.json === true, entry.name);
+    const gridGiven = gridKeys.some(given);
+    const plan = await withResultFiles(
+      { sampler: entry.name, options: a.opt as Record<string, unknown>, grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)) },
+      a, given, gridGiven,
+    );
+    const bar: Progress = progressBar(io, a.json === true, plan.sampler);
     const result = await evaluateSampler({
-      model: loaded.model, classifier, real, sampler: entry.name, steps: a.steps, options: a.opt,
-      grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)), cfg: a.cfg, n: a.n, seed: a.seed, batch: a.batch,
+      model: loaded.model, classifier, real, sampler: plan.sampler, steps: a.steps, options: plan.options,
+      grid: plan.grid, cfg: a.cfg, n: a.n, seed: a.seed, batch: a.batch,
       onProgress: (done, total, nfe) => bar.update(done, total, `steps | NFE ${nfe}`),
     }).finally(() => bar.stop());
     if (a.json) io.stdout.write(`${JSON.stringify({ model: a.model, reference: real.n, ...result }, null, 2)}\n`);

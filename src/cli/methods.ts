@@ -3,6 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { tensor } from '../core/tensor.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
+import type { Process } from '../process/types.js';
 import { Edm } from '../process/ve.js';
 import { predictions, type Prediction } from '../param/convert.js';
 import { GaussianMixture, GmmOracle, type GmmSpec } from '../models/oracle/gmm.js';
@@ -17,10 +18,11 @@ import { sampleInterpolant } from '../interpolant/index.js';
 import { interpolantMethods, type InterpolantMethod } from '../interpolant/sampler.js';
 import { MeanReverting, MrOracle, sampleMr, mrPfOdeEndpoint, mrPredictions, type MrPrediction, type MrSolver, type MrParameterization } from '../mr/index.js';
 import { gmmNoiseLikelihood, sampleDmcmc } from '../mcmc/index.js';
-import { writeNpyFile, writeTextFile } from '../io/files.js';
-import { integerArg, numberArg } from './args.js';
-import { loadExactModelArg } from './model.js';
-import type { CliIo } from './io.js';
+import { readNpyFile, writeNpyFile, writeTextFile } from '../io/files.js';
+import { integerArg, labelListArg, numberArg } from './args.js';
+import { loadExactModelArg, loadModelArg } from './model.js';
+import { loadMnistDigits, realSubset } from './eval.js';
+import { progressBar, type CliIo } from './io.js';
 
 /**
  * Commands for the methods that are not registry samplers (they bring their own process or
@@ -117,32 +119,34 @@ interface EmsArgs {
   seed: number;
   out: string;
   quiet?: boolean;
+  data?: string;
+  labels?: number[];
 }
 
 function addEmsCommand(program: Command, io: CliIo): void {
   program
     .command('ems')
     .description('write empirical model statistics (EMS) for dpm-solver-v3: exact from the mixture, or estimated by treating it as a black box')
-    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM] or data:FILE.npy', 'builtin:ring8')
-    .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
+    .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM], data:FILE.npy, or onnx:CARD.json (estimate only; needs --data)', 'builtin:ring8')
+    .addOption(new Option('--process <name>', 'forward process (onnx: the card\'s)').choices(processes.map((p) => p.name)).default('vp'))
     .addOption(new Option('--prediction <type>', 'estimate: what the model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--method <m>', 'oracle: analytic Jacobian terms; estimate: finite differences + Hutchinson probes').choices(['oracle', 'estimate']).default('oracle'))
     .option('--points <n>', 'λ nodes, uniform in λ', integerArg(2), 120)
     .option('--samples <n>', 'data samples per node', integerArg(2), 256)
     .option('--probes <n>', 'estimate: Hutchinson probes per sample', integerArg(1), 2)
-    .option('--lambda-min <x>', 'smallest λ (default: λ at the process tMax − 0.1)', numberArg)
-    .option('--lambda-max <x>', 'largest λ (default: λ at the process tMin + 0.1)', numberArg)
+    .option('--lambda-min <x>', 'smallest λ (default: λ(tMax) − 0.1; onnx: λ(tMax) + 0.05)', numberArg)
+    .option('--lambda-max <x>', 'largest λ (default: λ(tMin) + 0.1; onnx: λ(tMin) − 0.05)', numberArg)
     .option('--seed <seed>', 'seed', integerArg(0), 0)
+    .option('--data <source>', 'onnx: data samples, FILE.npy [n, d] or "mnist" (the mnist package\'s digits, with their labels); the first --samples rows, spread evenly for mnist')
+    .option('--labels <list>', 'onnx class-conditional models with --data FILE.npy: class labels cycled over the rows, e.g. 0..9', labelListArg)
     .requiredOption('--out <file>', 'the EMS JSON to write (load it with --ems FILE or --opt ems=…)')
     .option('--quiet', 'print nothing but errors')
     .action(async (a: EmsArgs) => {
+      if (a.model.startsWith('onnx:')) return networkEms(a, io);
+      if (a.data !== undefined || a.labels !== undefined) throw new UsageError('--data and --labels apply to onnx: models (mixtures are sampled exactly)');
       const { gmm: spec, label } = await loadExactModelArg(a.model, 'ems');
       const process = createProcess({ name: a.process });
-      const lambdaMin = a.lambdaMin ?? process.logSnr(process.tMax) - 0.1;
-      const lambdaMax = a.lambdaMax ?? process.logSnr(process.tMin) + 0.1;
-      if (!Number.isFinite(lambdaMin) || !Number.isFinite(lambdaMax)) {
-        throw new UsageError(`process ${process.name} has λ = ±∞ at an end of its range; give --lambda-min and --lambda-max`);
-      }
+      const { lambdaMin, lambdaMax } = emsRange(a, process);
       const gmm = new GaussianMixture(spec);
       const rng = new Rng(a.seed);
       const grid = { lambdaMin, lambdaMax, points: a.points };
@@ -152,6 +156,53 @@ function addEmsCommand(program: Command, io: CliIo): void {
       await writeTextFile(a.out, emsToJson(ems));
       if (!a.quiet) io.stdout.write(`EMS (${a.method}) of ${label} on ${process.name}: ${a.points} λ nodes in [${lambdaMin.toFixed(3)}, ${lambdaMax.toFixed(3)}], ${a.samples} samples; wrote ${a.out}\n`);
     });
+}
+
+/**
+ * λ range of the EMS grid: the flags', else 0.1 beyond the process's range (mixtures extrapolate)
+ * or, with `inside`, 0.05 within it (a network is only defined on its training times).
+ */
+function emsRange(a: EmsArgs, process: Process, inside = false): { lambdaMin: number; lambdaMax: number } {
+  const margin = inside ? -0.05 : 0.1;
+  const lambdaMin = a.lambdaMin ?? process.logSnr(process.tMax) - margin;
+  const lambdaMax = a.lambdaMax ?? process.logSnr(process.tMin) + margin;
+  if (!Number.isFinite(lambdaMin) || !Number.isFinite(lambdaMax)) {
+    throw new UsageError(`process ${process.name} has λ = ±∞ at an end of its range; give --lambda-min and --lambda-max`);
+  }
+  return { lambdaMin, lambdaMax };
+}
+
+/** EMS of a network (black box: finite differences + Hutchinson) from data samples, conditioned on their labels. */
+async function networkEms(a: EmsArgs, io: CliIo): Promise<void> {
+  if (a.method !== 'estimate') throw new UsageError('a network has no analytic Jacobian: use --method estimate with onnx: models');
+  if (a.data === undefined) throw new UsageError('--data is required for onnx: models: FILE.npy [n, d] of data samples, or "mnist"');
+  const loaded = await loadModelArg(a.model);
+  if (loaded.kind !== 'onnx') throw new UsageError(`expected an onnx: model, got "${a.model}"`);
+  const net = loaded.model;
+  const d = net.sampleShape.reduce((x, y) => x * y, 1);
+  let data: Float64Array;
+  let labels: number[] | undefined;
+  if (a.data === 'mnist') {
+    if (d !== 784) throw new UsageError(`--data mnist holds 28×28 digits; ${a.model} draws ${d} values per sample`);
+    const digits = realSubset(await loadMnistDigits(), a.samples);
+    [data, labels] = [digits.images, Array.from(digits.labels)];
+  } else {
+    const t = await readNpyFile(a.data, [null, d], `EMS data for ${a.model}`);
+    const rows = Math.min(a.samples, t.shape[0]);
+    data = Float64Array.from(t.data.subarray(0, rows * d));
+    if (a.labels) labels = Array.from({ length: rows }, (_, i) => (a.labels as number[])[i % (a.labels as number[]).length]);
+  }
+  const n = data.length / d;
+  if (net.numClasses !== undefined && !labels) throw new UsageError(`${a.model} is class-conditional: give --labels for the rows of ${a.data}`);
+  if (net.numClasses === undefined && labels && a.labels) throw new UsageError(`--labels needs a class-conditional model; ${a.model} has no class input`);
+  const model = labels && net.numClasses !== undefined ? net.withLabels(labels) : net;
+  const range = emsRange(a, net.process, true);
+  const bar = progressBar(io, a.quiet === true, 'ems');
+  const ems = await estimateEms(model, net.process, data, {
+    ...range, points: a.points, probes: a.probes, rng: new Rng(a.seed), onNode: (done, total) => bar.update(done, total, 'λ nodes'),
+  }).finally(() => bar.stop());
+  await writeTextFile(a.out, emsToJson(ems));
+  if (!a.quiet) io.stdout.write(`EMS (estimate) of ${loaded.label} on ${net.process.name}: ${a.points} λ nodes in [${range.lambdaMin.toFixed(3)}, ${range.lambdaMax.toFixed(3)}], ${n} data samples, ${a.probes} probe(s); wrote ${a.out}\n`);
 }
 
 // ---------------------------------------------------------------------------- diffuse pfgm
@@ -330,7 +381,7 @@ function addDmcmcCommand(program: Command, io: CliIo): void {
 export const methodCommands: MethodCommand[] = [
   { command: 'search', description: 'AutoDiffusion (--method autodiffusion), S³ (s3), LSD / LSD+ (lsd, lsd+) for a model, process, sampler and NFE; Ctrl-C keeps the best so far; --resume FILE', options: ['--method', '--sampler', '--opt', '--nfe', '--n', '--seed', '--population', '--generations', '--parents', '--screen', '--iterations', '--learning-rate', '--search-seed', '--teacher-steps', '--resume', '--time-limit', '--out'] },
   { command: 'sample/bench', description: 'load results: --grid-file (AutoDiffusion grid), --schedule (S³, schedule sampler), --lsd (LSD/LSD+, lsd sampler), --ems (dpm-solver-v3)', options: ['--grid-file', '--schedule', '--lsd', '--ems'] },
-  { command: 'ems', description: 'EMS JSON for dpm-solver-v3: exact from the mixture (--method oracle) or black-box estimate (--method estimate)', options: ['--method', '--points', '--samples', '--probes', '--lambda-min', '--lambda-max', '--out'] },
+  { command: 'ems', description: 'EMS JSON for dpm-solver-v3: exact from the mixture (--method oracle) or black-box estimate (--method estimate; also of onnx: networks from --data)', options: ['--method', '--points', '--samples', '--probes', '--lambda-min', '--lambda-max', '--data', '--labels', '--out'] },
   { command: 'pfgm', description: 'PFGM++ on the exact finite-data field, D augmented dimensions (inf = EDM)', options: ['--D', '--steps', '--sigma-max'] },
   { command: 'interpolant', description: 'stochastic interpolant ODE/SDE between two mixtures with the exact velocity and score', options: ['--from', '--path', '--noise', '--method', '--epsilon', '--steps'] },
   { command: 'mr', description: 'MR Sampler ODE/SDE (data/noise, orders 1–2) or the IR-SDE posterior sampler on the mean-reverting process', options: ['--lambda', '--solver', '--parameterization', '--order', '--steps', '--prediction', '--mu-scale'] },

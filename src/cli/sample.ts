@@ -108,7 +108,7 @@ const referenceDefaults: Record<string, Record<string, unknown>> = {
   'k-diffusion': { schedule: 'karras', rho: 7, sigma_min: 0.002, sigma_max: 80 },
 };
 
-const gridKeys: readonly (keyof GridArgs)[] = ['grid', 'times', 'rho', 'shift', 'spacing', 'stepsOffset', 'sigmaMin', 'sigmaMax', 'start', 'end'];
+export const gridKeys: readonly (keyof GridArgs)[] = ['grid', 'times', 'rho', 'shift', 'spacing', 'stepsOffset', 'sigmaMin', 'sigmaMax', 'start', 'end'];
 
 async function planFromReference(a: SampleArgs, given: (key: string) => boolean): Promise<Plan> {
   const clash = ['sampler', 'process', ...gridKeys].filter(given);

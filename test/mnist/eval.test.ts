@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { matMul, sqrtPsd, symmetricEigen } from '../../src/core/linalg.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../../src/metrics/fid.js';
 import { main } from '../../src/cli/main.js';
@@ -114,5 +117,24 @@ describe.skipIf(!ort)('the MNIST classifier and diffuse eval', async () => {
     expect(r.fd).toBeGreaterThan(0);
     expect(r.accuracy).toBeGreaterThanOrEqual(0);
     expect(r.accuracy).toBeLessThanOrEqual(1);
+  });
+
+  it('diffuse eval takes the result files sample takes: --grid-file fixes the grid, --ems needs dpm-solver-v3', async () => {
+    const run = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await main(['eval', '--n', '20', '--reference', '300', '--json', ...args], {
+        stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) },
+      });
+      return { code, out, err };
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'diffuse-eval-'));
+    writeFileSync(join(dir, 'grid.json'), JSON.stringify({ type: 'explicit', times: [999, 600, 250, -1] }));
+    const r = await run('--sampler', 'ddim', '--grid-file', join(dir, 'grid.json'));
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out)).toMatchObject({ sampler: 'ddim', steps: 3, nfe: 3 });
+    const bad = await run('--sampler', 'ddim', '--ems', join(dir, 'grid.json'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--ems applies to --sampler dpm-solver-v3/);
   });
 });
