@@ -3,9 +3,9 @@
 Two steps around Diffuse's `calibrate` command (which runs the model, so the calibration data are the
 full-precision model's own denoising trajectory at times drawn by NDTC, the paper's Sec. 4.2):
 
-    /usr/bin/python3 training/quantize.py augment --model models/mnist/mnist.onnx --out .tmp/mnist-aug.onnx
-    npx diffuse calibrate --model onnx:models/mnist/card.json --augmented .tmp/mnist-aug.onnx --n 64 --out .tmp/calib.json
-    /usr/bin/python3 training/quantize.py build --model models/mnist/card.json --calib .tmp/calib.json --out models/mnist-int8
+    /usr/bin/python3 training/quantize.py augment --model models/mnist/mnist.onnx --out .tmp/quant/mnist-aug.onnx
+    npx diffuse calibrate --model onnx:models/mnist/card.json --augmented .tmp/quant/mnist-aug.onnx --n 64 --out .tmp/quant/calib-ndtc.json
+    /usr/bin/python3 training/quantize.py build --model models/mnist/card.json --calib .tmp/quant/calib-ndtc.json --range mse --out models/mnist-int8
 
 `augment` writes a copy of the graph that also outputs every tensor to be quantised: the activation
 inputs of Conv / Gemm / MatMul nodes and their outputs (except the network's own output). `build`
@@ -42,13 +42,18 @@ def weight_inputs(node):
     return {}
 
 
-def activation_tensors(graph):
+def quantised(node, keep_float=()):
+    """Whether a node is quantised: a Conv / Gemm / MatMul not named (by op type or node name) in keep_float."""
+    return node.op_type in QUANTISED_OPS and node.op_type not in keep_float and node.name not in keep_float
+
+
+def activation_tensors(graph, keep_float=()):
     """(inputs, outputs): names of the float activations around every quantised node, in graph order."""
     initializers = {i.name for i in graph.initializer}
     graph_outputs = {o.name for o in graph.output}
     inputs, outputs = [], []
     for node in graph.node:
-        if node.op_type not in QUANTISED_OPS:
+        if not quantised(node, keep_float):
             continue
         roles = weight_inputs(node)
         for k, name in enumerate(node.input):
@@ -119,9 +124,10 @@ def build(args):
     stats = calib["tensors"]
     g = model.graph
     inits = {i.name: i for i in g.initializer}
-    act_inputs, act_outputs = activation_tensors(g)
-    quantised = act_inputs + [o for o in act_outputs if o not in act_inputs]
-    params = {name: activation_params(stats, name, args.range) for name in quantised}
+    keep_float = tuple(k for k in args.keep_float.split(",") if k)
+    act_inputs, act_outputs = activation_tensors(g, keep_float)
+    tensors = act_inputs + [o for o in act_outputs if o not in act_inputs]
+    params = {name: activation_params(stats, name, args.range) for name in tensors}
 
     new_inits, new_nodes = [], []
     dq_name = {}
@@ -135,12 +141,12 @@ def build(args):
         new_nodes.append(helper.make_node("DequantizeLinear", [q, s, z], [dq], name=f"{name}_DequantizeLinear"))
         dq_name[name] = dq
 
-    for name in quantised:
+    for name in tensors:
         add_qdq(name)
 
     replaced = set()
     for node in g.node:
-        if node.op_type not in ("Conv", "Gemm"):
+        if not quantised(node, keep_float):
             continue
         if node.op_type == "Gemm":
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -201,7 +207,7 @@ def build(args):
         f"{times.get('method')} times); recipe training/quantize.py"
     )
     (out / "card.json").write_text(json.dumps(new_card, indent=2) + "\n")
-    print(json.dumps({"onnx": str(out / onnx_name), "bytes": (out / onnx_name).stat().st_size, "activations": len(quantised),
+    print(json.dumps({"onnx": str(out / onnx_name), "bytes": (out / onnx_name).stat().st_size, "activations": len(tensors),
                       "weights": len(replaced), "range": args.range}))
 
 
@@ -215,6 +221,7 @@ def main():
     b.add_argument("--model", required=True, help="the float model's card.json")
     b.add_argument("--calib", required=True, help="statistics written by `diffuse calibrate`")
     b.add_argument("--range", choices=("minmax", "percentile", "mse"), default="mse", help="which calibrated range to use")
+    b.add_argument("--keep-float", default="", help="comma-separated op types or node names to leave in float, e.g. Gemm")
     b.add_argument("--out", required=True, help="directory for <dir-name>.onnx and card.json")
     args = p.parse_args()
     augment(args) if args.command == "augment" else build(args)

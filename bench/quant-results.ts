@@ -1,0 +1,219 @@
+/**
+ * PTQ4DM-style int8 model (models/mnist-int8) against its fp32 teacher (models/mnist): sample
+ * quality (`diffuse eval`'s Fréchet distance and accuracy, same seed so the same x_T), error of the
+ * network's ε and x0 predictions on noised real digits, forward time of a batch of 64 in
+ * onnxruntime-node on this machine, file size, and which integer kernels ONNX Runtime fused the QDQ
+ * graph into. Ablations (built under .tmp/quant/ by the commands in models/mnist-int8/README.md, when
+ * present): min-max and percentile ranges, and naive uniform times with min-max ranges.
+ *
+ * Run: npx tsx bench/quant-results.ts → writes docs/quant.md. Env QUANT_N sets the samples per eval
+ * row (default 500). Eval rows are cached in .tmp/quant/results-cache.json (delete it to re-measure).
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { loadOnnxModel } from '../src/models/onnx/node.js';
+import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/cli/eval.js';
+import { Rng } from '../src/core/rng.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const N = Number(process.env.QUANT_N ?? 500);
+const SEED = 0;
+const FP32 = 'models/mnist/card.json';
+const INT8 = 'models/mnist-int8/card.json';
+const ABLATIONS: [string, string][] = [
+  ['NDTC times, min-max ranges', '.tmp/quant/ndtc-minmax/mnist-int8/card.json'],
+  ['NDTC times, 99.99 % percentile ranges', '.tmp/quant/ndtc-percentile/mnist-int8/card.json'],
+  ['uniform times, min-max ranges (naive)', '.tmp/quant/uniform-minmax/mnist-int8/card.json'],
+];
+const RUNS: [string, number][] = [['dpmpp-2m', 10], ['dpmpp-2m', 20], ['ddim', 10]];
+const cachePath = join(root, '.tmp/quant/results-cache.json');
+
+type Cache = Record<string, EvalResult>;
+const cache: Cache = existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as Cache) : {};
+
+const classifier = await loadClassifier();
+const real = await realFeatureFit(classifier);
+
+async function evalRow(card: string, sampler: string, steps: number): Promise<EvalResult> {
+  const key = `${card}|${sampler}|${steps}|${N}|${SEED}`;
+  if (!cache[key]) {
+    const model = await loadOnnxModel(join(root, card));
+    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg: 1, n: N, seed: SEED, batch: 250 });
+    await (model.session as InferenceSession).release();
+    mkdirSync(dirname(cachePath), { recursive: true });
+    writeFileSync(cachePath, JSON.stringify(cache, null, 1));
+    console.log(`${card} ${sampler} ${steps}: FD ${cache[key].fd.toFixed(2)} (${cache[key].seconds.toFixed(0)} s)`);
+  }
+  return cache[key];
+}
+
+/** Relative RMS error of ε̂, its mean (bias), and RMS error of x̂0 = (x − σ ε̂)/α against fp32, on noised real digits at each t. */
+async function predictionErrors(card: string, times: number[]): Promise<{ t: number; eps: number; bias: number; x0: number }[]> {
+  const fp = await loadOnnxModel(join(root, FP32));
+  const q = await loadOnnxModel(join(root, card));
+  const n = 100;
+  const digits = realSubset(await loadMnistDigits(), n);
+  const labels = Array.from(digits.labels);
+  const rows = [];
+  for (const t of times) {
+    const z = new Rng(1).fork(t).fillNormal(new Float64Array(digits.images.length));
+    const a = fp.process.alpha(t);
+    const s = fp.process.sigma(t);
+    const x = digits.images.map((v, i) => a * v + s * z[i]);
+    const e32 = await fp.predictLabels(x, n, t, labels);
+    const e8 = await q.predictLabels(x, n, t, labels);
+    let err = 0;
+    let ref = 0;
+    let bias = 0;
+    for (let i = 0; i < x.length; i++) {
+      err += (e32[i] - e8[i]) ** 2;
+      ref += e32[i] ** 2;
+      bias += e8[i] - e32[i];
+    }
+    rows.push({ t, eps: Math.sqrt(err / ref), bias: bias / x.length, x0: (s / a) * Math.sqrt(err / x.length) });
+  }
+  await (fp.session as InferenceSession).release();
+  await (q.session as InferenceSession).release();
+  return rows;
+}
+
+/** Median wall time of one forward pass of a batch of 64 (8 warm-up runs, then 30). */
+async function forwardMs(onnx: string): Promise<number> {
+  const session = await InferenceSession.create(join(root, onnx));
+  const b = 64;
+  const rng = new Rng(3);
+  const feeds = () => ({
+    sample: new Tensor('float32', Float32Array.from(rng.fillNormal(new Float64Array(b * 784))), [b, 1, 28, 28]),
+    timestep: new Tensor('float32', new Float32Array(b).fill(500), [b]),
+    class_labels: new Tensor('int64', BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 10)), [b]),
+  });
+  const f = feeds();
+  const times: number[] = [];
+  for (let k = 0; k < 38; k++) {
+    const t0 = performance.now();
+    await session.run(f);
+    if (k >= 8) times.push(performance.now() - t0);
+  }
+  await session.release();
+  times.sort((x, y) => x - y);
+  return times[times.length >> 1];
+}
+
+/** Node types of the graph ONNX Runtime runs after its optimisations (read from the saved optimised model). */
+async function fusedOps(onnx: string): Promise<Map<string, number>> {
+  const out = join(root, '.tmp/quant/optimized.onnx');
+  mkdirSync(dirname(out), { recursive: true });
+  const session = await InferenceSession.create(join(root, onnx), { optimizedModelFilePath: out, logSeverityLevel: 3 });
+  await session.release();
+  const counts = new Map<string, number>();
+  for (const op of nodeOpTypes(readFileSync(out))) counts.set(op, (counts.get(op) ?? 0) + 1);
+  return counts;
+}
+
+/** op_type of every node: ModelProto.graph (field 7) → GraphProto.node (field 1) → NodeProto.op_type (field 4). */
+function nodeOpTypes(bytes: Uint8Array): string[] {
+  const fields = (buf: Uint8Array): [number, Uint8Array | undefined][] => {
+    const out: [number, Uint8Array | undefined][] = [];
+    let i = 0;
+    const varint = () => {
+      let v = 0;
+      let mul = 1;
+      for (;;) {
+        const byte = buf[i++];
+        v += (byte & 0x7f) * mul;
+        if (byte < 0x80) return v;
+        mul *= 128;
+      }
+    };
+    while (i < buf.length) {
+      const key = varint();
+      const wire = key % 8;
+      const field = Math.floor(key / 8);
+      if (wire === 0) varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else if (wire === 2) {
+        const len = varint();
+        out.push([field, buf.subarray(i, i + len)]);
+        i += len;
+        continue;
+      } else throw new Error(`unexpected protobuf wire type ${wire}`);
+      out.push([field, undefined]);
+    }
+    return out;
+  };
+  const graph = fields(bytes).find(([f, v]) => f === 7 && v)?.[1];
+  if (!graph) throw new Error('no graph in the optimised model');
+  const decoder = new TextDecoder();
+  return fields(graph).filter(([f, v]) => f === 1 && v).map(([, node]) => {
+    const op = fields(node as Uint8Array).find(([f, v]) => f === 4 && v)?.[1];
+    return op ? decoder.decode(op) : '?';
+  });
+}
+
+const kb = (path: string) => Math.round(statSync(join(root, path)).size / 1024);
+const times = [0, 20, 100, 300, 500, 700, 900, 999];
+
+const lines: string[] = [];
+const w = (s = '') => lines.push(s);
+w('# PTQ4DM-style int8 MNIST model');
+w();
+w('Generated by `npx tsx bench/quant-results.ts`; the model and its recipe: `models/mnist-int8/README.md`.');
+w(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'} (shared with other jobs while measured), onnxruntime-node, default session options.`);
+w();
+w(`## Sample quality (\`diffuse eval\`, n = ${N}, seed ${SEED}, cfg 1: same x_T for both models)`);
+w();
+w('| sampler | steps | fp32 FD | int8 FD | fp32 accuracy | int8 accuracy |');
+w('| --- | --- | --- | --- | --- | --- |');
+for (const [sampler, steps] of RUNS) {
+  const a = await evalRow(FP32, sampler, steps);
+  const b = await evalRow(INT8, sampler, steps);
+  w(`| ${sampler} | ${steps} | ${a.fd.toFixed(1)} | ${b.fd.toFixed(1)} | ${(100 * a.accuracy).toFixed(1)} % | ${(100 * b.accuracy).toFixed(1)} % |`);
+}
+w();
+const present = ABLATIONS.filter(([, card]) => existsSync(join(root, card)));
+if (present.length) {
+  w(`### Calibration choices (n = ${N}, seed ${SEED}, cfg 1)`);
+  w();
+  w('| int8 model | dpmpp-2m 10 FD | accuracy | ddim 10 FD | accuracy |');
+  w('| --- | --- | --- | --- | --- |');
+  for (const [label, card] of [['shipped: NDTC times, MSE-optimal ranges', INT8], ...present]) {
+    const a = await evalRow(card, 'dpmpp-2m', 10);
+    const b = await evalRow(card, 'ddim', 10);
+    w(`| ${label} | ${a.fd.toFixed(1)} | ${(100 * a.accuracy).toFixed(1)} % | ${b.fd.toFixed(1)} | ${(100 * b.accuracy).toFixed(1)} % |`);
+  }
+  w();
+}
+w('## Network error against fp32 (100 noised real digits per t, their own labels)');
+w();
+w('ε: relative RMS error of the ε prediction; bias: mean of ε_int8 − ε_fp32 over all pixels; x0: RMS error of the implied');
+w('x0 = (x − σ ε)/α (pixels in [−1, 1]).');
+w();
+const variants: [string, string][] = [['shipped', INT8], ...present];
+const errs: Awaited<ReturnType<typeof predictionErrors>>[] = [];
+for (const [, card] of variants) errs.push(await predictionErrors(card, times));
+w(`| t | ${variants.map(([l]) => `ε: ${l}`).join(' | ')} | bias: shipped | x0: shipped |`);
+w(`| --- | ${variants.map(() => '---').join(' | ')} | --- | --- |`);
+times.forEach((t, k) => w(`| ${t} | ${errs.map((e) => e[k].eps.toFixed(4)).join(' | ')} | ${errs[0][k].bias.toFixed(4)} | ${errs[0][k].x0.toFixed(4)} |`));
+w();
+w('## Speed and size');
+w();
+const fp32Ms = await forwardMs('models/mnist/mnist.onnx');
+const int8Ms = await forwardMs('models/mnist-int8/mnist-int8.onnx');
+w('| model | file | forward, batch 64 (median of 30) |');
+w('| --- | --- | --- |');
+w(`| fp32 | ${kb('models/mnist/mnist.onnx')} KiB | ${fp32Ms.toFixed(1)} ms |`);
+w(`| int8 QDQ | ${kb('models/mnist-int8/mnist-int8.onnx')} KiB | ${int8Ms.toFixed(1)} ms |`);
+w();
+const ops = await fusedOps('models/mnist-int8/mnist-int8.onnx');
+w('## What ONNX Runtime runs');
+w();
+w('Node types of the int8 graph after ONNX Runtime\'s optimisations (`optimizedModelFilePath`):');
+w();
+w([...ops.entries()].sort((x, y) => y[1] - x[1]).map(([op, c]) => `${op} ${c}`).join(', '));
+w();
+writeFileSync(join(root, 'docs/quant.md'), `${lines.join('\n')}\n`);
+console.log(lines.join('\n'));
