@@ -15,7 +15,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
-import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, type EvalResult } from '../src/cli/eval.js';
+import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/cli/eval.js';
+import { estimateEms, emsToJson } from '../src/ems/index.js';
+import { Rng } from '../src/core/rng.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../src/metrics/fid.js';
 import { sample } from '../src/sample.js';
 import type { Process } from '../src/process/types.js';
@@ -29,6 +31,8 @@ const BUDGETS = [5, 10, 20, 50];
 /** NFE 50 only for these (the others have converged by then, and the run must fit on 2 cores). */
 const AT_50 = new Set(['ddim', 'dpmpp-2m', 'unipc']);
 const CFG2 = { budgets: [10], long: { sampler: 'dpmpp-2m', nfe: 50 } };
+/** DPM-Solver-v3 runs with EMS estimated from this many real digits on this many λ nodes (diffuse ems --data mnist). */
+const V3_EMS = { points: 40, samples: 256, probes: 1 };
 
 /** A training-for-speed model and the runs that compare it with the teacher. */
 interface Method {
@@ -105,19 +109,43 @@ async function modelAt(dir: string): Promise<OnnxDenoiser> {
   return m;
 }
 
+/** Sampler options of a row, with the label they are cached under. */
+interface Extra {
+  label: string;
+  options: Record<string, unknown>;
+}
+
 /** FD and accuracy of `sampler` on the model in `dir` within an NFE budget (cached by settings). */
-async function cell(dir: string, sampler: string, budget: number, cfg: number): Promise<EvalResult> {
+async function cell(dir: string, sampler: string, budget: number, cfg: number, extra?: Extra): Promise<EvalResult> {
   const model = await modelAt(dir);
   const steps = await stepsFor(model.process, sampler, budget);
-  const key = JSON.stringify([dir, sampler, steps, cfg, N, SEED]);
+  const key = JSON.stringify([dir, sampler, steps, cfg, N, SEED, ...(extra ? [extra.label] : [])]);
   if (!cache[key]) {
-    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: N });
+    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: N, options: extra?.options });
     mkdirSync(dirname(cachePath), { recursive: true });
     writeFileSync(cachePath, JSON.stringify(cache));
   }
   const r = cache[key];
   console.error(`${dir} ${sampler} NFE ${r.nfe} cfg ${cfg}: FD ${r.fd.toFixed(2)} acc ${(100 * r.accuracy).toFixed(1)} % (${r.seconds.toFixed(1)} s)`);
   return r;
+}
+
+/** DPM-Solver-v3's EMS of the teacher, estimated from real digits (as `diffuse ems --data mnist`), cached in .tmp. */
+async function teacherEms(): Promise<Extra> {
+  const { points, samples, probes } = V3_EMS;
+  const label = `ems:${points}x${samples}x${probes}`;
+  const path = resolve(root, `.tmp/mnist-${label.replace(/:/g, '-')}.json`);
+  if (!existsSync(path)) {
+    const model = await modelAt(TEACHER);
+    const data = realSubset(digits, samples);
+    const p = model.process;
+    const ems = await estimateEms(model.withLabels(Array.from(data.labels)), p, data.images, {
+      lambdaMin: p.logSnr(p.tMax) + 0.05, lambdaMax: p.logSnr(p.tMin) - 0.05, points, probes, rng: new Rng(0),
+    });
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, emsToJson(ems));
+  }
+  return { label, options: { ems: readFileSync(path, 'utf8') } };
 }
 
 const show = (r: EvalResult | undefined, budget: number) =>
@@ -139,6 +167,12 @@ for (const s of SAMPLERS) {
   for (const b of BUDGETS) cells.push(b === 50 && !AT_50.has(s) ? '—' : show(await cell(TEACHER, s, b, 1), b));
   say(`| ${s} | ${cells.join(' | ')} |`);
 }
+const ems = await teacherEms();
+const v3: string[] = [];
+for (const b of BUDGETS) v3.push(b === 50 ? '—' : show(await cell(TEACHER, 'dpm-solver-v3', b, 1, ems), b));
+say(`| dpm-solver-v3 (EMS) | ${v3.join(' | ')} |`);
+say();
+say(`dpm-solver-v3 uses empirical model statistics estimated from the network itself: ${V3_EMS.samples} real digits (with their labels), ${V3_EMS.points} λ nodes, finite differences and ${V3_EMS.probes} Hutchinson probe (as \`diffuse ems --model onnx:models/mnist/card.json --method estimate --data mnist --points ${V3_EMS.points} --samples ${V3_EMS.samples} --probes ${V3_EMS.probes}\`), computed once and not counted in its NFE.`);
 say();
 const cfg2Cols = [...CFG2.budgets, CFG2.long.nfe];
 say('### Samplers on the teacher, cfg 2');
