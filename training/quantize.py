@@ -5,7 +5,9 @@ full-precision model's own denoising trajectory at times drawn by NDTC, the pape
 
     /usr/bin/python3 training/quantize.py augment --model models/mnist/mnist.onnx --out .tmp/quant/mnist-aug.onnx
     npx diffuse calibrate --model onnx:models/mnist/card.json --augmented .tmp/quant/mnist-aug.onnx --n 64 --out .tmp/quant/calib-ndtc.json
-    /usr/bin/python3 training/quantize.py build --model models/mnist/card.json --calib .tmp/quant/calib-ndtc.json --range mse --out models/mnist-int8
+    /usr/bin/python3 training/quantize.py build --model models/mnist/card.json --calib .tmp/quant/calib-ndtc.json --range mse --out .tmp/quant/first/mnist-int8
+    npx diffuse calibrate --model onnx:models/mnist/card.json --quantized .tmp/quant/first/mnist-int8/card.json --n 64 --out .tmp/quant/bias-ndtc.json
+    /usr/bin/python3 training/quantize.py build --model models/mnist/card.json --calib .tmp/quant/calib-ndtc.json --range mse --bias-correction .tmp/quant/bias-ndtc.json --out models/mnist-int8
 
 `augment` writes a copy of the graph that also outputs every tensor to be quantised: the activation
 inputs of Conv / Gemm / MatMul nodes and their outputs (except the network's own output). `build`
@@ -17,7 +19,16 @@ kernels (QLinearConv, ...):
   - weights: int8, symmetric (zero point 0), one scale per output channel, range max |w| (PTQ4DM's
     channel-wise weight quantiser), levels -127..127;
   - biases: int32 with scale s_x * s_w[c] (what integer kernels accumulate in);
-  - the network output stays float (PTQ4DM keeps the output unquantised).
+  - the network output stays float (PTQ4DM keeps the output unquantised);
+  - with --bias-correction, empirical bias correction of the output (Nagel et al. 2019, Sec. 4.2;
+    PTQD, He et al. 2023): the mean output error E[y_int8 - y_fp32] per output channel that
+    `diffuse calibrate --quantized` measured on a first build with the same settings, on the same
+    calibration inputs, is subtracted from the float bias of the layer that produces the output
+    before that bias is quantised (nothing after that layer changes, nothing before it sees the bias,
+    so the corrected build's mean error on those inputs is 0). By default (--bias-mean sigma2) each
+    input counts with weight sigma_t^2: a constant eps offset d moves x0 = (x - sigma eps)/alpha by
+    sigma d / alpha, and at t ~ 0 the network's eps error is large zero-mean noise that would drag
+    the plain mean (--bias-mean plain, Nagel et al.'s) away from what the sampler sees.
 Needs Debian's python3-onnx and numpy only (there is no onnxruntime for python here: the result is
 checked in ONNX Runtime Node by bench/quant-results.ts).
 """
@@ -114,6 +125,48 @@ def topological_order(nodes, available):
     return ordered
 
 
+def output_bias_correction(path, card_path, card, which):
+    """The per-channel mean output error E[y_int8 - y_fp32] that `diffuse calibrate --quantized` wrote: the plain
+    mean over the calibration inputs, or (sigma2) each input weighted by sigma_t^2, the mean bias of sigma_t * eps."""
+    calib = json.loads(Path(path).read_text())
+    error = calib.get("outputError") if calib.get("format") == CALIBRATION_FORMAT else None
+    if error is None:
+        sys.exit(f"{path}: no outputError (write it with `diffuse calibrate --model onnx:CARD --quantized FIRST_BUILD/card.json`)")
+    if Path(calib["model"]).resolve() != card_path.resolve():
+        sys.exit(f"{path}: measured against {calib['model']}, not {card_path}")
+    if error["output"] != card["output"]:
+        sys.exit(f"{path}: measured on output {error['output']!r}; this card's output is {card['output']!r}")
+    return np.array(error["sigmaWeightedMean" if which == "sigma2" else "mean"], dtype=np.float64)
+
+
+def correct_output_bias(graph, inits, output, correction):
+    """Subtract the mean output error from the bias of the Conv / Gemm producing `output` (Nagel et al. 2019,
+    Sec. 4.2: b <- b - E[y~ - y]); a bias of zeros is added if the layer has none."""
+    producer = next((n for n in graph.node if output in n.output), None)
+    if producer is None or producer.op_type not in ("Conv", "Gemm"):
+        sys.exit(f"bias correction needs a Conv or Gemm producing {output!r}; it is made by "
+                 f"{producer.op_type if producer else 'no node'}")
+    channels = numpy_helper.to_array(inits[producer.input[1]]).shape[0]  # Conv [out, in, ...]; Gemm transB=1 [out, in]
+    if len(correction) != channels:
+        sys.exit(f"the bias correction has {len(correction)} channels; {producer.name} has {channels} outputs")
+    if len(producer.input) > 2 and producer.input[2]:
+        name = producer.input[2]
+        bias = numpy_helper.to_array(inits[name]).astype(np.float64)
+    else:
+        name = f"{producer.name or output}_corrected_bias"
+        bias = np.zeros(channels)
+        while len(producer.input) < 3:
+            producer.input.append("")
+        producer.input[2] = name
+    new = numpy_helper.from_array((bias - correction).astype(np.float32), name)
+    if name in inits:
+        inits[name].CopyFrom(new)
+    else:
+        graph.initializer.append(new)
+        inits[name] = graph.initializer[-1]
+    return producer.name
+
+
 def build(args):
     card_path = Path(args.model)
     card = json.loads(card_path.read_text())
@@ -121,9 +174,15 @@ def build(args):
     calib = json.loads(Path(args.calib).read_text())
     if calib.get("format") != CALIBRATION_FORMAT:
         sys.exit(f"{args.calib}: not a calibration file (format must be {CALIBRATION_FORMAT!r}; made by `diffuse calibrate`)")
+    if "tensors" not in calib:
+        sys.exit(f"{args.calib}: no activation statistics (write them with `diffuse calibrate --augmented AUGMENTED.onnx`)")
     stats = calib["tensors"]
     g = model.graph
     inits = {i.name: i for i in g.initializer}
+    correction = None
+    if args.bias_correction:
+        correction = output_bias_correction(args.bias_correction, card_path, card, args.bias_mean)
+        corrected_layer = correct_output_bias(g, inits, card["output"], correction)
     keep_float = tuple(k for k in args.keep_float.split(",") if k)
     act_inputs, act_outputs = activation_tensors(g, keep_float)
     tensors = act_inputs + [o for o in act_outputs if o not in act_inputs]
@@ -204,11 +263,14 @@ def build(args):
     new_card["description"] = (
         f"int8 QDQ post-training quantisation of {card_path.parent.name} (PTQ4DM-style: weights int8 per channel, "
         f"activations uint8 per tensor, {args.range} ranges from {calib.get('n')} calibration samples at "
-        f"{times.get('method')} times); recipe training/quantize.py"
+        f"{times.get('method')} times"
+        + (f"; output bias corrected by {', '.join(f'{c:.3g}' for c in -correction)} per channel" if correction is not None else "")
+        + "); recipe training/quantize.py"
     )
     (out / "card.json").write_text(json.dumps(new_card, indent=2) + "\n")
     print(json.dumps({"onnx": str(out / onnx_name), "bytes": (out / onnx_name).stat().st_size, "activations": len(tensors),
-                      "weights": len(replaced), "range": args.range}))
+                      "weights": len(replaced), "range": args.range,
+                      **({"bias_correction": {"layer": corrected_layer, "subtracted": correction.tolist()}} if correction is not None else {})}))
 
 
 def main():
@@ -222,6 +284,11 @@ def main():
     b.add_argument("--calib", required=True, help="statistics written by `diffuse calibrate`")
     b.add_argument("--range", choices=("minmax", "percentile", "mse"), default="mse", help="which calibrated range to use")
     b.add_argument("--keep-float", default="", help="comma-separated op types or node names to leave in float, e.g. Gemm")
+    b.add_argument("--bias-correction", help="`diffuse calibrate --quantized` output: subtract its mean output error per channel "
+                                             "from the output layer's bias (measure it on a first build with the same settings)")
+    b.add_argument("--bias-mean", choices=("sigma2", "plain"), default="sigma2",
+                   help="which measured mean --bias-correction subtracts: each calibration input weighted by sigma_t^2 "
+                        "(the noise it removes from x_t; t = 0's noise-dominated errors count for nothing) or the plain mean")
     b.add_argument("--out", required=True, help="directory for <dir-name>.onnx and card.json")
     args = p.parse_args()
     augment(args) if args.command == "augment" else build(args)

@@ -6,6 +6,8 @@ import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/index.js';
+import type { OrtSession } from '../models/onnx/runtime.js';
+import { OutputErrorMean } from '../quant/bias.js';
 import { calibrationTimes, trajectoryInputs, type TimeDistribution } from '../quant/ndtc.js';
 import { CalibrationStatistics } from '../quant/stats.js';
 import { writeTextFile } from '../io/files.js';
@@ -18,13 +20,18 @@ import { progressBar, type CliIo } from './io.js';
  * PTQ4DM-style (Shang et al. 2023): calibration times drawn by NDTC, inputs x_t from the
  * full-precision model's own DDIM trajectory, and min/max, percentile and MSE-optimal ranges of
  * every tensor that `training/quantize.py augment` exposed as an extra output of the graph.
+ * With --quantized, on the same inputs: the mean output error of a first quantised build against
+ * the full-precision model per output channel, for empirical bias correction (Nagel et al. 2019;
+ * PTQD, He et al. 2023), which `training/quantize.py build --bias-correction` folds into the
+ * output layer's bias.
  */
 
 export const CALIBRATION_FORMAT = 'diffuse-calibration/v1';
 
 interface CalibrateArgs {
   model: string;
-  augmented: string;
+  augmented?: string;
+  quantized?: string;
   out: string;
   n: number;
   seed: number;
@@ -48,7 +55,8 @@ export function addCalibrateCommand(program: Command, io: CliIo): void {
     .command('calibrate')
     .description('activation statistics for int8 post-training quantisation of an ONNX denoiser (PTQ4DM: NDTC times, x_t from the model\'s own trajectory)')
     .requiredOption('--model <spec>', 'onnx:CARD.json of the full-precision network')
-    .requiredOption('--augmented <file.onnx>', 'the same graph with the tensors to quantise as extra outputs (training/quantize.py augment)')
+    .option('--augmented <file.onnx>', 'the same graph with the tensors to quantise as extra outputs (training/quantize.py augment): records activation ranges')
+    .option('--quantized <card.json>', 'a quantised build of the same network (training/quantize.py build): records its mean output error per channel, for bias correction')
     .requiredOption('--out <file.json>', 'where to write the statistics')
     .option('--n <n>', 'calibration samples (each at its own time)', integerArg(1), 64)
     .option('--seed <seed>', 'seed of the times, labels and x_T', integerArg(0), 0)
@@ -64,6 +72,9 @@ export function addCalibrateCommand(program: Command, io: CliIo): void {
 
 async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
   if (!a.model.startsWith('onnx:')) throw new UsageError(`diffuse calibrate quantises networks: --model must be onnx:CARD.json; got "${a.model}"`);
+  if (a.augmented === undefined && a.quantized === undefined) {
+    throw new UsageError('diffuse calibrate needs --augmented FILE.onnx (activation ranges; training/quantize.py augment) and/or --quantized CARD.json (mean output error of a quantised build, for bias correction)');
+  }
   const cardPath = a.model.slice('onnx:'.length);
   const loaded = await loadModelArg(a.model);
   if (loaded.kind !== 'onnx') throw new UsageError(`--model must be onnx:CARD.json; got "${a.model}"`);
@@ -72,19 +83,24 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
   if (card.time.kind === 'edm_c_noise') throw new UsageError(`${cardPath}: calibrate feeds time kinds discrete, continuous and sigma; this card's is edm_c_noise`);
   const dist: TimeDistribution = a.times === 'ndtc' ? { method: 'ndtc', mu: a.mu, std: a.std } : { method: 'uniform' };
   const times = calibrationTimes(p, a.n, a.seed, dist, card.time.kind === 'discrete');
-  const augmentedPath = resolve(a.augmented);
-  try {
-    await access(augmentedPath);
-  } catch {
-    throw new UsageError(`--augmented ${a.augmented}: no such file (make it with training/quantize.py augment)`);
+  const augmentedPath = a.augmented === undefined ? undefined : resolve(a.augmented);
+  if (augmentedPath !== undefined) {
+    try {
+      await access(augmentedPath);
+    } catch {
+      throw new UsageError(`--augmented ${a.augmented}: no such file (make it with training/quantize.py augment)`);
+    }
   }
-  const { openCardSession } = await import('../models/onnx/node.js');
+  const { openCardSession, loadOnnxModel } = await import('../models/onnx/node.js');
   const { Tensor } = await import('onnxruntime-node');
-  const session = await openCardSession(cardPath, augmentedPath, {}, (s) => s);
+  const session = augmentedPath === undefined ? undefined : await openCardSession(cardPath, augmentedPath, {}, (s) => s);
+  let quantised: OnnxDenoiser | undefined;
   const started = performance.now();
   const bar = progressBar(io, a.json === true, 'calibrate');
   try {
-    const extra = checkAugmented(session, model, a.augmented);
+    quantised = a.quantized === undefined ? undefined : await loadOnnxModel(a.quantized);
+    const extra = session ? checkAugmented(session, model, a.augmented ?? '') : [];
+    if (quantised) checkQuantized(model, quantised, a.quantized ?? '');
     const dim = sizeOf(model.sampleShape);
     const labels = model.numClasses === undefined ? undefined : Int32Array.from({ length: a.n }, (_, i) => i % (model.numClasses ?? 1));
     const xT = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * dim));
@@ -94,27 +110,30 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
     const batches = labelSets.length * Math.ceil(a.n / a.batch);
     const distinct = new Set([...times].filter((t) => t < p.tMax)).size;
     const total = distinct + batches;
+    const what = session ? 'trajectory steps + augmented runs' : 'trajectory steps + quantised runs';
     const x = await trajectoryInputs({
       process: p, times, xT,
       modelFor: (idx) => (labels === undefined ? model : model.withLabels(Int32Array.from(idx, (i) => labels[i]))),
-      onStep: (k) => bar.update(k, total, 'trajectory steps + augmented runs'),
+      onStep: (k) => bar.update(k, total, what),
     });
     const stats = new CalibrationStatistics(a.bins);
+    const errors = quantised ? new OutputErrorMean(model.sampleShape[0]) : undefined;
     let done = distinct;
     let checked = false;
     for (const set of labelSets) {
       for (let s = 0; s < a.n; s += a.batch) {
         const m = Math.min(a.batch, a.n - s);
-        const feeds = buildFeeds(session, model, Tensor, x.subarray(s * dim, (s + m) * dim), times.subarray(s, s + m), set?.subarray(s, s + m), m);
+        const feeds = buildFeeds(model.session, model, Tensor, x.subarray(s * dim, (s + m) * dim), times.subarray(s, s + m), set?.subarray(s, s + m), m);
+        const results: Disposables[] = [];
         try {
-          const result = await session.run(feeds);
-          try {
+          const augmented = session ? await keep(results, session.run(feeds)) : undefined;
+          if (augmented) {
             if (!checked) {
-              await checkSameNetwork(model, feeds, result, a.augmented);
+              await checkSameNetwork(model, feeds, augmented, a.augmented ?? '');
               checked = true;
             }
             for (const name of extra) {
-              const v = result[name];
+              const v = augmented[name];
               if (v.type !== 'float32') throw new UsageError(`${a.augmented}: output "${name}" is ${v.type}; only float32 tensors can be calibrated`);
               try {
                 stats.add(name, v.data as Float32Array);
@@ -122,41 +141,94 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
                 throw new UsageError(`${a.augmented}: tensor "${name}": ${e instanceof Error ? e.message : String(e)}`);
               }
             }
-          } finally {
-            for (const v of Object.values(result)) v.dispose();
+          }
+          if (quantised && errors) {
+            // The augmented graph computes the full-precision output too; otherwise run the model itself.
+            const reference = (augmented ?? await keep(results, model.session.run(feeds)))[card.output];
+            const q = (await keep(results, quantised.session.run(feeds)))[quantised.card.output];
+            try {
+              const at = times.subarray(s, s + m);
+              errors.add(reference.data as Float32Array, q.data as Float32Array, at, at.map((t) => p.sigma(t) * p.sigma(t)));
+            } catch (e) {
+              throw new UsageError(`${a.quantized}: ${e instanceof Error ? e.message : String(e)}`);
+            }
           }
         } finally {
+          for (const r of results) for (const v of Object.values(r)) v.dispose();
           for (const f of Object.values(feeds)) f.dispose();
         }
-        bar.update(++done, total, 'trajectory steps + augmented runs');
+        bar.update(++done, total, what);
       }
     }
-    const tensors = stats.summary(a.percentile);
     const seconds = (performance.now() - started) / 1000;
+    const outputError = errors && {
+      output: card.output,
+      quantized: a.quantized,
+      count: errors.count,
+      mean: errors.mean,
+      sigmaWeightedMean: errors.weightedMean,
+      rms: errors.rms,
+      byTime: errors.byTime(Array.from({ length: 11 }, (_, k) => p.tMin + ((p.tMax - p.tMin) * k) / 10)),
+      samples: errors.perSample,
+    };
     const file = {
       format: CALIBRATION_FORMAT,
       model: cardPath,
       augmented: a.augmented,
+      quantized: a.quantized,
       n: a.n,
       seed: a.seed,
       times: { ...dist, values: Array.from(times) },
       labels: labelSets.length === 2 ? 'i mod num_classes, and each x_t again with the null class' : labels ? 'i mod num_classes' : 'none',
       trajectory: 'DDIM from x_T through every distinct calibration time (the full-precision model)',
-      levels: 256,
+      levels: session ? 256 : undefined,
       seconds,
-      tensors,
+      tensors: session ? stats.summary(a.percentile) : undefined,
+      outputError,
     };
     await writeTextFile(a.out, `${JSON.stringify(file, null, 1)}\n`);
     bar.stop();
-    const summary = { out: a.out, n: a.n, times: dist, distinctTimes: distinct, runs: labelSets.length * a.n, tensors: extra.length, seconds };
+    const runs = labelSets.length * a.n;
+    const summary = {
+      out: a.out, n: a.n, times: dist, distinctTimes: distinct, runs, tensors: extra.length,
+      outputErrorMean: outputError?.mean, outputErrorSigmaWeightedMean: outputError?.sigmaWeightedMean, seconds,
+    };
     if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
-      io.stdout.write(`${extra.length} tensors calibrated on ${summary.runs} inputs (${a.n} samples at ${distinct} distinct ${dist.method} times) in ${seconds.toFixed(1)} s\n`);
-      io.stdout.write(`wrote ${a.out}\n`);
+      const on = `on ${runs} inputs (${a.n} samples at ${distinct} distinct ${dist.method} times)`;
+      if (session) io.stdout.write(`${extra.length} tensors calibrated ${on}\n`);
+      if (outputError) {
+        const fmt = (v: number[]) => v.map((e) => e.toExponential(3)).join(', ');
+        io.stdout.write(`mean output error of ${a.quantized} ${on}: [${fmt(outputError.mean)}] per channel, σ_t²-weighted [${fmt(outputError.sigmaWeightedMean)}] (RMS [${fmt(outputError.rms)}])\n`);
+      }
+      io.stdout.write(`wrote ${a.out} in ${seconds.toFixed(1)} s\n`);
     }
   } finally {
     bar.stop();
-    await session.release();
+    await session?.release();
+    await (quantised?.session as InferenceSession | undefined)?.release();
+  }
+}
+
+type Disposables = Record<string, { dispose(): void }>;
+
+/** Await a run and remember its outputs for disposal. */
+async function keep<T extends Disposables>(results: Disposables[], run: Promise<T>): Promise<T> {
+  const r = await run;
+  results.push(r);
+  return r;
+}
+
+/** A UsageError unless the quantised card describes a network with the same inputs, sample shape and process. */
+function checkQuantized(model: OnnxDenoiser, quantised: OnnxDenoiser, path: string): void {
+  const a = model.card;
+  const b = quantised.card;
+  const inputs = (c: typeof a) => JSON.stringify([c.inputs.sample, c.time.input, c.time.kind, c.inputs.classLabels ?? null]);
+  if (inputs(a) !== inputs(b) || JSON.stringify(a.sampleShape) !== JSON.stringify(b.sampleShape) || a.prediction !== b.prediction) {
+    throw new UsageError(`--quantized ${path}: its network's inputs, sample shape or prediction differ from ${model.card.onnx}'s: it is not a quantised build of this model`);
+  }
+  if (JSON.stringify(model.process.config) !== JSON.stringify(quantised.process.config)) {
+    throw new UsageError(`--quantized ${path}: its process differs from the full-precision card's: it is not a quantised build of this model`);
   }
 }
 
@@ -180,7 +252,7 @@ function checkAugmented(session: InferenceSession, model: OnnxDenoiser, path: st
 
 /** Inputs for m samples, each at its own time, in the element types the augmented graph declares. */
 function buildFeeds(
-  session: InferenceSession, model: OnnxDenoiser, Tensor: typeof OrtTensor, x: Float64Array, times: Float64Array, labels: Int32Array | undefined, m: number,
+  session: OrtSession, model: OnnxDenoiser, Tensor: typeof OrtTensor, x: Float64Array, times: Float64Array, labels: Int32Array | undefined, m: number,
 ): Record<string, OrtTensor> {
   const { card, process: p } = model;
   const typeOf = (name: string) => {
