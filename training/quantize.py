@@ -25,10 +25,11 @@ kernels (QLinearConv, ...):
     `diffuse calibrate --quantized` measured on a first build with the same settings, on the same
     calibration inputs, is subtracted from the float bias of the layer that produces the output
     before that bias is quantised (nothing after that layer changes, nothing before it sees the bias,
-    so the corrected build's mean error on those inputs is 0). By default (--bias-mean sigma2) each
-    input counts with weight sigma_t^2: a constant eps offset d moves x0 = (x - sigma eps)/alpha by
-    sigma d / alpha, and at t ~ 0 the network's eps error is large zero-mean noise that would drag
-    the plain mean (--bias-mean plain, Nagel et al.'s) away from what the sampler sees.
+    so the corrected build's mean error on those inputs, weighted alike, is 0). By default
+    (--bias-mean sigma2) each input counts with weight sigma_t^2: a constant eps offset d moves
+    x0 = (x - sigma eps)/alpha by sigma d / alpha, and at t ~ 0 the network's eps error is large
+    noise that would drag the plain mean (--bias-mean plain, Nagel et al.'s) away from what the
+    sampler sees.
 Needs Debian's python3-onnx and numpy only (there is no onnxruntime for python here: the result is
 checked in ONNX Runtime Node by bench/quant-results.ts).
 """
