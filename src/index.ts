@@ -46,3 +46,4 @@ export * from './guidance/hallucination.js';
 export * from './guidance/intrinsic-dim.js';
 export * as mr from './mr/index.js';
 export * as dmcmc from './mcmc/index.js';
+export * as quant from './quant/index.js';
