@@ -182,35 +182,53 @@ class Ema:
                 self.shadow[k].copy_(v)
 
 
-def train(args, images, labels, log=print):
-    """Adam(W) on the MSE of the objective; linear warm-up then cosine decay of the learning rate."""
+def learning_rate(args, step):
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    warmup = max(1, min(100, args.steps // 10))
+    return args.lr * min(1.0, (step + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
+
+
+def fit(model, args, batch_loss, log, tail=100):
+    """AdamW steps on batch_loss(step, gen), EMA of the weights; returns (EMA model, facts)."""
     gen = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    model = UNet(tuple(args.channels), time_scale=TRAIN_STEPS if args.objective == "flow" else 1.0)
     ema = Ema(model, args.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    abar = alpha_bar()
-    warmup = max(1, min(100, args.steps // 10))
     started, losses = time.time(), []
+    model.train()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
+        lr = learning_rate(args, step)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = torch.randint(0, len(images), (args.batch,), generator=gen)
-        x0, y = images[idx], labels[idx].clone()
-        y[torch.rand(args.batch, generator=gen) < args.cfg_dropout] = NULL_CLASS
-        xt, t, target = noisy_batch(args.objective, args.timesteps, x0, abar, gen)
-        loss = F.mse_loss(model(xt, t, y), target)
+        loss = batch_loss(step, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         ema.update(model)
         losses.append(loss.item())
         if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
-            log(f"step {step + 1}/{args.steps}  loss {np.mean(losses[-args.log_every:]):.4f}  lr {lr:.2e}  {time.time() - started:.0f} s")
+            log(f"step {step + 1}/{args.steps}  loss {np.mean(losses[-args.log_every:]):.4f}  lr {lr:.2e}  "
+                f"{time.time() - started:.0f} s")
     model.load_state_dict(ema.shadow)
     model.eval()
-    return model, {"seconds": time.time() - started, "final_loss": float(np.mean(losses[-min(len(losses), 200):]))}
+    return model, {"seconds": round(time.time() - started, 1),
+                   "final_loss": float(np.mean(losses[-min(len(losses), tail):]))}
+
+
+def train(args, images, labels, log=print):
+    """Adam(W) on the MSE of the objective; linear warm-up then cosine decay of the learning rate."""
+    torch.manual_seed(args.seed)
+    model = UNet(tuple(args.channels), time_scale=TRAIN_STEPS if args.objective == "flow" else 1.0)
+    abar = alpha_bar()
+
+    def batch_loss(_step, gen):
+        idx = torch.randint(0, len(images), (args.batch,), generator=gen)
+        x0, y = images[idx], labels[idx].clone()
+        y[torch.rand(args.batch, generator=gen) < args.cfg_dropout] = NULL_CLASS
+        xt, t, target = noisy_batch(args.objective, args.timesteps, x0, abar, gen)
+        return F.mse_loss(model(xt, t, y), target)
+
+    return fit(model, args, batch_loss, log, tail=200)
 
 
 def card_for(objective, description):

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist  # noqa: E402
-from mnist import NULL_CLASS, NUM_CLASSES, TRAIN_STEPS, UNet, Ema, alpha_bar, sample_u  # noqa: E402
+from mnist import NULL_CLASS, NUM_CLASSES, TRAIN_STEPS, UNet, alpha_bar, fit, sample_u  # noqa: E402
 from teacher import load_unet  # noqa: E402
 
 ROOT = mnist.ROOT
@@ -108,39 +108,6 @@ def regression_loss(kind, pred, target):
         d = pred[0].numel()
         return pseudo_huber(pred - target, 0.00054 * math.sqrt(d)).mean()
     raise ValueError(f"unknown loss {kind}; accepted: {', '.join(LOSSES)}")
-
-
-def learning_rate(args, step):
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
-    warmup = max(1, min(100, args.steps // 10))
-    return args.lr * min(1.0, (step + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
-
-
-def fit(model, args, batch_loss, log):
-    """AdamW steps on batch_loss(step, gen), EMA of the weights; returns (EMA model, facts)."""
-    gen = torch.Generator().manual_seed(args.seed)
-    torch.manual_seed(args.seed)
-    ema = Ema(model, args.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    started, losses = time.time(), []
-    model.train()
-    for step in range(args.steps):
-        lr = learning_rate(args, step)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss = batch_loss(step, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema.update(model)
-        losses.append(loss.item())
-        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
-            log(f"step {step + 1}/{args.steps}  loss {np.mean(losses[-args.log_every:]):.4f}  lr {lr:.2e}  "
-                f"{time.time() - started:.0f} s")
-    model.load_state_dict(ema.shadow)
-    model.eval()
-    return model, {"seconds": round(time.time() - started, 1),
-                   "final_loss": float(np.mean(losses[-min(len(losses), 100):]))}
 
 
 def pair_batch(pairs, batch, gen, dropout):
