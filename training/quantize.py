@@ -168,6 +168,19 @@ def correct_output_bias(graph, inits, output, correction):
     return producer.name
 
 
+
+def dequantize_initializer(name, q, scale, inits, nodes):
+    """Store an integer initializer with its per-channel scale (zero point 0) and a DequantizeLinear to
+    `name`_dequantized, which the float graph reads instead of `name`."""
+    inits += [
+        numpy_helper.from_array(q, f"{name}_quantized"),
+        numpy_helper.from_array(scale, f"{name}_scale"),
+        numpy_helper.from_array(np.zeros(len(scale), dtype=q.dtype), f"{name}_zero_point"),
+    ]
+    nodes.append(helper.make_node("DequantizeLinear", [f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"],
+                                  [f"{name}_dequantized"], name=f"{name}_DequantizeLinear", axis=0))
+
+
 def build(args):
     card_path = Path(args.model)
     card = json.loads(card_path.read_text())
@@ -217,13 +230,7 @@ def build(args):
         if w_name not in inits:
             sys.exit(f"{node.op_type} {node.name}: its weight {w_name!r} is not an initializer")
         q, w_scale = quantise_weight(numpy_helper.to_array(inits[w_name]).astype(np.float32))
-        new_inits += [
-            numpy_helper.from_array(q, f"{w_name}_quantized"),
-            numpy_helper.from_array(w_scale, f"{w_name}_scale"),
-            numpy_helper.from_array(np.zeros(len(w_scale), dtype=np.int8), f"{w_name}_zero_point"),
-        ]
-        new_nodes.append(helper.make_node("DequantizeLinear", [f"{w_name}_quantized", f"{w_name}_scale", f"{w_name}_zero_point"],
-                                          [f"{w_name}_dequantized"], name=f"{w_name}_DequantizeLinear", axis=0))
+        dequantize_initializer(w_name, q, w_scale, new_inits, new_nodes)
         replaced.add(w_name)
         node.input[1] = f"{w_name}_dequantized"
         if len(node.input) > 2 and node.input[2]:
@@ -231,13 +238,7 @@ def build(args):
             bias = numpy_helper.to_array(inits[b_name]).astype(np.float64)
             b_scale = (np.float64(x_scale) * w_scale.astype(np.float64)).astype(np.float32)
             qb = np.clip(np.round(bias / b_scale), -2**31, 2**31 - 1).astype(np.int32)
-            new_inits += [
-                numpy_helper.from_array(qb, f"{b_name}_quantized"),
-                numpy_helper.from_array(b_scale, f"{b_name}_scale"),
-                numpy_helper.from_array(np.zeros(len(b_scale), dtype=np.int32), f"{b_name}_zero_point"),
-            ]
-            new_nodes.append(helper.make_node("DequantizeLinear", [f"{b_name}_quantized", f"{b_name}_scale", f"{b_name}_zero_point"],
-                                              [f"{b_name}_dequantized"], name=f"{b_name}_DequantizeLinear", axis=0))
+            dequantize_initializer(b_name, qb, b_scale, new_inits, new_nodes)
             replaced.add(b_name)
             node.input[2] = f"{b_name}_dequantized"
 
