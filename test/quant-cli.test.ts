@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from '../src/cli/main.js';
 import { loadOrt } from './onnx/support.js';
 
 const ort = await loadOrt();
+const dir = mkdtempSync(join(tmpdir(), 'diffuse-quant-'));
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -11,7 +15,7 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-const base = ['calibrate', '--model', 'onnx:models/mnist/card.json', '--out', '.tmp/quant-test-unused.json'];
+const base = ['calibrate', '--model', 'onnx:models/mnist/card.json', '--out', join(dir, 'unused.json')];
 
 describe.skipIf(!ort)('diffuse calibrate: errors a user can act on', () => {
   it.each([
@@ -37,7 +41,7 @@ describe.skipIf(!ort)('diffuse calibrate --quantized (mean output error for bias
     const { readFile } = await import('node:fs/promises');
     const { calibrationTimes, trajectoryInputs } = await import('../src/quant/ndtc.js');
     const { Rng } = await import('../src/core/rng.js');
-    const out = '.tmp/quant-test-bias.json';
+    const out = join(dir, 'bias.json');
     const r = await run('calibrate', '--model', 'onnx:models/mnist/card.json', '--quantized', 'models/mnist-int8/card.json', '--n', '4', '--seed', '3', '--out', out);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);

@@ -16,7 +16,7 @@ const card = fileURLToPath(new URL('../../models/mnist/card.json', import.meta.u
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-mnist-'));
 const STEPS = 10;
 /** Time-Shift picks each sample's next time from its own statistics, so its model calls depend on the data. */
-const dataDependentNfe = new Set(['ts-ddim', 'ts-ddpm', 'ts-plms', 'ts-dpmpp-2m']);
+const dataDependentNfe = new Set(['ts-ddim', 'ts-ddpm', 'ts-plms', 'ts-pndm', 'ts-dpmpp-2m']);
 /**
  * Finite, but not yet digits at 10 steps: dualfast-* gives noise on this network even at 20 steps
  * (its default mixing c = 0.5 adds a bias; the update is marked experimental); singlestep dpm-solver-3 and dpm-solver-v3
