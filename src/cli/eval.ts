@@ -25,6 +25,8 @@ import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './lo
  */
 
 export const DEFAULT_CLASSIFIER = 'models/mnist-classifier/card.json';
+/** Samples per sample() call in `diffuse eval` (chunk c uses seed + c): results depend on it through x_T. */
+export const DEFAULT_EVAL_BATCH = 250;
 
 /** A classifier exported by training/classifier.py, run by ONNX Runtime. */
 export interface DigitClassifier {
@@ -230,7 +232,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--cfg <w>', 'classifier-free guidance scale (1 = the conditional model alone)', numberArg, 1)
     .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2), 1000)
     .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0), 0)
-    .option('--batch <n>', 'samples per sampling run', integerArg(1), 250)
+    .option('--batch <n>', 'samples per sampling run (chunk c uses seed + c)', integerArg(1), DEFAULT_EVAL_BATCH)
     .option('--reference <n>', 'real digits in the reference fit (evenly spread over the 10 000)', integerArg(2), 10000)
     .addOption(new Option('--json', 'print a JSON summary on stdout'))
     .action(async (a: EvalArgs) => runEval(a, (key) => cmd.getOptionValueSource(key) === 'cli', io));
