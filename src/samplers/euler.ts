@@ -56,7 +56,14 @@ function eulerStep(xs: Float64Array, denoised: Float64Array, sigma: number, sigm
   lin2(xs, 1 + r, xs, -r, denoised);
 }
 
-async function euler(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
+/**
+ * The family's loop: x̃ = x/α at the first time, one `step` per grid interval of nonzero length
+ * (updating x̃ in place, with σ = σ/α of every grid time), x = α·x̃ at the last time.
+ */
+async function scaledLoop(
+  x: Float64Array, grid: Float64Array, ctx: SampleContext,
+  step: (xs: Float64Array, i: number, sig: Float64Array) => Promise<void>,
+): Promise<Float64Array> {
   const p = ctx.process;
   const sig = sigmasOf(p, grid);
   const steps = grid.length - 1;
@@ -64,10 +71,13 @@ async function euler(x: Float64Array, grid: Float64Array, ctx: SampleContext): P
   for (let i = 0; i < steps; i++) {
     ctx.step(i, steps);
     if (grid[i + 1] === grid[i]) continue;
-    eulerStep(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i], sig[i + 1]);
+    await step(xs, i, sig);
   }
   return fromScaled(p, xs, grid[steps]);
 }
+
+const euler = (x: Float64Array, grid: Float64Array, ctx: SampleContext) =>
+  scaledLoop(x, grid, ctx, async (xs, i, sig) => eulerStep(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i], sig[i + 1]));
 
 /**
  * σ_down, σ_up of an ancestral step σ → σ_next (k-diffusion's get_ancestral_step): the ODE goes
@@ -87,21 +97,14 @@ export interface EulerAncestralOptions {
   sNoise: number;
 }
 
-async function eulerAncestral(
+function eulerAncestral(
   x: Float64Array, grid: Float64Array, ctx: SampleContext, o: EulerAncestralOptions,
 ): Promise<Float64Array> {
-  const p = ctx.process;
-  const sig = sigmasOf(p, grid);
-  const steps = grid.length - 1;
-  const xs = toScaled(p, x, grid[0]);
-  for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
-    if (grid[i + 1] === grid[i]) continue;
+  return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
     const { down, up } = ancestralStep(sig[i], sig[i + 1], o.eta);
     eulerStep(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i], down);
     if (up > 0) axpy(xs, o.sNoise * up, ctx.noise());
-  }
-  return fromScaled(p, xs, grid[steps]);
+  });
 }
 
 /** Karras et al. 2022's stochastic "churn" (Alg. 2, lines 4–6); all zero means a plain ODE step. */
@@ -134,27 +137,20 @@ function churn(ctx: SampleContext, xs: Float64Array, t: number, sigma: number, s
  * σ_{i+1}, then the trapezoidal corrector with the mean of both slopes. The step to σ = 0 stays
  * Euler (Alg. 1 line 8), so N steps ending at σ = 0 cost 2N − 1 model calls.
  */
-async function heunLoop(x: Float64Array, grid: Float64Array, ctx: SampleContext, c: Churn): Promise<Float64Array> {
-  const p = ctx.process;
-  const sig = sigmasOf(p, grid);
-  const steps = grid.length - 1;
-  const xs = toScaled(p, x, grid[0]);
+function heunLoop(x: Float64Array, grid: Float64Array, ctx: SampleContext, c: Churn): Promise<Float64Array> {
   const moving = grid.filter((t, i) => i > 0 && t !== grid[i - 1]).length;
-  for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
-    if (grid[i + 1] === grid[i]) continue;
+  return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
     const hat = churn(ctx, xs, grid[i], sig[i], moving, c);
     const d = slope(xs, await denoiseScaled(ctx, xs, hat.t), hat.sigma);
     const dt = sig[i + 1] - hat.sigma;
     if (sig[i + 1] === 0) {
       axpy(xs, dt, d);
-      continue;
+      return;
     }
     const pred = lin2(new Float64Array(xs.length), 1, xs, dt, d);
     const d2 = slope(pred, await denoiseScaled(ctx, pred, grid[i + 1]), sig[i + 1]);
     lin3(xs, 1, xs, dt / 2, d, dt / 2, d2);
-  }
-  return fromScaled(p, xs, grid[steps]);
+  });
 }
 
 /**
@@ -162,18 +158,13 @@ async function heunLoop(x: Float64Array, grid: Float64Array, ctx: SampleContext,
  * Lu et al. 2022, Alg. 4, applied to the Karras ODE): Euler to σ_mid = √(σ_i σ_{i+1}), then the
  * full step with the slope there. The step to σ = 0 is Euler.
  */
-async function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
+function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
   const p = ctx.process;
-  const sig = sigmasOf(p, grid);
-  const steps = grid.length - 1;
-  const xs = toScaled(p, x, grid[0]);
-  for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
-    if (grid[i + 1] === grid[i]) continue;
+  return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
     const denoised = await denoiseScaled(ctx, xs, grid[i]);
     if (sig[i + 1] === 0) {
       eulerStep(xs, denoised, sig[i], 0);
-      continue;
+      return;
     }
     const lambda = p.logSnr(grid[i]);
     const mid = atLogSnr(p, lambda + (p.logSnr(grid[i + 1]) - lambda) / 2);
@@ -181,8 +172,7 @@ async function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext): Pr
     const half = lin2(new Float64Array(xs.length), 1, xs, mid.sigma - sig[i], d);
     const dMid = slope(half, await denoiseScaled(ctx, half, mid.t), mid.sigma);
     axpy(xs, sig[i + 1] - sig[i], dMid);
-  }
-  return fromScaled(p, xs, grid[steps]);
+  });
 }
 
 export interface EdmStochasticOptions extends Churn {
