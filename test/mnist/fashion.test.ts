@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_CLASSIFIER, evalClassifier, loadClassifier, loadFashionImages, loadRealImages } from '../../src/cli/eval.js';
 import { parseModelCard } from '../../src/models/onnx/card.js';
 import { labelAccuracy } from '../../src/metrics/fid.js';
+import { main } from '../../src/cli/main.js';
 import { loadOrt } from '../onnx/support.js';
 
 const ort = await loadOrt();
@@ -73,5 +74,16 @@ describe('which classifier diffuse eval uses', () => {
     const c = await loadClassifier();
     expect(c.data).toBe('mnist');
     await c.release();
+  });
+
+  it.skipIf(!ort)('diffuse eval on the Fashion-MNIST model scores with the classifier its card names (in-process)', async () => {
+    let out = '';
+    let err = '';
+    const code = await main(['eval', '--model', 'onnx:models/fashion/card.json', '--sampler', 'ddim', '--steps', '3', '--n', '20', '--reference', '300'], {
+      stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) },
+    });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toMatch(/ddim, 3 steps, NFE 3, cfg 1, 20 samples/);
+    expect(out).toMatch(/FD \d+\.\d+ \(classifier features, vs 300 real images\)/);
   });
 });
