@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { parseModelCard } from '../../src/models/onnx/card.js';
+import { cardProcess, parseModelCard } from '../../src/models/onnx/card.js';
 import { FIXTURES, loadOrt } from './support.js';
 
 const ort = await loadOrt();
@@ -40,6 +40,17 @@ describe('model card validation (pure)', () => {
     bad({ sampleShape: [1] }, /unknown key "sampleShape"; accepted: format, onnx/);
     bad({ time: { kind: 'edm_c_noise' } }, /edm_c_noise.*"sample" prediction; got "epsilon"/);
     expect(() => parseModelCard([1], 'card.json')).toThrow(UsageError);
+  });
+
+  it('a null class must lie outside the classes; process keys must be the process\'s own (no diffusers snake_case)', () => {
+    const classes = { inputs: { sample: 'sample', class_labels: 'class_labels' }, num_classes: 10 };
+    bad({ ...classes, null_class: 3 }, /"null_class" 3 is one of the classes 0\.\.9; the unconditional label must be outside them/);
+    expect(parseModelCard({ ...baseCard, ...classes, null_class: 10 }).nullClass).toBe(10);
+    const card = (process: Record<string, unknown>) => parseModelCard({ ...baseCard, process }, 'card.json');
+    expect(() => cardProcess(card({ name: 'vp-discrete', num_train_timesteps: 500, beta_schedule: 'squaredcos_cap_v2' }), 'card.json'))
+      .toThrow(/card.json: unknown process keys "num_train_timesteps", "beta_schedule" for "vp-discrete"; accepted: name, numTrainTimesteps, betaStart, betaEnd, betaSchedule/);
+    expect(() => cardProcess(card({ name: 'edm', sigma_data: 1 }), 'card.json')).toThrow(/unknown process key "sigma_data" for "edm"; accepted: .*sigmaData/);
+    expect(cardProcess(card({ name: 'vp-discrete', numTrainTimesteps: 500, betaSchedule: 'squaredcos_cap_v2' })).tMax).toBe(499);
   });
 });
 

@@ -96,6 +96,9 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
     fail('"inputs.class_labels" and "num_classes" go together: a class-conditional model needs both');
   }
   if (result.nullClass !== undefined && result.numClasses === undefined) fail('"null_class" needs "num_classes"');
+  if (result.nullClass !== undefined && result.numClasses !== undefined && result.nullClass < result.numClasses) {
+    fail(`"null_class" ${result.nullClass} is one of the classes 0..${result.numClasses - 1}; the unconditional label must be outside them (usually num_classes, ${result.numClasses})`);
+  }
   if (kind === 'edm_c_noise' && prediction !== 'sample') {
     fail(`time.kind "edm_c_noise" wraps the network in EDM's preconditioning, whose result D is a "sample" prediction; got "${prediction}"`);
   }
@@ -109,6 +112,11 @@ export function cardProcess(card: ModelCard, source = 'model card'): Process {
     p = createProcess(card.process);
   } catch (e) {
     throw new UsageError(`${source}: process: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const accepted = Object.keys(p.config);
+  const extra = Object.keys(card.process).filter((k) => !accepted.includes(k));
+  if (extra.length) {
+    throw new UsageError(`${source}: unknown process key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')} for "${p.name}"; accepted: ${accepted.join(', ')}`);
   }
   if ((card.time.kind === 'sigma' || card.time.kind === 'edm_c_noise') && !(p.alpha(p.tMin) === 1 && p.alpha(p.tMax) === 1)) {
     throw new UsageError(`${source}: time.kind "${card.time.kind}" needs a process with α = 1 (edm, ve); got "${p.name}"`);
