@@ -48,9 +48,10 @@ describe('NDTC calibration times (PTQ4DM, Alg. 1)', () => {
     expect(t.every((x) => x >= vp.tMin && x <= vp.tMax)).toBe(true);
   });
 
-  it('reject σ ≤ 0 and a non-finite μ', () => {
+  it('reject σ ≤ 0 and a μ that is not in [0, 1]', () => {
     expect(() => calibrationTimes(ddpm, 8, 0, { method: 'ndtc', mu: 0.4, std: 0 }, true)).toThrow(UsageError);
     expect(() => calibrationTimes(ddpm, 8, 0, { method: 'ndtc', mu: NaN, std: 0.4 }, true)).toThrow(/μ/);
+    expect(() => calibrationTimes(ddpm, 8, 0, { method: 'ndtc', mu: 5, std: 0.4 }, true)).toThrow(/μ must be a fraction of the time range in \[0, 1\].*got 5/);
   });
 });
 

@@ -26,7 +26,7 @@ export type TimeDistribution =
 export function calibrationTimes(p: Process, n: number, seed: number, dist: TimeDistribution, discrete: boolean): Float64Array {
   usage(Number.isInteger(n) && n >= 1, `the number of calibration samples must be an integer ≥ 1, got ${n}`);
   if (dist.method === 'ndtc') {
-    usage(Number.isFinite(dist.mu), `NDTC's mean μ must be a finite fraction of the time range, got ${dist.mu}`);
+    usage(Number.isFinite(dist.mu) && dist.mu >= 0 && dist.mu <= 1, `NDTC's mean μ must be a fraction of the time range in [0, 1] (0 = data end, 1 = noise end), got ${dist.mu}`);
     usage(dist.std > 0 && Number.isFinite(dist.std), `NDTC's standard deviation σ must be > 0, got ${dist.std}`);
   }
   const rng = new Rng(seed).fork(2);
