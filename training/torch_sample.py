@@ -16,10 +16,11 @@ hooks) for the bench's roofline.
 
     /usr/bin/python3 training/torch_sample.py --conv-onnx CONV.onnx
 
-writes a chain of eight convolutions (96 → 96 channels, 3×3, batch 64 of 28×28, the UNet's largest
-convolution shape; a chain, so that ONNX Runtime's layout changes at its ends weigh little) on which
-the bench measures ONNX Runtime's best convolution throughput, and times the same chain in PyTorch
-(fastest of 5 runs, --threads threads) for comparison: CONV.onnx.json.
+writes a chain of eight convolutions (96 → 96 channels, 3×3, batch 64 of 28×28: wider than any of the
+shipped UNet's, whose heaviest is 32 → 32 at 28×28, because this shape reaches the machine's float32
+peak, so the bound built on it is a lower bound; a chain, so that ONNX Runtime's layout changes at its
+ends weigh little) on which the bench measures ONNX Runtime's best convolution throughput, and times
+the same chain in PyTorch (fastest of 5 runs, --threads threads) for comparison: CONV.onnx.json.
 """
 import argparse
 import json
@@ -74,7 +75,7 @@ def dpmpp_2m(model, plan, x):
     return x
 
 
-ROOFLINE_CONV = (64, 96, 28, 8)  # batch, channels in = out, side, convolutions in the chain
+ROOFLINE_CONV = (64, 96, 28, 8)  # batch, channels in = out, side, convolutions in the chain (the machine's peak)
 
 
 def conv_flops(model, call):
