@@ -26,10 +26,11 @@ kernels (QLinearConv, ...):
     calibration inputs, is subtracted from the float bias of the layer that produces the output
     before that bias is quantised (nothing after that layer changes, nothing before it sees the bias,
     so the corrected build's mean error on those inputs, weighted alike, is 0). By default
-    (--bias-mean sigma2) each input counts with weight sigma_t^2: a constant eps offset d moves
-    x0 = (x - sigma eps)/alpha by sigma d / alpha, and at t ~ 0 the network's eps error is large
-    noise that would drag the plain mean (--bias-mean plain, Nagel et al.'s) away from what the
-    sampler sees.
+    (--bias-mean sigma2) each input counts with weight sigma_t^2: a constant eps offset d moves the
+    noise sigma_t eps that the denoiser removes from x_t by sigma_t d, so the sigma_t^2-weighted mean is
+    the d that minimises the mean squared bias left in sigma_t eps (src/quant/bias.ts); at t ~ 0 the
+    network's eps error is large noise that would drag the plain mean (--bias-mean plain, Nagel et
+    al.'s) away from what the sampler sees.
 Needs Debian's python3-onnx and numpy only (there is no onnxruntime for python here: the result is
 checked in ONNX Runtime Node by bench/quant-results.ts).
 """
