@@ -27,6 +27,7 @@ describe.skipIf(!ort)('diffuse calibrate: errors a user can act on', () => {
     ['an unknown time distribution', [...base, '--augmented', 'x.onnx', '--times', 'normal'], /--times <dist>' argument 'normal' is invalid\. Allowed choices are ndtc, uniform/],
     ['a percentile below 50', [...base, '--augmented', 'x.onnx', '--percentile', '40'], /expected a percentage in \(50, 100\]/],
     ['neither --augmented nor --quantized', base, /needs --augmented FILE\.onnx \(activation ranges; training\/quantize\.py augment\) and\/or --quantized CARD\.json/],
+    ['a fixed-batch graph', ['calibrate', '--model', 'onnx:test/fixtures/onnx/gauss_eps_static.json', '--augmented', 'test/fixtures/onnx/gauss_eps_static.onnx', '--out', join(dir, 'unused.json')], /gauss_eps_static\.json: the graph's batch is fixed at \d+; calibrate needs a dynamic batch dimension/],
     ['a quantised build of another network', [...base, '--quantized', 'test/fixtures/onnx/gauss_eps.json'], /--quantized test\/fixtures\/onnx\/gauss_eps\.json: its network's inputs, sample shape or prediction differ from mnist\.onnx's/],
   ])('%s', async (_what, args, message) => {
     const r = await run(...args);

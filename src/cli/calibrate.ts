@@ -6,6 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/index.js';
+import { resolveLayout } from '../models/onnx/graph.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
 import { OutputErrorMean } from '../quant/bias.js';
 import { calibrationTimes, trajectoryInputs, type TimeDistribution } from '../quant/ndtc.js';
@@ -99,6 +100,7 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
   const bar = progressBar(io, a.json === true, 'calibrate');
   try {
     quantised = a.quantized === undefined ? undefined : await loadOnnxModel(a.quantized);
+    checkPerSampleLayout(model, cardPath);
     const extra = session ? checkAugmented(session, model, a.augmented ?? '') : [];
     if (quantised) checkQuantized(model, quantised, a.quantized ?? '');
     const dim = sizeOf(model.sampleShape);
@@ -248,6 +250,17 @@ function checkAugmented(session: InferenceSession, model: OnnxDenoiser, path: st
     throw new UsageError(`${path} outputs only "${card.output}": it has no tensors to calibrate (make it with training/quantize.py augment)`);
   }
   return extra;
+}
+
+/** calibrate runs a batch of samples each at its own time: the graph must take a dynamic batch and one time per sample. */
+function checkPerSampleLayout(model: OnnxDenoiser, cardPath: string): void {
+  const layout = resolveLayout(model.card, model.session, cardPath);
+  if (layout.fixedBatch !== undefined) {
+    throw new UsageError(`${cardPath}: the graph's batch is fixed at ${layout.fixedBatch}; calibrate needs a dynamic batch dimension (export with a symbolic batch axis)`);
+  }
+  if (layout.timeShape !== 'batch') {
+    throw new UsageError(`${cardPath}: the graph takes ${layout.timeShape === 'scalar' ? 'a scalar time' : 'one time for the whole batch'}; calibrate feeds each sample its own time, so time input "${model.card.time.input}" must be 1-D [batch]`);
+  }
 }
 
 /** Inputs for m samples, each at its own time, in the element types the augmented graph declares. */
