@@ -148,17 +148,19 @@ async function measure(cfg: number): Promise<Row> {
 const peak = await convPeak();
 const peakRate = peak.flops / peak.seconds;
 console.error(`ONNX Runtime convolution throughput (${peak.shape.join('×')}, 3×3): ${(peakRate / 1e9).toFixed(0)} GFLOP/s`);
+/** Seconds a run would take if each model call did only its convolutions, at ONNX Runtime's best rate. */
+const convBound = (r: Row) => (NFE * r.convFlopsPerCall) / peakRate;
 const rows: Row[] = [];
 for (const cfg of [1, 2]) {
   const row = await measure(cfg);
   rows.push(row);
-  console.error(`cfg ${cfg}: Diffuse ${median(row.diffuse).toFixed(2)} s, PyTorch ${median(row.torch).toFixed(2)} s, ratio ${ratio(row.diffuse, row.torch).toFixed(2)}, max |Δx| ${row.maxAbsDiff.toExponential(1)}; roofline ${(NFE * row.convFlopsPerCall / peakRate).toFixed(2)} s; int8 ${median(row.int8).toFixed(2)} s`);
+  console.error(`cfg ${cfg}: Diffuse ${median(row.diffuse).toFixed(2)} s, PyTorch ${median(row.torch).toFixed(2)} s, ratio ${ratio(row.diffuse, row.torch).toFixed(2)}, max |Δx| ${row.maxAbsDiff.toExponential(1)}; roofline ${convBound(row).toFixed(2)} s; int8 ${median(row.int8).toFixed(2)} s`);
 }
 rmSync(dir, { recursive: true, force: true });
 
 /** What a ratio of 0.5 would leave per model call for everything but the convolutions, against what Diffuse spends now. */
 function budget(r: Row): string {
-  const bound = (NFE * r.convFlopsPerCall) / peakRate;
+  const bound = convBound(r);
   const left = (0.5 * median(r.torch) - bound) / NFE;
   const spent = (median(r.diffuse) - bound) / NFE;
   const now = `Diffuse now spends ${(1000 * spent).toFixed(1)} ms per call beyond its convolutions at the bound, on normalisation, activations, additions, concatenations, layout changes and the sampler`;
@@ -180,11 +182,11 @@ const out = [
   '| cfg | Diffuse (ONNX Runtime) | PyTorch | ratio | max abs difference of the samples | convolution bound | lowest attainable ratio |',
   '|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
-    const bound = (NFE * r.convFlopsPerCall) / peakRate;
+    const bound = convBound(r);
     return `| ${r.cfg} | ${s(r.diffuse)} | ${s(r.torch)} | **${ratio(r.diffuse, r.torch).toFixed(2)}** | ${r.maxAbsDiff.toExponential(1)} | ${bound.toFixed(2)} s | ${(bound / median(r.torch)).toFixed(2)} |`;
   }),
   '',
-  `Roofline. One model call does ${(rows[0].convFlopsPerCall / 1e9).toFixed(2)} GFLOP of convolution at batch ${N} (${(rows[1].convFlopsPerCall / 1e9).toFixed(2)} at the doubled batch of cfg 2; counted in PyTorch by forward hooks, 2 FLOP per multiply-add), and a run makes ${NFE} calls. ONNX Runtime's best convolution throughput on this machine, measured in the same run on a chain of ${peak.depth} convolutions of ${peak.shape[1]} → ${peak.shape[1]} channels, 3×3, batch ${peak.shape[0]} of ${peak.shape[2]}×${peak.shape[3]} (fastest of 10 runs; wider than any convolution of the UNet, whose narrower ones run slower, so the bound below is a lower bound), is ${(peakRate / 1e9).toFixed(0)} GFLOP/s (PyTorch on the same chain: ${(peak.flops / peak.torchSeconds / 1e9).toFixed(0)} GFLOP/s, so ONNX Runtime's convolutions are ${(peak.torchSeconds / peak.seconds).toFixed(2)}× as fast as PyTorch's here). "Convolution bound" is the time a run would take if each call did nothing but its convolutions at that rate; "lowest attainable ratio" divides it by PyTorch's time. Diffuse runs at ${rows.map((r) => ((100 * (NFE * r.convFlopsPerCall) / peakRate) / median(r.diffuse)).toFixed(0)).join(' % / ')} % of the bound (cfg 1 / cfg 2)${rows.every((r) => (NFE * r.convFlopsPerCall) / peakRate / median(r.diffuse) > 0.75) ? ": the convolutions, not the sampler or the runtime's overhead, set the time" : ''}. ${rows.map((r) => budget(r)).join(' ')}`,
+  `Roofline. One model call does ${(rows[0].convFlopsPerCall / 1e9).toFixed(2)} GFLOP of convolution at batch ${N} (${(rows[1].convFlopsPerCall / 1e9).toFixed(2)} at the doubled batch of cfg 2; counted in PyTorch by forward hooks, 2 FLOP per multiply-add), and a run makes ${NFE} calls. ONNX Runtime's best convolution throughput on this machine, measured in the same run on a chain of ${peak.depth} convolutions of ${peak.shape[1]} → ${peak.shape[1]} channels, 3×3, batch ${peak.shape[0]} of ${peak.shape[2]}×${peak.shape[3]} (fastest of 10 runs; wider than any convolution of the UNet, whose narrower ones run slower, so the bound below is a lower bound), is ${(peakRate / 1e9).toFixed(0)} GFLOP/s (PyTorch on the same chain: ${(peak.flops / peak.torchSeconds / 1e9).toFixed(0)} GFLOP/s, so ONNX Runtime's convolutions are ${(peak.torchSeconds / peak.seconds).toFixed(2)}× as fast as PyTorch's here). "Convolution bound" is the time a run would take if each call did nothing but its convolutions at that rate; "lowest attainable ratio" divides it by PyTorch's time. Diffuse runs at ${rows.map((r) => ((100 * convBound(r)) / median(r.diffuse)).toFixed(0)).join(' % / ')} % of the bound (cfg 1 / cfg 2)${rows.every((r) => convBound(r) / median(r.diffuse) > 0.75) ? ": the convolutions, not the sampler or the runtime's overhead, set the time" : ''}. ${rows.map((r) => budget(r)).join(' ')}`,
   '',
   `For comparison only (other weights, not the goal's comparison): models/mnist-int8, the post-training int8 quantisation of this model (docs/quant.md), samples the same job in ${rows.map((r) => `${median(r.int8).toFixed(2)} s (cfg ${r.cfg}, ${ratio(r.int8, r.torch).toFixed(2)} × PyTorch's float32 time)`).join(' and ')}.`,
   '',
