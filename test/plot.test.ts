@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import {
-  errorFigure, formatTick, histogramFigure, logTicks, niceTicks, renderPng, renderSvg, samplesFigure, scatterFigure, type Figure,
+  errorFigure, formatTick, histogramFigure, imageGridFigure, logTicks, niceTicks, renderPng, renderSvg, samplesFigure, scatterFigure, type Figure,
 } from '../src/io/plot.js';
 
 const ring = (n: number) => Float64Array.from({ length: 2 * n }, (_, i) => (i % 2 ? Math.sin : Math.cos)((2 * Math.PI * Math.floor(i / 2)) / n));
@@ -108,3 +108,29 @@ describe('renderers', () => {
     expect(dark).toBeGreaterThan(200);
   });
 });
+
+describe('text is never clipped', () => {
+  const long = 'mnist · dpmpp-2m · vp-discrete · 10 steps · NFE 10 · cfg 2 · a title longer than the panels';
+  const figures: [string, Figure][] = [
+    ['image grid of 8 narrow images', imageGridFigure(new Float64Array(8 * 16), 8, 4, 4, { title: long })],
+    ['scatter', scatterFigure(ring(8), 8, { title: long })],
+    ['histograms', histogramFigure(new Float64Array(40), 10, 4, { title: long })],
+    ['error plot', errorFigure([{ name: 'a sampler with a long legend name, e.g. dpmpp-2m on karras', x: [1, 2], y: [1, 0.5] }], { title: long })],
+  ];
+  for (const [name, f] of figures) {
+    it(`${name}: the title's ink stays off the PNG's left and right edges`, () => {
+      const png = PNG.sync.read(Buffer.from(renderPng(f)));
+      const inkAt = (x: number) => {
+        for (let y = 0; y < Math.min(png.height, 80); y++) if (pixel(png, x, y)[0] < 128) return true;
+        return false;
+      };
+      let first = -1;
+      let last = -1;
+      for (let x = 0; x < png.width; x++) if (inkAt(x)) (first < 0 ? (first = x) : (last = x));
+      expect(first).toBeGreaterThan(4);
+      expect(last).toBeLessThan(png.width - 5);
+      expect(renderSvg(f)).toMatch(/^<svg [^>]*width="(\d+)"/);
+    });
+  }
+});
+

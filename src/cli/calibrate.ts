@@ -1,13 +1,14 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/index.js';
 import { resolveLayout } from '../models/onnx/graph.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
+import { nodeRuntime } from '../models/onnx/node-runtime.js';
 import { OutputErrorMean } from '../quant/bias.js';
 import { calibrationTimes, trajectoryInputs, type TimeDistribution } from '../quant/ndtc.js';
 import { CalibrationStatistics } from '../quant/stats.js';
@@ -93,7 +94,7 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
     }
   }
   const { openCardSession, loadOnnxModel } = await import('../models/onnx/node.js');
-  const { Tensor } = await import('onnxruntime-node');
+  const { Tensor } = await nodeRuntime();
   const session = augmentedPath === undefined ? undefined : await openCardSession(cardPath, augmentedPath, {}, (s) => s);
   let quantised: OnnxDenoiser | undefined;
   const started = performance.now();

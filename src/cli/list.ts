@@ -4,12 +4,13 @@ import { samplers } from '../samplers/index.js';
 import { gridTypes } from '../grid/index.js';
 import { builtinDescription, builtinNames } from '../models/oracle/builtin.js';
 import type { SamplerEntry } from '../samplers/types.js';
+import { shippedModels, type ShippedModel } from '../models/onnx/shipped.js';
 import { gridFlags } from './args.js';
 import { methodCommands } from './methods.js';
 import type { CliIo } from './io.js';
 
 /** Everything `diffuse list` shows, generated from the registries. */
-export function catalogue() {
+export function catalogue(shipped: readonly ShippedModel[] = []) {
   return {
     processes: processes.map((p) => ({ name: p.name, description: p.description })),
     samplers: samplers.map((s) => ({
@@ -27,7 +28,10 @@ export function catalogue() {
     })),
     grids: gridTypes().map((g) => ({ type: g.type, description: g.description, flags: gridFlags(g.type) })),
     references: samplers.flatMap((s) => (s.references ?? []).map((r) => ({ from: `${r.library}:${r.name}`, sampler: s.name }))),
-    models: builtinNames.map((name) => ({ model: `builtin:${name}`, description: builtinDescription(name) })),
+    models: [
+      ...shipped.map((m) => ({ model: m.name, kind: m.kind, description: m.description })),
+      ...builtinNames.map((name) => ({ model: `builtin:${name}`, kind: 'exact oracle', description: builtinDescription(name) })),
+    ],
     methods: methodCommands,
   };
 }
@@ -41,8 +45,8 @@ export function addListCommand(program: Command, io: CliIo): void {
     .description('list processes, samplers (with aliases and options), grids, reference translations, built-in models and the search/method commands')
     .addArgument(new Argument('[topic]', 'show one topic only').choices(topics))
     .option('--json', 'print as JSON')
-    .action((topic: Topic | undefined, opts: { json?: boolean }) => {
-      const all = catalogue();
+    .action(async (topic: Topic | undefined, opts: { json?: boolean }) => {
+      const all = catalogue(await shippedModels());
       const shown = topic ? [topic] : topics;
       if (opts.json) {
         io.stdout.write(`${JSON.stringify(topic ? all[topic] : all, null, 2)}\n`);
@@ -68,7 +72,11 @@ const render: Record<Topic, (c: ReturnType<typeof catalogue>) => string> = {
       'Reference runs (--from LIBRARY:NAME --config FILE.json; the config may pick another sampler of the family)',
       c.references.map((r) => `  ${pad(r.from, 44)}→ ${r.sampler}`),
     ),
-  models: (c) => section('Built-in models (--model)', c.models.map((m) => `  ${pad(m.model, 22)}${m.description}`)),
+  models: (c) =>
+    section(
+      'Models (--model NAME; networks ship in the package, oracles are exact; also gmm:FILE.json, data:FILE.npy, onnx:CARD.json)',
+      c.models.map((m) => `  ${pad(m.model, 22)}${pad(m.kind, 14)}${m.description}`),
+    ),
   methods: (c) =>
     section(
       'Searches, result files and methods with their own loop (diffuse COMMAND --help for details)',

@@ -10,6 +10,7 @@ import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
 import { addCalibrateCommand } from './calibrate.js';
 import { processIo, type CliIo } from './io.js';
+import { expandModelSpec } from './model.js';
 
 /**
  * The `diffuse` command line: a thin shell that parses, calls the library and presents.
@@ -37,6 +38,10 @@ function program(io: CliIo): Command {
   addMethodCommands(p, io);
   addEvalCommand(p, io);
   addCalibrateCommand(p, io);
+  p.hook('preAction', async (_root, command) => {
+    const model: unknown = command.getOptionValue('model');
+    if (typeof model === 'string') command.setOptionValue('model', await expandModelSpec(model));
+  });
   return p;
 }
 

@@ -5,6 +5,7 @@ import { builtinNames, builtinProblem, loadGmmJson } from '../models/oracle/buil
 import { readNpyFile, readTextFile } from '../io/files.js';
 import { toRows } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/index.js';
+import { shippedModels } from '../models/onnx/shipped.js';
 
 /** An exact Gaussian-mixture model (builtin:, gmm:, data:). */
 export interface GmmModelArg {
@@ -23,14 +24,27 @@ export interface OnnxModelArg {
 
 export type ModelArg = GmmModelArg | OnnxModelArg;
 
-const accepted = `builtin:NAME (${builtinNames.join(', ')}), gmm:FILE.json, data:FILE.npy or onnx:CARD.json`;
+const accepted = `a shipped network's NAME (\`diffuse list models\`), builtin:NAME (${builtinNames.join(', ')}), gmm:FILE.json, data:FILE.npy or onnx:CARD.json`;
+
+/**
+ * A bare --model NAME names a shipped network (`onnx:` its card in the package) or a built-in
+ * problem (`builtin:NAME`); anything with a prefix is returned as it is.
+ */
+export async function expandModelSpec(value: string): Promise<string> {
+  if (/^[a-z]+:/i.test(value)) return value;
+  const shipped = (await shippedModels()).find((m) => m.name === value);
+  if (shipped) return `onnx:${shipped.card}`;
+  if (builtinNames.includes(value)) return `builtin:${value}`;
+  throw new UsageError(`--model must be ${accepted}; got "${value}"`);
+}
 
 /**
  * --model builtin:NAME | gmm:FILE.json (a refs problem file may pick one with FILE.json#NAME) |
  * data:FILE.npy (a finite data set [K, d] of equally weighted points) | onnx:CARD.json (a network
  * and its model card, run by ONNX Runtime; loaded only when asked for).
  */
-export async function loadModelArg(value: string): Promise<ModelArg> {
+export async function loadModelArg(spec: string): Promise<ModelArg> {
+  const value = await expandModelSpec(spec);
   const colon = value.indexOf(':');
   if (colon > 0 && value.slice(0, colon) === 'onnx') {
     const card = value.slice(colon + 1);

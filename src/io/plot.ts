@@ -128,7 +128,7 @@ function drawPanel(marks: Mark[], p: Panel, title?: string): void {
 
 /** Approximate advance width of text, shared by both renderers' layout. */
 export function textWidth(text: string, size: number): number {
-  return [...text].length * size * 0.55;
+  return [...text].length * size * 0.6;
 }
 
 function legend(marks: Mark[], x: number, y: number, items: readonly { label: string; mark: (cx: number, cy: number) => Mark[] }[]): void {
@@ -379,7 +379,29 @@ function svgMark(m: Mark): string {
   }
 }
 
-export function renderSvg(f: Figure): string {
+/**
+ * The figure widened (and its marks shifted right) so that every horizontal text lies inside it
+ * with a margin: a title wider than its panels is never clipped.
+ */
+export function fitText(f: Figure, margin = 8): Figure {
+  let left = 0;
+  let right = f.width;
+  for (const m of f.marks) {
+    if (m.kind !== 'text' || m.vertical) continue;
+    const w = textWidth(m.text, m.size) + (m.bold ? 2 : 0);
+    const x0 = m.x - (m.anchor === 'middle' ? w / 2 : m.anchor === 'end' ? w : 0);
+    left = Math.min(left, x0 - margin);
+    right = Math.max(right, x0 + w + margin);
+  }
+  if (left === 0 && right === f.width) return f;
+  const dx = -left;
+  const shift = (m: Mark): Mark =>
+    m.kind === 'line' ? { ...m, points: m.points.map(([x, y]) => [x + dx, y] as const) } : { ...m, x: m.x + dx };
+  return { width: Math.ceil(right + dx), height: f.height, marks: dx > 0 ? f.marks.map(shift) : f.marks };
+}
+
+export function renderSvg(figure: Figure): string {
+  const f = fitText(figure);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${f.width}" height="${f.height}" viewBox="0 0 ${f.width} ${f.height}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${f.width}" height="${f.height}" fill="#ffffff"/>`,
@@ -510,7 +532,8 @@ class Raster {
 
   /** Bitmap text: each font pixel is a k×k block, k chosen from the font size. */
   text(m: Extract<Mark, { kind: 'text' }>, s: number): void {
-    const k = Math.max(1, Math.round((m.size * s) / 10));
+    // k ≤ size·s/10 keeps each 6k-pixel character within textWidth's 0.6·size figure pixels
+    const k = Math.max(1, Math.floor((m.size * s) / 10));
     const chars = [...m.text];
     const length = chars.length * 6 * k - k;
     const shift = m.anchor === 'middle' ? length / 2 : m.anchor === 'end' ? length : 0;
@@ -539,7 +562,8 @@ function segmentDistance(x: number, y: number, ax: number, ay: number, bx: numbe
 }
 
 /** Rasterise a figure at `scale` device pixels per figure pixel and encode it as PNG bytes. */
-export function renderPng(f: Figure, scale = 2): Uint8Array {
+export function renderPng(figure: Figure, scale = 2): Uint8Array {
+  const f = fitText(figure);
   const r = new Raster(Math.ceil(f.width * scale), Math.ceil(f.height * scale));
   for (const m of f.marks) {
     if (m.kind === 'line') r.line(m.points.map(([x, y]) => [x * scale, y * scale] as const), m.width * scale, rgb(m.color));

@@ -1,10 +1,11 @@
 import { access } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-common';
 import { UsageError } from '../../core/errors.js';
 import { readJsonObject } from '../../io/files.js';
 import { parseModelCard } from './card.js';
 import { OnnxDenoiser } from './denoiser.js';
+import { nodeRuntime, type NodeRuntime, type NodeSessionOptions } from './node-runtime.js';
 
 /**
  * Open the .onnx file a card names (path relative to the card) on onnxruntime-node's CPU backend
@@ -12,8 +13,9 @@ import { OnnxDenoiser } from './denoiser.js';
  * the file. Shared by the continuous and the masked-LM loaders.
  */
 export async function openCardSession<T>(
-  cardPath: string, onnxFile: string, sessionOptions: InferenceSession.SessionOptions, build: (session: InferenceSession) => T,
+  cardPath: string, onnxFile: string, sessionOptions: NodeSessionOptions, build: (session: InferenceSession, runtime: NodeRuntime) => T,
 ): Promise<T> {
+  const runtime = await nodeRuntime();
   const onnxPath = resolve(dirname(cardPath), onnxFile);
   try {
     await access(onnxPath);
@@ -22,12 +24,12 @@ export async function openCardSession<T>(
   }
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(onnxPath, sessionOptions);
+    session = await runtime.InferenceSession.create(onnxPath, sessionOptions);
   } catch (e) {
     throw new UsageError(`${onnxPath}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
   }
   try {
-    return build(session);
+    return build(session, runtime);
   } catch (e) {
     await session.release();
     throw e;
@@ -35,9 +37,9 @@ export async function openCardSession<T>(
 }
 
 /** Node entry point: load a model card and its network into an OnnxDenoiser. */
-export async function loadOnnxModel(cardPath: string, sessionOptions: InferenceSession.SessionOptions = {}): Promise<OnnxDenoiser> {
+export async function loadOnnxModel(cardPath: string, sessionOptions: NodeSessionOptions = {}): Promise<OnnxDenoiser> {
   const card = parseModelCard(await readJsonObject(cardPath), cardPath);
-  return openCardSession(cardPath, card.onnx, sessionOptions, (session) => new OnnxDenoiser(session, Tensor, card, cardPath));
+  return openCardSession(cardPath, card.onnx, sessionOptions, (session, { Tensor }) => new OnnxDenoiser(session, Tensor, card, cardPath));
 }
 
 export * from './index.js';

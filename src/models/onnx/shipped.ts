@@ -1,0 +1,62 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../core/errors.js';
+import { readJsonObject } from '../../io/files.js';
+
+/**
+ * The networks that ship with Diffuse, in the package's `models/` folder (Node only): each is a
+ * folder holding a card.json, reachable by its folder name from any working directory
+ * (`--model mnist`, `loadOnnxModel(shippedModelCard('mnist'))`).
+ */
+
+/** The package's models/ folder (the same from src/ under tsx and from dist/ when installed). */
+export const shippedModelsDir: string = fileURLToPath(new URL('../../../models/', import.meta.url));
+
+export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm';
+
+export interface ShippedModel {
+  /** Folder name, the name `--model` takes. */
+  name: string;
+  kind: ShippedModelKind;
+  /** Absolute path of its card. */
+  card: string;
+  description: string;
+}
+
+const kinds: Readonly<Record<string, ShippedModelKind>> = {
+  'diffuse-model-card/v1': 'denoiser',
+  'diffuse-classifier-card/v1': 'classifier',
+  'diffuse-mlm-card/v1': 'masked-lm',
+};
+
+/** Every shipped model with its kind and its card's description, sorted by name. */
+export async function shippedModels(): Promise<ShippedModel[]> {
+  let names: string[];
+  try {
+    names = (await readdir(shippedModelsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  } catch {
+    return [];
+  }
+  const out: ShippedModel[] = [];
+  for (const name of names) {
+    const card = join(shippedModelsDir, name, 'card.json');
+    let json: Record<string, unknown>;
+    try {
+      json = await readJsonObject(card);
+    } catch {
+      continue;
+    }
+    const kind = kinds[String(json.format)];
+    if (kind) out.push({ name, kind, card, description: typeof json.description === 'string' ? json.description : '' });
+  }
+  return out;
+}
+
+/** The card path of a shipped model, or a UsageError listing those of the kinds asked for. */
+export async function shippedModelCard(name: string, accept: readonly ShippedModelKind[] = ['denoiser', 'classifier', 'masked-lm']): Promise<string> {
+  const models = (await shippedModels()).filter((m) => accept.includes(m.kind));
+  const hit = models.find((m) => m.name === name);
+  if (!hit) throw new UsageError(`no shipped model "${name}"; accepted: ${models.map((m) => m.name).join(', ') || '(none in this installation)'} (see \`diffuse list models\`)`);
+  return hit.card;
+}

@@ -1,0 +1,11 @@
+/**
+ * Diffuse for Node: everything in 'diffuse', plus what reads files and runs networks on
+ * onnxruntime-node (an optional peer dependency, loaded on first use), and the networks that ship
+ * in the package (`shippedModelCard('mnist')`).
+ */
+export * from './index.js';
+export { loadOnnxModel, openCardSession } from './models/onnx/node.js';
+export { loadOnnxMaskedLM } from './discrete/onnx/node.js';
+export { nodeRuntime, INSTALL_NODE_RUNTIME, type NodeRuntime, type NodeSessionOptions } from './models/onnx/node-runtime.js';
+export { shippedModels, shippedModelCard, shippedModelsDir, type ShippedModel, type ShippedModelKind } from './models/onnx/shipped.js';
+export { readNpyFile, writeNpyFile, readJsonObject, readTextFile } from './io/files.js';
