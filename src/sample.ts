@@ -4,6 +4,7 @@ import { Denoiser } from './models/denoiser.js';
 import { makeGrid, checkGrid, type GridSpec } from './grid/index.js';
 import './grid/basic.js';
 import './grid/diffusers.js';
+import './grid/schedulers.js';
 import { findSampler, resolveOptions } from './samplers/index.js';
 import type { NoiseSampler, SampleContext } from './samplers/types.js';
 import type { OptionValue } from './samplers/types.js';

@@ -19,6 +19,14 @@ export type GridSpec =
   | { type: 'exponential'; steps: number; sigmaMin?: number; sigmaMax?: number; end?: GridEnd }
   | { type: 'flow-shift'; steps: number; shift?: number; start?: number; end?: GridEnd }
   | { type: 'diffusers'; steps: number; spacing?: 'linspace' | 'leading' | 'trailing'; stepsOffset?: number; end?: GridEnd }
+  | { type: 'normal'; steps: number }
+  | { type: 'sgm-uniform'; steps: number }
+  | { type: 'simple'; steps: number }
+  | { type: 'ddim-uniform'; steps: number }
+  | { type: 'beta'; steps: number; alpha?: number; beta?: number }
+  | { type: 'kl-optimal'; steps: number }
+  | { type: 'linear-quadratic'; steps: number; threshold?: number; linearSteps?: number }
+  | { type: 'drop-penultimate'; steps: number; of: GridSpec }
   | { type: 'explicit'; times: number[] };
 
 export type GridType = GridSpec['type'];
