@@ -147,11 +147,11 @@ describe('options', () => {
   }
 
   it('finds the samplers by the names users know', () => {
-    expect(findSampler('DPM++ 2M Karras').name).toBe('dpmpp-2m');
+    expect(findSampler('DPM++ 2M Karras').named?.sampler).toBe('dpmpp-2m');
     expect(findSampler('DPMSolverMultistepScheduler').name).toBe('dpmpp-2m');
     expect(findSampler('DPMSolverSinglestepScheduler').name).toBe('dpmpp-2s');
     expect(findSampler('sample_dpmpp_2s_ancestral').name).toBe('dpmpp-2s-ancestral');
-    expect(findSampler('DPM++ 3M SDE').name).toBe('dpmpp-3m-sde');
+    expect(findSampler('DPM++ 3M SDE').named?.sampler).toBe('dpmpp-3m-sde');
     expect(findSampler('dpmpp-2m').defaultGrid).toEqual({ type: 'logsnr', steps: 10, end: 'zero' });
   });
 });

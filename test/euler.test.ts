@@ -157,6 +157,45 @@ describe('stochastic samplers: seeded, and replaying given noise exactly', () =>
     expect(maxAbs(rec.x, x)).toBeLessThanOrEqual(1e-10);
   });
 
+  it('dpm2-ancestral replays its noise and matches k-diffusion sample_dpm_2_ancestral step by step; eta = 0 is dpm2', async () => {
+    const options = { eta: 0.8, sNoise: 1.05 };
+    const rec = await recordNoise('dpm2-ancestral', options);
+    expect(rec.draws).toHaveLength(grid.length - 2);
+    // Independent transcription of sample_dpm_2_ancestral: midpoint in log σ towards σ_down, then noise σ_up.
+    let x = Float64Array.from(rec.xT);
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      const [s, sn] = [sigmas[i], sigmas[i + 1]];
+      const den = model.predictSync(x, n, s);
+      const up = Math.min(sn, options.eta * Math.sqrt((sn ** 2 * (s ** 2 - sn ** 2)) / s ** 2));
+      const down = Math.sqrt(sn ** 2 - up ** 2);
+      const d = x.map((v, j) => (v - den[j]) / s);
+      if (down === 0) {
+        x = x.map((v, j) => v + d[j] * (down - s));
+        continue;
+      }
+      const mid = Math.exp((Math.log(s) + Math.log(down)) / 2);
+      const x2 = x.map((v, j) => v + d[j] * (mid - s));
+      const den2 = model.predictSync(x2, n, mid);
+      x = x.map((v, j) => v + ((x2[j] - den2[j]) / mid) * (down - s) + rec.draws[i][j] * options.sNoise * up);
+    }
+    expect(maxAbs(rec.x, x)).toBeLessThanOrEqual(1e-10);
+    const xT = new Rng(4).fillNormal(new Float64Array(n * gmm.d)).map((v) => v * 80);
+    const plain = await sample({ model, process: edm, sampler: 'dpm2', grid, xT });
+    const eta0 = await sample({ model, process: edm, sampler: 'dpm2-ancestral', options: { eta: 0 }, grid, xT, noise: [] });
+    expect(eta0.x.data).toEqual(plain.x.data);
+  });
+
+  it('lcm replays its noise and matches sample_lcm step by step: x̂0, then x̂0 + σ_next·z', async () => {
+    const rec = await recordNoise('lcm', {});
+    expect(rec.draws).toHaveLength(grid.length - 2);
+    let x = Float64Array.from(rec.xT);
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      const den = model.predictSync(x, n, sigmas[i]);
+      x = den.map((v, j) => (sigmas[i + 1] > 0 ? v + sigmas[i + 1] * rec.draws[i][j] : v));
+    }
+    expect(maxAbs(rec.x, x)).toBeLessThanOrEqual(1e-12);
+  });
+
   it('edm-stochastic replays its noise and matches Karras et al. Alg. 2 step by step', async () => {
     const options = { sChurn: 10, sTmin: 0.05, sTmax: 20, sNoise: 1.003 };
     const rec = await recordNoise('edm-stochastic', options);
@@ -239,7 +278,10 @@ describe('names and options', () => {
       LMSDiscreteScheduler: 'lms', sample_lms: 'lms', LMS: 'lms', 'LMS Karras': 'lms',
       edm_sampler: 'edm-stochastic',
     };
-    for (const [alias, name] of Object.entries(names)) expect(findSampler(alias).name, alias).toBe(name);
+    for (const [alias, name] of Object.entries(names)) {
+      const e = findSampler(alias);
+      expect(e.named?.sampler ?? e.name, alias).toBe(name);
+    }
     expect(findSampler('euler').defaultGrid).toEqual({ type: 'karras', steps: 10, rho: 7, end: 'zero' });
   });
 

@@ -123,7 +123,8 @@ describe('unipc: options and translation', () => {
   const s = findSampler('unipc');
 
   it('is found under the names users know', () => {
-    for (const name of ['UniPCMultistepScheduler', 'UniPC', 'uni_pc', 'uni_pc_bh2']) expect(findSampler(name)).toBe(s);
+    expect(findSampler('UniPCMultistepScheduler')).toBe(s);
+    for (const name of ['UniPC', 'uni_pc', 'uni_pc_bh2']) expect(findSampler(name).named?.sampler).toBe('unipc');
   });
 
   it('rejects invalid options with what is accepted', () => {

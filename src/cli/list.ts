@@ -1,7 +1,7 @@
 import { Argument, type Command } from 'commander';
 import { processes } from '../process/index.js';
-import { samplers } from '../samplers/index.js';
-import { gridTypes } from '../grid/index.js';
+import { namedRuns, samplers, unsupportedNames } from '../samplers/index.js';
+import { gridTypes, type GridSpec } from '../grid/index.js';
 import { builtinDescription, builtinNames } from '../models/oracle/builtin.js';
 import type { SamplerEntry } from '../samplers/types.js';
 import { shippedModels, type ShippedModel } from '../models/onnx/shipped.js';
@@ -32,12 +32,16 @@ export function catalogue(shipped: readonly ShippedModel[] = []) {
       ...shipped.map((m) => ({ model: m.name, kind: m.kind, description: m.description })),
       ...builtinNames.map((name) => ({ model: `builtin:${name}`, kind: 'exact oracle', description: builtinDescription(name) })),
     ],
+    names: [
+      ...namedRuns.map((r) => ({ name: r.name, tool: r.tool, sampler: r.sampler, options: r.options, grid: r.grid?.(10) ?? null, note: r.note ?? null })),
+      ...unsupportedNames.map((u) => ({ name: u.name, tool: u.tool, sampler: null, options: {}, grid: null, note: `not in Diffuse: ${u.what}; nearest: ${u.nearest}` })),
+    ],
     methods: methodCommands,
   };
 }
 
 type Topic = keyof ReturnType<typeof catalogue>;
-const topics: Topic[] = ['processes', 'samplers', 'grids', 'references', 'models', 'methods'];
+const topics: Topic[] = ['processes', 'samplers', 'names', 'grids', 'references', 'models', 'methods'];
 
 export function addListCommand(program: Command, io: CliIo): void {
   program
@@ -57,6 +61,7 @@ export function addListCommand(program: Command, io: CliIo): void {
 }
 
 const pad = (s: string, w: number) => s.padEnd(w);
+const gridLabel = (g: GridSpec): string => (g.type === 'drop-penultimate' ? `${gridLabel(g.of)}, next-to-last dropped` : g.type);
 
 function section(title: string, rows: string[]): string {
   return `${title}\n${rows.join('\n')}\n`;
@@ -71,6 +76,15 @@ const render: Record<Topic, (c: ReturnType<typeof catalogue>) => string> = {
     section(
       'Reference runs (--from LIBRARY:NAME --config FILE.json; the config may pick another sampler of the family)',
       c.references.map((r) => `  ${pad(r.from, 44)}→ ${r.sampler}`),
+    ),
+  names: (c) =>
+    section(
+      'Names from A1111 and ComfyUI (--sampler "NAME", exact spelling; the grid shown is for 10 steps, --grid replaces it)',
+      c.names.map((r) => {
+        const opts = Object.entries(r.options).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+        const run = r.sampler ? `${r.sampler}${opts ? ` ${opts}` : ''}${r.grid ? ` on ${gridLabel(r.grid)}` : ''}` : '—';
+        return `  ${pad(`${r.tool} "${r.name}"`, 40)}${run}${r.note ? `\n  ${pad('', 40)}${r.note}` : ''}`;
+      }),
     ),
   models: (c) =>
     section(

@@ -595,7 +595,7 @@ function singlestepEntry(name: string, aliases: string[], description: string, c
 export const dpmSolverSamplers = [
   multistepEntry(
     'dpmpp-2m',
-    ['DPMSolverMultistepScheduler', 'DPM++ 2M', 'DPM++ 2M Karras', 'sample_dpmpp_2m', 'dpmpp_2m', 'DPM-Solver++(2M)', 'dpmsolver++'],
+    ['DPMSolverMultistepScheduler', 'sample_dpmpp_2m', 'DPM-Solver++(2M)', 'dpmsolver++'],
     'DPM-Solver++(2M): multistep data-prediction solver, 1 model call per step (the default sampler)',
     `${CITE_PP} (Alg. 2)`,
     {},
@@ -619,7 +619,7 @@ export const dpmSolverSamplers = [
   multistepEntry('dpm-solver-3m', ['DPM-Solver-3M'], `multistep DPM-Solver-3 (noise prediction)${AS_REFERENCES}`, CITE_DPM, { algorithm: 'dpmsolver', order: 3 }),
   multistepEntry(
     'dpmpp-2m-sde',
-    ['DPM++ 2M SDE', 'DPM++ 2M SDE Karras', 'sample_dpmpp_2m_sde', 'dpmpp_2m_sde', 'sde-dpmsolver++', 'SDE-DPM-Solver++'],
+    ['sample_dpmpp_2m_sde', 'sde-dpmsolver++', 'SDE-DPM-Solver++'],
     'DPM-Solver++(2M) SDE / SDE-DPM-Solver++: multistep, noise injected each step (eta=0 is dpmpp-2m)',
     `${CITE_PP}, §5 (SDE-DPM-Solver++)`,
     { eta: 1 },
@@ -627,7 +627,7 @@ export const dpmSolverSamplers = [
   ),
   multistepEntry(
     'dpmpp-3m-sde',
-    ['DPM++ 3M SDE', 'DPM++ 3M SDE Karras', 'sample_dpmpp_3m_sde', 'dpmpp_3m_sde'],
+    ['sample_dpmpp_3m_sde'],
     `DPM-Solver++(3M) SDE: multistep with noise each step (k-diffusion)${AS_REFERENCES}`,
     `${CITE_PP}, §5; k-diffusion sample_dpmpp_3m_sde`,
     { eta: 1, order: 3, solverType: 'taylor' },
@@ -659,7 +659,7 @@ export const dpmSolverSamplers = [
   singlestepEntry('dpmpp-3s', ['DPM++ 3S', 'DPM-Solver++(3S)'], 'singlestep third-order DPM-Solver++', CITE_PP, { order: 3 }),
   entry<AncestralOptions>({
     name: 'dpmpp-2s-ancestral',
-    aliases: ['DPM++ 2S a', 'DPM++ 2S a Karras', 'sample_dpmpp_2s_ancestral', 'dpmpp_2s_ancestral'],
+    aliases: ['sample_dpmpp_2s_ancestral', 'dpmpp_2s_ancestral'],
     family: 'dpm-solver',
     description: 'DPM-Solver++(2S) with ancestral noise (k-diffusion); 2 model calls per step, eta=0 deterministic',
     cite: `${CITE_PP} (Alg. 1); k-diffusion sample_dpmpp_2s_ancestral`,

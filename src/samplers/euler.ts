@@ -6,7 +6,7 @@ import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3, scale } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
-import { log1p } from '../core/math.js';
+import { log, log1p } from '../core/math.js';
 
 /**
  * The Karras/k-diffusion family (Karras et al. 2022, "Elucidating the Design Space of
@@ -154,24 +154,41 @@ function heunLoop(x: Float64Array, grid: Float64Array, ctx: SampleContext, c: Ch
 }
 
 /**
- * k-diffusion's sample_dpm_2: a midpoint method in log σ (the 2nd-order DPM-Solver-2 idea of
- * Lu et al. 2022, Alg. 4, applied to the Karras ODE): Euler to σ_mid = √(σ_i σ_{i+1}), then the
- * full step with the slope there. The step to σ = 0 is Euler.
+ * k-diffusion's sample_dpm_2 / sample_dpm_2_ancestral: a midpoint method in log σ (the 2nd-order
+ * DPM-Solver-2 idea of Lu et al. 2022, Alg. 4, applied to the Karras ODE): Euler to
+ * σ_mid = √(σ_i σ_down), then the full step to σ_down with the slope there, then (ancestral, η > 0)
+ * fresh noise of std σ_up (σ_down = σ_{i+1} when η = 0). The step to σ = 0 is Euler.
  */
-function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> {
+function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: EulerAncestralOptions): Promise<Float64Array> {
   const p = ctx.process;
   return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
     const denoised = await denoiseScaled(ctx, xs, grid[i]);
-    if (sig[i + 1] === 0) {
+    const { down, up } = ancestralStep(sig[i], sig[i + 1], o.eta);
+    if (down === 0) {
       eulerStep(xs, denoised, sig[i], 0);
       return;
     }
     const lambda = p.logSnr(grid[i]);
-    const mid = atLogSnr(p, lambda + (p.logSnr(grid[i + 1]) - lambda) / 2);
+    const lambdaDown = up === 0 ? p.logSnr(grid[i + 1]) : -log(down);
+    const mid = atLogSnr(p, lambda + (lambdaDown - lambda) / 2);
     const d = slope(xs, denoised, sig[i]);
     const half = lin2(new Float64Array(xs.length), 1, xs, mid.sigma - sig[i], d);
     const dMid = slope(half, await denoiseScaled(ctx, half, mid.t), mid.sigma);
-    axpy(xs, sig[i + 1] - sig[i], dMid);
+    axpy(xs, down - sig[i], dMid);
+    if (up > 0) axpy(xs, o.sNoise * up, ctx.noise());
+  });
+}
+
+/**
+ * Multistep consistency sampling (Song et al. 2023, Consistency Models, Alg. 1; Luo et al. 2023,
+ * Latent Consistency Models, Alg. 1; k-diffusion/ComfyUI sample_lcm): jump to the model's x̂0, then
+ * re-noise it to the next level with fresh noise, x̃ = x̂0 + σ_{i+1}·z. The consistency boundary
+ * condition (c_skip, c_out) belongs to the model, not to the sampler.
+ */
+function lcm(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: { sNoise: number }): Promise<Float64Array> {
+  return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
+    xs.set(await denoiseScaled(ctx, xs, grid[i]));
+    if (sig[i + 1] > 0) axpy(xs, o.sNoise * sig[i + 1], ctx.noise());
   });
 }
 
@@ -282,7 +299,7 @@ function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): 
 export const eulerSamplers = [
   entry({
     name: 'euler',
-    aliases: ['EulerDiscreteScheduler', 'sample_euler', 'Euler', 'k_euler'],
+    aliases: ['EulerDiscreteScheduler', 'sample_euler', 'k_euler'],
     family: 'karras',
     description: 'Euler steps on the probability-flow ODE in σ = σ/α (1st order, 1 NFE/step)',
     cite: 'Karras et al. 2022, Elucidating the Design Space, Alg. 2 without churn (k-diffusion sample_euler)',
@@ -295,7 +312,7 @@ export const eulerSamplers = [
   }),
   entry<EulerAncestralOptions>({
     name: 'euler-ancestral',
-    aliases: ['EulerAncestralDiscreteScheduler', 'sample_euler_ancestral', 'Euler a', 'k_euler_a', 'k_euler_ancestral'],
+    aliases: ['EulerAncestralDiscreteScheduler', 'sample_euler_ancestral', 'k_euler_a', 'k_euler_ancestral'],
     family: 'karras',
     description: 'Euler step to σ_down, then fresh noise of std σ_up (eta=1: DDPM-like ancestral)',
     cite: 'k-diffusion sample_euler_ancestral / get_ancestral_step (Crowson 2022), on the ODE of Karras et al. 2022, Eq. 1 and 3',
@@ -305,10 +322,11 @@ export const eulerSamplers = [
     validate: validateAncestral,
     defaultGrid: karrasGrid,
     run: eulerAncestral,
+    references: [fromKDiffusion('sample_euler_ancestral', 'euler-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) }))],
   }),
   entry({
     name: 'heun',
-    aliases: ['HeunDiscreteScheduler', 'sample_heun', 'Heun', 'k_heun'],
+    aliases: ['HeunDiscreteScheduler', 'sample_heun', 'k_heun'],
     family: 'karras',
     description: "Heun's 2nd-order method in σ (2 NFE/step; Euler on the last step to σ = 0)",
     cite: 'Karras et al. 2022, Elucidating the Design Space, Alg. 1 (k-diffusion sample_heun)',
@@ -321,7 +339,7 @@ export const eulerSamplers = [
   }),
   entry({
     name: 'dpm2',
-    aliases: ['KDPM2DiscreteScheduler', 'sample_dpm_2', 'DPM2', 'k_dpm_2'],
+    aliases: ['KDPM2DiscreteScheduler', 'sample_dpm_2', 'k_dpm_2'],
     family: 'karras',
     description: 'midpoint in log σ (2nd order, 2 NFE/step; Euler on the last step to σ = 0)',
     cite: 'k-diffusion sample_dpm_2 (Crowson 2022), after DPM-Solver-2 (Lu et al. 2022, Alg. 4) and Karras et al. 2022, Alg. 2',
@@ -329,8 +347,37 @@ export const eulerSamplers = [
     stochastic: false,
     defaults: {},
     defaultGrid: karrasGrid,
-    run: dpm2,
+    run: (x, grid, ctx) => dpm2(x, grid, ctx, { eta: 0, sNoise: 1 }),
     references: [fromKDiffusion('sample_dpm_2', 'dpm2')],
+  }),
+  entry<EulerAncestralOptions>({
+    name: 'dpm2-ancestral',
+    aliases: ['KDPM2AncestralDiscreteScheduler', 'sample_dpm_2_ancestral', 'k_dpm_2_a'],
+    family: 'karras',
+    description: 'DPM2 midpoint step to σ_down, then fresh noise of std σ_up (2 NFE/step; eta=0 is dpm2)',
+    cite: 'k-diffusion sample_dpm_2_ancestral (Crowson 2022): sample_dpm_2 with get_ancestral_step',
+    order: 2,
+    stochastic: true,
+    defaults: { eta: 1, sNoise: 1 },
+    validate: validateAncestral,
+    defaultGrid: karrasGrid,
+    run: dpm2,
+    references: [fromKDiffusion('sample_dpm_2_ancestral', 'dpm2-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) }))],
+  }),
+  entry<{ [k: string]: number; sNoise: number }>({
+    name: 'lcm',
+    aliases: ['sample_lcm', 'LCM', 'multistep-consistency'],
+    family: 'karras',
+    description: 'multistep consistency sampling: x̂0, then fresh noise to the next σ (1 NFE/step; for consistency / LCM / TCD-distilled models)',
+    cite: 'Song et al. 2023, Consistency Models, Alg. 1; Luo et al. 2023, Latent Consistency Models, Alg. 1 (k-diffusion/ComfyUI sample_lcm)',
+    order: 1,
+    stochastic: true,
+    defaults: { sNoise: 1 },
+    validate: (o) => {
+      if (!(o.sNoise >= 0)) throw new UsageError(`sNoise must be ≥ 0 (1 = unscaled noise), got ${o.sNoise}`);
+    },
+    defaultGrid: karrasGrid,
+    run: lcm,
   }),
   entry<EdmStochasticOptions>({
     name: 'edm-stochastic',

@@ -1,5 +1,7 @@
 import type { OptionValue, SamplerEntry } from './types.js';
 import { UsageError } from '../core/errors.js';
+import type { GridSpec } from '../grid/index.js';
+import { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName } from './names.js';
 import { ddimSamplers } from './ddim.js';
 import { pndmSamplers } from './pndm.js';
 import { deisSamplers } from './deis.js';
@@ -15,6 +17,7 @@ import { evodiffSamplers } from './evodiff.js';
 import { dualfastSamplers } from './dualfast.js';
 import { dpmSolverV3Samplers } from './dpm-solver-v3.js';
 
+export { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName, type Tool } from './names.js';
 export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
 
 /** Every sampler Diffuse has: one line per family file. */
@@ -37,12 +40,57 @@ export const samplers: readonly SamplerEntry[] = [
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
 
-/** Find a sampler by its name or any alias (case-, dash- and underscore-insensitive). */
+const namedEntries = new Map<string, SamplerEntry>();
+
+/** A name from another tool as a sampler entry: the base sampler with the tool's options and grid. */
+function namedEntry(run: NamedRun): SamplerEntry {
+  let e = namedEntries.get(run.name);
+  if (!e) {
+    const base = samplers.find((s) => s.name === run.sampler) as SamplerEntry;
+    const options = Object.entries(run.options).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    const grid = run.grid?.(DEFAULT_NAMED_STEPS);
+    e = {
+      ...base,
+      name: run.name,
+      aliases: [],
+      description: `${run.tool}'s "${run.name}": ${base.name}${options ? ` (${options})` : ''}${grid ? ` on the ${describeGrid(grid)} grid` : ''}${run.note ? `; ${run.note}` : ''}`,
+      defaults: { ...base.defaults, ...run.options },
+      ...(grid ? { defaultGrid: grid } : {}),
+      references: [],
+      named: run,
+    };
+    namedEntries.set(run.name, e);
+  }
+  return e;
+}
+
+const DEFAULT_NAMED_STEPS = 10;
+const describeGrid = (g: GridSpec): string => (g.type === 'drop-penultimate' ? `${describeGrid(g.of)} (next-to-last σ dropped)` : g.type);
+
+function unsupported(u: UnsupportedName): never {
+  throw new UsageError(`${u.tool}'s "${u.name}" is ${u.what}, which Diffuse does not have; nearest: ${u.nearest}`);
+}
+
+/**
+ * Find a sampler by name. The exact spelling of a name from A1111 or ComfyUI means what it means
+ * there (sampler, options and grid: see names.ts); otherwise Diffuse's names, then those names
+ * and every alias, case-, space-, dash- and underscore-insensitively.
+ */
 export function findSampler(name: string): SamplerEntry {
+  const exact = namedRuns.find((r) => r.name === name);
+  if (exact) return namedEntry(exact);
+  const missing = unsupportedNames.find((u) => u.name === name);
+  if (missing) unsupported(missing);
   const key = norm(name);
-  const hit = samplers.find((s) => norm(s.name) === key || s.aliases.some((a) => norm(a) === key));
+  const own = samplers.find((s) => norm(s.name) === key);
+  if (own) return own;
+  const named = namedRuns.find((r) => norm(r.name) === key);
+  if (named) return namedEntry(named);
+  const missingNorm = unsupportedNames.find((u) => norm(u.name) === key);
+  if (missingNorm) unsupported(missingNorm);
+  const hit = samplers.find((s) => s.aliases.some((a) => norm(a) === key));
   if (!hit) {
-    throw new UsageError(`unknown sampler "${name}"; accepted: ${samplers.map((s) => s.name).join(', ')} (see \`diffuse list\`)`);
+    throw new UsageError(`unknown sampler "${name}"; accepted: ${samplers.map((s) => s.name).join(', ')}, or a name from diffusers, k-diffusion, A1111 or ComfyUI (see \`diffuse list samplers\` and \`diffuse list names\`)`);
   }
   return hit;
 }

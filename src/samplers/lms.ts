@@ -64,7 +64,7 @@ function validate(o: LmsOptions): void {
 export const lmsSamplers = [
   entry<LmsOptions>({
     name: 'lms',
-    aliases: ['LMSDiscreteScheduler', 'sample_lms', 'LMS', 'LMS Karras', 'k_lms'],
+    aliases: ['LMSDiscreteScheduler', 'sample_lms', 'k_lms'],
     family: 'karras',
     description: 'linear multistep in σ: Lagrange interpolation of past slopes, integrated exactly (1 NFE/step)',
     cite: 'k-diffusion sample_lms (Crowson 2022): variable-step Adams–Bashforth on the ODE of Karras et al. 2022, Eq. 1 and 3',

@@ -1,6 +1,7 @@
 import type { Process } from '../process/types.js';
 import type { ProcessConfig } from '../process/index.js';
 import type { GridSpec } from '../grid/index.js';
+import type { NamedRun } from './names.js';
 
 /** Fills `out` with the next draw of standard-normal noise (k-diffusion's noise_sampler). */
 export type NoiseSampler = (out: Float64Array) => Float64Array;
@@ -76,6 +77,8 @@ export interface SamplerEntry<O extends Record<string, OptionValue> = Record<str
   defaultGrid?: GridSpec;
   run: SamplerFn<O>;
   references?: readonly ReferenceMapping[];
+  /** For a name from another tool (A1111, ComfyUI): what it stands for (Diffuse's sampler in `sampler`). */
+  named?: NamedRun;
 }
 
 /** Erase the option type so entries of all families fit one registry array. */

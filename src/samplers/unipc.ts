@@ -264,7 +264,7 @@ const fromDiffusersUniPc: ReferenceMapping = {
 export const unipcSamplers = [
   entry<UniPcOptions>({
     name: 'unipc',
-    aliases: ['UniPCMultistepScheduler', 'UniPC', 'uni_pc', 'uni_pc_bh2', 'unipc-bh2'],
+    aliases: ['UniPCMultistepScheduler'],
     family: 'unipc',
     description: 'UniPC multistep predictor-corrector (UniP-p + UniC-p, order p+1 at one NFE per step); variant bh1|bh2',
     cite: 'Zhao et al. 2023, UniPC: A Unified Predictor-Corrector Framework, §3, Theorem 3.1, Alg. 1–3',

@@ -1,0 +1,126 @@
+import type { GridSpec } from '../grid/index.js';
+import type { OptionValue } from './types.js';
+
+/**
+ * Names users bring from other tools, each meaning what it means there: the sampler, its options
+ * and — where the name fixes one — the σ schedule. Read from the tools' sources (A1111 v1.10.1
+ * modules/sd_samplers_kdiffusion.py and sd_schedulers.py; ComfyUI comfy/samplers.py and
+ * comfy/k_diffusion/sampling.py; k-diffusion k_diffusion/sampling.py). Diffuse's own sampler names
+ * and the diffusers class names are in the sampler registry (samplers/*.ts).
+ *
+ * A1111 ≥ 1.9 reads a label as sampler + Schedule type; a label without a schedule means the
+ * sampler's "Automatic" one (Karras for DPM++ 2M, 2S a, DPM2; Exponential for the SDE ones;
+ * the model's uniform timesteps, Diffuse's `normal` grid, for Euler, Euler a, LMS, Heun).
+ * ComfyUI names only the sampler; its scheduler is the grid (`--grid normal|simple|karras|…`).
+ */
+export type Tool = 'A1111' | 'ComfyUI';
+
+export interface NamedRun {
+  /** The name as the tool spells it. */
+  name: string;
+  tool: Tool;
+  /** Diffuse's sampler and the options that make it the tool's. */
+  sampler: string;
+  options: Readonly<Record<string, OptionValue>>;
+  /** The tool's σ schedule for `steps` steps, when the name fixes one. */
+  grid?: (steps: number) => GridSpec;
+  /** The k-diffusion function the tool calls (tests compare with its parity-checked translation). */
+  kdiffusion?: string;
+  /** What the tool does that Diffuse does not reproduce exactly, if anything. */
+  note?: string;
+}
+
+/** A name Diffuse has no sampler for: what the tool runs, and the nearest thing Diffuse has. */
+export interface UnsupportedName {
+  name: string;
+  tool: Tool;
+  what: string;
+  nearest: string;
+}
+
+const karras = (steps: number): GridSpec => ({ type: 'karras', steps, rho: 7, end: 'zero' });
+const exponential = (steps: number): GridSpec => ({ type: 'exponential', steps, end: 'zero' });
+const uniform = (steps: number): GridSpec => ({ type: 'normal', steps });
+const dropPenultimate = (of: (steps: number) => GridSpec) => (steps: number): GridSpec => ({ type: 'drop-penultimate', steps, of: of(steps) });
+
+const brownian = 'the tool draws its SDE noise from a Brownian tree; Diffuse draws independent Gaussians of the same law (other draws, same distribution)';
+const kd2m = { lowerOrderFinal: false };
+const kd2mSde = { eta: 1, sNoise: 1, lowerOrderFinal: false, solverType: 'midpoint' };
+const kd2mSdeHeun = { ...kd2mSde, solverType: 'heun' };
+const kd3mSde = { eta: 1, sNoise: 1, lowerOrderFinal: false };
+
+function a1111(name: string, sampler: string, options: Record<string, OptionValue>, grid: (steps: number) => GridSpec, kdiffusion: string, note?: string): NamedRun {
+  return { name, tool: 'A1111', sampler, options, grid, kdiffusion, ...(note ? { note } : {}) };
+}
+
+function comfy(name: string, sampler: string, options: Record<string, OptionValue>, kdiffusion?: string, note?: string): NamedRun {
+  return { name, tool: 'ComfyUI', sampler, options, ...(kdiffusion ? { kdiffusion } : {}), ...(note ? { note } : {}) };
+}
+
+const dropNote = 'A1111 builds steps + 1 sigmas and drops the next-to-last (discard_next_to_last_sigma)';
+const ksamplerDrop = "ComfyUI's KSampler node builds steps + 1 sigmas and drops the next-to-last for this sampler (its custom-sampling nodes do not): the library's grid { type: 'drop-penultimate', of } does the same";
+
+export const namedRuns: readonly NamedRun[] = [
+  a1111('DPM++ 2M', 'dpmpp-2m', kd2m, karras, 'sample_dpmpp_2m'),
+  a1111('DPM++ 2M Karras', 'dpmpp-2m', kd2m, karras, 'sample_dpmpp_2m'),
+  a1111('DPM++ 2M SDE', 'dpmpp-2m-sde', kd2mSde, exponential, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2M SDE Exponential', 'dpmpp-2m-sde', kd2mSde, exponential, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2M SDE Karras', 'dpmpp-2m-sde', kd2mSde, karras, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2M SDE Heun', 'dpmpp-2m-sde', kd2mSdeHeun, exponential, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2M SDE Heun Exponential', 'dpmpp-2m-sde', kd2mSdeHeun, exponential, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2M SDE Heun Karras', 'dpmpp-2m-sde', kd2mSdeHeun, karras, 'sample_dpmpp_2m_sde', brownian),
+  a1111('DPM++ 2S a', 'dpmpp-2s-ancestral', { eta: 1 }, karras, 'sample_dpmpp_2s_ancestral'),
+  a1111('DPM++ 2S a Karras', 'dpmpp-2s-ancestral', { eta: 1 }, karras, 'sample_dpmpp_2s_ancestral'),
+  a1111('DPM++ 3M SDE', 'dpmpp-3m-sde', kd3mSde, dropPenultimate(exponential), 'sample_dpmpp_3m_sde', `${dropNote}; ${brownian}`),
+  a1111('DPM++ 3M SDE Exponential', 'dpmpp-3m-sde', kd3mSde, dropPenultimate(exponential), 'sample_dpmpp_3m_sde', `${dropNote}; ${brownian}`),
+  a1111('DPM++ 3M SDE Karras', 'dpmpp-3m-sde', kd3mSde, dropPenultimate(karras), 'sample_dpmpp_3m_sde', `${dropNote}; ${brownian}`),
+  a1111('Euler', 'euler', {}, uniform, 'sample_euler'),
+  a1111('Euler a', 'euler-ancestral', { eta: 1 }, uniform, 'sample_euler_ancestral'),
+  a1111('LMS', 'lms', { order: 4 }, uniform, 'sample_lms'),
+  a1111('LMS Karras', 'lms', { order: 4 }, karras, 'sample_lms'),
+  a1111('Heun', 'heun', {}, uniform, 'sample_heun'),
+  a1111('DPM2', 'dpm2', {}, dropPenultimate(karras), 'sample_dpm_2', dropNote),
+  a1111('DPM2 Karras', 'dpm2', {}, dropPenultimate(karras), 'sample_dpm_2', dropNote),
+  a1111('DPM2 a', 'dpm2-ancestral', { eta: 1 }, dropPenultimate(karras), 'sample_dpm_2_ancestral', dropNote),
+  a1111('DPM2 a Karras', 'dpm2-ancestral', { eta: 1 }, dropPenultimate(karras), 'sample_dpm_2_ancestral', dropNote),
+  {
+    name: 'UniPC', tool: 'A1111', sampler: 'unipc', options: { variant: 'bh1', order: 3 },
+    grid: (steps) => ({ type: 'time-uniform', steps, end: 'min' }),
+    note: "A1111's UniPC (its own port, variant bh1, order 3, time-uniform from t = 999 to 0) interpolates log α between timesteps, Diffuse σ: equal at integer timesteps",
+  },
+  comfy('dpmpp_2m', 'dpmpp-2m', kd2m, 'sample_dpmpp_2m'),
+  comfy('dpmpp_2m_sde', 'dpmpp-2m-sde', kd2mSde, 'sample_dpmpp_2m_sde', brownian),
+  comfy('dpmpp_2m_sde_gpu', 'dpmpp-2m-sde', kd2mSde, 'sample_dpmpp_2m_sde', brownian),
+  comfy('dpmpp_2m_sde_heun', 'dpmpp-2m-sde', kd2mSdeHeun, 'sample_dpmpp_2m_sde', brownian),
+  comfy('dpmpp_2m_sde_heun_gpu', 'dpmpp-2m-sde', kd2mSdeHeun, 'sample_dpmpp_2m_sde', brownian),
+  comfy('dpmpp_3m_sde', 'dpmpp-3m-sde', kd3mSde, 'sample_dpmpp_3m_sde', brownian),
+  comfy('dpmpp_3m_sde_gpu', 'dpmpp-3m-sde', kd3mSde, 'sample_dpmpp_3m_sde', brownian),
+  comfy('dpm_2', 'dpm2', {}, 'sample_dpm_2', ksamplerDrop),
+  comfy('dpm_2_ancestral', 'dpm2-ancestral', { eta: 1 }, 'sample_dpm_2_ancestral', ksamplerDrop),
+  comfy('uni_pc', 'unipc', { variant: 'bh1', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`),
+  comfy('uni_pc_bh2', 'unipc', { variant: 'bh2', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`),
+];
+
+export const unsupportedNames: readonly UnsupportedName[] = [
+  ...['DPM++ SDE', 'DPM++ SDE Karras', 'dpmpp_sde', 'dpmpp_sde_gpu'].map((name) => ({
+    name, tool: (name.startsWith('DPM') ? 'A1111' : 'ComfyUI') as Tool,
+    what: "k-diffusion's sample_dpmpp_sde (singlestep DPM-Solver++ with a midpoint SDE substep, r = 1/2, Brownian-tree noise)",
+    nearest: '"DPM++ 2M SDE Karras" (dpmpp-2m-sde on the Karras grid) or dpmpp-2s-ancestral',
+  })),
+  ...['DPM fast', 'dpm_fast'].map((name) => ({
+    name, tool: (name === 'DPM fast' ? 'A1111' : 'ComfyUI') as Tool,
+    what: "k-diffusion's sample_dpm_fast (singlestep DPM-Solver orders 3…1 uniform in log σ)",
+    nearest: 'dpm-solver-3 (singlestep DPM-Solver-3) with --grid logsnr',
+  })),
+  ...['DPM adaptive', 'dpm_adaptive'].map((name) => ({
+    name, tool: (name === 'DPM adaptive' ? 'A1111' : 'ComfyUI') as Tool,
+    what: "k-diffusion's sample_dpm_adaptive (DPM-Solver-12/23 with step-size control)",
+    nearest: 'dpm-solver-3 with more steps, or the exact ODE endpoint (`diffuse bench` reports it)',
+  })),
+  { name: 'Restart', tool: 'A1111', what: "A1111's Restart sampler (Xu et al. 2023: Heun with restart segments)", nearest: 'heun on the Karras grid, or edm-stochastic' },
+  { name: 'heunpp2', tool: 'ComfyUI', what: "ComfyUI's three-point Heun++", nearest: 'heun' },
+  { name: 'ipndm_v', tool: 'ComfyUI', what: "ComfyUI's variable-step iPNDM", nearest: 'ipndm' },
+  { name: 'res_multistep', tool: 'ComfyUI', what: "ComfyUI's RES multistep exponential integrator", nearest: 'dpmpp-2m (the same exponential-integrator family)' },
+  { name: 'er_sde', tool: 'ComfyUI', what: "ComfyUI's ER-SDE-Solver-3", nearest: 'dpmpp-3m-sde' },
+  { name: 'euler_cfg_pp', tool: 'ComfyUI', what: 'Euler with CFG++ (the unconditional prediction as direction)', nearest: 'euler with classifier-free guidance' },
+];
