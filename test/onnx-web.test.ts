@@ -51,9 +51,19 @@ const maxAbsDiffs = (a: readonly number[][], b: readonly number[][]) => a.map((r
 
 const mnistCard = readFileSync(resolve(root, 'models/mnist/card.json'), 'utf8');
 
-/** The page, the bundle, onnxruntime-web's runtime files, models/mnist, and two broken cards. */
+/**
+ * The onnxruntime-web files docs/web.md tells a user to serve (its "Files to serve" paragraph):
+ * the page below serves only these, so the browser tests fail if the doc names too few.
+ */
+const docFiles = (() => {
+  const doc = readFileSync(resolve(root, 'docs/web.md'), 'utf8');
+  const paragraph = doc.slice(doc.indexOf('**Files to serve.**'), doc.indexOf('**Backend.**'));
+  return [...paragraph.matchAll(/`(ort-wasm[\w.-]+\.(?:wasm|mjs))`/g)].map((m) => m[1]);
+})();
+
+/** The page, the bundle, the onnxruntime-web files docs/web.md names, models/mnist, and two broken cards. */
 function serve(bundle: string): Server {
-  const ortFiles = new Set(readdirSync(ortDist).filter((f) => f.endsWith('.wasm') || f.endsWith('.mjs')));
+  const ortFiles = new Set(docFiles);
   const routes: Record<string, () => [string, string | Buffer]> = {
     '/': () => ['text/html', '<!doctype html><meta charset="utf-8"><title>diffuse onnx web</title><script type="module" src="/onnx-web-entry.js"></script>'],
     '/onnx-web-entry.js': () => ['text/javascript', bundle],
@@ -111,6 +121,11 @@ describe('onnxruntime-web adapter', () => {
   }, 60_000);
 
   afterAll(() => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok())));
+
+  it('docs/web.md names the runtime files to serve, and each exists in onnxruntime-web', () => {
+    expect(docFiles.length).toBeGreaterThanOrEqual(2);
+    for (const f of docFiles) expect(readdirSync(ortDist), f).toContain(f);
+  });
 
   it('bundles for the browser without any Node built-in', () => {
     expect(nodeImports, 'the browser bundle reaches Node built-ins').toEqual([]);

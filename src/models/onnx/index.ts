@@ -11,3 +11,4 @@ export {
 export { resolveLayout, type GraphLayout } from './graph.js';
 export { toHalfBits, fromHalfBits } from './float16.js';
 export type { OrtSession, OrtTensor, OrtTensorConstructor, OrtValueMetadata, OrtTensorType } from './runtime.js';
+export { readChunks, type LoadProgress } from './progress.js';

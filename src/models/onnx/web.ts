@@ -2,6 +2,7 @@ import { env, InferenceSession, Tensor } from 'onnxruntime-web';
 import { UsageError } from '../../core/errors.js';
 import { parseModelCard } from './card.js';
 import { OnnxDenoiser } from './denoiser.js';
+import { readChunks, type LoadProgress } from './progress.js';
 
 /**
  * Browser entry point: model cards and networks fetched over HTTP (or bundled by the app) and run
@@ -31,6 +32,8 @@ export interface WebLoadOptions {
   fetch?: typeof fetch;
   /** Other onnxruntime-web session options (graph optimisation, logging, …). */
   sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
+  /** Bytes of the card and the network received so far, after each chunk. */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
 export interface WebModel {
@@ -55,7 +58,7 @@ export async function loadOnnxModelWeb(source: string | URL | BundledModel, opti
   if (requested.length === 0 || requested.some((b) => !webBackends.includes(b))) {
     throw new UsageError(`executionProviders ${JSON.stringify(requested)}: give one or more of ${webBackends.join(', ')}`);
   }
-  const { name, card, network } = await resolveSource(source, options.fetch ?? globalThis.fetch);
+  const { name, card, network } = await resolveSource(source, options.fetch ?? globalThis.fetch, options.onProgress);
   const problems = await backendProblems(requested);
   const backends = requested.filter((b) => problems[b] === undefined);
   if (backends.length === 0) {
@@ -86,12 +89,12 @@ export async function loadOnnxModelWeb(source: string | URL | BundledModel, opti
 }
 
 /** The validated card, its name for messages, and how to get the network's bytes (fetched only once a backend is known). */
-async function resolveSource(source: string | URL | BundledModel, fetchFn: typeof fetch) {
+async function resolveSource(source: string | URL | BundledModel, fetchFn: typeof fetch, onProgress?: (p: LoadProgress) => void) {
   if (typeof source === 'string' || source instanceof URL) {
     const cardUrl = absoluteUrl(source);
     const name = cardUrl.href;
-    const card = parseModelCard(parseJson(await fetchBytes(fetchFn, cardUrl, 'the model card'), name), name);
-    return { name, card, network: () => fetchBytes(fetchFn, new URL(card.onnx, cardUrl), 'the ONNX network') };
+    const card = parseModelCard(parseJson(await fetchBytes(fetchFn, cardUrl, 'the model card', onProgress), name), name);
+    return { name, card, network: () => fetchBytes(fetchFn, new URL(card.onnx, cardUrl), 'the ONNX network', onProgress) };
   }
   const name = source.source ?? 'bundled model card';
   const bytes = source.onnx instanceof Uint8Array ? source.onnx : new Uint8Array(source.onnx);
@@ -126,7 +129,7 @@ function absoluteUrl(u: string | URL): URL {
   }
 }
 
-async function fetchBytes(fetchFn: typeof fetch, url: URL, what: string): Promise<Uint8Array> {
+async function fetchBytes(fetchFn: typeof fetch, url: URL, what: string, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
   let response: Response;
   try {
     response = await fetchFn(url);
@@ -134,7 +137,14 @@ async function fetchBytes(fetchFn: typeof fetch, url: URL, what: string): Promis
     throw new UsageError(`${url.href}: cannot fetch ${what} (${e instanceof Error ? e.message : String(e)})`);
   }
   if (!response.ok) throw new UsageError(`${url.href}: fetching ${what} gave HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-  return new Uint8Array(await response.arrayBuffer());
+  const length = Number(response.headers.get('content-length'));
+  const total = Number.isFinite(length) && length > 0 ? length : undefined;
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    onProgress?.({ file: url.href, loaded: bytes.length, total: bytes.length });
+    return bytes;
+  }
+  return readChunks(response.body.getReader(), url.href, total, onProgress);
 }
 
 function parseJson(bytes: Uint8Array, source: string): unknown {
