@@ -64,6 +64,12 @@ describe('Karras family on a single point (D(x; σ) = μ): exact in σ-space', (
   }
 });
 
+/** k-diffusion's get_ancestral_step, transcribed: σ_up and σ_down of a step σ → σ_next. */
+function kdAncestralStep(s: number, sn: number, eta: number): { up: number; down: number } {
+  const up = Math.min(sn, eta * Math.sqrt((sn ** 2 * (s ** 2 - sn ** 2)) / s ** 2));
+  return { up, down: Math.sqrt(sn ** 2 - up ** 2) };
+}
+
 /** A smooth 16-d mixture: overlapping components, so no sample changes mode between step counts. */
 function smoothMixture(): GaussianMixture {
   const d = 16;
@@ -149,8 +155,7 @@ describe('stochastic samplers: seeded, and replaying given noise exactly', () =>
     for (let i = 0; i + 1 < sigmas.length; i++) {
       const [s, sn] = [sigmas[i], sigmas[i + 1]];
       const den = model.predictSync(x, n, s);
-      const up = Math.min(sn, options.eta * Math.sqrt((sn ** 2 * (s ** 2 - sn ** 2)) / s ** 2));
-      const down = Math.sqrt(sn ** 2 - up ** 2);
+      const { up, down } = kdAncestralStep(s, sn, options.eta);
       x = x.map((v, j) => v + ((v - den[j]) / s) * (down - s));
       if (sn > 0) x = x.map((v, j) => v + rec.draws[i][j] * options.sNoise * up);
     }
@@ -166,8 +171,7 @@ describe('stochastic samplers: seeded, and replaying given noise exactly', () =>
     for (let i = 0; i + 1 < sigmas.length; i++) {
       const [s, sn] = [sigmas[i], sigmas[i + 1]];
       const den = model.predictSync(x, n, s);
-      const up = Math.min(sn, options.eta * Math.sqrt((sn ** 2 * (s ** 2 - sn ** 2)) / s ** 2));
-      const down = Math.sqrt(sn ** 2 - up ** 2);
+      const { up, down } = kdAncestralStep(s, sn, options.eta);
       const d = x.map((v, j) => (v - den[j]) / s);
       if (down === 0) {
         x = x.map((v, j) => v + d[j] * (down - s));

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { tsFiles } from './support/files.js';
 
 /**
  * Dependencies point one way (../shared/STYLE.md): cli/ and bench/ → library → core/. The library
@@ -11,13 +12,6 @@ import ts from 'typescript';
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return tsFiles(p);
-    return e.name.endsWith('.ts') ? [p] : [];
-  });
-}
 
 /** Module specifiers a file imports: static imports, re-exports and import('…') with a literal. */
 export function importsOf(file: string, source: string): string[] {

@@ -39,17 +39,21 @@ function timesOf(p: Process, sigmas: readonly number[]): Float64Array {
 
 const lastIndex = (p: Process) => (p as VpDiscrete).tMax;
 
+/** σ at `count` timesteps `top/intervals` apart from the top of a discrete model, by log interpolation. */
+function uniformTimesteps(p: Process, name: string, count: number, intervals: number): number[] {
+  const table = sigmaTable(p, name);
+  const top = lastIndex(p);
+  return Array.from({ length: count }, (_, i) => logInterpolated(table, intervals === 0 ? top : top - (top * i) / intervals));
+}
+
 // ComfyUI normal_scheduler: t uniform from timestep(σ_max) to timestep(σ_min), σ(t), then 0
 // (= A1111 "Uniform", k-diffusion DiscreteSchedule.get_sigmas; diffusers "linspace" timesteps).
 defineGrid({
   type: 'normal',
   description: 'ComfyUI/A1111 "normal" (A1111 "Uniform"): timesteps uniform from the last to the first of a discrete model, σ by log interpolation, then σ = 0',
   build: (p, spec) => {
-    const table = sigmaTable(p, 'normal');
     const n = (spec as Spec<'normal'>).steps;
-    const top = lastIndex(p);
-    const ts = n === 1 ? [top] : Array.from({ length: n }, (_, i) => top - (top * i) / (n - 1));
-    return timesOf(p, [...ts.map((t) => logInterpolated(table, t)), 0]);
+    return timesOf(p, [...uniformTimesteps(p, 'normal', n, n - 1), 0]);
   },
 });
 
@@ -58,10 +62,8 @@ defineGrid({
   type: 'sgm-uniform',
   description: 'ComfyUI/A1111 "sgm_uniform": steps+1 uniform timesteps of a discrete model without the last, σ by log interpolation, then σ = 0',
   build: (p, spec) => {
-    const table = sigmaTable(p, 'sgm_uniform');
     const n = (spec as Spec<'sgm-uniform'>).steps;
-    const top = lastIndex(p);
-    return timesOf(p, [...Array.from({ length: n }, (_, i) => logInterpolated(table, top - (top * i) / n)), 0]);
+    return timesOf(p, [...uniformTimesteps(p, 'sgm_uniform', n, n), 0]);
   },
 });
 
