@@ -76,6 +76,23 @@ describe('diffuse sample', () => {
   });
 });
 
+describe('diffuse sample with names from A1111 and ComfyUI', () => {
+  it('--sampler "DPM++ 2M Karras" runs on Karras σ; ComfyUI\'s scheduler spelling --grid sgm_uniform is read as sgm-uniform', async () => {
+    const named = await run('sample', '--model', 'builtin:ring8', '--process', 'vp-discrete', '--sampler', 'DPM++ 2M Karras', '--steps', '6', '--n', '4', '--json');
+    expect(named).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(named.out)).toMatchObject({ sampler: 'DPM++ 2M Karras', nfe: 6 });
+    const comfy = await run('sample', '--model', 'builtin:ring8', '--process', 'vp-discrete', '--sampler', 'uni_pc', '--grid', 'sgm_uniform', '--steps', '6', '--n', '4', '--json');
+    expect(comfy).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(comfy.out)).toMatchObject({ sampler: 'uni_pc' });
+    const bad = await run('sample', '--grid', 'not_a_grid');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/Allowed choices are .*sgm-uniform/);
+    const refused = await run('sample', '--sampler', 'dpmpp_sde');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/nearest: "DPM\+\+ 2M SDE Karras"/);
+  });
+});
+
 describe('diffuse sample --from reproduces reference runs', () => {
   const cases = refs().cases;
   const find = (library: string, label: string, steps: number): RefCase => {

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf, tensor } from '../core/tensor.js';
@@ -48,10 +48,22 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   guide?: string;
 }
 
+/** A --grid value: a grid type, ComfyUI's spellings (sgm_uniform, kl_optimal, …) read with dashes. */
+function gridTypeArg(value: string): string {
+  const types = gridTypes().map((g) => g.type as string);
+  const type = value.replace(/_/g, '-');
+  if (!types.includes(type)) throw new InvalidArgumentError(`Allowed choices are ${types.join(', ')}.`);
+  return type;
+}
+
 /** The grid flags, shared with bench. */
 export function addGridOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--grid <type>', "time grid (default: the sampler's own)").choices(gridTypes().map((g) => g.type)))
+    .addOption(
+      new Option('--grid <type>', "time grid (default: the sampler's own; ComfyUI's scheduler names with _ are accepted)")
+        .choices(gridTypes().map((g) => g.type))
+        .argParser(gridTypeArg),
+    )
     .option('--rho <x>', 'karras: ρ', numberArg)
     .option('--shift <x>', 'flow-shift: SD3 shift s', numberArg)
     .addOption(new Option('--spacing <s>', 'diffusers: timestep_spacing').choices(['linspace', 'leading', 'trailing']))
