@@ -11,6 +11,7 @@ import type { OptionValue } from './samplers/types.js';
 import { Rng } from './core/rng.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { UsageError } from './core/errors.js';
+import { LIMITS } from './core/limits.js';
 
 export interface StepInfo {
   step: number;
@@ -63,13 +64,15 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
   const grid = resolveGrid(p, req.grid, req.steps, entry.defaultGrid);
   const dim = sizeOf(model.sampleShape);
   const n = req.n ?? (req.xT ? req.xT.length / dim : 64);
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  if (!(Number.isInteger(n) && n >= 1 && n <= LIMITS.samples)) throw new UsageError(`n must be an integer from 1 to ${LIMITS.samples}, got ${n}`);
   const seed = req.seed ?? 0;
   const rng = new Rng(seed);
   let xT: Float64Array;
   if (req.xT) {
     if (req.xT.length !== n * dim) throw new UsageError(`x_T has ${req.xT.length} values; expected n×dim = ${n}×${dim}`);
     xT = Float64Array.from(req.xT);
+    const bad = xT.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new UsageError(`x_T holds ${xT[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}; every value of x_T must be finite`);
   } else {
     xT = rng.fork(0).fillNormal(new Float64Array(n * dim));
     const scale = p.priorStd(grid[0]);

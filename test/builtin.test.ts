@@ -70,7 +70,7 @@ describe('loadGmmJson', () => {
     expect(bad('{"gmm": ')).toThrow(/not valid JSON/);
     expect(bad([1, 2])).toThrow(/JSON object/);
     expect(bad({ foo: 1 })).toThrow(/neither "gmm" nor "problems"/);
-    expect(bad({ gmm: { d: 2, K: 1, weights: [1] } })).toThrow(/missing means, variances/);
+    expect(bad({ gmm: { d: 2, K: 1, weights: [1] } })).toThrow(/"means" is missing; required with d, K, weights, means, variances/);
     expect(bad({ gmm: { ...ring8, covariance_type: 'full' } })).toThrow(/must be "diag"/);
     expect(bad({ gmm: { ...ring8, K: 7 } })).toThrow(/K=7/);
     expect(bad({ gmm: { ...ring8, means: [[1, 'x'], ...ring8.means.slice(1)] } })).toThrow(/means\[0\]\[1\]/);

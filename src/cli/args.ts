@@ -1,13 +1,16 @@
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import type { GridEnd, GridSpec, GridType } from '../grid/index.js';
 
 /** Parsers for option values; commander turns their errors into one "option … is invalid" line. */
 
-export function integerArg(min: number): (value: string) => number {
+/** An integer count from min to max: every count has an upper bound (core/limits.ts says why). */
+export function integerArg(min: number, max: number): (value: string) => number {
   return (value) => {
     const v = Number(value);
     if (!(value.trim() !== '' && Number.isSafeInteger(v) && v >= min)) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+    if (v > max) throw new InvalidArgumentError(`${value.trim()} is above the limit of ${max.toLocaleString('en-US')}`);
     return v;
   };
 }
@@ -19,11 +22,12 @@ export function numberArg(value: string): number {
 }
 
 /** A comma-separated list of integers ≥ min, e.g. "5,10,20". */
-export function integerListArg(min: number): (value: string) => number[] {
-  const one = integerArg(min);
+export function integerListArg(min: number, max: number, maxItems = LIMITS.points): (value: string) => number[] {
+  const one = integerArg(min, max);
   return (value) => {
     const items = value.split(',').map((s) => s.trim());
     if (items.some((s) => s === '')) throw new InvalidArgumentError(`expected comma-separated integers ≥ ${min}, e.g. 5,10,20`);
+    if (items.length > maxItems) throw new InvalidArgumentError(`${items.length} items are above the limit of ${maxItems}`);
     return items.map(one);
   };
 }
@@ -37,6 +41,7 @@ export function labelListArg(value: string): number[] {
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
     if (hi < lo) throw bad();
+    if (hi >= LIMITS.classes) throw new InvalidArgumentError(`label ${hi} is above the limit of ${LIMITS.classes - 1} (no model has more classes)`);
     return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
   });
 }
@@ -44,6 +49,7 @@ export function labelListArg(value: string): number[] {
 export function numberListArg(value: string): number[] {
   const items = value.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new InvalidArgumentError('expected comma-separated numbers');
+  if (items.length > LIMITS.steps + 1) throw new InvalidArgumentError(`${items.length} numbers are above the limit of ${LIMITS.steps + 1}`);
   return items.map(numberArg);
 }
 

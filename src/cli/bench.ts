@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import { predictions, type Prediction } from '../param/convert.js';
 import { findSampler } from '../samplers/index.js';
@@ -10,6 +11,7 @@ import { gridFromArgs, integerArg, integerListArg, parseSamplerList, type GridAr
 import { addGridOptions } from './sample.js';
 import { defaultGrid } from '../sample.js';
 import { loadExactModelArg } from './model.js';
+import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
 import { addResultFileOptions, emsText, fixedRow, fixedRuns, gridFileRuns, type ResultFileArgs } from './load.js';
 
@@ -40,10 +42,10 @@ export function addBenchCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--samplers <list>', 'comma-separated names, each optionally NAME:key=value:…', DEFAULT_BENCH_SAMPLERS.join(','))
-    .option('--nfe <list>', 'NFE budgets', integerListArg(1), [...DEFAULT_NFES]);
+    .option('--nfe <list>', 'NFE budgets', integerListArg(1, LIMITS.steps), [...DEFAULT_NFES]);
   addResultFileOptions(addGridOptions(cmd))
-    .option('--n <n>', 'samples per run', integerArg(1), 64)
-    .option('--seed <seed>', 'seed of x_T and sampler noise', integerArg(0), 0)
+    .option('--n <n>', 'samples per run', integerArg(1, LIMITS.samples), 64)
+    .option('--seed <seed>', 'seed of x_T and sampler noise', integerArg(0, LIMITS.seed), 0)
     .option('--out <file>', 'write the table as Markdown')
     .option('--csv <file>', 'write the table as CSV')
     .option('--plot <file>', 'log–log error vs NFE as .png or .svg')
@@ -67,6 +69,7 @@ function gridShapeFor(a: BenchArgs, sampler: string): GridShape | undefined {
 async function runBench(a: BenchArgs, io: CliIo): Promise<void> {
   if (a.plot) plotFormat(a.plot);
   const model = await loadExactModelArg(a.model, 'bench');
+  checkSampleMemory(a.n, model.gmm.d);
   const process = createProcess({ name: a.process });
   const ems = a.ems ? await emsText(a.ems) : undefined;
   const withEms = (s: { name: string; options: Record<string, string> }) => ({

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/index.js';
@@ -60,14 +61,14 @@ export function addCalibrateCommand(program: Command, io: CliIo): void {
     .option('--augmented <file.onnx>', 'the same graph with the tensors to quantise as extra outputs (training/quantize.py augment): records activation ranges')
     .option('--quantized <card.json>', 'a quantised build of the same network (training/quantize.py build): records its mean output error per channel, for bias correction')
     .requiredOption('--out <file.json>', 'where to write the statistics')
-    .option('--n <n>', 'calibration samples (each at its own time)', integerArg(1), 64)
-    .option('--seed <seed>', 'seed of the times, labels and x_T', integerArg(0), 0)
+    .option('--n <n>', 'calibration samples (each at its own time)', integerArg(1, LIMITS.samples), 64)
+    .option('--seed <seed>', 'seed of the times, labels and x_T', integerArg(0, LIMITS.seed), 0)
     .addOption(new Option('--times <dist>', 'how calibration times are drawn').choices(['ndtc', 'uniform']).default('ndtc'))
     .option('--mu <fraction>', 'NDTC mean μ as a fraction of the time range (0 = data end)', numberArg, 0.4)
     .option('--std <fraction>', 'NDTC standard deviation σ as a fraction of the time range', numberArg, 0.4)
     .option('--percentile <p>', 'central percentage of values the percentile range keeps', percentileArg, 99.99)
-    .option('--bins <n>', 'histogram bins per tensor (a multiple of 4)', integerArg(4), 8192)
-    .option('--batch <n>', 'samples per run of the augmented graph', integerArg(1), 64)
+    .option('--bins <n>', 'histogram bins per tensor (a multiple of 4)', integerArg(4, 1 << 20), 8192)
+    .option('--batch <n>', 'samples per run of the augmented graph', integerArg(1, LIMITS.samples), 64)
     .addOption(new Option('--json', 'print a JSON summary on stdout'))
     .action(async (a: CalibrateArgs) => runCalibrate(a, io));
 }

@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { tensor } from '../core/tensor.js';
 import {
   DISCRETE_CHAINS, DISCRETE_SAMPLER_NAMES, builtinOracle, checkDiscreteSampler, discreteStats, discreteTable, exactReference, runDiscreteSampler,
   type DiscreteStats,
 } from '../discrete/bench.js';
-import { MarkovOracle, type MarkovChainSpec } from '../discrete/oracle/markov.js';
+import { MarkovOracle } from '../discrete/oracle/markov.js';
 import { decodeTokens, loadOnnxMaskedLM } from '../discrete/onnx/node.js';
 import { oracleScorer, type SequenceScorer } from '../discrete/samplers/edlm.js';
+import { markovChainSchema, validate } from '../io/formats.js';
 import { readJsonObject, writeNpyFile, writeTextFile } from '../io/files.js';
+import { checkSampleMemory } from './budget.js';
 import { integerArg } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -42,11 +45,11 @@ interface BenchDiscreteArgs extends DiscreteArgs {
 function commonOptions(cmd: Command): Command {
   return cmd
     .option('--chain <name>', `built-in chain: ${DISCRETE_CHAINS.join(', ')}`, 'mixture3')
-    .option('--length <L>', 'sequence length of the chain (a model\'s card fixes its own)', integerArg(1), 4)
-    .option('--steps <n>', 'denoising steps', integerArg(1), 8)
-    .option('--n <n>', 'number of sequences', integerArg(1), 1000)
-    .option('--seed <seed>', 'seed', integerArg(0), 0)
-    .option('--candidates <k>', 'edlm: candidates per step', integerArg(1), 4)
+    .option('--length <L>', 'sequence length of the chain (a model\'s card fixes its own)', integerArg(1, LIMITS.sequence), 4)
+    .option('--steps <n>', 'denoising steps', integerArg(1, LIMITS.steps), 8)
+    .option('--n <n>', 'number of sequences', integerArg(1, LIMITS.samples), 1000)
+    .option('--seed <seed>', 'seed', integerArg(0, LIMITS.seed), 0)
+    .option('--candidates <k>', 'edlm: candidates per step', integerArg(1, LIMITS.population), 4)
     .option('--json', 'print JSON');
 }
 
@@ -83,6 +86,7 @@ async function sampleDiscrete(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
   if (a.energy !== undefined) throw new UsageError('--energy goes with --model (a chain is its own energy)');
   if (a.out) outFormat(a.out);
   const oracle = builtinOracle(a.chain, a.length);
+  checkSampleMemory(a.n, a.length);
   const ref = exactReference(oracle);
   const cfg = { sampler: a.sampler, steps: a.steps, n: a.n, seed: a.seed, candidates: a.candidates };
   const s = await runDiscreteSampler(oracle, cfg);
@@ -109,7 +113,7 @@ async function sampleModel(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
   const L = model.length;
   let energy: SequenceScorer | undefined;
   if (a.energy !== undefined) {
-    const chain = new MarkovOracle((await readJsonObject(a.energy)) as unknown as MarkovChainSpec, L);
+    const chain = new MarkovOracle(validate(markovChainSchema, await readJsonObject(a.energy), a.energy), L);
     if (chain.vocabSize !== model.vocabSize) throw new UsageError(`--energy ${a.energy}: its vocabulary has ${chain.vocabSize} tokens; the model's has ${model.vocabSize}`);
     energy = oracleScorer(chain);
   } else if (a.sampler === 'edlm') {
@@ -144,6 +148,7 @@ async function benchDiscrete(a: BenchDiscreteArgs, io: CliIo): Promise<void> {
   if (names.length === 0) throw new UsageError(`--samplers is empty; accepted: ${DISCRETE_SAMPLER_NAMES.join(', ')}`);
   names.forEach(checkDiscreteSampler);
   const oracle = builtinOracle(a.chain, a.length);
+  checkSampleMemory(a.n, a.length);
   const ref = exactReference(oracle);
   const rows: DiscreteStats[] = [];
   for (const sampler of names) {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { LIMITS } from '../core/limits.js';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -14,6 +15,7 @@ import type { ModelCard, OnnxDenoiser } from '../models/onnx/index.js';
 import { findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { frechetDistance, gaussianFit, labelAccuracy, type GaussianFit } from '../metrics/fid.js';
+import { classifierCardSchema, heldOutSchema, validate, type ClassifierCard } from '../io/formats.js';
 import { readJsonObject, readTextFile } from '../io/files.js';
 import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
 import { loadModelArg } from './model.js';
@@ -51,38 +53,8 @@ export interface DigitClassifier {
   release(): Promise<void>;
 }
 
-interface ClassifierCard {
-  onnx: string;
-  input: string;
-  outputs: { logits: string; features: string };
-  sample_shape: number[];
-  data_range: [number, number];
-  num_classes: number;
-  feature_dim: number;
-  held_out: { file: string; accuracy: number };
-  data?: RealData;
-}
-
-function classifierCard(o: Record<string, unknown>, path: string): ClassifierCard {
-  if (o.format !== 'diffuse-classifier-card/v1') throw new UsageError(`${path}: not a classifier card (format must be "diffuse-classifier-card/v1")`);
-  for (const key of ['onnx', 'input', 'outputs', 'sample_shape', 'data_range', 'num_classes', 'feature_dim', 'held_out']) {
-    if (o[key] === undefined) throw new UsageError(`${path}: the classifier card has no "${key}"`);
-  }
-  for (const key of ['num_classes', 'feature_dim']) {
-    if (!(Number.isInteger(o[key]) && (o[key] as number) >= 1)) throw new UsageError(`${path}: "${key}" must be an integer ≥ 1, got ${JSON.stringify(o[key])}`);
-  }
-  const held = o.held_out as { file?: unknown; accuracy?: unknown } | null;
-  if (typeof held !== 'object' || held === null || typeof held.file !== 'string' || typeof held.accuracy !== 'number') {
-    throw new UsageError(`${path}: "held_out" must be {"file": "held_out.json", "accuracy": <number>}; got ${JSON.stringify(o.held_out)}`);
-  }
-  const outs = o.outputs as Record<string, unknown> | null;
-  if (typeof outs !== 'object' || outs === null || typeof outs.logits !== 'string' || typeof outs.features !== 'string') {
-    throw new UsageError(`${path}: "outputs" must name the "logits" and "features" outputs, e.g. {"logits": "logits", "features": "features"}; got ${JSON.stringify(o.outputs)}`);
-  }
-  if (o.data !== undefined && !realDataSets.includes(o.data as RealData)) {
-    throw new UsageError(`${path}: unknown "data" ${JSON.stringify(o.data)}; accepted: ${realDataSets.join(', ')}`);
-  }
-  return o as unknown as ClassifierCard;
+function classifierCard(o: unknown, path: string): ClassifierCard {
+  return validate(classifierCardSchema, o, path);
 }
 
 export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500): Promise<DigitClassifier> {
@@ -104,14 +76,13 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
     }
     const heldPath = resolve(dir, card.held_out.file);
     const text = await readTextFile(heldPath);
+    let parsed: unknown;
     try {
-      indices = JSON.parse(text) as number[];
+      parsed = JSON.parse(text);
     } catch (e) {
       throw new UsageError(`${heldPath}: not JSON (${e instanceof Error ? e.message : String(e)}); accepted: the array of held-out indices training/classifier.py writes`);
     }
-    if (!Array.isArray(indices) || !indices.every((i) => Number.isInteger(i) && i >= 0)) {
-      throw new UsageError(`${heldPath}: must be an array of non-negative integer indices`);
-    }
+    indices = validate(heldOutSchema, parsed, heldPath);
   } catch (e) {
     await session.release();
     throw e;
@@ -318,14 +289,14 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--model <spec>', 'a class-conditional network: a shipped one\'s NAME or onnx:CARD.json', 'mnist')
     .option('--classifier <card>', 'classifier card (training/classifier.py) or a shipped classifier\'s NAME; default: the one the model card names, else the MNIST classifier', DEFAULT_CLASSIFIER)
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
-    .option('--steps <n>', 'number of steps', integerArg(1), 20);
+    .option('--steps <n>', 'number of steps', integerArg(1, LIMITS.steps), 20);
   addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
     .option('--cfg <w>', 'classifier-free guidance scale (1 = the conditional model alone)', numberArg, 1)
-    .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2), 1000)
-    .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0), 0)
-    .option('--batch <n>', 'samples per sampling run (chunk c uses seed + c)', integerArg(1), DEFAULT_EVAL_BATCH)
-    .option('--reference <n>', 'real images in the reference fit (evenly spread over the data set)', integerArg(2), 10000)
+    .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2, LIMITS.samples), 1000)
+    .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0, LIMITS.seed), 0)
+    .option('--batch <n>', 'samples per sampling run (chunk c uses seed + c)', integerArg(1, LIMITS.samples), DEFAULT_EVAL_BATCH)
+    .option('--reference <n>', 'real images in the reference fit (evenly spread over the data set)', integerArg(2, LIMITS.samples), 10000)
     .addOption(new Option('--json', 'print a JSON summary on stdout'))
     .action(async (a: EvalArgs) => runEval(a, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }

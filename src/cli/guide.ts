@@ -19,7 +19,7 @@ export const guideHelp = 'cfg:w=G,class=C[,classes=N,convention=diffusers|one-pl
 export function parseSpec(value: string, flag: string, example: string): { kind: string; options: Record<string, string> } {
   const colon = value.indexOf(':');
   const kind = (colon < 0 ? value : value.slice(0, colon)).trim();
-  const options: Record<string, string> = {};
+  const options: Record<string, string> = Object.create(null) as Record<string, string>;
   if (colon >= 0 && value.slice(colon + 1).trim() !== '') {
     for (const item of value.slice(colon + 1).split(',')) {
       const eq = item.indexOf('=');
@@ -32,7 +32,7 @@ export function parseSpec(value: string, flag: string, example: string): { kind:
 
 /** A numeric option of a spec, checked; `fallback` undefined makes it required. */
 export function specNumber(spec: { kind: string; options: Record<string, string> }, key: string, flag: string, fallback?: number, integer = false): number {
-  const raw = spec.options[key];
+  const raw = Object.hasOwn(spec.options, key) ? spec.options[key] : undefined;
   if (raw === undefined) {
     if (fallback === undefined) throw new UsageError(`${flag} ${spec.kind} needs ${key}=…`);
     return fallback;

@@ -10,7 +10,8 @@ import { resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors } from '../metrics/error.js';
 import type { BenchRow } from '../bench.js';
-import { scheduleRun, lsdRun, type SolverSchedule, type LsdCoefficients } from '../search/index.js';
+import { scheduleRun, lsdRun } from '../search/index.js';
+import { explicitGridSchema, lsdCoefficientsSchema, solverScheduleSchema, validate } from '../io/formats.js';
 import { parseEms } from '../ems/index.js';
 import { readJsonObject, readTextFile } from '../io/files.js';
 
@@ -55,26 +56,18 @@ async function payload(file: string, key: string): Promise<Record<string, unknow
 }
 
 async function explicitGrid(file: string): Promise<GridSpec> {
-  const g = await payload(file, 'grid');
-  const times = g.times;
-  if (g.type !== 'explicit' || !Array.isArray(times) || !times.every((t) => typeof t === 'number')) {
-    throw new UsageError(`${file}: a grid file is {"type":"explicit","times":[t0,…,tN]} (decreasing process times)`);
-  }
-  return { type: 'explicit', times: times as number[] };
+  return validate(explicitGridSchema, await payload(file, 'grid'), file);
 }
 
 /** The runs of --schedule and --lsd, each with its explicit grid. */
 export async function fixedRuns(a: ResultFileArgs): Promise<FixedRun[]> {
   const runs: FixedRun[] = [];
   if (a.schedule) {
-    const s = await payload(a.schedule, 'schedule');
-    if (!Array.isArray(s.times) || !Array.isArray(s.steps)) throw new UsageError(`${a.schedule}: a schedule is {"times":[…],"steps":[{"prediction","order","corrector"},…]}`);
-    runs.push({ ...scheduleRun(s as unknown as SolverSchedule), label: `schedule (${a.schedule})` });
+    const s = validate(solverScheduleSchema, await payload(a.schedule, 'schedule'), a.schedule);
+    runs.push({ ...scheduleRun(s), label: `schedule (${a.schedule})` });
   }
   if (a.lsd) {
-    const c = await payload(a.lsd, 'coefficients');
-    if (c.kind !== 'lsd' || !Array.isArray(c.times) || !Array.isArray(c.coefficients)) throw new UsageError(`${a.lsd}: LSD coefficients are {"kind":"lsd","plus","times":[…],"coefficients":[[c0,c1],…]}`);
-    const coefficients = c as unknown as LsdCoefficients;
+    const coefficients = validate(lsdCoefficientsSchema, await payload(a.lsd, 'coefficients'), a.lsd);
     runs.push({ ...lsdRun(coefficients), label: `${coefficients.plus ? 'lsd+' : 'lsd'} (${a.lsd})` });
   }
   return runs;

@@ -11,18 +11,28 @@ import { addEvalCommand } from './eval.js';
 import { addCalibrateCommand } from './calibrate.js';
 import { processIo, type CliIo } from './io.js';
 import { expandModelSpec } from './model.js';
+import { numberArg } from './args.js';
+import { budget } from './budget.js';
+import { checkOutputs, plotFormat } from '../io/files.js';
+import { DEFAULT_MEMORY_BUDGET } from '../core/limits.js';
 
 /**
  * The `diffuse` command line: a thin shell that parses, calls the library and presents.
  * Exit codes: 0 ok, 2 usage error (bad flag, option, file or config), 1 failure while running.
  */
 
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+/** One line, with any very long word (a pasted value, a whole file) cut to 200 characters. */
+const oneLine = (s: string) =>
+  s
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    .replace(/\S{201,}/g, (w) => `${w.slice(0, 199)}…`);
 
 function program(io: CliIo): Command {
   const p = new Command('diffuse')
     .description('Diffusion and flow-matching samplers on exact Gaussian-mixture models')
     .version('0.1.0')
+    .option('--max-memory <GiB>', 'memory a run may plan to use; larger runs are refused before they start (default 4)', numberArg)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -38,7 +48,16 @@ function program(io: CliIo): Command {
   addMethodCommands(p, io);
   addEvalCommand(p, io);
   addCalibrateCommand(p, io);
-  p.hook('preAction', async (_root, command) => {
+  p.hook('preAction', async (root, command) => {
+    const gib: unknown = root.opts().maxMemory;
+    if (typeof gib === 'number') {
+      if (!(gib > 0)) throw new UsageError(`--max-memory must be a number of GiB > 0, got ${gib}`);
+      budget.bytes = gib * 1024 * 1024 * 1024;
+    }
+    const outputs = ['out', 'plot', 'csv'].map((k): unknown => command.getOptionValue(k)).filter((v): v is string => typeof v === 'string');
+    const plot: unknown = command.getOptionValue('plot');
+    if (typeof plot === 'string') plotFormat(plot);
+    await checkOutputs(outputs);
     const model: unknown = command.getOptionValue('model');
     if (typeof model === 'string') command.setOptionValue('model', await expandModelSpec(model));
   });
@@ -55,6 +74,7 @@ function routeDiscrete(argv: readonly string[]): string[] {
 }
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  budget.bytes = DEFAULT_MEMORY_BUDGET;
   try {
     await program(io).parseAsync(routeDiscrete(argv), { from: 'user' });
     return 0;

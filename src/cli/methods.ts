@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { Rng } from '../core/rng.js';
 import { tensor } from '../core/tensor.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
@@ -22,6 +23,7 @@ import { readNpyFile, writeNpyFile, writeTextFile } from '../io/files.js';
 import { integerArg, labelListArg, numberArg } from './args.js';
 import { loadExactModelArg, loadModelArg } from './model.js';
 import { loadMnistDigits, realSubset } from './eval.js';
+import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
 
 /**
@@ -51,8 +53,8 @@ export interface MethodCommand {
 const commonOptions = (cmd: Command, n: number) =>
   cmd
     .option('--model <spec>', 'builtin:NAME, gmm:FILE.json[#PROBLEM] or data:FILE.npy', 'builtin:ring8')
-    .option('--n <n>', 'number of samples', integerArg(1), n)
-    .option('--seed <seed>', 'seed', integerArg(0), 0)
+    .option('--n <n>', 'number of samples', integerArg(1, LIMITS.samples), n)
+    .option('--seed <seed>', 'seed', integerArg(0, LIMITS.seed), 0)
     .option('--out <file>', 'write the samples as .npy [n, d]')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print a JSON summary on stdout');
@@ -131,12 +133,12 @@ function addEmsCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--process <name>', 'forward process (onnx: the card\'s)').choices(processes.map((p) => p.name)).default('vp'))
     .addOption(new Option('--prediction <type>', 'estimate: what the model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--method <m>', 'oracle: analytic Jacobian terms; estimate: finite differences + Hutchinson probes').choices(['oracle', 'estimate']).default('oracle'))
-    .option('--points <n>', 'λ nodes, uniform in λ', integerArg(2), 120)
-    .option('--samples <n>', 'data samples per node', integerArg(2), 256)
-    .option('--probes <n>', 'estimate: Hutchinson probes per sample', integerArg(1), 2)
+    .option('--points <n>', 'λ nodes, uniform in λ', integerArg(2, LIMITS.points), 120)
+    .option('--samples <n>', 'data samples per node', integerArg(2, LIMITS.samples), 256)
+    .option('--probes <n>', 'estimate: Hutchinson probes per sample', integerArg(1, LIMITS.population), 2)
     .option('--lambda-min <x>', 'smallest λ (default: λ(tMax) − 0.1; onnx: λ(tMax) + 0.05)', numberArg)
     .option('--lambda-max <x>', 'largest λ (default: λ(tMin) + 0.1; onnx: λ(tMin) − 0.05)', numberArg)
-    .option('--seed <seed>', 'seed', integerArg(0), 0)
+    .option('--seed <seed>', 'seed', integerArg(0, LIMITS.seed), 0)
     .option('--data <source>', 'onnx: data samples, FILE.npy [n, d] or "mnist" (the mnist package\'s digits, with their labels); the first --samples rows, spread evenly for mnist')
     .option('--labels <list>', 'onnx class-conditional models with --data FILE.npy: class labels cycled over the rows, e.g. 0..9', labelListArg)
     .requiredOption('--out <file>', 'the EMS JSON to write (load it with --ems FILE or --opt ems=…)')
@@ -219,11 +221,12 @@ function addPfgmCommand(program: Command, io: CliIo): void {
       .command('pfgm')
       .description('PFGM++ (Xu et al. 2023): exact field of a finite data set (data:FILE.npy, or the component means of a mixture) for D augmented dimensions, Heun on the EDM σ grid')
       .option('--D <D>', 'augmented dimensions (inf = EDM)', augmentArg, 128)
-      .option('--steps <n>', 'Heun steps (NFE = 2·steps − 1)', integerArg(1), 18)
+      .option('--steps <n>', 'Heun steps (NFE = 2·steps − 1)', integerArg(1, LIMITS.steps), 18)
       .option('--sigma-max <x>', 'σ_max (r_max = σ_max√D)', numberArg, 80),
     64,
   ).action(async (a: PfgmArgs) => {
     const { gmm } = await loadExactModelArg(a.model, 'pfgm');
+    checkSampleMemory(a.n, gmm.d);
     const points = gmm.means;
     const run = await samplePfgm({ points, weights: gmm.weights, D: a.D, steps: a.steps, n: a.n, seed: a.seed, sigmaMax: a.sigmaMax });
     const d = gmm.d;
@@ -269,10 +272,11 @@ function addInterpolantCommand(program: Command, io: CliIo): void {
       .option('--noise <a>', 'γ(t) = √(a t(1 − t)); 0 = deterministic interpolant', numberArg, 1)
       .addOption(new Option('--method <m>', 'integrator').choices([...interpolantMethods]).default('ode-heun'))
       .option('--epsilon <e>', 'SDE diffusion ε', numberArg, 1)
-      .option('--steps <n>', 'uniform steps from t = 0 to 1', integerArg(1), 50),
+      .option('--steps <n>', 'uniform steps from t = 0 to 1', integerArg(1, LIMITS.steps), 50),
     256,
   ).action(async (a: InterpolantArgs) => {
     const { gmm: rho1 } = await loadExactModelArg(a.model, 'interpolant');
+    checkSampleMemory(a.n, rho1.d);
     const rho0 = a.from === 'gaussian' ? standardNormal(rho1.d) : builtinProblem(a.from.replace(/^builtin:/, ''));
     const run = sampleInterpolant({ rho0, rho1, path: a.path, noise: a.noise, method: a.method, epsilon: a.epsilon, steps: a.steps, n: a.n, seed: a.seed });
     const target = new GaussianMixture(rho1);
@@ -304,13 +308,14 @@ function addMrCommand(program: Command, io: CliIo): void {
       .option('--lambda <x>', 'stationary standard deviation λ', numberArg, 0.5)
       .addOption(new Option('--solver <s>', 'ode, sde (MR Sampler) or posterior (IR-SDE)').choices(['ode', 'sde', 'posterior']).default('ode'))
       .addOption(new Option('--parameterization <p>', 'what MR Sampler integrates').choices(['data', 'noise']).default('data'))
-      .option('--order <k>', 'MR Sampler order 1 or 2', integerArg(1), 2)
-      .option('--steps <n>', 'steps (= NFE) of the log-SNR grid to σ = 0', integerArg(1), 10)
+      .option('--order <k>', 'MR Sampler order 1 or 2', integerArg(1, 2), 2)
+      .option('--steps <n>', 'steps (= NFE) of the log-SNR grid to σ = 0', integerArg(1, LIMITS.steps), 10)
       .addOption(new Option('--prediction <type>', 'what the oracle predicts').choices([...mrPredictions]).default('noise'))
       .option('--mu-scale <x>', 'μ = scale·N(0, I) per sample (the degraded input)', numberArg, 0.3),
     256,
   ).action(async (a: MrArgs) => {
     const { gmm: spec } = await loadExactModelArg(a.model, 'mr');
+    checkSampleMemory(a.n, spec.d);
     const gmm = new GaussianMixture(spec);
     const process = new MeanReverting({ lambda: a.lambda });
     const mu = new Rng(a.seed).fork(2).fillNormal(new Float64Array(a.n * gmm.d)).map((v) => a.muScale * v);
@@ -346,16 +351,17 @@ function addDmcmcCommand(program: Command, io: CliIo): void {
     program
       .command('dmcmc')
       .description('Denoising MCMC (Kim & Ye 2022): Denoising Langevin Gibbs over (x, σ) on the edm process, then an ODE solve from each chain state')
-      .option('--chains <n>', 'parallel chains (n must be a multiple)', integerArg(1), 256)
-      .option('--burn-in <n>', 'chain iterations before the first emitted state', integerArg(0), 16)
-      .option('--thin <n>', 'chain iterations between emitted states', integerArg(1), 1)
+      .option('--chains <n>', 'parallel chains (n must be a multiple)', integerArg(1, LIMITS.samples), 256)
+      .option('--burn-in <n>', 'chain iterations before the first emitted state', integerArg(0, LIMITS.iterations), 16)
+      .option('--thin <n>', 'chain iterations between emitted states', integerArg(1, LIMITS.iterations), 1)
       .option('--step-size <x>', 'Langevin step η (step ησ²)', numberArg, 0.5)
       .option('--sampler <name>', 'registry sampler of the ODE from the chain σ to 0', 'dpmpp-2m')
-      .option('--steps <n>', 'ODE steps', integerArg(1), 5)
+      .option('--steps <n>', 'ODE steps', integerArg(1, LIMITS.steps), 5)
       .option('--compare', 'also run the sampler from σ = 80 on a Karras grid with the same NFE per sample'),
     1024,
   ).action(async (a: DmcmcArgs) => {
     const { gmm: spec } = await loadExactModelArg(a.model, 'dmcmc');
+    checkSampleMemory(a.n + a.chains, spec.d);
     const gmm = new GaussianMixture(spec);
     const process = new Edm();
     const model = new GmmOracle(gmm, process, 'epsilon');

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { Rng } from '../core/rng.js';
 import { tensor } from '../core/tensor.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
@@ -19,6 +20,7 @@ import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { medianBandwidth, mmd2, momentErrors, slicedWasserstein2 } from '../metrics/distance.js';
 import { plotFormat, writeNpyFile, writePlot } from '../io/files.js';
 import { samplesFigure } from '../io/plot.js';
+import { checkSampleMemory } from './budget.js';
 import { integerArg, numberArg } from './args.js';
 import { loadExactModelArg } from './model.js';
 import { checkKeys, parseSpec, specNumber } from './guide.js';
@@ -59,9 +61,9 @@ export function addPosteriorCommand(program: Command, io: CliIo): void {
     .option('--method <spec>', methodHelp, 'ideal')
     .addOption(new Option('--process <name>', 'forward process (flowchef: flow)').choices(processes.map((p) => p.name)).default('vp'))
     .option('--sampler <name>', 'sampler for ideal, dps and pigdm (default: dpmpp-2m for ideal, ddpm for dps and pigdm)')
-    .option('--steps <n>', 'steps (iterations for red-diff)', integerArg(1), 20)
-    .option('--n <n>', 'number of samples', integerArg(2), 500)
-    .option('--seed <seed>', 'seed of the truth x0*, the measurement noise and the sampler', integerArg(0), 0)
+    .option('--steps <n>', 'steps (iterations for red-diff)', integerArg(1, LIMITS.steps), 20)
+    .option('--n <n>', 'number of samples', integerArg(2, LIMITS.samples), 500)
+    .option('--seed <seed>', 'seed of the truth x0*, the measurement noise and the sampler', integerArg(0, LIMITS.seed), 0)
     .option('--out <file>', 'write the samples as .npy [n, d]')
     .option('--plot <file>', 'scatter (d = 2) or marginal histograms of the samples, .png or .svg')
     .option('--quiet', 'print nothing but errors (and --json)')
@@ -126,6 +128,7 @@ async function runPosterior(a: PosteriorArgs, io: CliIo): Promise<void> {
   const loaded = await loadExactModelArg(a.model, 'posterior');
   const prior = FullGaussianMixture.fromDiagonal(new GaussianMixture(loaded.gmm));
   const d = prior.d;
+  checkSampleMemory(a.n, d);
   const meas = parseMeasure(a.measure, d, a.noiseStd);
   const rng = new Rng(a.seed);
   const y = measure(meas, prior.sample(1, rng.fork(2)), rng.fork(3));

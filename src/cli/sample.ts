@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf, tensor } from '../core/tensor.js';
 import { gridTypes, type GridSpec } from '../grid/index.js';
@@ -14,12 +15,14 @@ import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
+import { diffusersConfigSchema, validate } from '../io/formats.js';
 import { imageGridFigure, samplesFigure, type Figure } from '../io/plot.js';
 import {
   gridEndArg, gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, numberListArg, parseReference, type GridArgs,
 } from './args.js';
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
+import { checkSampleMemory } from './budget.js';
 import { guideHelp, guidedOracle } from './guide.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
 
@@ -67,7 +70,7 @@ export function addGridOptions(cmd: Command): Command {
     .option('--rho <x>', 'karras: ρ', numberArg)
     .option('--shift <x>', 'flow-shift: SD3 shift s', numberArg)
     .addOption(new Option('--spacing <s>', 'diffusers: timestep_spacing').choices(['linspace', 'leading', 'trailing']))
-    .option('--steps-offset <k>', 'diffusers: steps_offset', integerArg(0))
+    .option('--steps-offset <k>', 'diffusers: steps_offset', integerArg(0, LIMITS.trainSteps))
     .option('--sigma-min <x>', 'karras/exponential: smallest σ = σ/α', numberArg)
     .option('--sigma-max <x>', 'karras/exponential: largest σ = σ/α', numberArg)
     .option('--start <t>', 'first process time of the grid', numberArg)
@@ -82,15 +85,15 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--prediction <type>', 'what the oracle model predicts').choices(predictions).default('epsilon'))
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--sampler <name>', 'sampler name or alias (see `diffuse list samplers`)', 'dpmpp-2m')
-    .option('--steps <n>', 'number of steps', integerArg(1), 10)
+    .option('--steps <n>', 'number of steps', integerArg(1, LIMITS.steps), 10)
     .option('--times <list>', 'explicit grid: comma-separated decreasing process times', numberListArg);
   addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable (see `diffuse list samplers`)', keyValueArg, {})
-    .option('--n <n>', 'number of samples', integerArg(1), 64)
+    .option('--n <n>', 'number of samples', integerArg(1, LIMITS.samples), 64)
     .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
     .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (1 = the conditional model alone)', numberArg)
     .option('--guide <spec>', `exact mixtures: ${guideHelp}`)
-    .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0), 0)
+    .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0, LIMITS.seed), 0)
     .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
     .option('--z <file>', 'standard-normal draws .npy [n, d], scaled to x_T the way the run starts')
     .option('--denoise-to-zero', 'finish with one data prediction at the last time (one more NFE)')
@@ -130,12 +133,18 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean)
   }
   const { library, name } = parseReference(a.from ?? '');
   const mapping = findReference(library, name);
-  const config = a.config ? await readJsonObject(a.config) : referenceDefaults[library] ?? {};
+  const config = a.config ? await readConfig(a.config, library) : (Object.hasOwn(referenceDefaults, library) ? referenceDefaults[library] : {});
   const t = mapping.translate(config, a.steps);
   return {
     process: t.process, sampler: t.sampler, options: { ...t.options, ...a.opt }, grid: t.grid,
     init: t.init ?? 'prior', reference: `${library}:${name}`,
   };
+}
+
+/** A reference config file; diffusers' keys are checked by type and range before translation. */
+async function readConfig(file: string, library: string): Promise<Record<string, unknown>> {
+  const json = await readJsonObject(file);
+  return library === 'diffusers' ? validate(diffusersConfigSchema, json, file) : json;
 }
 
 function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
@@ -199,8 +208,10 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   const options = resolveOptions(entry, plan.options);
   const grid = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
+  if (!(a.noise || a.z)) checkSampleMemory(a.n, d);
   const xT = await startOf(a, plan, process, grid, d, given('n'));
   const n = xT ? xT.length / d : a.n;
+  checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, a, process) : networkModel(loaded, a, n);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import { predictions, type Prediction } from '../param/convert.js';
@@ -13,8 +14,11 @@ import {
   type RunFitness, type SearchProgress, type SearchState, type S3State, type DistillState,
 } from '../search/index.js';
 import { readJsonObject, writeTextFile } from '../io/files.js';
+import { searchFileSchema, searchMethods, validate, type SearchFile, type SearchMethod } from '../io/formats.js';
+
 import { integerArg, keyValueArg, numberArg } from './args.js';
 import { loadModelArg } from './model.js';
+import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
 
 /**
@@ -26,8 +30,6 @@ import { progressBar, type CliIo } from './io.js';
  * --schedule or --lsd.
  */
 
-export const searchMethods = ['autodiffusion', 's3', 'lsd', 'lsd+'] as const;
-type SearchMethod = (typeof searchMethods)[number];
 
 interface SearchArgs {
   method: SearchMethod;
@@ -54,26 +56,6 @@ interface SearchArgs {
   json?: boolean;
 }
 
-/** What a search writes: plain JSON that sample/bench load and --resume continues. */
-export interface SearchFile {
-  format: 'diffuse-search/1';
-  method: SearchMethod;
-  model: string;
-  process: Readonly<Record<string, unknown>>;
-  sampler: string;
-  options: Record<string, unknown>;
-  nfe: number;
-  fitness: number;
-  initialFitness: number;
-  stopped: boolean;
-  evaluations: number;
-  /** AutoDiffusion: the grid (--grid-file); S³: the schedule (--schedule); LSD: the coefficients (--lsd). */
-  grid?: { type: 'explicit'; times: number[] };
-  schedule?: { times: number[]; steps: { prediction: 'data' | 'noise'; order: number; corrector: boolean }[] };
-  coefficients?: { kind: 'lsd'; plus: boolean; times: number[]; coefficients: [number, number][] };
-  state: SearchState | S3State | DistillState;
-}
-
 export function addSearchCommand(program: Command, io: CliIo): void {
   program
     .command('search')
@@ -84,17 +66,17 @@ export function addSearchCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--process <name>', 'forward process').choices(processes.map((p) => p.name)).default('vp'))
     .option('--sampler <name>', 'autodiffusion: the sampler whose grid is searched (s3 searches `schedule`, lsd the `lsd` sampler)', 'dpmpp-2m')
     .option('--opt <key=value>', 'autodiffusion: sampler option, repeatable', keyValueArg, {})
-    .option('--nfe <n>', 'model calls per sample the result may spend', integerArg(1), 10)
-    .option('--n <n>', 'samples in the training batch', integerArg(1), 64)
-    .option('--seed <seed>', 'seed of the training batch', integerArg(0), 1)
-    .option('--population <n>', 'autodiffusion/s3: grids per generation (default 20)', integerArg(2))
-    .option('--generations <n>', 'autodiffusion/s3: generations (default 25)', integerArg(0))
-    .option('--parents <n>', 'autodiffusion/s3: best kept and bred (default 5)', integerArg(1))
-    .option('--screen <n>', 's3: candidates the predictor ranks per evaluation (default 4)', integerArg(1))
-    .option('--iterations <n>', 'lsd: SPSA + Adam iterations, 3 runs each (default 150)', integerArg(0))
+    .option('--nfe <n>', 'model calls per sample the result may spend', integerArg(1, LIMITS.steps), 10)
+    .option('--n <n>', 'samples in the training batch', integerArg(1, LIMITS.samples), 64)
+    .option('--seed <seed>', 'seed of the training batch', integerArg(0, LIMITS.seed), 1)
+    .option('--population <n>', 'autodiffusion/s3: grids per generation (default 20)', integerArg(2, LIMITS.population))
+    .option('--generations <n>', 'autodiffusion/s3: generations (default 25)', integerArg(0, LIMITS.generations))
+    .option('--parents <n>', 'autodiffusion/s3: best kept and bred (default 5)', integerArg(1, LIMITS.population))
+    .option('--screen <n>', 's3: candidates the predictor ranks per evaluation (default 4)', integerArg(1, LIMITS.population))
+    .option('--iterations <n>', 'lsd: SPSA + Adam iterations, 3 runs each (default 150)', integerArg(0, LIMITS.iterations))
     .option('--learning-rate <x>', 'lsd: Adam step size (default 0.02)', numberArg)
-    .option('--search-seed <seed>', 'seed of the search itself (default 0)', integerArg(0))
-    .option('--teacher-steps <n>', 'onnx models: dpmpp-2m steps of the teacher', integerArg(2), 200)
+    .option('--search-seed <seed>', 'seed of the search itself (default 0)', integerArg(0, LIMITS.seed))
+    .option('--teacher-steps <n>', 'onnx models: dpmpp-2m steps of the teacher', integerArg(2, LIMITS.steps), 200)
     .option('--resume <file>', 'continue the search saved in this result file')
     .option('--time-limit <s>', 'stop cleanly after this many seconds (as Ctrl-C does)', numberArg)
     .requiredOption('--out <file>', 'write the result (and the state to resume from) as JSON')
@@ -119,6 +101,7 @@ const yielding = (f: RunFitness): RunFitness => async (grid, options) => {
 
 async function targetOf(a: SearchArgs): Promise<Target> {
   const loaded = await loadModelArg(a.model);
+  checkSampleMemory(a.n, loaded.kind === 'gmm' ? loaded.gmm.d : loaded.model.sampleShape.reduce((x, y) => x * y, 1));
   const batch = { n: a.n, seed: a.seed };
   if (loaded.kind === 'gmm') {
     const process = createProcess({ name: a.process });
@@ -148,8 +131,7 @@ async function initialGrid(t: Target, sampler: string, options: Record<string, u
 
 async function resumeState(a: SearchArgs): Promise<SearchFile['state'] | undefined> {
   if (!a.resume) return undefined;
-  const saved = (await readJsonObject(a.resume)) as Partial<SearchFile>;
-  if (saved.format !== 'diffuse-search/1' || !saved.state) throw new UsageError(`${a.resume} is not a result file of diffuse search (format diffuse-search/1 with a state)`);
+  const saved = validate(searchFileSchema, await readJsonObject(a.resume), a.resume);
   if (saved.method !== a.method) throw new UsageError(`${a.resume} holds a ${String(saved.method)} search; run it with --method ${String(saved.method)}`);
   return saved.state;
 }

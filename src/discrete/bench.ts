@@ -29,7 +29,7 @@ export const DISCRETE_CHAINS = Object.keys(BUILTIN_MARKOV);
 export const ENUMERATION_LIMIT = 200_000;
 
 export function builtinOracle(chain: string, length: number): MarkovOracle {
-  const spec = BUILTIN_MARKOV[chain];
+  const spec = Object.hasOwn(BUILTIN_MARKOV, chain) ? BUILTIN_MARKOV[chain] : undefined;
   if (!spec) throw new UsageError(`unknown chain "${chain}"; accepted: ${DISCRETE_CHAINS.join(', ')}`);
   return new MarkovOracle(spec, length);
 }
@@ -44,7 +44,7 @@ export interface DiscreteRunConfig {
 }
 
 export function checkDiscreteSampler(name: string): DiscreteSamplerName {
-  if (!(name in DISCRETE_SAMPLERS)) throw new UsageError(`unknown discrete sampler "${name}"; accepted: ${DISCRETE_SAMPLER_NAMES.join(', ')}`);
+  if (!Object.hasOwn(DISCRETE_SAMPLERS, name)) throw new UsageError(`unknown discrete sampler "${name}"; accepted: ${DISCRETE_SAMPLER_NAMES.join(', ')}`);
   return name as DiscreteSamplerName;
 }
 

@@ -1,5 +1,6 @@
 import type { Process } from '../process/types.js';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 
 /**
  * A time grid is a value the caller passes: decreasing process times t_0 > … > t_N, N = steps.
@@ -53,8 +54,11 @@ export function makeGrid(p: Process, spec: GridSpec): Float64Array {
   if (!e) {
     throw new UsageError(`unknown grid "${spec.type}"; accepted: ${[...registry.keys()].join(', ')}`);
   }
-  if (spec.type !== 'explicit' && !(Number.isInteger(spec.steps) && spec.steps >= 1)) {
-    throw new UsageError(`steps must be an integer ≥ 1, got ${spec.steps}`);
+  if (spec.type !== 'explicit' && !(Number.isInteger(spec.steps) && spec.steps >= 1 && spec.steps <= LIMITS.steps)) {
+    throw new UsageError(`steps must be an integer from 1 to ${LIMITS.steps}, got ${spec.steps}`);
+  }
+  if (spec.type === 'explicit' && spec.times.length > LIMITS.steps + 1) {
+    throw new UsageError(`an explicit grid may have at most ${LIMITS.steps + 1} times, got ${spec.times.length}`);
   }
   const g = e.build(p, spec);
   checkGrid(p, g);

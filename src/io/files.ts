@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { access, constants, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { encodeNpy, expectShape, parseNpy } from './npy.js';
@@ -12,6 +12,9 @@ function describe(e: unknown): string {
   if (code === 'ENOENT') return 'no such file or directory';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'ENOSPC') return 'no space left on the device';
+  if (code === 'EFBIG') return 'the file is larger than the system allows';
+  if (code === 'EROFS') return 'the file system is read-only';
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -23,25 +26,85 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Write a file atomically: into a temporary file beside it, flushed, then renamed over it. A run
+ * that fails mid-write (disk full, file-size limit, Ctrl-C) leaves the old file as it was.
+ */
 async function writeBytes(path: string, data: Uint8Array | string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
   try {
-    await writeFile(path, data);
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
   } catch (e) {
+    await unlink(temp).catch(() => undefined);
     throw new UsageError(`cannot write ${path}: ${describe(e)}`);
   }
 }
 
-/** Read a .npy file; with `shape`, check it (null = any size) and name the array as `what`. */
+/** The file's stat, or undefined if it does not exist; other failures are the user's. */
+async function statOrNothing(path: string) {
+  try {
+    return await stat(path);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot write ${path}: ${describe(e)}`);
+  }
+}
+
+/**
+ * Check, before any work, that each output path can be written: its folder exists and is writable,
+ * and the path is not a folder or a read-only file. Undefined entries (options not given) are skipped.
+ */
+export async function checkOutputs(paths: readonly (string | undefined)[]): Promise<void> {
+  for (const path of paths) {
+    if (path === undefined) continue;
+    const folder = dirname(path);
+    const info = await statOrNothing(path);
+    if (info?.isDirectory()) throw new UsageError(`cannot write ${path}: it is a directory`);
+    const folderInfo = await statOrNothing(folder);
+    if (!folderInfo) throw new UsageError(`cannot write ${path}: the folder ${folder} does not exist`);
+    if (!folderInfo.isDirectory()) throw new UsageError(`cannot write ${path}: ${folder} is not a folder`);
+    try {
+      await access(folder, constants.W_OK);
+      if (info) await access(path, constants.W_OK);
+    } catch (e) {
+      throw new UsageError(`cannot write ${path}: ${describe(e)}`);
+    }
+  }
+}
+
+/**
+ * Read a .npy file; with `shape`, check it (null = any size) and name the array as `what`. Every
+ * value must be finite: a NaN or ±Infinity is reported here, with its index, as the file's.
+ */
 export async function readNpyFile(path: string, shape?: readonly (number | null)[], what = 'array'): Promise<Tensor> {
   const bytes = await readBytes(path);
   try {
     const t = parseNpy(bytes);
     if (shape) expectShape(t, shape, what);
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new UsageError(`value at index [${unravel(bad, t.shape).join(', ')}] is ${t.data[bad]}, not finite; every value must be a finite number`);
     return t;
   } catch (e) {
     if (e instanceof UsageError) throw new UsageError(`${path}: ${e.message}`);
     throw e;
   }
+}
+
+/** The multi-index of flat index i in a C-order array of `shape`. */
+function unravel(i: number, shape: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let k = shape.length - 1; k >= 0; k--) {
+    out.unshift(i % shape[k]);
+    i = Math.floor(i / shape[k]);
+  }
+  return out;
 }
 
 export async function writeNpyFile(path: string, t: Tensor): Promise<void> {

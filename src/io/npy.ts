@@ -53,7 +53,7 @@ function parseHeader(header: string): { dtype: DType; shape: number[] } {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new UsageError(`.npy header is malformed (needs 'descr', 'fortran_order' and 'shape'): ${header.trim()}`);
   }
-  const dtype = DESCR[descr];
+  const dtype = Object.hasOwn(DESCR, descr) ? DESCR[descr] : undefined;
   if (!dtype) throw new UsageError(`.npy dtype '${descr}' is not supported; accepted: ${ACCEPTED}`);
   if (fortran === 'True') throw new UsageError('.npy array is in Fortran order; accepted: C order (save it with np.ascontiguousarray)');
   const shape = shapeText

@@ -1,5 +1,6 @@
 import type { Process } from './types.js';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { cos, exp, log } from '../core/math.js';
 
 /**
@@ -95,7 +96,7 @@ export class VpDiscrete implements Process {
     const start = c.betaStart ?? 0.0001;
     const end = c.betaEnd ?? 0.02;
     const schedule = c.betaSchedule ?? 'linear';
-    if (!Number.isInteger(n) || n < 2) throw new UsageError(`numTrainTimesteps must be an integer ≥ 2, got ${n}`);
+    if (!(Number.isInteger(n) && n >= 2 && n <= LIMITS.trainSteps)) throw new UsageError(`numTrainTimesteps must be an integer from 2 to ${LIMITS.trainSteps}, got ${n}`);
     if (!(start > 0 && end > start && end < 1)) {
       throw new UsageError(`betas need 0 < betaStart < betaEnd < 1, got betaStart=${start}, betaEnd=${end}`);
     }

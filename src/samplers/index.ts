@@ -111,12 +111,12 @@ export function findReference(library: string, name: string) {
 export function resolveOptions(s: SamplerEntry, raw: Readonly<Record<string, unknown>> = {}): Record<string, OptionValue> {
   const out: Record<string, OptionValue> = { ...s.defaults };
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in s.defaults)) {
+    if (!Object.hasOwn(s.defaults, k)) {
       const known = Object.keys(s.defaults);
       throw new UsageError(`sampler ${s.name} has no option "${k}"; accepted: ${known.length ? known.join(', ') : '(none)'}`);
     }
     out[k] = parseOption(s.name, k, s.defaults[k], v);
-    const allowed = s.choices?.[k];
+    const allowed = s.choices && Object.hasOwn(s.choices, k) ? s.choices[k] : undefined;
     if (allowed && !allowed.includes(String(out[k]))) {
       throw new UsageError(`sampler ${s.name} option ${k}=${String(out[k])} is not accepted; accepted: ${allowed.join(', ')}`);
     }

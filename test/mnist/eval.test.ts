@@ -152,9 +152,9 @@ describe.skipIf(!ort)('the MNIST classifier and diffuse eval', async () => {
       writeFileSync(path, JSON.stringify({ ...base, onnx: resolve('models/mnist-classifier/classifier.onnx'), held_out: { file: resolve('models/mnist-classifier/held_out.json'), accuracy: 0.97 }, ...changes }));
       return path;
     };
-    await expect(loadClassifier(cardWith('classes', { num_classes: '10' }))).rejects.toThrow(/classes\.json: "num_classes" must be an integer ≥ 1, got "10"/);
-    await expect(loadClassifier(cardWith('held', { held_out: 'held_out.json' }))).rejects.toThrow(/"held_out" must be \{"file": "held_out.json", "accuracy": <number>\}/);
-    await expect(loadClassifier(cardWith('outs', { outputs: { logits: 'logits' } }))).rejects.toThrow(/"outputs" must name the "logits" and "features" outputs/);
+    await expect(loadClassifier(cardWith('classes', { num_classes: '10' }))).rejects.toThrow(/classes\.json: "num_classes" must be an integer from 1 to 100000; got "10"/);
+    await expect(loadClassifier(cardWith('held', { held_out: 'held_out.json' }))).rejects.toThrow(/"held_out" must be a JSON object, e\.g\. \{"file": "held_out.json", "accuracy": 0\.97\}; got "held_out.json"/);
+    await expect(loadClassifier(cardWith('outs', { outputs: { logits: 'logits' } }))).rejects.toThrow(/"outputs\.features" is missing/);
     await expect(loadClassifier(cardWith('missing', { held_out: { file: join(dir, 'absent.json'), accuracy: 0.9 } }))).rejects.toThrow(/cannot read .*absent\.json/);
     await expect(loadClassifier(cardWith('name', { outputs: { logits: 'logits', features: 'feat' } }))).rejects.toThrow(/output "feat" is not in .*; its outputs are: .*features/);
     const wide = await loadClassifier(cardWith('wide', { feature_dim: 256 }));

@@ -67,7 +67,7 @@ describe('which classifier diffuse eval uses', () => {
       format: 'diffuse-classifier-card/v1', onnx: 'c.onnx', input: 'images', outputs: { logits: 'logits', features: 'features' },
       sample_shape: [1, 28, 28], data_range: [-1, 1], num_classes: 10, feature_dim: 128, held_out: { file: 'h.json', accuracy: 0.9 }, data: 'cifar10',
     }));
-    await expect(loadClassifier(join(dir, 'card.json'))).rejects.toThrow(/unknown "data" "cifar10"; accepted: mnist, fashion-mnist/);
+    await expect(loadClassifier(join(dir, 'card.json'))).rejects.toThrow(/"data" must be one of: mnist, fashion-mnist; got "cifar10"/);
   });
 
   it.skipIf(!ort)('the MNIST classifier reads the mnist digits (its card names no data)', async () => {

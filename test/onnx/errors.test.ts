@@ -34,8 +34,8 @@ describe('model card validation (pure)', () => {
     bad({ prediction: 'eps' }, /"prediction" is "eps"; accepted: epsilon, sample, v_prediction, velocity/);
     bad({ time: { kind: 'index' } }, /"time.kind" is "index"; accepted: discrete, continuous, sigma, edm_c_noise/);
     bad({ time: { dtype: 'float64' } }, /"time.dtype" is "float64"; accepted: float32, float16, int64/);
-    bad({ sample_shape: [1, 0] }, /"sample_shape" must be a non-empty array of positive integers/);
-    bad({ max_batch: 0 }, /"max_batch" must be an integer ≥ 1, got 0/);
+    bad({ sample_shape: [1, 0] }, /"sample_shape" must be 1 to 8 positive integers/);
+    bad({ max_batch: 0 }, /"max_batch" must be an integer from 1 to 10000000, got 0/);
     bad({ num_classes: 10 }, /"inputs.class_labels" and "num_classes" go together/);
     bad({ sampleShape: [1] }, /unknown key "sampleShape"; accepted: format, onnx/);
     bad({ time: { kind: 'edm_c_noise' } }, /edm_c_noise.*"sample" prediction; got "epsilon"/);

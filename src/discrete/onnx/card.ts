@@ -1,4 +1,6 @@
 import { UsageError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import { echo } from '../../io/schema.js';
 
 /**
  * The masked-LM card: a small JSON file next to an .onnx masked language model saying how Diffuse's
@@ -50,15 +52,15 @@ export function parseMlmCard(value: unknown, source = 'masked-LM card'): MlmCard
   const card = object(value, 'the card', fail);
   onlyKeys(card, CARD_KEYS, '', fail);
   if (card.format !== MLM_CARD_FORMAT) fail(`"format" must be "${MLM_CARD_FORMAT}", got ${JSON.stringify(card.format)}`);
-  const vocabSize = count(card.vocab_size, 'vocab_size', 1, fail);
-  const maskId = count(card.mask_id, 'mask_id', 0, fail);
+  const vocabSize = count(card.vocab_size, 'vocab_size', 1, LIMITS.vocabulary, fail);
+  const maskId = count(card.mask_id, 'mask_id', 0, LIMITS.vocabulary, fail);
   const tokenIds = card.token_ids === undefined ? Array.from({ length: vocabSize }, (_, v) => v) : ids(card.token_ids, vocabSize, fail);
   if (tokenIds.includes(maskId)) fail(`mask_id ${maskId} is also the id of token ${tokenIds.indexOf(maskId)}; the mask needs its own id`);
   const inputs = object(card.inputs ?? {}, 'inputs', fail);
   onlyKeys(inputs, ['ids', 'attention_mask'], 'inputs.', fail);
   const result: MlmCard = {
     onnx: text(card.onnx, 'onnx', fail),
-    length: count(card.length, 'length', 1, fail),
+    length: count(card.length, 'length', 1, LIMITS.sequence, fail),
     vocabSize,
     maskId,
     tokenIds,
@@ -74,7 +76,7 @@ export function parseMlmCard(value: unknown, source = 'masked-LM card'): MlmCard
     result.time = { input: text(time.input, 'time.input', fail) };
   }
   if (card.tokenizer !== undefined) result.tokenizer = tokenizer(card.tokenizer, vocabSize, fail);
-  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, fail);
+  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, LIMITS.samples, fail);
   if (card.description !== undefined) result.description = text(card.description, 'description', fail);
   return result;
 }
@@ -123,7 +125,7 @@ function text(v: unknown, what: string, fail: Fail): string {
   return v;
 }
 
-function count(v: unknown, what: string, min: number, fail: Fail): number {
-  if (!(Number.isInteger(v) && (v as number) >= min)) return fail(`"${what}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+function count(v: unknown, what: string, min: number, max: number, fail: Fail): number {
+  if (!(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) return fail(`"${what}" must be an integer from ${min} to ${max}, got ${echo(v)}`);
   return v as number;
 }

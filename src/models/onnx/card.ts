@@ -1,4 +1,6 @@
 import { UsageError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import { echo } from '../../io/schema.js';
 import { createProcess, type Process, type ProcessConfig } from '../../process/index.js';
 import type { Prediction } from '../../param/convert.js';
 
@@ -63,8 +65,8 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   const kind = time.kind === undefined ? 'discrete' : oneOf(time.kind, timeKinds, 'time.kind', fail);
   const inputs = object(card.inputs ?? {}, 'inputs', fail);
   const shape = card.sample_shape;
-  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    fail(`"sample_shape" must be a non-empty array of positive integers, e.g. [1, 28, 28]; got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((d) => Number.isInteger(d) && d > 0) || shape.reduce((a: number, b: number) => a * b, 1) > LIMITS.dims) {
+    fail(`"sample_shape" must be 1 to 8 positive integers holding at most ${LIMITS.dims} values in all, e.g. [1, 28, 28]; got ${echo(shape)}`);
   }
   const result: ModelCard = {
     onnx,
@@ -86,9 +88,9 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   if (extraInputs.length) fail(`unknown inputs.${extraInputs[0]}; accepted: inputs.sample, inputs.class_labels`);
   const extraTime = Object.keys(time).filter((k) => !['input', 'kind', 'dtype'].includes(k));
   if (extraTime.length) fail(`unknown time.${extraTime[0]}; accepted: time.input, time.kind, time.dtype`);
-  if (card.num_classes !== undefined) result.numClasses = count(card.num_classes, 'num_classes', 1, fail);
-  if (card.null_class !== undefined) result.nullClass = count(card.null_class, 'null_class', 0, fail);
-  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, fail);
+  if (card.num_classes !== undefined) result.numClasses = count(card.num_classes, 'num_classes', 1, LIMITS.classes, fail);
+  if (card.null_class !== undefined) result.nullClass = count(card.null_class, 'null_class', 0, LIMITS.classes, fail);
+  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, LIMITS.samples, fail);
   if (card.data_range !== undefined) result.dataRange = range(card.data_range, fail);
   if (card.classifier !== undefined) result.classifier = text(card.classifier, 'classifier', fail);
   if (card.description !== undefined) result.description = text(card.description, 'description', fail);
@@ -125,12 +127,12 @@ export function cardProcess(card: ModelCard, source = 'model card'): Process {
 }
 
 function object(v: unknown, what: string, fail: (m: string) => never): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`"${what}" must be a JSON object, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`"${what}" must be a JSON object, got ${echo(v)}`);
   return v as Json;
 }
 
 function text(v: unknown, what: string, fail: (m: string) => never): string {
-  if (typeof v !== 'string' || v === '') return fail(`"${what}" must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '') return fail(`"${what}" must be a non-empty string, got ${echo(v)}`);
   return v;
 }
 
@@ -141,11 +143,11 @@ function oneOf<T extends string>(v: unknown, accepted: readonly T[], what: strin
 
 function range(v: unknown, fail: (m: string) => never): [number, number] {
   const ok = Array.isArray(v) && v.length === 2 && v.every((x) => Number.isFinite(x)) && (v[0] as number) < (v[1] as number);
-  if (!ok) return fail(`"data_range" must be [low, high] with finite low < high, e.g. [-1, 1]; got ${JSON.stringify(v)}`);
+  if (!ok) return fail(`"data_range" must be [low, high] with finite low < high, e.g. [-1, 1]; got ${echo(v)}`);
   return [v[0] as number, v[1] as number];
 }
 
-function count(v: unknown, what: string, min: number, fail: (m: string) => never): number {
-  if (!(Number.isInteger(v) && (v as number) >= min)) return fail(`"${what}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+function count(v: unknown, what: string, min: number, max: number, fail: (m: string) => never): number {
+  if (!(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) return fail(`"${what}" must be an integer from ${min} to ${max}, got ${echo(v)}`);
   return v as number;
 }

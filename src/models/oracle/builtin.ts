@@ -1,6 +1,9 @@
 import { GaussianMixture, type GmmSpec } from './gmm.js';
 import { Rng } from '../../core/rng.js';
+import * as v from 'valibot';
 import { UsageError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import { finite, integer, list, record, validate } from '../../io/schema.js';
 import { cos, sin } from '../../core/math.js';
 
 /**
@@ -147,14 +150,28 @@ function pickSpec(data: unknown, problem: string | undefined): GmmSpec {
   throw new UsageError('GMM file has neither "gmm" nor "problems"; expected {"gmm": {d, K, weights, means, covariance_type, variances}}');
 }
 
+const nonNegative = v.pipe(finite, v.minValue(0, 'must be ≥ 0'));
+const row = list(finite, 1, LIMITS.dims);
+
+/** A diagonal Gaussian mixture: K weights, K means and K variances of d numbers, K·d bounded. */
+const gmmSchema = v.pipe(
+  record({
+    d: integer(1, LIMITS.dims),
+    K: integer(1, LIMITS.components),
+    weights: list(nonNegative, 1, LIMITS.components),
+    means: list(row, 1, LIMITS.components),
+    covariance_type: v.optional(v.literal('diag', 'must be "diag"'), 'diag'),
+    variances: list(list(nonNegative, 1, LIMITS.dims), 1, LIMITS.components),
+  }, '{"d": 2, "K": 1, "weights": [1], "means": [[0, 0]], "covariance_type": "diag", "variances": [[1, 1]]}'),
+  v.check((g) => g.K * g.d <= LIMITS.dims, `K·d (components × dimension) must be at most ${LIMITS.dims}`),
+  v.check((g) => g.weights.length === g.K && g.means.length === g.K && g.variances.length === g.K, (i) => `"weights", "means" and "variances" must have K=${(i.input as { K: number }).K} entries each`),
+  v.check((g) => [...g.means, ...g.variances].every((r) => r.length === g.d), (i) => `every row of "means" and "variances" must have d=${(i.input as { d: number }).d} numbers`),
+  v.check((g) => g.weights.some((w) => w > 0), '"weights" must not be all 0'),
+  v.check((g) => Number.isFinite(g.weights.reduce((a, b) => a + b, 0)), '"weights" overflow when summed; scale them down (only their ratios matter)'),
+);
+
 function asSpec(o: Record<string, unknown>, where: string): GmmSpec {
-  const required = ['d', 'K', 'weights', 'means', 'variances'];
-  const missing = required.filter((k) => !(k in o));
-  if (missing.length) throw new UsageError(`${where} is missing ${missing.join(', ')}; a GMM needs ${required.join(', ')}, covariance_type "diag"`);
-  const ct = o.covariance_type ?? 'diag';
-  if (ct !== 'diag') throw new UsageError(`${where}.covariance_type must be "diag", got ${JSON.stringify(ct)}`);
-  const { d, K, weights, means, variances } = o as unknown as GmmSpec;
-  return { d, K, weights, means, covariance_type: 'diag', variances };
+  return validate(gmmSchema, o, where) as GmmSpec;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -37,6 +37,7 @@ export class GaussianMixture {
     usageIf(Array.isArray(spec.weights) && spec.weights.length === K, `gmm.weights must have K=${K} entries`);
     const wsum = spec.weights.reduce((a, b) => a + b, 0);
     usageIf(spec.weights.every((w) => Number.isFinite(w) && w >= 0) && wsum > 0, 'gmm.weights must be finite, ≥ 0 and not all 0');
+    usageIf(Number.isFinite(wsum), 'gmm.weights overflow when summed; scale them down (only their ratios matter)');
     this.d = d;
     this.K = K;
     this.logWeights = Float64Array.from(spec.weights, (w) => log(w / wsum));
