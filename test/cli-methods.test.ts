@@ -46,6 +46,20 @@ describe('diffuse search → sample', () => {
     expect(Math.abs(s.err - f.fitness)).toBeLessThan(1e-12 * f.fitness);
   });
 
+  it('autodiffusion for another sampler: --grid-file runs the sampler and options it was searched with, and refuses a different --sampler', async () => {
+    const r = await run('search', '--method', 'autodiffusion', '--sampler', 'unipc', '--opt', 'order=3', ...small, ...evolution, '--out', tmp('ad-unipc.json'));
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const f = json(tmp('ad-unipc.json'));
+    expect(f).toMatchObject({ sampler: 'unipc', options: { order: 3 } });
+    const plain = await run('sample', '--grid-file', tmp('ad-unipc.json'), '--n', '16', '--seed', '1', '--json');
+    expect(JSON.parse(plain.out)).toMatchObject({ sampler: 'unipc', options: { order: 3 } });
+    expect(JSON.parse(plain.out).error.medianSampleRmsErr).toBeCloseTo(f.fitness, 12);
+    const other = await run('sample', '--sampler', 'dpmpp-2m', '--grid-file', tmp('ad-unipc.json'));
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/searched for unipc; drop --sampler/);
+    expect((await run('sample', '--opt', 'order=2', '--grid-file', tmp('ad-unipc.json'))).err).toMatch(/drop --opt/);
+  });
+
   it('s3: --schedule runs the searched schedule with the same error', async () => {
     expect((await run('search', '--method', 's3', ...small, ...evolution, '--out', tmp('s3.json'))).code).toBe(0);
     const f = json(tmp('s3.json'));

@@ -159,6 +159,16 @@ describe('error metrics reproduce the errors stored in shared/refs cases (to ~1e
       near(e.rmsErrExclFlips, s.rms_err_excl_flips);
     });
   }
+  it('a mode flip is a change of the most likely component, not of the nearest mean (they differ on anisotropic mixtures)', () => {
+    // Component 0: narrow at the origin; component 1: wide at (3, 0). x = (1.2, 0) is nearer mean 0
+    // but far more likely under component 1; x = (0.1, 0) belongs to component 0 under both rules.
+    const aniso = new GaussianMixture({ d: 2, K: 2, weights: [1, 1], means: [[0, 0], [3, 0]], covariance_type: 'diag', variances: [[0.01, 0.01], [4, 4]] });
+    const x = Float64Array.of(1.2, 0);
+    expect(aniso.nearestMode(x)).toBe(0);
+    expect(aniso.likeliestComponent(x)).toBe(1);
+    expect(sampleErrors(x, Float64Array.of(0.1, 0), aniso).modeFlips).toBe(1);
+    expect(sampleErrors(Float64Array.of(2.9, 0), Float64Array.of(1.2, 0), aniso).modeFlips).toBe(0);
+  });
   it('median follows numpy for even counts; all-flipped runs give NaN excluding flips', () => {
     expect(median(Float64Array.of(4, 1, 3, 2))).toBe(2.5);
     expect(median(Float64Array.of(3, 1, 2))).toBe(2);

@@ -46,6 +46,14 @@ describe('LSD sampler', () => {
 });
 
 describe('LSD / LSD+ distillation', () => {
+  it('learns at NFE 20 with the default learning rate (step-size control; a fixed rate stayed at its start)', async () => {
+    const gmm16 = builtinProblem('gmm16');
+    const fine = makeGrid(process, { type: 'logsnr', steps: 20, end: 'zero' });
+    const fitness = oracleFitness({ gmm: gmm16, process, sampler: 'lsd', n: 32, seed: 0 });
+    const r = await distillLsd({ process, initial: fine, fitness, options: { iterations: 60 } });
+    expect(r.initialFitness / r.fitness).toBeGreaterThan(1.5);
+  });
+
   it('LSD and LSD+ learned on a training batch beat dpmpp-2m on a held-out batch', async () => {
     const lsd = await distillLsd({ process, initial: grid, fitness: train, options: tiny });
     const plus = await distillLsd({ process, initial: grid, fitness: train, options: { ...tiny, plus: true } });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { searchGrid, oracleFitness, teacherFitness, type GridFitness, type SearchState } from '../src/search/index.js';
+import { MAX_ARCHIVE } from '../src/search/evolution.js';
 import { builtinProblem } from '../src/models/oracle/builtin.js';
 import { GaussianMixture, GmmOracle } from '../src/models/oracle/gmm.js';
 import { createProcess } from '../src/process/index.js';
@@ -50,6 +51,23 @@ describe('AutoDiffusion grid search', () => {
     const rest = await searchGrid({ process, initial, fitness, resume: saved });
     expect(rest.stopped).toBe(false);
     expect(rest.grid).toEqual(full.grid);
+    expect(rest.state).toEqual(full.state);
+  });
+
+  it('remembers at most MAX_ARCHIVE scored grids, so a long search stays bounded, and resumes exactly past the bound', async () => {
+    // A cheap deterministic fitness with many distinct grids: 60 × 150 children, more than MAX_ARCHIVE of them new.
+    const cheap: GridFitness = async (g) => g.reduce((s, t, i) => s + Math.abs(t - 1 + i / (g.length - 1)), 0);
+    const long = { population: 60, generations: 150, parents: 5, seed: 3 };
+    const wide = makeGrid(process, { type: 'logsnr', steps: 12, end: 'zero' });
+    const full = await searchGrid({ process, initial: wide, fitness: cheap, options: long });
+    expect(full.state.evaluations).toBeGreaterThan(MAX_ARCHIVE);
+    expect(full.state.archive).toHaveLength(MAX_ARCHIVE);
+    const stop = new AbortController();
+    const first = await searchGrid({
+      process, initial: wide, fitness: cheap, options: long, signal: stop.signal, onProgress: (p) => p.generation === 120 && stop.abort(),
+    });
+    expect(first.state.archive).toHaveLength(MAX_ARCHIVE);
+    const rest = await searchGrid({ process, initial: wide, fitness: cheap, resume: JSON.parse(JSON.stringify(first.state)) as SearchState });
     expect(rest.state).toEqual(full.state);
   });
 

@@ -11,7 +11,7 @@ import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors } from '../metrics/error.js';
 import type { BenchRow } from '../bench.js';
 import { scheduleRun, lsdRun } from '../search/index.js';
-import { explicitGridSchema, lsdCoefficientsSchema, solverScheduleSchema, validate } from '../io/formats.js';
+import { explicitGridSchema, lsdCoefficientsSchema, searchFileSchema, solverScheduleSchema, validate } from '../io/formats.js';
 import { parseEms } from '../ems/index.js';
 import { readJsonObject, readTextFile } from '../io/files.js';
 
@@ -59,6 +59,14 @@ async function explicitGrid(file: string): Promise<GridSpec> {
   return validate(explicitGridSchema, await payload(file, 'grid'), file);
 }
 
+/** The sampler and options an AutoDiffusion result's grid was searched for (undefined for a bare grid file). */
+async function searchedFor(file: string): Promise<{ sampler: string; options: Record<string, unknown> } | undefined> {
+  const json = await readJsonObject(file);
+  if (json.format !== 'diffuse-search/1') return undefined;
+  const { sampler, options } = validate(searchFileSchema, json, file);
+  return { sampler, options };
+}
+
 /** The runs of --schedule and --lsd, each with its explicit grid. */
 export async function fixedRuns(a: ResultFileArgs): Promise<FixedRun[]> {
   const runs: FixedRun[] = [];
@@ -100,7 +108,17 @@ export async function withResultFiles<P extends { sampler: string; options: Reco
     if (given('sampler') || Object.keys(plan.options).length) throw new UsageError(`${a.schedule ? '--schedule' : '--lsd'} runs the ${run.sampler} sampler with its own options; drop --sampler and --opt`);
     out = { ...out, sampler: run.sampler, options: run.options, grid: run.grid };
   }
-  if (a.gridFile) out = { ...out, grid: await explicitGrid(a.gridFile) };
+  if (a.gridFile) {
+    out = { ...out, grid: await explicitGrid(a.gridFile) };
+    const made = await searchedFor(a.gridFile);
+    if (made && given('sampler') && findSampler(out.sampler).name !== findSampler(made.sampler).name) {
+      throw new UsageError(`${a.gridFile} is a grid searched for ${made.sampler}; drop --sampler to run it with ${made.sampler}, or search again for ${out.sampler}`);
+    }
+    if (made && !given('sampler')) {
+      if (Object.keys(plan.options).length) throw new UsageError(`${a.gridFile} runs ${made.sampler} with the options it was searched with; drop --opt`);
+      out = { ...out, sampler: made.sampler, options: made.options };
+    }
+  }
   if (a.ems) {
     if (findSampler(out.sampler).name !== 'dpm-solver-v3') throw new UsageError('--ems applies to --sampler dpm-solver-v3');
     out = { ...out, options: { ...out.options, ems: await emsText(a.ems) } };

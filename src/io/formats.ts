@@ -61,6 +61,7 @@ const lsdState = record({
   grid: list(finite, 2, LIMITS.steps + 1), iteration: integer(0, LIMITS.iterations),
   theta: list(finite, 0, 4 * LIMITS.steps), m: list(finite, 0, 4 * LIMITS.steps), v: list(finite, 0, 4 * LIMITS.steps),
   best: lsdScored, initialFitness: fitness, history: list(fitness, 0, LIMITS.iterations + 1), evaluations: integer(0, Number.MAX_SAFE_INTEGER),
+  thetaFitness: v.optional(fitness), stepScale: v.optional(positive),
 });
 
 export type SearchMethod = 'autodiffusion' | 's3' | 'lsd' | 'lsd+';

@@ -4,8 +4,8 @@ import { UsageError } from '../core/errors.js';
 /**
  * Errors of n samples against their exact PF-ODE endpoints, as shared/refs/README.md defines them:
  * RMS and max over all values, the median over samples of each sample's RMS error (robust to the
- * few samples that end in another mode), the number of such mode flips (the nearest mixture mean
- * differs from the ground truth's) and the RMS over the samples that did not flip.
+ * few samples that end in another mode), the number of such mode flips (the most likely mixture
+ * component differs from the ground truth's) and the RMS over the samples that did not flip.
  */
 export interface SampleErrors {
   rmsErr: number;
@@ -37,7 +37,7 @@ export function sampleErrors(x: Float64Array, truth: Float64Array, gmm: Gaussian
     }
     sum += s;
     perSample[i] = Math.sqrt(s / d);
-    if (gmm.nearestMode(x, i * d) !== gmm.nearestMode(truth, i * d)) modeFlips++;
+    if (gmm.likeliestComponent(x, i * d) !== gmm.likeliestComponent(truth, i * d)) modeFlips++;
     else {
       keptSum += s;
       kept++;

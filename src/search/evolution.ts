@@ -198,6 +198,18 @@ function checkResume(s: SearchState, start: number, end: number, steps: number):
   }
 }
 
+/**
+ * Scored candidates a search remembers (and saves in its state) to skip re-evaluations: the most
+ * recent MAX_ARCHIVE, so a long search's memory and state file stay bounded. Oldest are forgotten
+ * first, in insertion order, so a resumed search remembers exactly what an uninterrupted one does.
+ */
+export const MAX_ARCHIVE = 4096;
+
+export function remember<K, V>(archive: Map<K, V>, key: K, value: V): void {
+  archive.set(key, value);
+  if (archive.size > MAX_ARCHIVE) archive.delete(archive.keys().next().value as K);
+}
+
 /** AutoDiffusion's evolutionary search (Alg. 1) over the interior times of `initial`. */
 export async function searchGrid(req: GridSearchRequest): Promise<SearchResult> {
   const p = req.process;
@@ -217,7 +229,7 @@ export async function searchGrid(req: GridSearchRequest): Promise<SearchResult> 
     if (fitness === undefined) {
       fitness = await req.fitness(gridOf(start, end, times));
       if (Number.isNaN(fitness)) fitness = Infinity;
-      scored.set(key, fitness);
+      remember(scored, key, fitness);
       evaluations++;
     }
     return { times, fitness };
@@ -231,7 +243,7 @@ export async function searchGrid(req: GridSearchRequest): Promise<SearchResult> 
   let state: SearchState;
   if (resume) {
     state = structuredClone(resume);
-    for (const c of state.archive) scored.set(keyOf(c.times), c.fitness);
+    for (const c of state.archive) remember(scored, keyOf(c.times), c.fitness);
   } else {
     const t0 = Array.from(req.initial.subarray(1, steps));
     const rng = new Rng(o.seed).fork(0);

@@ -55,6 +55,9 @@ export interface DistillState {
   /** Best fitness after each iteration. */
   history: number[];
   evaluations: number;
+  /** Fitness at θ, and the factor on the learning rate the step-size control has reached (states saved before it: 1). */
+  thetaFitness?: number;
+  stepScale?: number;
 }
 
 export interface DistillRequest {
@@ -89,6 +92,10 @@ function resolveDistill(o: Partial<DistillOptions> | undefined): DistillOptions 
 }
 
 const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+/** Step-size control: factors on the learning rate after a rejected and an accepted step, and the worsening a step may cause and still be kept. */
+const STEP_SHRINK = 0.7;
+const STEP_GROWTH = 1.25;
+const STEP_TOLERANCE = 0.05;
 
 /** LSD / LSD+ (Fu et al. 2025): SPSA-estimated gradients of the log fitness, followed with Adam. */
 export async function distillLsd(req: DistillRequest): Promise<DistillResult> {
@@ -146,7 +153,8 @@ export async function distillLsd(req: DistillRequest): Promise<DistillResult> {
     const minus = await score(decode(state.theta.map((v, j) => v - c * delta[j])));
     if (aborted()) return finish(true);
     const diff = Number.isFinite(plus.fitness) && Number.isFinite(minus.fitness) ? (log(plus.fitness) - log(minus.fitness)) / (2 * c) : 0;
-    const lr = o.learningRate * (1 - (0.9 * k) / Math.max(1, o.iterations));
+    const scale = state.stepScale ?? 1;
+    const lr = o.learningRate * scale * (1 - (0.9 * k) / Math.max(1, o.iterations));
     const m = state.m.map((mj, j) => ADAM.beta1 * mj + (1 - ADAM.beta1) * diff * delta[j]);
     const v = state.v.map((vj, j) => ADAM.beta2 * vj + (1 - ADAM.beta2) * diff * diff);
     const b1 = 1 - pow(ADAM.beta1, k + 1);
@@ -154,7 +162,15 @@ export async function distillLsd(req: DistillRequest): Promise<DistillResult> {
     const theta = state.theta.map((t, j) => t - (lr * (m[j] / b1)) / (Math.sqrt(v[j] / b2) + ADAM.eps));
     const here = await score(decode(theta));
     const best = [state.best, plus, minus, here].reduce((a, b) => (b.fitness < a.fitness ? b : a));
-    state = { ...state, iteration: k + 1, theta, m, v, best, history: [...state.history, best.fitness], evaluations };
+    // Step-size control: a step that makes θ more than 5 % worse is undone and the rate cut; one
+    // that does not lets the rate grow back toward the set value. One learning rate then serves
+    // every NFE and dimension (a fixed 0.02 stalled at NFE 20, where 0.005 was needed).
+    const before = state.thetaFitness ?? state.initialFitness;
+    const accepted = here.fitness <= before * (1 + STEP_TOLERANCE);
+    const next = accepted
+      ? { theta, thetaFitness: here.fitness, stepScale: Math.min(1, scale * STEP_GROWTH) }
+      : { theta: state.theta, thetaFitness: before, stepScale: scale * STEP_SHRINK };
+    state = { ...state, iteration: k + 1, ...next, m, v, best, history: [...state.history, best.fitness], evaluations };
     req.onProgress?.({ generation: state.iteration, generations: o.iterations, evaluations, best: best.fitness, initial: state.initialFitness });
   }
   return finish(false);

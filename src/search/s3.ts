@@ -4,7 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { log } from '../core/math.js';
 import { formatPlan, parsePlan, scheduleRun, type SolverSchedule, type StepPlan } from '../samplers/schedule.js';
 import {
-  checkInitial, coordinates, crossover, DEFAULT_EVOLUTION, moveTimes, mutate, resolveOptions,
+  checkInitial, coordinates, crossover, DEFAULT_EVOLUTION, moveTimes, mutate, remember, resolveOptions,
   type EvolutionOptions, type SearchProgress,
 } from './evolution.js';
 import type { RunFitness } from './fitness.js';
@@ -150,7 +150,7 @@ export async function searchSchedule(req: ScheduleSearchRequest): Promise<Schedu
       let fitness = await req.fitness({ times: [start, ...times, end], steps: parsePlan(plan) });
       if (Number.isNaN(fitness)) fitness = Infinity;
       hit = { times, plan, fitness };
-      scored.set(key, hit);
+      remember(scored, key, hit);
       evaluations++;
     }
     return hit;
@@ -167,7 +167,7 @@ export async function searchSchedule(req: ScheduleSearchRequest): Promise<Schedu
   let state: S3State;
   if (resume) {
     state = structuredClone(resume);
-    for (const c of state.archive) scored.set(keyOf(c.times, c.plan), c);
+    for (const c of state.archive) remember(scored, keyOf(c.times, c.plan), c);
   } else {
     const first = { times: Array.from(grid.subarray(1, steps)), plan: formatPlan(req.initial.steps) };
     const rng = new Rng(o.seed).fork(0);

@@ -132,7 +132,32 @@ export class GaussianMixture {
     return out;
   }
 
-  /** Index of the nearest component mean (to count mode flips). */
+  /**
+   * Index of the component most likely to have produced x: argmax_k log w_k + log N(x; μ_k, diag v_k)
+   * (the mode a sample belongs to, as shared/refs counts mode flips). With a zero variance anywhere
+   * the densities degenerate, and the nearest mean is used.
+   */
+  likeliestComponent(x: Float64Array, off = 0): number {
+    const { d, K, means, variances } = this;
+    if (variances.some((v) => !(v > 0))) return this.nearestMode(x, off);
+    let best = 0;
+    let bestLog = -Infinity;
+    for (let k = 0; k < K; k++) {
+      let q = this.logWeights[k];
+      for (let j = 0; j < d; j++) {
+        const v = variances[k * d + j];
+        const e = x[off + j] - means[k * d + j];
+        q -= 0.5 * ((e * e) / v + log(v));
+      }
+      if (q > bestLog) {
+        bestLog = q;
+        best = k;
+      }
+    }
+    return best;
+  }
+
+  /** Index of the nearest component mean. */
   nearestMode(x: Float64Array, off = 0): number {
     let best = 0;
     let bestD = Infinity;
