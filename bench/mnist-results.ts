@@ -6,10 +6,11 @@
  *
  * Run: npm run results:mnist → writes docs/mnist-results.md and its section of docs/results.md
  * (between the mnist-results markers). Env MNIST_RESULTS_N sets the samples per cell (default 500).
- * `-- --reuse` takes cells already measured with the same settings from .tmp/mnist-results-cache.json;
+ * `-- --reuse` takes cells already measured with the same settings, code and weights from .tmp/mnist-results-cache.json;
  * `-- --no-results-page` leaves docs/results.md alone.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,32 @@ const floorOut = await classifier.classify(floorImages, floorN);
 const floorFd = frechetDistance(gaussianFit(floorOut.features, classifier.featureDim), real);
 const floorAcc = labelAccuracy(floorOut.logits, 10, floorIdx.map((j) => digits.labels[j]));
 
+/**
+ * What a cached cell depends on besides its settings: the code (every file under src/) and the
+ * weights (the model folder's card and network, the classifier). A change to any gives new keys,
+ * so --reuse never serves a number measured on other weights or code.
+ */
+function fingerprint(paths: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const p of paths) {
+    h.update(p);
+    h.update(readFileSync(p));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+const srcFiles = (readdirSync(resolve(root, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort().map((f) => resolve(root, 'src', f));
+const classifierFiles = ['card.json', 'classifier.onnx'].map((f) => resolve(root, 'models/mnist-classifier', f));
+const fingerprints = new Map<string, string>();
+function fingerprintOf(dir: string): string {
+  let f = fingerprints.get(dir);
+  if (!f) {
+    const folder = resolve(root, dir);
+    const weights = readdirSync(folder).filter((n) => n.endsWith('.json') || n.endsWith('.onnx') || n.endsWith('.onnx_data')).map((n) => resolve(folder, n));
+    fingerprints.set(dir, (f = fingerprint([...srcFiles, ...classifierFiles, ...weights])));
+  }
+  return f;
+}
+
 const models = new Map<string, OnnxDenoiser>();
 async function modelAt(dir: string): Promise<OnnxDenoiser> {
   let m = models.get(dir);
@@ -118,11 +145,11 @@ interface Extra {
   options: Record<string, unknown>;
 }
 
-/** FD and accuracy of `sampler` on the model in `dir` within an NFE budget (cached by settings). */
+/** FD and accuracy of `sampler` on the model in `dir` within an NFE budget (cached by settings, code and weights). */
 async function cell(dir: string, sampler: string, budget: number, cfg: number, extra?: Extra): Promise<EvalResult> {
   const model = await modelAt(dir);
   const steps = await stepsFor(model.process, sampler, budget, extra?.options);
-  const key = JSON.stringify([dir, sampler, steps, cfg, N, SEED, DEFAULT_EVAL_BATCH, ...(extra ? [extra.label] : [])]);
+  const key = JSON.stringify([dir, fingerprintOf(dir), sampler, steps, cfg, N, SEED, DEFAULT_EVAL_BATCH, ...(extra ? [extra.label] : [])]);
   if (!cache[key]) {
     cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: DEFAULT_EVAL_BATCH, options: extra?.options });
     mkdirSync(dirname(cachePath), { recursive: true });
@@ -133,11 +160,11 @@ async function cell(dir: string, sampler: string, budget: number, cfg: number, e
   return r;
 }
 
-/** DPM-Solver-v3's EMS of the teacher, estimated from real digits (as `diffuse ems --data mnist`), cached in .tmp. */
+/** DPM-Solver-v3's EMS of the teacher, estimated from real digits (as `diffuse ems --data mnist`), cached in .tmp by code and weights. */
 async function teacherEms(): Promise<Extra> {
   const { points, samples, probes } = V3_EMS;
   const label = `ems:${points}x${samples}x${probes}`;
-  const path = resolve(root, `.tmp/mnist-${label.replace(/:/g, '-')}.json`);
+  const path = resolve(root, `.tmp/mnist-${label.replace(/:/g, '-')}-${fingerprintOf(TEACHER)}.json`);
   if (!existsSync(path)) {
     const model = await modelAt(TEACHER);
     const data = realSubset(digits, samples);

@@ -9,6 +9,7 @@ import type { OdeOptions } from './ode/dopri.js';
 import { sampleErrors, type SampleErrors } from './metrics/error.js';
 import { Rng } from './core/rng.js';
 import { UsageError } from './core/errors.js';
+import { checkCount, LIMITS } from './core/limits.js';
 
 /**
  * Accuracy per model call: every sampler, at every NFE budget, starts from the same x_T and is
@@ -86,7 +87,7 @@ export async function benchmark(req: BenchRequest): Promise<BenchRow[]> {
   const n = req.n ?? 64;
   const seed = req.seed ?? 0;
   for (const b of nfes) if (!(Number.isInteger(b) && b >= 1)) throw new UsageError(`NFE budgets must be integers ≥ 1, got ${b}`);
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  checkCount(n, 'n', 1, LIMITS.samples);
   if (req.samplers.length === 0) throw new UsageError('benchmark needs at least one sampler');
   const model = new GmmOracle(gmm, process, req.prediction ?? 'epsilon');
   const z = new Rng(seed).fork(0).fillNormal(new Float64Array(n * gmm.d));

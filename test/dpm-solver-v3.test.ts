@@ -90,6 +90,10 @@ describe('EMS from the model', () => {
     expect(() => parseEms('{"format":"diffuse-ems/1","lambda":[1,0],"l":[1,1],"s":[0,0],"provenance":{"method":"x","samples":0}}')).toThrow(/increase/);
     expect(() => parseEms(emsToJson(e), 3)).toThrow(UsageError);
     expect(() => resolveOptions(findSampler('dpm-solver-v3'), { ems: 'ems.json' })).toThrow(/online.*degenerate.*JSON/);
+    for (const emsPoints of [1, 0, 2.5, 1e9]) {
+      expect(() => resolveOptions(findSampler('dpm-solver-v3'), { ems: 'online', emsPoints }), `emsPoints ${emsPoints}`).toThrow(/emsPoints must be an integer from 2 to 100000/);
+    }
+    expect(resolveOptions(findSampler('dpm-solver-v3'), { ems: 'online', emsPoints: 2 })).toMatchObject({ emsPoints: 2 });
   });
 });
 

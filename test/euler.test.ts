@@ -293,6 +293,7 @@ describe('names and options', () => {
     const bad: [string, Record<string, unknown>, RegExp][] = [
       ['edm-stochastic', { sChurn: -1 }, /sChurn .*must be ≥ 0/],
       ['edm-stochastic', { sTmin: 2, sTmax: 1 }, /sTmax .*must be ≥ sTmin/],
+      ['edm-stochastic', { sTmin: -1, sTmax: 1 }, /sTmin .*must be ≥ 0, got -1/],
       ['edm-stochastic', { sNoise: -0.1 }, /sNoise .*must be ≥ 0/],
       ['euler-ancestral', { eta: -0.5 }, /eta must be ≥ 0/],
       ['lms', { order: 0 }, /order must be an integer ≥ 1/],

@@ -23,6 +23,15 @@ const exactMath = new Set([
 ]);
 
 
+/** Names of the global object, through which Math can also be reached. */
+const globals = new Set(['globalThis', 'window', 'self', 'global']);
+
+/** `x` in `a.x`, `{ x: … }` or `class { x }`: a name, not a reference to a variable. */
+function isMemberName(node: ts.Identifier): boolean {
+  const p = node.parent;
+  return (ts.isPropertyAccessExpression(p) && p.name === node) || ((ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p) || ts.isMethodDeclaration(p)) && p.name === node);
+}
+
 /**
  * Every place in `source` that may compute a number differently in another engine: `**` / `**=`
  * (an engine-approximated power), and any use of `Math` other than reading one of its exact
@@ -42,11 +51,15 @@ export function inexactMathUses(file: string, source: string): string[] {
         report(node, `\`${node.operatorToken.getText(sf)}\` (use pow from src/core/math.ts or multiply)`);
       }
     }
-    if (ts.isIdentifier(node) && node.text === 'Math') {
+    // The Math object: the identifier `Math`, or read off the global object (globalThis.Math, self['Math'], …).
+    const viaGlobal =
+      (ts.isPropertyAccessExpression(node) && node.name.text === 'Math') ||
+      (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) && node.argumentExpression.text === 'Math');
+    const onGlobal = viaGlobal && ts.isIdentifier(node.expression) && globals.has(node.expression.text);
+    if ((ts.isIdentifier(node) && node.text === 'Math' && !isMemberName(node)) || onGlobal) {
       const parent = node.parent;
       const exact = ts.isPropertyAccessExpression(parent) && parent.expression === node && exactMath.has(parent.name.text);
-      const isName = ts.isPropertyAccessExpression(parent) && parent.name === node;
-      if (!exact && !isName) report(node, `\`${parent.getText(sf).slice(0, 40)}\` (use src/core/math.ts)`);
+      if (!exact) report(node, `\`${parent.getText(sf).slice(0, 40)}\` (use src/core/math.ts)`);
     }
     ts.forEachChild(node, visit);
   };
@@ -76,9 +89,12 @@ describe('the numeric core uses no engine-approximated arithmetic', () => {
       "const d = Math['sin'](1);",
       'const { cos } = Math;',
       'const m = Math;',
+      'const e = globalThis.Math.exp(1);',
+      "const f = self['Math'].log(2);",
+      'const g = globalThis.Math.sqrt(2) + obj.Math + { Math: 1 }.Math;',
     ].join('\n');
     expect(inexactMathUses('x.ts', src).map((u) => u.split(':').slice(0, 2).join(':'))).toEqual([
-      'x.ts:4', 'x.ts:5', 'x.ts:6', 'x.ts:7', 'x.ts:8', 'x.ts:9',
+      'x.ts:4', 'x.ts:5', 'x.ts:6', 'x.ts:7', 'x.ts:8', 'x.ts:9', 'x.ts:10', 'x.ts:11',
     ]);
   });
 });

@@ -2,7 +2,7 @@
 of a tiny UNet, exports to ONNX with its model card, and is loaded from TypeScript (ONNX Runtime in
 Node), compared with PyTorch within 1e-4 and sampled with DPM-Solver++(2M).
 
-    /usr/bin/python3 training/smoke.py        (from the repository root, after `npm install`)
+    /usr/bin/python3 training/smoke.py        (from the repository root, after `npm install` and `npm run build`)
 """
 import argparse
 import sys
@@ -32,13 +32,23 @@ def check_timestep_samplers():
         print(f"timesteps {kind:13s} P(u < 0.1) = {got:.4f} (exact {want:.4f})")
 
 
+def diffuse_grid(sampler, steps):
+    """The grid Diffuse's own code gives `sampler` on vp-discrete (run through the built CLI, dist/)."""
+    import json
+    import subprocess
+    cli = Path(__file__).resolve().parent.parent / "bin" / "diffuse.js"
+    out = subprocess.run(["node", str(cli), "sample", "--process", "vp-discrete", "--sampler", sampler, "--steps", str(steps),
+                          "--n", "1", "--no-error", "--json"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["grid"]
+
+
 def check_mmd_ddm():
-    """training/mmd_ddm.py: its DDIM grid is Diffuse's (`ddim`'s default logSNR grid, 5 steps, printed by
-    src/grid), MMD²_u and the stratified MMD² with a linear kernel equal their closed forms, and one
+    """training/mmd_ddm.py: its DDIM grid is Diffuse's (`ddim`'s default logSNR grid, 5 steps, as the
+    built CLI prints it), MMD²_u and the stratified MMD² with a linear kernel equal their closed forms, and one
     fine-tuning step of a tiny UNet back-propagates through the whole chain to every parameter."""
     import torch
     import mmd_ddm
-    diffuse = [999, 721.5655962950159, 302.3159388845726, 30.14772064701837, 7.1820582895608e-16, -1]
+    diffuse = diffuse_grid("ddim", 5)
     grid = mmd_ddm.VpDiscrete().logsnr_grid(5)
     if max(abs(a - b) for a, b in zip(grid, diffuse)) > 1e-9:
         sys.exit(f"mmd_ddm DDIM grid {grid} differs from Diffuse's {diffuse}")

@@ -58,3 +58,11 @@ export const WORKING_COPIES = 12;
 
 /** Bytes of a run over n samples of d float64 values. */
 export const sampleBytes = (n: number, d: number, copies = WORKING_COPIES) => n * d * 8 * copies;
+
+/** Check an integer count against [min, max] (a LIMITS entry), naming it as `what` in the error. */
+export function checkCount(value: number, what: string, min: number, max: number): number {
+  if (!(Number.isInteger(value) && value >= min && value <= max)) {
+    throw new UsageError(`${what} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}

@@ -2,6 +2,7 @@ import { UsageError } from '../core/errors.js';
 import { log } from '../core/math.js';
 import type { Rng } from '../core/rng.js';
 import type { DiscreteDenoiser } from './model.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /** A per-token bound in bits with its standard error (over every sequence and draw, text and Monte Carlo variation together). */
 export interface BitsEstimate {
@@ -21,7 +22,7 @@ export interface BitsEstimate {
  */
 export async function maskedElbo(model: DiscreteDenoiser, x0: Int32Array, n: number, draws: number, rng: Rng, batch = 64): Promise<BitsEstimate> {
   const { length: L, vocabSize: V } = model;
-  if (!Number.isInteger(draws) || draws < 1) throw new UsageError(`draws must be a positive integer, got ${draws}`);
+  checkCount(draws, 'draws', 1, LIMITS.samples);
   if (x0.length !== n * L || x0.some((v) => v < 0 || v >= V)) throw new UsageError(`expected n × ${L} clean token ids in 0..${V - 1}`);
   const total = n * draws;
   const values = new Float64Array(total);

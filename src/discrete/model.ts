@@ -1,4 +1,5 @@
 import { RunError, UsageError } from '../core/errors.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * A model of masked (absorbing) discrete diffusion over sequences of `length` tokens from a vocabulary
@@ -47,8 +48,8 @@ export class DiscreteDenoiser {
 
   constructor(readonly model: DiscreteModel) {
     const { vocabSize: V, length: L } = model;
-    if (!Number.isInteger(V) || V < 1) throw new UsageError(`vocabSize must be a positive integer, got ${V}`);
-    if (!Number.isInteger(L) || L < 1) throw new UsageError(`length must be a positive integer, got ${L}`);
+    checkCount(V, 'vocabSize', 1, LIMITS.vocabulary);
+    checkCount(L, 'length', 1, LIMITS.sequence);
     this.vocabSize = V;
     this.length = L;
     this.timeConditioned = model.timeConditioned;

@@ -4,6 +4,7 @@ import type { GmmSpec } from '../models/oracle/gmm.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
 import { axpy, lin2, lin3 } from '../core/vec.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * Samplers that carry x0 ~ ρ0 at t = 0 to ρ1 at t = 1 along a stochastic interpolant (Albergo,
@@ -79,10 +80,10 @@ export function sampleInterpolant(req: InterpolantRequest): { x: Float64Array; x
   const method = req.method ?? 'ode-heun';
   if (!interpolantMethods.includes(method)) throw new UsageError(`unknown interpolant method "${String(method)}"; accepted: ${interpolantMethods.join(', ')}`);
   const steps = req.steps ?? 50;
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new UsageError(`steps must be an integer ≥ 1, got ${steps}`);
+  checkCount(steps, 'steps', 1, LIMITS.steps);
   const d = oracle.d;
   const n = req.n ?? (req.x0 ? req.x0.length / d : 64);
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  checkCount(n, 'n', 1, LIMITS.samples);
   const rng = new Rng(req.seed ?? 0);
   const x0 = req.x0 ? Float64Array.from(req.x0) : oracle.rho0.sample(n, rng.fork(0));
   if (x0.length !== n * d) throw new UsageError(`x0 has ${x0.length} values; expected n×d = ${n}×${d}`);

@@ -8,6 +8,7 @@ import '../grid/basic.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
 import { exp, log } from '../core/math.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * Denoising MCMC with Denoising Langevin Gibbs (Kim & Ye 2022/2023, §3–4, Alg. 1): a Markov chain
@@ -102,7 +103,8 @@ export async function sampleDmcmc(req: DmcmcRequest): Promise<DmcmcResult> {
     throw new UsageError(`DMCMC sigmas must be increasing, > 0 and ≤ σ_max=${p.tMax}`);
   }
   if (!(Number.isInteger(C) && C >= 1 && Number.isInteger(n) && n % C === 0)) throw new UsageError(`n (${n}) must be a multiple of chains (${C}), both integers ≥ 1`);
-  if (!(Number.isInteger(burnIn) && burnIn >= 0 && Number.isInteger(thin) && thin >= 1)) throw new UsageError(`burnIn must be an integer ≥ 0 and thin an integer ≥ 1, got ${burnIn}, ${thin}`);
+  checkCount(burnIn, 'burnIn', 0, LIMITS.iterations);
+  checkCount(thin, 'thin', 1, LIMITS.iterations);
   if (!(eta > 0 && eta <= 2)) throw new UsageError(`DMCMC stepSize must be in (0, 2], got ${eta}`);
   const d = model.sampleShape.reduce((a, b) => a * b, 1);
   const rng = new Rng(req.seed ?? 0);

@@ -6,6 +6,7 @@ import { Rng } from '../core/rng.js';
 import { RunError, UsageError } from '../core/errors.js';
 import { exp, expm1 } from '../core/math.js';
 import { firstNonFinite } from '../core/vec.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * MR Sampler (Li et al. 2025, "MRS", §3–4): semi-analytic solutions of the PF-ODE and the reverse
@@ -69,7 +70,7 @@ export async function sampleMr(req: MrRequest): Promise<MrResult> {
   if (order !== 1 && order !== 2) throw new UsageError(`MR Sampler order must be 1 or 2, got ${order}`);
   const dim = model.dim;
   const n = req.n ?? (req.xT ? req.xT.length / dim : mu.length / dim);
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  checkCount(n, 'n', 1, LIMITS.samples);
   checkMu(mu, n, dim);
   const grid = resolveGrid(p, req.grid, req.steps, { type: 'time-uniform', steps: req.steps ?? 10, end: 0 });
   const rng = new Rng(req.seed ?? 0);

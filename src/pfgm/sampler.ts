@@ -5,6 +5,7 @@ import '../grid/basic.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, lin3 } from '../core/vec.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /** E[y | x, r = σ√D] for n samples: the exact oracle or a trained PFGM++ network (EDM-style σ input). */
 export type PfgmDenoise = (x: Float64Array, n: number, sigma: number) => Float64Array | Promise<Float64Array>;
@@ -78,7 +79,7 @@ export async function samplePfgm(req: PfgmRequest): Promise<PfgmResult> {
   const oracle = new PfgmDataOracle(Float64Array.from(points.flat()), dim, req.D ?? 128, req.weights);
   const steps = req.steps ?? 18;
   const n = req.n ?? (req.xT ? req.xT.length / dim : 64);
-  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${n}`);
+  checkCount(n, 'n', 1, LIMITS.samples);
   const edm = new Edm({ sigmaMin: req.sigmaMin ?? 0.002, sigmaMax: req.sigmaMax ?? 80 });
   const sigmas = makeGrid(edm, { type: 'karras', steps, rho: req.rho ?? 7, end: 'zero' });
   let xT: Float64Array;

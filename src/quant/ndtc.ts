@@ -3,6 +3,7 @@ import { Rng } from '../core/rng.js';
 import type { Model } from '../models/types.js';
 import type { Process } from '../process/types.js';
 import { sample } from '../sample.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * Calibration inputs for post-training quantisation of a diffusion model, as PTQ4DM builds them
@@ -24,7 +25,7 @@ export type TimeDistribution =
  * above and clamped to [0, 1]; rounded to whole timesteps when `discrete`.
  */
 export function calibrationTimes(p: Process, n: number, seed: number, dist: TimeDistribution, discrete: boolean): Float64Array {
-  usage(Number.isInteger(n) && n >= 1, `the number of calibration samples must be an integer ≥ 1, got ${n}`);
+  checkCount(n, 'the number of calibration samples', 1, LIMITS.samples);
   if (dist.method === 'ndtc') {
     usage(Number.isFinite(dist.mu) && dist.mu >= 0 && dist.mu <= 1, `NDTC's mean μ must be a fraction of the time range in [0, 1] (0 = data end, 1 = noise end), got ${dist.mu}`);
     usage(dist.std > 0 && Number.isFinite(dist.std), `NDTC's standard deviation σ must be > 0, got ${dist.std}`);

@@ -6,6 +6,7 @@ import { nodeCost, pilotEms } from '../ems/estimate.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import { exp } from '../core/math.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * DPM-Solver-v3 (Zheng, Lu, Chen, Zhu 2023, NeurIPS). With y = x/α the PF-ODE is dy/dλ = −e^{−λ}ε̂.
@@ -210,8 +211,8 @@ function validate(o: V3Options): void {
   if (!(Number.isInteger(o.lowerOrderFinalSteps) && o.lowerOrderFinalSteps >= 0)) {
     throw new UsageError(`lowerOrderFinalSteps must be an integer ≥ 0, got ${o.lowerOrderFinalSteps}`);
   }
-  if (!(Number.isInteger(o.emsPoints) && o.emsPoints >= 2)) throw new UsageError(`emsPoints must be an integer ≥ 2, got ${o.emsPoints}`);
-  if (!(Number.isInteger(o.emsProbes) && o.emsProbes >= 1)) throw new UsageError(`emsProbes must be an integer ≥ 1, got ${o.emsProbes}`);
+  checkCount(o.emsPoints, 'emsPoints', 2, LIMITS.points);
+  checkCount(o.emsProbes, 'emsProbes', 1, LIMITS.population);
   if (o.ems !== 'online' && o.ems !== 'degenerate') {
     if (!o.ems.trimStart().startsWith('{')) {
       throw new UsageError(`ems must be "online", "degenerate" or EMS JSON text (emsToJson, from emsFromMixture or estimateEms); got ${JSON.stringify(o.ems.slice(0, 40))}`);

@@ -2,6 +2,7 @@ import type { Process } from '../process/types.js';
 import { checkGrid, type GridSpec } from '../grid/index.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * AutoDiffusion's evolutionary search of time steps (Li et al. 2023, "AutoDiffusion: Training-Free
@@ -169,13 +170,10 @@ const keyOf = (u: readonly number[]) => u.join(',');
 
 export function resolveOptions(o: Partial<EvolutionOptions> | undefined): EvolutionOptions {
   const r = { ...DEFAULT_EVOLUTION, ...o };
-  const int = (k: keyof EvolutionOptions, min: number) => {
-    if (!(Number.isInteger(r[k]) && r[k] >= min)) throw new UsageError(`search option ${k} must be an integer ≥ ${min}, got ${r[k]}`);
-  };
-  int('population', 2);
-  int('generations', 0);
-  int('parents', 1);
-  int('seed', 0);
+  checkCount(r.population, 'search option population', 2, LIMITS.population);
+  checkCount(r.generations, 'search option generations', 0, LIMITS.generations);
+  checkCount(r.parents, 'search option parents', 1, LIMITS.population);
+  checkCount(r.seed, 'search option seed', 0, LIMITS.seed);
   if (r.parents >= r.population) throw new UsageError(`search option parents must be below population (${r.population}), got ${r.parents}`);
   for (const k of ['crossover', 'mutationRate'] as const) {
     if (!(r[k] >= 0 && r[k] <= 1)) throw new UsageError(`search option ${k} must be a probability in [0, 1], got ${r[k]}`);

@@ -7,7 +7,7 @@ import { sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { median, sampleErrors } from '../metrics/error.js';
 import { Rng } from '../core/rng.js';
-import { UsageError } from '../core/errors.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * Fitness functions for grid searches: a sampler run on a fixed batch of x_T, scored against the
@@ -52,7 +52,7 @@ export function medianSampleDistance(x: Float64Array, y: Float64Array, d: number
 
 function batchSize(n: number | undefined): number {
   const size = n ?? 64;
-  if (!(Number.isInteger(size) && size >= 1)) throw new UsageError(`n must be an integer ≥ 1, got ${size}`);
+  checkCount(size, 'n', 1, LIMITS.samples);
   return size;
 }
 

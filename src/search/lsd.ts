@@ -5,6 +5,7 @@ import { log, pow } from '../core/math.js';
 import { analyticCoefficients, lsdRun, type LsdCoefficients } from '../samplers/lsd.js';
 import { checkInitial, coordinates, decreasing, MIN_GAP, type SearchProgress } from './evolution.js';
 import type { RunFitness } from './fitness.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * LSD / LSD+ distillation (Fu, Guo & Liu 2025, "Learnable Sampler Distillation for Discrete Diffusion
@@ -83,8 +84,8 @@ export interface DistillResult {
 
 function resolveDistill(o: Partial<DistillOptions> | undefined): DistillOptions {
   const r = { ...DEFAULT_DISTILL, ...o };
-  if (!(Number.isInteger(r.iterations) && r.iterations >= 0)) throw new UsageError(`distill option iterations must be an integer ≥ 0, got ${r.iterations}`);
-  if (!(Number.isInteger(r.seed) && r.seed >= 0)) throw new UsageError(`distill option seed must be an integer ≥ 0, got ${r.seed}`);
+  checkCount(r.iterations, 'distill option iterations', 0, LIMITS.iterations);
+  checkCount(r.seed, 'distill option seed', 0, LIMITS.seed);
   for (const k of ['learningRate', 'perturbation'] as const) {
     if (!(r[k] > 0)) throw new UsageError(`distill option ${k} must be > 0, got ${r[k]}`);
   }

@@ -8,6 +8,7 @@ import {
   type EvolutionOptions, type SearchProgress,
 } from './evolution.js';
 import type { RunFitness } from './fitness.js';
+import { checkCount, LIMITS } from '../core/limits.js';
 
 /**
  * S³, the solver-schedule search of Liu et al. 2023 ("A Unified Sampling Framework for Solver Searching
@@ -121,7 +122,7 @@ function predict(x: readonly number[], known: readonly { f: number[]; y: number 
 
 function resolveS3(o: Partial<S3Options> | undefined): S3Options {
   const screen = o?.screen ?? DEFAULT_S3.screen;
-  if (!(Number.isInteger(screen) && screen >= 1)) throw new UsageError(`search option screen must be an integer ≥ 1, got ${screen}`);
+  checkCount(screen, 'search option screen', 1, LIMITS.population);
   return { ...resolveOptions(o), screen };
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import {
   BUILTIN_MARKOV,
@@ -103,8 +103,6 @@ describe('token inverse problems: exact posterior, clamped baseline, APS (mixtur
     await expect(aps(d, { n: 1, rng: new Rng(1) }, { steps: 2, observation: noisy, learningRate: 0 })).rejects.toThrow(/learningRate/);
   });
 
-  it('report', () => {
-    console.log(lines.join('\n'));
-    expect(lines.length).toBe(2);
-  });
+  // The measured numbers, printed for the reader; each is asserted in the test that measured it.
+  afterAll(() => console.log(lines.join('\n')));
 });

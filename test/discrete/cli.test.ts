@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { parseNpy } from '../../src/io/npy.js';
+import { BUILTIN_MARKOV, type MarkovChainSpec } from '../../src/discrete/oracle/markov.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-discrete-cli-'));
 
@@ -23,7 +24,15 @@ describe('diffuse sample-discrete / bench-discrete', () => {
     expect(stats).toMatchObject({ chain: 'sticky3', length: 5, sampler: 'first-hitting', n: 300, nfe: 5, nfePerSequence: 5 });
     expect(stats.tv).toBeGreaterThan(0);
     expect(stats.tv).toBeLessThan(0.5);
-    expect(stats.exactEntropy).toBeGreaterThan(0);
+    // The chain's entropy by enumerating its 3^5 sequences, p(x) = p0(x0)·Π T(x_{i−1}, x_i).
+    const { initial, transition } = BUILTIN_MARKOV.sticky3 as MarkovChainSpec;
+    let entropy = 0;
+    for (let code = 0; code < 3 ** 5; code++) {
+      const x = Array.from({ length: 5 }, (_, i) => Math.floor(code / 3 ** (4 - i)) % 3);
+      const p = x.slice(1).reduce((acc, v, i) => acc * transition[x[i]][v], initial[x[0]]);
+      if (p > 0) entropy -= p * Math.log(p);
+    }
+    expect(stats.exactEntropy).toBeCloseTo(entropy, 10);
     const t = parseNpy(readFileSync(npy));
     expect(t.shape).toEqual([300, 5]);
     expect(Array.from(t.data).every((v) => Number.isInteger(v) && v >= 0 && v < 3)).toBe(true);

@@ -54,7 +54,7 @@ describe('EDLM: importance sampling with an autoregressive energy (mixture3, L=4
 
   it('errors', async () => {
     const d = new DiscreteDenoiser(oracle);
-    await expect(edlm(d, { n: 1, rng: new Rng(1) }, { steps: 2, energy, candidates: 0 })).rejects.toThrow(/candidates must be a positive integer/);
+    await expect(edlm(d, { n: 1, rng: new Rng(1) }, { steps: 2, energy, candidates: 0 })).rejects.toThrow(/candidates must be an integer from 1 to 10000, got 0/);
     await expect(edlm(d, { n: 1, rng: new Rng(1) }, { steps: 2, energy, windowStart: 0.2, windowEnd: 0.5 })).rejects.toThrow(/window/);
     await expect(edlm(d, { n: 1, rng: new Rng(1) }, { steps: 2, energy: oracleScorer(new MarkovOracle(BUILTIN_MARKOV.mixture3, 5)) })).rejects.toThrow(/energy model is over 5 tokens/);
   });

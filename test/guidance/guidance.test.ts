@@ -59,7 +59,9 @@ describe('classifier-free guidance', () => {
       expect(std(r)).toBeCloseTo(std(c), 12);
       expect(r[2 * i] / p[2 * i]).toBeCloseTo(r[2 * i + 1] / p[2 * i + 1], 12);
     }
-    expect(() => rescaleGuided(new Float64Array(2), new Float64Array(2), 1, 0.5)).not.toThrow();
+    // A guided output with zero spread is left as it is (no division by its zero std).
+    expect(rescaleGuided(Float64Array.of(1, 1, 3, 5), Float64Array.of(2, 3, 1, 2), 2, 0.5)).toEqual(Float64Array.of(1, 1, 2.25, 3.75));
+    expect(rescaleGuided(new Float64Array(2), Float64Array.of(1, 2), 1, 1)).toEqual(new Float64Array(2));
     expect(() => classifierFreeGuidance({ conditional: cond, unconditional: uncond, scale: 2, rescale: 1.5 })).toThrow(/\[0, 1\]/);
   });
 
@@ -74,6 +76,16 @@ describe('classifier-free guidance', () => {
     expect(await g.predict(x, 8, tIn)).toEqual(await plain.predict(x, 8, tIn));
     for (const t of [vp.tOfLogSnr(2), vp.tOfLogSnr(-2)]) expect(await g.predict(x, 8, t)).toEqual(await cond.predict(x, 8, t));
     expect(u.calls).toBe(1);
+  });
+
+  it('interval guidance: σ_hi is inside the interval and σ_lo outside (half-open (σ_lo, σ_hi])', async () => {
+    // A process whose σ/α is t itself, so the ends are hit exactly.
+    const exact = { alpha: () => 1, sigma: (t: number) => t } as unknown as typeof vp;
+    const g = classifierFreeGuidance({ conditional: cond, unconditional: uncond, scale: 3, interval: { process: exact, sigmaLo: 0.5, sigmaHi: 2 } });
+    const plain = classifierFreeGuidance({ conditional: cond, unconditional: uncond, scale: 3 });
+    for (const [t, inside] of [[2, true], [0.5, false], [2 * (1 + 1e-15), false], [0.5 * (1 + 1e-15), true]] as const) {
+      expect(await g.predict(x, 8, t), `σ = ${t}`).toEqual(await (inside ? plain : cond).predict(x, 8, t));
+    }
   });
 
   it('on exact models, CFG with scale g equals classifier guidance with scale g (Ho & Salimans 2022, §3.2)', async () => {

@@ -3,6 +3,7 @@ import { exp, log } from '../../core/math.js';
 import type { DiscreteModel } from '../model.js';
 import { checkSequences } from '../model.js';
 import { logSumExp } from '../categorical.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 const lse = (a: Float64Array, n: number) => logSumExp(a, 0, n);
 
@@ -62,8 +63,8 @@ export class MarkovChain {
   constructor(spec: MarkovChainSpec) {
     const V = spec.vocabSize;
     const k = spec.order ?? 1;
-    if (!Number.isInteger(V) || V < 1) throw new UsageError(`chain vocabSize must be a positive integer, got ${V}`);
-    if (!Number.isInteger(k) || k < 1) throw new UsageError(`chain order must be a positive integer, got ${k}`);
+    checkCount(V, 'chain vocabSize', 1, LIMITS.vocabulary);
+    checkCount(k, 'chain order', 1, 16);
     const S = intPow(V, k);
     if (S > 1 << 20) throw new UsageError(`V^k = ${V}^${k} window states is too many (at most 2^20)`);
     if (spec.initial?.length !== S) throw new UsageError(`chain initial must have V^k = ${S} entries, got ${spec.initial?.length}`);
@@ -234,7 +235,7 @@ export class MarkovOracle implements DiscreteModel {
     this.chains = chains.map((c) => new MarkovChain(c));
     this.vocabSize = this.chains[0].V;
     if (!this.chains.every((c) => c.V === this.vocabSize)) throw new UsageError('every chain of a mixture must have the same vocabSize');
-    if (!Number.isInteger(length) || length < 1) throw new UsageError(`length must be a positive integer, got ${length}`);
+    checkCount(length, 'length', 1, LIMITS.sequence);
     const kMax = Math.max(...this.chains.map((c) => c.k));
     if (length < kMax) throw new UsageError(`length ${length} is shorter than the chain order ${kMax}`);
     this.logWeights = logDistribution(weights, 'mixture weights');

@@ -5,6 +5,7 @@ import { checkObservation, clampedStart, tokenLikelihood, type TokenObservation 
 import type { DiscreteDenoiser } from '../model.js';
 import { linearSchedule, type MaskSchedule } from '../schedule.js';
 import { evaluateRows, maskedCount, maskTimes, unmaskProbability, type DiscreteRun, type DiscreteSample } from './types.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 export interface ApsOptions {
   /** Number of steps N (ignored when `times` is given): one model call each. */
@@ -59,7 +60,7 @@ export async function aps(model: DiscreteDenoiser, run: DiscreteRun, options: Ap
   const lambda = options.klWeight ?? 0;
   const guidance = options.guidance ?? 'qe';
   const remasking = options.remasking ?? 'anchored';
-  if (!Number.isInteger(inner) || inner < 0) throw new UsageError(`innerSteps must be an integer ≥ 0, got ${inner}`);
+  checkCount(inner, 'innerSteps', 0, LIMITS.steps);
   if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError(`learningRate must be a finite number > 0, got ${lr}`);
   if (!(lambda >= 0 && Number.isFinite(lambda))) throw new UsageError(`klWeight must be a finite number ≥ 0, got ${lambda}`);
   if (guidance !== 'qe' && guidance !== 'tilt') throw new UsageError(`guidance must be qe or tilt, got ${String(guidance)}`);

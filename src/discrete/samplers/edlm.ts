@@ -6,6 +6,7 @@ import type { MarkovOracle } from '../oracle/markov.js';
 import { linearSchedule, type MaskSchedule } from '../schedule.js';
 import { maskedAfterStep, unmaskStep } from './ancestral.js';
 import { evaluateRows, maskTimes, startTokens, type DiscreteRun, type DiscreteSample } from './types.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 /** The energy's source: log-likelihoods of complete sequences, e.g. an autoregressive model's Σ_i log p(x_i | x_<i). */
 export interface SequenceScorer {
@@ -62,7 +63,7 @@ export async function edlm(model: DiscreteDenoiser, run: DiscreteRun, options: E
   const K = options.candidates ?? 4;
   const hi = options.windowStart ?? 1;
   const lo = options.windowEnd ?? 0;
-  if (!Number.isInteger(K) || K < 1) throw new UsageError(`candidates must be a positive integer, got ${K}`);
+  checkCount(K, 'candidates', 1, LIMITS.population);
   if (!(lo >= 0 && hi <= 1 && lo <= hi)) throw new UsageError(`the importance-sampling window needs 0 ≤ windowEnd ≤ windowStart ≤ 1, got [${lo}, ${hi}]`);
   if (energy.vocabSize !== V || energy.length !== L) {
     throw new UsageError(`energy model is over ${energy.length} tokens from ${energy.vocabSize}; the denoiser over ${L} from ${V}`);

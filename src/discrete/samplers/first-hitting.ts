@@ -4,6 +4,7 @@ import { TokenSampler, type TokenFilter } from '../categorical.js';
 import type { DiscreteDenoiser } from '../model.js';
 import { linearSchedule, type MaskSchedule } from '../schedule.js';
 import { evaluateRows, maskedCount, startTokens, type DiscreteRun, type DiscreteSample } from './types.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 export interface FirstHittingOptions extends TokenFilter {
   schedule?: MaskSchedule;
@@ -34,7 +35,7 @@ export async function firstHitting(model: DiscreteDenoiser, run: DiscreteRun, op
   const { n, rng } = run;
   const schedule = options.schedule ?? linearSchedule();
   const k = options.tokensPerCall ?? 1;
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`tokensPerCall must be a positive integer, got ${k}`);
+  checkCount(k, 'tokensPerCall', 1, LIMITS.sequence);
   const tStart = options.tStart ?? 1;
   if (!(tStart > 0 && tStart <= 1)) throw new UsageError(`tStart must be in (0, 1], got ${tStart}`);
   const tokens = new TokenSampler(V, options);

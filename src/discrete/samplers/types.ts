@@ -2,6 +2,7 @@ import { UsageError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { allMasked, checkSequences, type DiscreteDenoiser } from '../model.js';
 import type { MaskSchedule } from '../schedule.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 /** What every discrete sampler returns. */
 export interface DiscreteSample {
@@ -32,7 +33,7 @@ export function startTokens(model: DiscreteDenoiser, run: DiscreteRun): Int32Arr
 /** A decreasing time grid 1 = t_0 > … > t_N = 0, uniform in t unless given. */
 export function maskTimes(steps: number, times?: Float64Array): Float64Array {
   if (times === undefined) {
-    if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`steps must be a positive integer, got ${steps}`);
+    checkCount(steps, 'steps', 1, LIMITS.steps);
     return Float64Array.from({ length: steps + 1 }, (_, i) => 1 - i / steps);
   }
   const ok = times.length >= 2 && times.every((t, i) => t >= 0 && t <= 1 && (i === 0 || t <= times[i - 1]));

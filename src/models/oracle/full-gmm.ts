@@ -6,6 +6,7 @@ import { UsageError, usage } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { exp, log } from '../../core/math.js';
 import { cholSolve, cholesky, logDetFromCholesky, matVec, symmetrize } from '../../core/linalg.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 /**
  * x0 ~ Σ_k w_k N(μ_k, Σ_k) with full covariances: the class that posteriors of linear-Gaussian
@@ -314,7 +315,7 @@ export class NoisyPosterior {
   sample(draws: number, rng: Rng): Float64Array {
     const { d, K, covariances } = this.mixture;
     const { n } = this;
-    usage(Number.isInteger(draws) && draws >= 1, `draws must be an integer ≥ 1, got ${draws}`);
+    checkCount(draws, 'draws', 1, LIMITS.samples);
     const dd = d * d;
     this.spreads ??= this.factors.map((L, k) => {
       const P = covariances.slice(k * dd, (k + 1) * dd);

@@ -4,6 +4,7 @@ import { checkPrediction, fromDataCoefficients, type Prediction } from '../../pa
 import { UsageError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { exp, log } from '../../core/math.js';
+import { checkCount, LIMITS } from '../../core/limits.js';
 
 /** A Gaussian mixture with diagonal covariances, in the problem-file format of shared/refs. */
 export interface GmmSpec {
@@ -31,8 +32,8 @@ export class GaussianMixture {
 
   constructor(spec: GmmSpec) {
     const { d, K } = spec;
-    usageIf(Number.isInteger(d) && d > 0, `gmm.d must be a positive integer, got ${d}`);
-    usageIf(Number.isInteger(K) && K > 0, `gmm.K must be a positive integer, got ${K}`);
+    checkCount(d, 'gmm.d', 1, LIMITS.dims);
+    checkCount(K, 'gmm.K', 1, LIMITS.components);
     usageIf(spec.covariance_type === 'diag', `gmm.covariance_type must be "diag", got ${JSON.stringify(spec.covariance_type)}`);
     usageIf(Array.isArray(spec.weights) && spec.weights.length === K, `gmm.weights must have K=${K} entries`);
     const wsum = spec.weights.reduce((a, b) => a + b, 0);
