@@ -69,6 +69,9 @@ const files: Record<string, string | Uint8Array> = {
   'classifier-shape.json': classifierCard({ sample_shape: 'abc' }),
   'classifier-huge.json': classifierCard({ num_classes: 1e12 }),
   'config-timesteps.json': '{"num_train_timesteps": 1000000000}',
+  'garbage.onnx': 'not an onnx graph',
+  'card-garbage-onnx.json': card({ onnx: 'garbage.onnx' }),
+  'mlm-huge.json': JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'models/text/card.json'), 'utf8')), vocab_size: 1e9 }),
   'config-proto.json': '{"beta_schedule": "constructor"}',
   'config-nan.json': '{"beta_start": "x"}',
 };
@@ -157,6 +160,27 @@ const cases: Record<string, Case> = {
 
   // 4. Long values are cut in the message.
   'a long bad value is truncated': { args: sample('--sampler', 'x'.repeat(70_000)), code: 2 },
+
+  // More options that read a file, a name or a number.
+  'bench schedule bad': { args: ['bench', '--nfe', '4', '--schedule', f('schedule-items.json')], code: 2, says: ['"steps[0]"'] },
+  'bench ems bad': { args: ['bench', '--samplers', 'dpm-solver-v3', '--ems', f('ems-bad.json')], code: 2, says: ['ems-bad.json'] },
+  'bench sampler constructor': { args: ['bench', '--samplers', 'constructor'], code: 2, says: ['unknown sampler'] },
+  'ems data with NaN': { args: ['ems', '--method', 'estimate', '--model', 'mnist', '--data', f('nan.npy'), '--out', f('e2.json')], code: 2, says: ['nan.npy'] },
+  'posterior measure constructor': { args: ['posterior', '--measure', 'constructor:m=1'], code: 2, says: ['constructor'] },
+  'posterior method __proto__': { args: ['posterior', '--measure', 'project:m=1', '--method', '__proto__'], code: 2, says: ['__proto__'] },
+  'posterior noise-std negative': { args: ['posterior', '--measure', 'project:m=1', '--noise-std', '-1'], code: 2, says: ['--noise-std'] },
+  'interpolant from builtin:constructor': { args: ['interpolant', '--from', 'builtin:constructor'], code: 2, says: ['unknown built-in problem'] },
+  'model card with a corrupt network': { args: ['sample', '--model', `onnx:${f('card-garbage-onnx.json')}`], code: 2, says: ['garbage.onnx'] },
+  'masked-LM card with V = 1e9': { args: ['sample', '--discrete', '--model', `onnx:${f('mlm-huge.json')}`], code: 2, says: ['vocab_size'] },
+  'labels outside the model\'s classes': { args: ['sample', '--model', 'mnist', '--labels', '12', '--n', '2', '--steps', '2'], code: 2, says: ['12'] },
+  'cfg NaN': { args: sample('--cfg', 'NaN'), code: 2, says: ['--cfg'] },
+  'rho Infinity': { args: sample('--grid', 'karras', '--rho', 'Infinity'), code: 2, says: ['--rho'] },
+  'time-limit negative': { args: ['search', '--out', f('s5.json'), '--time-limit', '-5'], code: 2, says: ['--time-limit'] },
+  'max-memory not a number': { args: ['--max-memory', 'lots', 'sample'], code: 2, says: ['--max-memory'] },
+  'eval on an exact model': { args: ['eval', '--model', 'builtin:ring8'], code: 2, says: ['eval'] },
+  'calibrate a missing augmented graph': { args: ['calibrate', '--model', 'mnist', '--augmented', f('missing.onnx'), '--out', f('c.json')], code: 2, says: ['missing.onnx'] },
+  'opt with a non-number value': { args: sample('--sampler', 'unipc', '--opt', 'order=three'), code: 2, says: ['order'] },
+  'opt order 1e9': { args: sample('--sampler', 'unipc', '--opt', 'order=1000000000'), code: 2, says: ['order'] },
 
   // 5. Outputs: checked before work, an existing file kept when the run fails.
   'plot into a missing folder keeps --out': { args: sample('--out', f('old1.npy'), '--plot', f('no/such/dir/p.png')), code: 2, says: ['no/such/dir'], keeps: 'old1.npy' },

@@ -21,6 +21,20 @@ export function numberArg(value: string): number {
   return v;
 }
 
+/** A finite number > 0 (scales, rates). */
+export function positiveArg(value: string): number {
+  const v = numberArg(value);
+  if (!(v > 0)) throw new InvalidArgumentError('expected a number > 0');
+  return v;
+}
+
+/** A finite number ≥ 0 (durations). */
+export function nonNegativeArg(value: string): number {
+  const v = numberArg(value);
+  if (!(v >= 0)) throw new InvalidArgumentError('expected a number ≥ 0');
+  return v;
+}
+
 /** A comma-separated list of integers ≥ min, e.g. "5,10,20". */
 export function integerListArg(min: number, max: number, maxItems = LIMITS.points): (value: string) => number[] {
   const one = integerArg(min, max);

@@ -16,7 +16,7 @@ import {
 import { readJsonObject, writeTextFile } from '../io/files.js';
 import { searchFileSchema, searchMethods, validate, type SearchFile, type SearchMethod } from '../io/formats.js';
 
-import { integerArg, keyValueArg, numberArg } from './args.js';
+import { integerArg, keyValueArg, nonNegativeArg, positiveArg } from './args.js';
 import { loadModelArg } from './model.js';
 import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
@@ -74,11 +74,11 @@ export function addSearchCommand(program: Command, io: CliIo): void {
     .option('--parents <n>', 'autodiffusion/s3: best kept and bred (default 5)', integerArg(1, LIMITS.population))
     .option('--screen <n>', 's3: candidates the predictor ranks per evaluation (default 4)', integerArg(1, LIMITS.population))
     .option('--iterations <n>', 'lsd: SPSA + Adam iterations, 3 runs each (default 150)', integerArg(0, LIMITS.iterations))
-    .option('--learning-rate <x>', 'lsd: Adam step size (default 0.02)', numberArg)
+    .option('--learning-rate <x>', 'lsd: Adam step size (default 0.02; cut back by ×0.7 after a step that makes the fit worse)', positiveArg)
     .option('--search-seed <seed>', 'seed of the search itself (default 0)', integerArg(0, LIMITS.seed))
     .option('--teacher-steps <n>', 'onnx models: dpmpp-2m steps of the teacher', integerArg(2, LIMITS.steps), 200)
     .option('--resume <file>', 'continue the search saved in this result file')
-    .option('--time-limit <s>', 'stop cleanly after this many seconds (as Ctrl-C does)', numberArg)
+    .option('--time-limit <s>', 'stop cleanly after this many seconds (as Ctrl-C does)', nonNegativeArg)
     .requiredOption('--out <file>', 'write the result (and the state to resume from) as JSON')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print the result file on stdout')

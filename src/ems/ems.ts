@@ -1,4 +1,7 @@
+import * as v from 'valibot';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { finite, integer, list, looseRecord, record, text, validate } from '../io/schema.js';
 
 /**
  * Empirical model statistics (EMS) of DPM-Solver-v3 (Zheng et al. 2023, §3.2, Eq. 6–7): on an
@@ -70,6 +73,19 @@ export function emsToJson(e: Ems): string {
   return JSON.stringify({ format: EMS_FORMAT, ...e });
 }
 
+const perNode = list(finite, 1, LIMITS.points);
+
+/** The file's fields, typed and bounded; checkEms then checks how they fit together. */
+const emsSchema = record({
+  format: v.literal(EMS_FORMAT, `must be "${EMS_FORMAT}" (a file \`diffuse ems\` or emsToJson wrote)`),
+  lambda: perNode,
+  l: perNode,
+  s: perNode,
+  b: v.optional(list(list(finite, 1, LIMITS.dims), 1, LIMITS.points)),
+  lStdErr: v.optional(perNode),
+  provenance: looseRecord({ method: text, samples: integer(0, Number.MAX_SAFE_INTEGER), probes: v.optional(integer(0, LIMITS.population)), note: v.optional(v.string()) }),
+});
+
 /** Parse and check EMS JSON text written by emsToJson. */
 export function parseEms(text: string, dim?: number): Ems {
   let raw: unknown;
@@ -78,10 +94,7 @@ export function parseEms(text: string, dim?: number): Ems {
   } catch (err) {
     throw new UsageError(`EMS is not valid JSON (${(err as Error).message}); accepted: the text written by emsToJson / \`diffuse ems\``);
   }
-  if (typeof raw !== 'object' || raw === null || (raw as { format?: unknown }).format !== EMS_FORMAT) {
-    throw new UsageError(`EMS JSON must have format "${EMS_FORMAT}"`);
-  }
-  const { lambda, l, s, b, lStdErr, provenance } = raw as Ems;
+  const { lambda, l, s, b, lStdErr, provenance } = validate(emsSchema, raw, 'EMS');
   const e: Ems = { lambda, l, s, provenance };
   if (b !== undefined) e.b = b;
   if (lStdErr !== undefined) e.lStdErr = lStdErr;

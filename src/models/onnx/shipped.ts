@@ -47,7 +47,7 @@ export async function shippedModels(): Promise<ShippedModel[]> {
     } catch {
       continue;
     }
-    const kind = kinds[String(json.format)];
+    const kind = Object.hasOwn(kinds, String(json.format)) ? kinds[String(json.format)] : undefined;
     if (kind) out.push({ name, kind, card, description: typeof json.description === 'string' ? json.description : '' });
   }
   return out;
