@@ -133,6 +133,8 @@ async function resumeState(a: SearchArgs): Promise<SearchFile['state'] | undefin
   if (!a.resume) return undefined;
   const saved = validate(searchFileSchema, await readJsonObject(a.resume), a.resume);
   if (saved.method !== a.method) throw new UsageError(`${a.resume} holds a ${String(saved.method)} search; run it with --method ${String(saved.method)}`);
+  const kind = a.method === 'lsd+' ? 'lsd' : a.method;
+  if (saved.state.kind !== kind) throw new UsageError(`${a.resume}: "state.kind" is "${saved.state.kind}" but the file says method ${saved.method}; the file is not one diffuse search wrote`);
   return saved.state;
 }
 

@@ -114,14 +114,17 @@ export const heldOutSchema = list(integer(0, Number.MAX_SAFE_INTEGER), 1, LIMITS
 
 export { validate, text };
 
-/** Shape of one sample: 1 to 8 axes, at most LIMITS.dims values in all. */
-export const sampleShapeSchema = v.pipe(
-  list(integer(1, LIMITS.dims), 1, 8),
-  v.check((s) => s.reduce((a, b) => a * b, 1) <= LIMITS.dims, `must hold at most ${LIMITS.dims} values in all`),
+/** Shape of one sample: 1 to 8 positive axes, at most LIMITS.dims values in all. */
+export const sampleShapeSchema = v.custom<number[]>(
+  (s) => Array.isArray(s) && s.length >= 1 && s.length <= 8 && s.every((d) => Number.isInteger(d) && d > 0) && s.reduce((a: number, b: number) => a * b, 1) <= LIMITS.dims,
+  `must be 1 to 8 positive integers holding at most ${LIMITS.dims} values in all, e.g. [1, 28, 28]`,
 );
 
-/** [low, high] with low < high. */
-export const dataRangeSchema = v.pipe(v.strictTuple([finite, finite], 'must be [low, high], e.g. [-1, 1]'), v.check(([lo, hi]) => lo < hi, 'must have low < high'));
+/** [low, high] with finite low < high. */
+export const dataRangeSchema = v.custom<[number, number]>(
+  (r) => Array.isArray(r) && r.length === 2 && r.every((x) => Number.isFinite(x)) && (r[0] as number) < (r[1] as number),
+  'must be [low, high] with finite low < high, e.g. [-1, 1]',
+);
 
 /** The card training/classifier.py writes beside a classifier's .onnx. */
 export const classifierCardSchema = looseRecord({

@@ -119,7 +119,7 @@ describe('ONNX masked-LM adapter on the closed-form sticky3 network', () => {
       [{ mask_id: 2 }, /mask_id 2 is also the id of token 1/],
       [{ format: 'diffuse-model-card/v1' }, /"format" must be "diffuse-mlm-card\/v1"/],
       [{ vocab_size: 4 }, /"token_ids" must list vocab_size = 4 network ids/],
-      [{ extra: 1 }, /unknown key "extra"; accepted: format, onnx/],
+      [{ extra: 1 }, /"extra" is not a known key; accepted: format, onnx/],
     ];
     for (const [patch, message] of cases) await expect(loadOnnxMaskedLM(writeCard('bad.json', patch))).rejects.toThrow(message);
     await expect(loadOnnxMaskedLM(join(fixtures, 'bad_dtype.json'))).rejects.toThrow(/input "input_ids" has element type float32; accepted: int64, int32/);

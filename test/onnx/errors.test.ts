@@ -31,13 +31,13 @@ describe('model card validation (pure)', () => {
 
   it('says what is wrong and what is accepted', () => {
     bad({ format: 'v0' }, /card.json: "format" must be "diffuse-model-card\/v1"/);
-    bad({ prediction: 'eps' }, /"prediction" is "eps"; accepted: epsilon, sample, v_prediction, velocity/);
-    bad({ time: { kind: 'index' } }, /"time.kind" is "index"; accepted: discrete, continuous, sigma, edm_c_noise/);
-    bad({ time: { dtype: 'float64' } }, /"time.dtype" is "float64"; accepted: float32, float16, int64/);
+    bad({ prediction: 'eps' }, /"prediction" must be one of: epsilon, sample, v_prediction, velocity; got "eps"/);
+    bad({ time: { kind: 'index' } }, /"time.kind" must be one of: discrete, continuous, sigma, edm_c_noise; got "index"/);
+    bad({ time: { dtype: 'float64' } }, /"time.dtype" must be one of: float32, float16, int64; got "float64"/);
     bad({ sample_shape: [1, 0] }, /"sample_shape" must be 1 to 8 positive integers/);
-    bad({ max_batch: 0 }, /"max_batch" must be an integer from 1 to 10000000, got 0/);
+    bad({ max_batch: 0 }, /"max_batch" must be an integer from 1 to 10000000; got 0/);
     bad({ num_classes: 10 }, /"inputs.class_labels" and "num_classes" go together/);
-    bad({ sampleShape: [1] }, /unknown key "sampleShape"; accepted: format, onnx/);
+    bad({ sampleShape: [1] }, /"sampleShape" is not a known key; accepted: format, onnx/);
     bad({ time: { kind: 'edm_c_noise' } }, /edm_c_noise.*"sample" prediction; got "epsilon"/);
     expect(() => parseModelCard([1], 'card.json')).toThrow(UsageError);
   });

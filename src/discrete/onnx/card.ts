@@ -1,6 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
-import { echo } from '../../io/schema.js';
+import * as v from 'valibot';
+import { echo, integer, list, oneOf, record, text, validate } from '../../io/schema.js';
 
 /**
  * The masked-LM card: a small JSON file next to an .onnx masked language model saying how Diffuse's
@@ -39,93 +40,65 @@ export interface MlmCard {
   description?: string;
 }
 
-const CARD_KEYS = ['format', 'onnx', 'length', 'vocab_size', 'mask_id', 'token_ids', 'inputs', 'output', 'time', 'tokenizer', 'max_batch', 'description'];
+const name = text;
+const tokenId = integer(0, LIMITS.vocabulary);
 
-type Json = Record<string, unknown>;
-type Fail = (message: string) => never;
+/** The card file's fields, typed and bounded; cross-field rules follow in parseMlmCard. */
+const mlmCardSchema = record({
+  format: v.literal(MLM_CARD_FORMAT, `must be "${MLM_CARD_FORMAT}"`),
+  onnx: name,
+  length: integer(1, LIMITS.sequence),
+  vocab_size: integer(1, LIMITS.vocabulary),
+  mask_id: tokenId,
+  token_ids: v.optional(list(tokenId, 1, LIMITS.vocabulary)),
+  inputs: v.optional(record({ ids: v.optional(name), attention_mask: v.optional(name) })),
+  output: v.optional(name),
+  time: v.optional(record({ input: name })),
+  tokenizer: v.optional(record({ type: oneOf(['char', 'word']), tokens: list(name, 1, LIMITS.vocabulary), unknown: v.optional(v.string('must be a string')) })),
+  max_batch: v.optional(integer(1, LIMITS.samples)),
+  description: v.optional(v.string('must be a string')),
+});
 
 /** Validate plain card data (e.g. parsed JSON); `source` (the card's path) prefixes every error. */
 export function parseMlmCard(value: unknown, source = 'masked-LM card'): MlmCard {
-  const fail: Fail = (message) => {
+  const fail = (message: string): never => {
     throw new UsageError(`${source}: ${message}`);
   };
-  const card = object(value, 'the card', fail);
-  onlyKeys(card, CARD_KEYS, '', fail);
-  if (card.format !== MLM_CARD_FORMAT) fail(`"format" must be "${MLM_CARD_FORMAT}", got ${JSON.stringify(card.format)}`);
-  const vocabSize = count(card.vocab_size, 'vocab_size', 1, LIMITS.vocabulary, fail);
-  const maskId = count(card.mask_id, 'mask_id', 0, LIMITS.vocabulary, fail);
-  const tokenIds = card.token_ids === undefined ? Array.from({ length: vocabSize }, (_, v) => v) : ids(card.token_ids, vocabSize, fail);
+  const card = validate(mlmCardSchema, value, source);
+  const vocabSize = card.vocab_size;
+  const maskId = card.mask_id;
+  const tokenIds = card.token_ids ?? Array.from({ length: vocabSize }, (_, i) => i);
+  if (tokenIds.length !== vocabSize) fail(`"token_ids" must list vocab_size = ${vocabSize} network ids, got ${tokenIds.length}`);
+  if (new Set(tokenIds).size !== tokenIds.length) fail('"token_ids" has duplicates');
   if (tokenIds.includes(maskId)) fail(`mask_id ${maskId} is also the id of token ${tokenIds.indexOf(maskId)}; the mask needs its own id`);
-  const inputs = object(card.inputs ?? {}, 'inputs', fail);
-  onlyKeys(inputs, ['ids', 'attention_mask'], 'inputs.', fail);
+  const inputs = card.inputs ?? {};
   const result: MlmCard = {
-    onnx: text(card.onnx, 'onnx', fail),
-    length: count(card.length, 'length', 1, LIMITS.sequence, fail),
+    onnx: card.onnx,
+    length: card.length,
     vocabSize,
     maskId,
     tokenIds,
-    inputs: {
-      ids: inputs.ids === undefined ? 'input_ids' : text(inputs.ids, 'inputs.ids', fail),
-      ...(inputs.attention_mask === undefined ? {} : { attentionMask: text(inputs.attention_mask, 'inputs.attention_mask', fail) }),
-    },
-    output: card.output === undefined ? 'logits' : text(card.output, 'output', fail),
+    inputs: { ids: inputs.ids ?? 'input_ids', ...(inputs.attention_mask === undefined ? {} : { attentionMask: inputs.attention_mask }) },
+    output: card.output ?? 'logits',
   };
-  if (card.time !== undefined) {
-    const time = object(card.time, 'time', fail);
-    onlyKeys(time, ['input'], 'time.', fail);
-    result.time = { input: text(time.input, 'time.input', fail) };
-  }
+  if (card.time !== undefined) result.time = { input: card.time.input };
   if (card.tokenizer !== undefined) result.tokenizer = tokenizer(card.tokenizer, vocabSize, fail);
-  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, LIMITS.samples, fail);
-  if (card.description !== undefined) result.description = text(card.description, 'description', fail);
+  if (card.max_batch !== undefined) result.maxBatch = card.max_batch;
+  if (card.description !== undefined) result.description = card.description;
   return result;
 }
 
-function tokenizer(value: unknown, vocabSize: number, fail: Fail): TokenizerSpec {
-  const t = object(value, 'tokenizer', fail);
-  onlyKeys(t, ['type', 'tokens', 'unknown'], 'tokenizer.', fail);
-  if (t.type !== 'char' && t.type !== 'word') fail(`"tokenizer.type" is ${JSON.stringify(t.type)}; accepted: char, word`);
-  const kind = t.type as TokenizerKind;
-  const tokens = t.tokens;
-  if (!Array.isArray(tokens) || tokens.length !== vocabSize || !tokens.every((s) => typeof s === 'string' && s !== '')) {
-    fail(`"tokenizer.tokens" must list vocab_size = ${vocabSize} non-empty strings`);
-  }
-  const list = tokens as string[];
+/** The tokenizer's rules beyond its types: one token per id, no duplicates, the kind's own form. */
+function tokenizer(t: { type: TokenizerKind; tokens: string[]; unknown?: string }, vocabSize: number, fail: (m: string) => never): TokenizerSpec {
+  const list = t.tokens;
+  if (list.length !== vocabSize) fail(`"tokenizer.tokens" must list vocab_size = ${vocabSize} non-empty strings, got ${list.length}`);
   if (new Set(list).size !== list.length) fail('"tokenizer.tokens" has duplicates');
-  if (kind === 'char' && !list.every((s) => [...s].length === 1)) fail('a "char" tokenizer needs one character per token');
-  if (kind === 'word' && list.some((s) => /\s/.test(s))) fail('a "word" tokenizer\'s tokens cannot contain spaces');
-  const spec: TokenizerSpec = { type: kind, tokens: list };
+  if (t.type === 'char' && !list.every((s) => [...s].length === 1)) fail('a "char" tokenizer needs one character per token');
+  if (t.type === 'word' && list.some((s) => /\s/.test(s))) fail('a "word" tokenizer\'s tokens cannot contain spaces');
+  const spec: TokenizerSpec = { type: t.type, tokens: list };
   if (t.unknown !== undefined) {
-    if (typeof t.unknown !== 'string' || !list.includes(t.unknown)) fail(`"tokenizer.unknown" must be one of the tokens, got ${JSON.stringify(t.unknown)}`);
-    spec.unknown = t.unknown as string;
+    if (!list.includes(t.unknown)) fail(`"tokenizer.unknown" must be one of the tokens, got ${echo(t.unknown)}`);
+    spec.unknown = t.unknown;
   }
   return spec;
-}
-
-function ids(value: unknown, vocabSize: number, fail: Fail): number[] {
-  const ok = Array.isArray(value) && value.length === vocabSize && value.every((v) => Number.isInteger(v) && v >= 0);
-  if (!ok) return fail(`"token_ids" must list vocab_size = ${vocabSize} network ids (integers ≥ 0), got ${JSON.stringify(value)}`);
-  const list = value as number[];
-  if (new Set(list).size !== list.length) fail('"token_ids" has duplicates');
-  return list;
-}
-
-function onlyKeys(o: Json, accepted: string[], prefix: string, fail: Fail): void {
-  const unknown = Object.keys(o).filter((k) => !accepted.includes(k));
-  if (unknown.length) fail(`unknown key "${prefix}${unknown[0]}"; accepted: ${accepted.map((k) => prefix + k).join(', ')}`);
-}
-
-function object(v: unknown, what: string, fail: Fail): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`"${what}" must be a JSON object, got ${JSON.stringify(v)}`);
-  return v as Json;
-}
-
-function text(v: unknown, what: string, fail: Fail): string {
-  if (typeof v !== 'string' || v === '') return fail(`"${what}" must be a non-empty string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function count(v: unknown, what: string, min: number, max: number, fail: Fail): number {
-  if (!(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) return fail(`"${what}" must be an integer from ${min} to ${max}, got ${echo(v)}`);
-  return v as number;
 }

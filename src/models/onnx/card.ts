@@ -1,6 +1,8 @@
 import { UsageError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
-import { echo } from '../../io/schema.js';
+import * as v from 'valibot';
+import { integer, looseRecord, oneOf, record, text, validate } from '../../io/schema.js';
+import { dataRangeSchema as dataRange, sampleShapeSchema as sampleShape } from '../../io/formats.js';
 import { createProcess, type Process, type ProcessConfig } from '../../process/index.js';
 import type { Prediction } from '../../param/convert.js';
 
@@ -43,57 +45,50 @@ export interface ModelCard {
   description?: string;
 }
 
-const CARD_KEYS = [
-  'format', 'onnx', 'prediction', 'process', 'time', 'inputs', 'output', 'sample_shape', 'num_classes', 'null_class',
-  'max_batch', 'data_range', 'classifier', 'description',
-];
+const nonEmpty = text;
 
-type Json = Record<string, unknown>;
+/** The card file's fields (snake_case, as written), typed and bounded; cross-field rules follow in parseModelCard. */
+const cardSchema = record({
+  format: v.literal(CARD_FORMAT, `must be "${CARD_FORMAT}"`),
+  onnx: nonEmpty,
+  prediction: oneOf(cardPredictions),
+  process: looseRecord({ name: nonEmpty }, '{"name": "vp-discrete", "numTrainTimesteps": 1000}'),
+  time: v.optional(record({ input: v.optional(nonEmpty), kind: v.optional(oneOf(timeKinds)), dtype: v.optional(oneOf(timeDtypes)) })),
+  inputs: v.optional(record({ sample: v.optional(nonEmpty), class_labels: v.optional(nonEmpty) })),
+  output: v.optional(nonEmpty),
+  sample_shape: sampleShape,
+  num_classes: v.optional(integer(1, LIMITS.classes)),
+  null_class: v.optional(integer(0, LIMITS.classes)),
+  max_batch: v.optional(integer(1, LIMITS.samples)),
+  data_range: v.optional(dataRange),
+  classifier: v.optional(nonEmpty),
+  description: v.optional(v.string('must be a string')),
+});
 
 /** Validate plain card data (e.g. parsed JSON); `source` (the card's path) prefixes every error. */
 export function parseModelCard(value: unknown, source = 'model card'): ModelCard {
   const fail = (message: string): never => {
     throw new UsageError(`${source}: ${message}`);
   };
-  const card = object(value, 'the card', fail);
-  const unknown = Object.keys(card).filter((k) => !CARD_KEYS.includes(k));
-  if (unknown.length) fail(`unknown key ${unknown.map((k) => `"${k}"`).join(', ')}; accepted: ${CARD_KEYS.join(', ')}`);
-  if (card.format !== CARD_FORMAT) fail(`"format" must be "${CARD_FORMAT}", got ${JSON.stringify(card.format)}`);
-  const onnx = text(card.onnx, 'onnx', fail);
-  const prediction = oneOf(card.prediction, cardPredictions, 'prediction', fail);
-  const time = object(card.time ?? {}, 'time', fail);
-  const kind = time.kind === undefined ? 'discrete' : oneOf(time.kind, timeKinds, 'time.kind', fail);
-  const inputs = object(card.inputs ?? {}, 'inputs', fail);
-  const shape = card.sample_shape;
-  if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((d) => Number.isInteger(d) && d > 0) || shape.reduce((a: number, b: number) => a * b, 1) > LIMITS.dims) {
-    fail(`"sample_shape" must be 1 to 8 positive integers holding at most ${LIMITS.dims} values in all, e.g. [1, 28, 28]; got ${echo(shape)}`);
-  }
+  const card = validate(cardSchema, value, source);
+  const time = card.time ?? {};
+  const inputs = card.inputs ?? {};
+  const kind = time.kind ?? 'discrete';
   const result: ModelCard = {
-    onnx,
-    prediction,
-    process: object(card.process, 'process', fail) as unknown as ProcessConfig,
-    time: {
-      input: time.input === undefined ? 'timestep' : text(time.input, 'time.input', fail),
-      kind,
-      dtype: time.dtype === undefined ? 'float32' : oneOf(time.dtype, timeDtypes, 'time.dtype', fail),
-    },
-    inputs: {
-      sample: inputs.sample === undefined ? 'sample' : text(inputs.sample, 'inputs.sample', fail),
-      ...(inputs.class_labels === undefined ? {} : { classLabels: text(inputs.class_labels, 'inputs.class_labels', fail) }),
-    },
-    output: card.output === undefined ? 'out_sample' : text(card.output, 'output', fail),
-    sampleShape: shape as number[],
+    onnx: card.onnx,
+    prediction: card.prediction,
+    process: card.process as unknown as ProcessConfig,
+    time: { input: time.input ?? 'timestep', kind, dtype: time.dtype ?? 'float32' },
+    inputs: { sample: inputs.sample ?? 'sample', ...(inputs.class_labels === undefined ? {} : { classLabels: inputs.class_labels }) },
+    output: card.output ?? 'out_sample',
+    sampleShape: card.sample_shape,
   };
-  const extraInputs = Object.keys(inputs).filter((k) => k !== 'sample' && k !== 'class_labels');
-  if (extraInputs.length) fail(`unknown inputs.${extraInputs[0]}; accepted: inputs.sample, inputs.class_labels`);
-  const extraTime = Object.keys(time).filter((k) => !['input', 'kind', 'dtype'].includes(k));
-  if (extraTime.length) fail(`unknown time.${extraTime[0]}; accepted: time.input, time.kind, time.dtype`);
-  if (card.num_classes !== undefined) result.numClasses = count(card.num_classes, 'num_classes', 1, LIMITS.classes, fail);
-  if (card.null_class !== undefined) result.nullClass = count(card.null_class, 'null_class', 0, LIMITS.classes, fail);
-  if (card.max_batch !== undefined) result.maxBatch = count(card.max_batch, 'max_batch', 1, LIMITS.samples, fail);
-  if (card.data_range !== undefined) result.dataRange = range(card.data_range, fail);
-  if (card.classifier !== undefined) result.classifier = text(card.classifier, 'classifier', fail);
-  if (card.description !== undefined) result.description = text(card.description, 'description', fail);
+  if (card.num_classes !== undefined) result.numClasses = card.num_classes;
+  if (card.null_class !== undefined) result.nullClass = card.null_class;
+  if (card.max_batch !== undefined) result.maxBatch = card.max_batch;
+  if (card.data_range !== undefined) result.dataRange = card.data_range;
+  if (card.classifier !== undefined) result.classifier = card.classifier;
+  if (card.description !== undefined) result.description = card.description;
   if ((result.inputs.classLabels === undefined) !== (result.numClasses === undefined)) {
     fail('"inputs.class_labels" and "num_classes" go together: a class-conditional model needs both');
   }
@@ -101,8 +96,8 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   if (result.nullClass !== undefined && result.numClasses !== undefined && result.nullClass < result.numClasses) {
     fail(`"null_class" ${result.nullClass} is one of the classes 0..${result.numClasses - 1}; the unconditional label must be outside them (usually num_classes, ${result.numClasses})`);
   }
-  if (kind === 'edm_c_noise' && prediction !== 'sample') {
-    fail(`time.kind "edm_c_noise" wraps the network in EDM's preconditioning, whose result D is a "sample" prediction; got "${prediction}"`);
+  if (kind === 'edm_c_noise' && card.prediction !== 'sample') {
+    fail(`time.kind "edm_c_noise" wraps the network in EDM's preconditioning, whose result D is a "sample" prediction; got "${card.prediction}"`);
   }
   return result;
 }
@@ -124,30 +119,4 @@ export function cardProcess(card: ModelCard, source = 'model card'): Process {
     throw new UsageError(`${source}: time.kind "${card.time.kind}" needs a process with α = 1 (edm, ve); got "${p.name}"`);
   }
   return p;
-}
-
-function object(v: unknown, what: string, fail: (m: string) => never): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`"${what}" must be a JSON object, got ${echo(v)}`);
-  return v as Json;
-}
-
-function text(v: unknown, what: string, fail: (m: string) => never): string {
-  if (typeof v !== 'string' || v === '') return fail(`"${what}" must be a non-empty string, got ${echo(v)}`);
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, accepted: readonly T[], what: string, fail: (m: string) => never): T {
-  if (!accepted.includes(v as T)) return fail(`"${what}" is ${JSON.stringify(v)}; accepted: ${accepted.join(', ')}`);
-  return v as T;
-}
-
-function range(v: unknown, fail: (m: string) => never): [number, number] {
-  const ok = Array.isArray(v) && v.length === 2 && v.every((x) => Number.isFinite(x)) && (v[0] as number) < (v[1] as number);
-  if (!ok) return fail(`"data_range" must be [low, high] with finite low < high, e.g. [-1, 1]; got ${echo(v)}`);
-  return [v[0] as number, v[1] as number];
-}
-
-function count(v: unknown, what: string, min: number, max: number, fail: (m: string) => never): number {
-  if (!(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) return fail(`"${what}" must be an integer from ${min} to ${max}, got ${echo(v)}`);
-  return v as number;
 }
