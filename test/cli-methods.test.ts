@@ -92,6 +92,19 @@ describe('diffuse search → sample', () => {
     expect(Number.isFinite(c.fitness)).toBe(true);
   });
 
+  it('resumes in place (--resume s.json --out s.json): the saved state is replaced only by the finished one, equal to an uninterrupted search', async () => {
+    const longer = ['--population', '4', '--parents', '2', '--generations', '6'];
+    expect((await run('search', '--method', 'autodiffusion', ...small, ...longer, '--out', tmp('full.json'))).code).toBe(0);
+    expect((await run('search', '--method', 'autodiffusion', ...small, ...longer, '--time-limit', '0', '--out', tmp('inplace.json'))).code).toBe(0);
+    expect(json(tmp('inplace.json')).stopped).toBe(true);
+    const r = await run('search', '--method', 'autodiffusion', ...small, ...longer, '--resume', tmp('inplace.json'), '--out', tmp('inplace.json'));
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const [full, resumed] = [json(tmp('full.json')), json(tmp('inplace.json'))];
+    expect(resumed.stopped).toBe(false);
+    expect(resumed.grid).toEqual(full.grid);
+    expect(resumed.state).toEqual(full.state);
+  });
+
   it('rejects a resume file of another method and a sampler given with --schedule', async () => {
     expect((await run('search', '--method', 's3', ...small, '--resume', tmp('ad.json'), '--out', tmp('x.json'))).err).toMatch(/--method autodiffusion/);
     const r = await run('sample', '--sampler', 'unipc', '--schedule', tmp('s3.json'));

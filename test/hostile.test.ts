@@ -99,6 +99,8 @@ const cases: Record<string, Case> = {
   'steps 1e9': { args: sample('--steps', '1000000000'), code: 2, says: ['--steps', 'limit'] },
   'n 1e9': { args: ['sample', '--n', '1000000000'], code: 2, says: ['--n', 'limit'] },
   'n within limit but over memory': { args: ['sample', '--model', 'builtin:gmm16', '--n', '9000000'], code: 2, says: ['GiB', '--max-memory'] },
+  'eval n within limit but over memory': { args: ['eval', '--n', '9000000'], code: 2, says: ['GiB', '--max-memory'] },
+  'ems samples within limit but over memory': { args: ['ems', '--model', 'builtin:gmm16', '--samples', '9000000', '--out', f('e3.json')], code: 2, says: ['GiB'] },
   'bench nfe 1e9': { args: ['bench', '--nfe', '1000000000'], code: 2, says: ['--nfe', 'limit'] },
   'search population 1e9': { args: ['search', '--out', f('s.json'), '--population', '1000000000'], code: 2, says: ['--population', 'limit'] },
   'ems points 1e9': { args: ['ems', '--out', f('e.json'), '--points', '1000000000'], code: 2, says: ['--points', 'limit'] },

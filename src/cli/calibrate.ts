@@ -15,6 +15,7 @@ import { calibrationTimes, trajectoryInputs, type TimeDistribution } from '../qu
 import { CalibrationStatistics } from '../quant/stats.js';
 import { writeTextFile } from '../io/files.js';
 import { integerArg, numberArg } from './args.js';
+import { checkSampleMemory } from './budget.js';
 import { loadModelArg } from './model.js';
 import { progressBar, type CliIo } from './io.js';
 
@@ -106,6 +107,7 @@ async function runCalibrate(a: CalibrateArgs, io: CliIo): Promise<void> {
     const extra = session ? checkAugmented(session, model, a.augmented ?? '') : [];
     if (quantised) checkQuantized(model, quantised, a.quantized ?? '');
     const dim = sizeOf(model.sampleShape);
+    checkSampleMemory(a.n, dim);
     const labels = model.numClasses === undefined ? undefined : Int32Array.from({ length: a.n }, (_, i) => i % (model.numClasses ?? 1));
     const xT = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * dim));
     const prior = p.priorStd(p.tMax);

@@ -20,6 +20,7 @@ import { readJsonObject, readTextFile } from '../io/files.js';
 import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
 import { loadModelArg } from './model.js';
 import { progressBar, type CliIo, type Progress } from './io.js';
+import { checkSampleMemory } from './budget.js';
 import { addGridOptions, gridKeys } from './sample.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
 
@@ -311,6 +312,9 @@ export function evalClassifier(modelSpec: string, card: ModelCard, given?: strin
 async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   const loaded = await loadModelArg(a.model);
   if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
+  // Each chunk of --batch samples is sampled at once; every sample's image and features are kept.
+  checkSampleMemory(Math.min(a.batch, a.n), sizeOf(loaded.model.sampleShape));
+  checkSampleMemory(a.n, sizeOf(loaded.model.sampleShape) + 1024, 1);
   const named = given('classifier') && /^[\w-]+$/.test(a.classifier) ? await shippedModelCard(a.classifier, ['classifier']) : a.classifier;
   const classifier = await loadClassifier(evalClassifier(a.model, loaded.model.card, given('classifier') ? named : undefined));
   try {

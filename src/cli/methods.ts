@@ -149,6 +149,7 @@ function addEmsCommand(program: Command, io: CliIo): void {
       const { gmm: spec, label } = await loadExactModelArg(a.model, 'ems');
       const process = createProcess({ name: a.process });
       const { lambdaMin, lambdaMax } = emsRange(a, process);
+      checkSampleMemory(a.samples, spec.d);
       const gmm = new GaussianMixture(spec);
       const rng = new Rng(a.seed);
       const grid = { lambdaMin, lambdaMax, points: a.points };
@@ -182,6 +183,7 @@ async function networkEms(a: EmsArgs, io: CliIo): Promise<void> {
   if (loaded.kind !== 'onnx') throw new UsageError(`expected an onnx: model, got "${a.model}"`);
   const net = loaded.model;
   const d = net.sampleShape.reduce((x, y) => x * y, 1);
+  checkSampleMemory(a.samples, d);
   let data: Float64Array;
   let labels: number[] | undefined;
   if (a.data === 'mnist') {
