@@ -1,7 +1,10 @@
-import { defineGrid, linspace, withEnd, type GridSpec } from './index.js';
+import { linspace, withEnd, type GridSpec, type GridEntry } from './spec.js';
 import type { Process } from '../process/types.js';
 import { UsageError } from '../core/errors.js';
 import { exp, log, pow } from '../core/math.js';
+
+/** The grids this file defines (listed in grid/index.ts's registry). */
+export const basicGrids: GridEntry[] = [];
 
 type Spec<T extends GridSpec['type']> = Extract<GridSpec, { type: T }>;
 
@@ -21,7 +24,7 @@ function startOf(p: Process, start: number | undefined): number {
 }
 
 // DPM-Solver's skip_type="time_uniform" (Lu et al. 2022, §3.3).
-defineGrid({
+basicGrids.push({
   type: 'time-uniform',
   description: 'uniform in t (DPM-Solver skip_type="time_uniform")',
   build: (p, spec) => {
@@ -31,7 +34,7 @@ defineGrid({
 });
 
 // DPM-Solver's skip_type="time_quadratic": uniform in √t, then squared.
-defineGrid({
+basicGrids.push({
   type: 'time-quadratic',
   description: 'uniform in √t (DPM-Solver skip_type="time_quadratic")',
   build: (p, spec) => {
@@ -57,7 +60,7 @@ function logSnrStart(p: Process, start: number | undefined, tEnd: number): numbe
 }
 
 // DPM-Solver's skip_type="logSNR": uniform in λ (Lu et al. 2022, §3.3).
-defineGrid({
+basicGrids.push({
   type: 'logsnr',
   description: 'uniform in log-SNR λ (DPM-Solver skip_type="logSNR"); on flow it starts at 1 − t_end',
   build: (p, spec) => {
@@ -76,7 +79,7 @@ function sigmaRange(p: Process, s: { sigmaMin?: number; sigmaMax?: number }, tEn
 }
 
 // Karras et al. 2022, Eq. 5: σ_i = (σmax^{1/ρ} + i/(N−1)(σmin^{1/ρ} − σmax^{1/ρ}))^ρ.
-defineGrid({
+basicGrids.push({
   type: 'karras',
   description: 'Karras et al. 2022 Eq. 5 in σ = σ/α (k-diffusion get_sigmas_karras), ρ = 7 by default',
   build: (p, spec) => {
@@ -93,7 +96,7 @@ defineGrid({
 });
 
 // k-diffusion get_sigmas_exponential: uniform in log σ.
-defineGrid({
+basicGrids.push({
   type: 'exponential',
   description: 'uniform in log σ (k-diffusion get_sigmas_exponential)',
   build: (p, spec) => {
@@ -110,7 +113,7 @@ export function flowShift(t: number, shift: number): number {
   return (shift * t) / (1 + (shift - 1) * t);
 }
 
-defineGrid({
+basicGrids.push({
   type: 'flow-shift',
   description: 'uniform in t then SD3 shift t → s·t/(1 + (s−1)t) (flow models)',
   build: (p, spec) => {
@@ -123,7 +126,7 @@ defineGrid({
   },
 });
 
-defineGrid({
+basicGrids.push({
   type: 'explicit',
   description: 'the times given, in process time',
   build: (_p, spec) => Float64Array.from((spec as Spec<'explicit'>).times),

@@ -1,6 +1,9 @@
-import { defineGrid, resolveEnd, type GridSpec } from './index.js';
+import { resolveEnd, type GridSpec, type GridEntry } from './spec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
+
+/** The grids this file defines (listed in grid/index.ts's registry). */
+export const diffusersGrids: GridEntry[] = [];
 
 /** NumPy's np.round: round half to even. */
 export function roundHalfEven(x: number): number {
@@ -66,7 +69,7 @@ export function diffusersMultistepTimesteps(numTrain: number, steps: number, spa
 
 type Spec = Extract<GridSpec, { type: 'diffusers' }>;
 
-defineGrid({
+diffusersGrids.push({
   type: 'diffusers',
   description: 'diffusers timestep_spacing linspace/leading/trailing with steps_offset (discrete VP); end zero = ᾱ 1',
   build: (p: Process, spec) => {

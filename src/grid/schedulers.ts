@@ -1,10 +1,13 @@
-import { defineGrid, makeGrid, type GridSpec } from './index.js';
+import { type GridSpec, type GridEntry } from './spec.js';
 import { sigmaVe, tOfSigmaVe } from './basic.js';
 import type { Process } from '../process/types.js';
 import { VpDiscrete } from '../process/vp-discrete.js';
 import { UsageError } from '../core/errors.js';
 import { atan, exp, log, tan } from '../core/math.js';
 import { betaPpf } from '../core/special.js';
+
+/** The grids this file defines (listed in grid/index.ts's registry). */
+export const schedulerGrids: GridEntry[] = [];
 
 /**
  * The σ schedules of ComfyUI's KSampler (comfy/samplers.py: normal_scheduler, simple_scheduler,
@@ -48,7 +51,7 @@ function uniformTimesteps(p: Process, name: string, count: number, intervals: nu
 
 // ComfyUI normal_scheduler: t uniform from timestep(σ_max) to timestep(σ_min), σ(t), then 0
 // (= A1111 "Uniform", k-diffusion DiscreteSchedule.get_sigmas; diffusers "linspace" timesteps).
-defineGrid({
+schedulerGrids.push({
   type: 'normal',
   description: 'ComfyUI/A1111 "normal" (A1111 "Uniform"): timesteps uniform from the last to the first of a discrete model, σ by log interpolation, then σ = 0',
   build: (p, spec) => {
@@ -58,7 +61,7 @@ defineGrid({
 });
 
 // ComfyUI normal_scheduler(sgm=True): steps + 1 uniform timesteps, the last dropped, then 0.
-defineGrid({
+schedulerGrids.push({
   type: 'sgm-uniform',
   description: 'ComfyUI/A1111 "sgm_uniform": steps+1 uniform timesteps of a discrete model without the last, σ by log interpolation, then σ = 0',
   build: (p, spec) => {
@@ -68,7 +71,7 @@ defineGrid({
 });
 
 // ComfyUI simple_scheduler: every N/steps-th entry of the table from the top, then 0.
-defineGrid({
+schedulerGrids.push({
   type: 'simple',
   description: 'ComfyUI/A1111 "simple": every (N/steps)-th sigma of a discrete model\'s table from the top, then σ = 0',
   build: (p, spec) => {
@@ -81,7 +84,7 @@ defineGrid({
 
 // ComfyUI ddim_scheduler (A1111 Schedule type "DDIM"): timesteps 1, 1 + k, 1 + 2k, … below N with
 // k = ⌊N/steps⌋, reversed, then 0. It does not start at σ_max and can give more than `steps` steps.
-defineGrid({
+schedulerGrids.push({
   type: 'ddim-uniform',
   description: 'ComfyUI "ddim_uniform" (A1111 "DDIM"): table sigmas at timesteps 1, 1+k, 1+2k, … (k = ⌊N/steps⌋) from the top, then σ = 0',
   build: (p, spec) => {
@@ -97,7 +100,7 @@ defineGrid({
 
 // ComfyUI beta_scheduler (Lee et al. 2024, "Beta sampling is all you need"): timesteps at the
 // Beta(α, β) quantiles 1 − i/steps of the table, repeated timesteps dropped, then 0.
-defineGrid({
+schedulerGrids.push({
   type: 'beta',
   description: 'ComfyUI "beta": timesteps rint(BetaPPF(1 − i/steps; α, β)·(N−1)) of a discrete model (α = β = 0.6), repeats dropped, then σ = 0',
   build: (p, spec) => {
@@ -123,7 +126,7 @@ function roundHalfEven(x: number): number {
 
 // ComfyUI kl_optimal_scheduler (Sabour et al. 2024, "Align Your Steps", Eq. for the KL-optimal
 // schedule): σ_i = tan((1 − i/(n−1))·atan σ_max + i/(n−1)·atan σ_min), then 0.
-defineGrid({
+schedulerGrids.push({
   type: 'kl-optimal',
   description: 'ComfyUI "kl_optimal": uniform in atan σ from σ_max to σ_min, then σ = 0',
   build: (p, spec) => {
@@ -137,7 +140,7 @@ defineGrid({
 
 // ComfyUI linear_quadratic_schedule (Genmo's Mochi): 1 − s with s linear up to the threshold for
 // the first half of the steps and quadratic after, times σ_max (on flow: the flow time itself).
-defineGrid({
+schedulerGrids.push({
   type: 'linear-quadratic',
   description: 'ComfyUI "linear_quadratic" (Mochi): linear to threshold 0.025 over half the steps, quadratic after, times σ_max (flow: t)',
   build: (p, spec) => {
@@ -170,16 +173,16 @@ function linearQuadratic(n: number, threshold: number, linearSteps: number): num
 
 // A1111's discard_next_to_last_sigma and ComfyUI KSampler's DISCARD_PENULTIMATE_SIGMA_SAMPLERS:
 // build the schedule for steps + 1 and drop its next-to-last entry.
-defineGrid({
+schedulerGrids.push({
   type: 'drop-penultimate',
   description: 'another grid built for steps+1 with its next-to-last time removed (A1111 DPM2 / DPM2 a / DPM++ 3M SDE, ComfyUI dpm_2 / uni_pc)',
-  build: (p, spec) => {
+  build: (p, spec, make) => {
     const s = spec as Spec<'drop-penultimate'>;
     if (typeof s.of !== 'object' || s.of === null) throw new UsageError('drop-penultimate needs "of": the grid to build for steps + 1, e.g. {"type": "karras"}');
     if (s.of.type === 'explicit' || s.of.type === 'drop-penultimate') {
       throw new UsageError(`drop-penultimate needs a grid built from a step count, got ${s.of.type}`);
     }
-    const g = makeGrid(p, { ...s.of, steps: s.steps + 1 });
+    const g = make(p, { ...s.of, steps: s.steps + 1 });
     return Float64Array.from([...g.subarray(0, g.length - 2), g[g.length - 1]]);
   },
 });

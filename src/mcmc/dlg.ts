@@ -4,7 +4,6 @@ import type { GaussianMixture } from '../models/oracle/gmm.js';
 import { Denoiser } from '../models/denoiser.js';
 import { sample } from '../sample.js';
 import { makeGrid } from '../grid/index.js';
-import '../grid/basic.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
 import { exp, log } from '../core/math.js';

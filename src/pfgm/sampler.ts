@@ -1,7 +1,6 @@
 import { PfgmDataOracle } from './oracle.js';
 import { Edm } from '../process/ve.js';
 import { makeGrid } from '../grid/index.js';
-import '../grid/basic.js';
 import { Rng } from '../core/rng.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, lin3 } from '../core/vec.js';
