@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
-import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/cli/eval.js';
+import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/eval/index.js';
 import { estimateEms, emsToJson } from '../src/ems/index.js';
 import { Rng } from '../src/core/rng.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../src/metrics/fid.js';

@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
-import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/cli/eval.js';
+import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/eval/index.js';
 import { Rng } from '../src/core/rng.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

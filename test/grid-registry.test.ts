@@ -10,6 +10,6 @@ describe('the grid registry', () => {
       'kl-optimal', 'linear-quadratic', 'logsnr', 'normal', 'sgm-uniform', 'simple', 'time-quadratic', 'time-uniform',
     ]);
     const p = createProcess({ name: 'vp-discrete' });
-    expect(makeGrid(p, { type: 'drop-penultimate', steps: 4, of: { type: 'karras' } })).toHaveLength(5);
+    expect(makeGrid(p, { type: 'drop-penultimate', steps: 4, of: { type: 'karras', steps: 4 } })).toHaveLength(5);
   });
 });

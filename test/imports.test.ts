@@ -69,6 +69,13 @@ describe('import direction', () => {
     expect(violations((from, to) => !from.startsWith('src/cli/') && (to.startsWith('src/cli/') || to.startsWith('bench/')))).toEqual([]);
   });
 
+  it('the benchmarks use the library, not the CLI', () => {
+    const bench = tsFiles(join(root, 'bench'));
+    expect(bench.length).toBeGreaterThan(0);
+    const bad = bench.flatMap((f) => importsOf(f, readFileSync(f, 'utf8')).map((s) => target(f, s)).filter((to) => to.startsWith('src/cli/')).map((to) => `${relative(root, f)} → ${to}`));
+    expect(bad).toEqual([]);
+  });
+
   it('core/ imports only core/', () => {
     expect(violations((from, to) => from.startsWith('src/core/') && !to.startsWith('src/core/'))).toEqual([]);
   });

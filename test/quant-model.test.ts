@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { onnxInitializers } from './support/onnx-initializers.js';
-import { loadMnistDigits, realSubset } from '../src/cli/eval.js';
+import { loadMnistDigits, realSubset } from '../src/eval/index.js';
 import { Rng } from '../src/core/rng.js';
 import { loadOrt } from './onnx/support.js';
 

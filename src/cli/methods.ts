@@ -22,7 +22,7 @@ import { gmmNoiseLikelihood, sampleDmcmc } from '../mcmc/index.js';
 import { readNpyFile, writeNpyFile, writeTextFile } from '../io/files.js';
 import { integerArg, labelListArg, numberArg } from './args.js';
 import { loadExactModelArg, loadModelArg } from './model.js';
-import { loadMnistDigits, realSubset } from './eval.js';
+import { loadMnistDigits, realSubset } from '../eval/data.js';
 import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
 

