@@ -197,6 +197,8 @@ describe('unipc: options and translation', () => {
     expect(() => m.translate({ use_karras_sigmas: true }, 5)).toThrow(/use_karras_sigmas=true is not translated/);
     expect(() => m.translate({ solver_p: {} }, 5)).toThrow(/solver_p/);
     expect(() => m.translate({ solver_type: 'rk4' }, 5)).toThrow(/solver_type must be bh1 or bh2/);
-    expect(() => m.translate({ prediction_type: 'v_prediction' }, 5)).toThrow(UsageError);
+    expect(m.translate({ prediction_type: 'v_prediction' }, 5).prediction).toBe('v_prediction');
+    expect(m.translate({ prediction_type: 'sample' }, 5).prediction).toBe('sample');
+    expect(() => m.translate({ prediction_type: 'flow' }, 5)).toThrow(UsageError);
   });
 });

@@ -6,7 +6,7 @@ import { sizeOf, tensor } from '../core/tensor.js';
 import { gridTypes, type GridSpec } from '../grid/index.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
-import { predictions } from '../param/convert.js';
+import { predictions, type Prediction } from '../param/convert.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
@@ -116,6 +116,8 @@ interface Plan {
   /** How z becomes x_T: 'prior' x_T = priorStd(t_0)·z, 'sigma' x_T = σ(t_0)·z. */
   init: 'prior' | 'sigma';
   reference?: string;
+  /** What the reference config says its model predicts (diffusers' prediction_type). */
+  prediction?: Prediction;
 }
 
 /** k-diffusion states no config of its own: shared/refs' conventions (Karras σ, ρ = 7, σ ∈ [0.002, 80]). */
@@ -135,9 +137,12 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean)
   const mapping = findReference(library, name);
   const config = a.config ? await readConfig(a.config, library) : (Object.hasOwn(referenceDefaults, library) ? referenceDefaults[library] : {});
   const t = mapping.translate(config, a.steps);
+  if (t.prediction !== undefined && given('prediction') && a.prediction !== t.prediction) {
+    throw new UsageError(`${a.config ?? 'the config'} has prediction_type ${t.prediction}; drop --prediction ${a.prediction} (the config says what the model predicts)`);
+  }
   return {
     process: t.process, sampler: t.sampler, options: { ...t.options, ...a.opt }, grid: t.grid,
-    init: t.init ?? 'prior', reference: `${library}:${name}`,
+    init: t.init ?? 'prior', reference: `${library}:${name}`, ...(t.prediction ? { prediction: t.prediction } : {}),
   };
 }
 
@@ -212,7 +217,7 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   const xT = await startOf(a, plan, process, grid, d, given('n'));
   const n = xT ? xT.length / d : a.n;
   checkSampleMemory(n, d);
-  const run = loaded.kind === 'gmm' ? oracleModel(loaded, a, process) : networkModel(loaded, a, n);
+  const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
   const result = await sample({

@@ -1,3 +1,4 @@
+import type { Prediction } from '../param/convert.js';
 import type { X0Options } from './x0.js';
 import { diffusersMultistepTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
@@ -6,11 +7,22 @@ import { UsageError } from '../core/errors.js';
 /** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
 
+const PREDICTION_TYPES: Readonly<Record<string, Prediction>> = { epsilon: 'epsilon', v_prediction: 'v_prediction', sample: 'sample' };
+
+/**
+ * What the model of a diffusers config predicts: prediction_type epsilon (default), v_prediction or
+ * sample. The solvers are unchanged (Diffuse converts a model's output at the edge), so every
+ * translated class takes all three.
+ */
+export function diffusersPrediction(c: DiffusersConfig): Prediction {
+  const p = String(c.prediction_type ?? 'epsilon');
+  if (!Object.hasOwn(PREDICTION_TYPES, p)) throw new UsageError(`prediction_type "${p}" is not a diffusers prediction type Diffuse translates; accepted: ${Object.keys(PREDICTION_TYPES).join(', ')}`);
+  return PREDICTION_TYPES[p];
+}
+
 /** The discrete VP process named by a diffusers scheduler config. */
 export function diffusersProcess(c: DiffusersConfig) {
-  if (c.prediction_type !== undefined && c.prediction_type !== 'epsilon') {
-    throw new UsageError(`reference configs with prediction_type=${String(c.prediction_type)} are not translated; only epsilon`);
-  }
+  diffusersPrediction(c);
   if (c.trained_betas != null || c.rescale_betas_zero_snr === true) {
     throw new UsageError('trained_betas and rescale_betas_zero_snr are not supported yet');
   }

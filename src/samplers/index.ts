@@ -1,4 +1,5 @@
-import type { OptionValue, SamplerEntry } from './types.js';
+import { diffusersPrediction } from './diffusers.js';
+import type { OptionValue, ReferenceMapping, SamplerEntry } from './types.js';
 import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
 import { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName } from './names.js';
@@ -96,9 +97,14 @@ export function findSampler(name: string): SamplerEntry {
 }
 
 /** Find the translation for a reference library's scheduler class or sampler function. */
-export function findReference(library: string, name: string) {
+export function findReference(library: string, name: string): ReferenceMapping {
   for (const s of samplers) {
-    for (const r of s.references ?? []) if (r.library === library && r.name === name) return r;
+    for (const r of s.references ?? []) {
+      if (r.library !== library || r.name !== name) continue;
+      if (library !== 'diffusers') return r;
+      // Every diffusers class reads prediction_type the same way: the model's output type.
+      return { ...r, translate: (config, steps) => ({ ...r.translate(config, steps), prediction: diffusersPrediction(config) }) };
+    }
   }
   const known = samplers.flatMap((s) => (s.references ?? []).map((r) => `${r.library}:${r.name}`));
   throw new UsageError(`no translation for ${library}:${name}; accepted: ${known.join(', ')}`);

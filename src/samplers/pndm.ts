@@ -1,5 +1,5 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess } from './diffusers.js';
+import { diffusersPrediction, diffusersProcess } from './diffusers.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';
@@ -127,6 +127,9 @@ const fromDiffusersPndm: ReferenceMapping = {
   library: 'diffusers',
   name: 'PNDMScheduler',
   translate(c, steps) {
+    if (diffusersPrediction(c) !== 'epsilon') {
+      throw new UsageError(`diffusers PNDMScheduler with prediction_type=${String(c.prediction_type)} is not translated: it combines the model's raw outputs in its linear multistep and converts the sum at the current time, which no Diffuse sampler does; use another class or prediction_type=epsilon`);
+    }
     const numTrain = Number(c.num_train_timesteps ?? 1000);
     const spacing = (c.timestep_spacing ?? 'leading') as 'leading';
     const stepsOffset = Number(c.steps_offset ?? 0);

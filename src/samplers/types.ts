@@ -1,3 +1,4 @@
+import type { Prediction } from '../param/convert.js';
 import type { Process } from '../process/types.js';
 import type { ProcessConfig } from '../process/index.js';
 import type { GridSpec } from '../grid/index.js';
@@ -38,6 +39,8 @@ export interface Translation {
    * x_T = σ(t_0)·z (diffusers' Euler family, whose init_noise_sigma is σ_max with linspace spacing).
    */
   init?: 'prior' | 'sigma';
+  /** What the reference's model predicts (diffusers' prediction_type); absent: ε. Samplers never branch on it: the model's outputs are converted at the edge. */
+  prediction?: Prediction;
 }
 
 export interface ReferenceMapping {
