@@ -308,7 +308,8 @@ describe('names and options', () => {
 
   it('refuses reference configs it does not translate', () => {
     const euler = findReference('diffusers', 'EulerDiscreteScheduler');
-    expect(() => euler.translate({ use_karras_sigmas: true }, 10)).toThrow(/use_karras_sigmas=true is not translated/);
+    expect(() => euler.translate({ use_lu_lambdas: true }, 10)).toThrow(/use_lu_lambdas=true is not translated/);
+    expect(() => euler.translate({ use_karras_sigmas: true, use_beta_sigmas: true }, 10)).toThrow(/only one of use_karras_sigmas, use_beta_sigmas/);
     expect(() => euler.translate({ final_sigmas_type: 'sigma_min' }, 10)).toThrow(/final_sigmas_type=sigma_min/);
     expect(() => findReference('k-diffusion', 'sample_lms').translate({ schedule: 'exponential' }, 10)).toThrow(/karras/);
   });

@@ -3,6 +3,8 @@ import type { X0Options } from './x0.js';
 import { diffusersMultistepTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
 import { UsageError } from '../core/errors.js';
+import { exp, log, pow } from '../core/math.js';
+import { betaPpf } from '../core/special.js';
 
 /** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
@@ -82,4 +84,34 @@ export function diffusersMultistepGrid(c: DiffusersConfig, steps: number, end: n
   const numTrain = Number(c.num_train_timesteps ?? 1000);
   const spacing = String(c.timestep_spacing ?? 'linspace');
   return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0)), end] };
+}
+
+/** The σ-replacing flags of diffusers' discrete schedulers that Diffuse translates. */
+export type SigmaFlag = 'karras' | 'exponential' | 'beta';
+const SIGMA_FLAGS: readonly [string, SigmaFlag][] = [['use_karras_sigmas', 'karras'], ['use_exponential_sigmas', 'exponential'], ['use_beta_sigmas', 'beta']];
+
+/** Which of use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas is set (at most one, as diffusers requires). */
+export function diffusersSigmaFlag(c: DiffusersConfig): SigmaFlag | undefined {
+  const set = SIGMA_FLAGS.filter(([key]) => c[key] === true);
+  if (set.length > 1) throw new UsageError(`only one of ${set.map(([k]) => k).join(', ')} can be true (diffusers refuses the combination)`);
+  return set[0]?.[1];
+}
+
+/**
+ * diffusers' replacement σ's for n steps between the schedule's σ_min and σ_max (largest first):
+ * Karras (ρ = 7, Karras et al. 2022 Eq. 5), exponential (uniform in log σ) or beta (σ_min +
+ * (σ_max − σ_min)·B⁻¹(1 − i/(n−1); 0.6, 0.6), Lee et al. 2024, "Beta sampling is all you need").
+ */
+export function diffusersSigmas(flag: SigmaFlag, sigmaMin: number, sigmaMax: number, n: number): number[] {
+  const u = (i: number) => (n === 1 ? 0 : i / (n - 1));
+  if (flag === 'karras') {
+    const rho = 7;
+    const [a, b] = [pow(sigmaMax, 1 / rho), pow(sigmaMin, 1 / rho)];
+    return Array.from({ length: n }, (_, i) => pow(a + u(i) * (b - a), rho));
+  }
+  if (flag === 'exponential') {
+    const [a, b] = [log(sigmaMax), log(sigmaMin)];
+    return Array.from({ length: n }, (_, i) => exp(a + u(i) * (b - a)));
+  }
+  return Array.from({ length: n }, (_, i) => sigmaMin + betaPpf(1 - u(i), 0.6, 0.6) * (sigmaMax - sigmaMin));
 }

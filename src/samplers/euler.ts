@@ -1,6 +1,7 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess, rejectFlags } from './diffusers.js';
-import { sigmaVe } from '../grid/basic.js';
+import { diffusersProcess, diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
+import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
+import { createProcess } from '../process/index.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3, scale } from '../core/vec.js';
@@ -257,9 +258,22 @@ function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: nu
   return out;
 }
 
+/**
+ * With use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas, diffusers' Euler family
+ * replaces the σ's of its timesteps by that schedule between their σ_min and σ_max; the model is
+ * called at those σ's (at fractional timesteps), so the grid is their times on the process.
+ */
+function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, ts: number[]): number[] {
+  const flag = diffusersSigmaFlag(c);
+  if (!flag) return ts;
+  const p = createProcess(diffusersProcess(c));
+  const sigmas = diffusersSigmas(flag, sigmaVe(p, ts[ts.length - 1]), sigmaVe(p, ts[0]), ts.length);
+  return sigmas.map((s) => tOfSigmaVe(p, s));
+}
+
 /** Reject diffusers options that change the Euler family's σ, timesteps or x0 in ways not translated. */
 function checkDiffusersEuler(c: Readonly<Record<string, unknown>>, scheduler: string): void {
-  rejectFlags(c, scheduler);
+  rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_lu_lambdas', 'use_dynamic_shifting']);
   rejectFlags(c, scheduler, ['clip_sample'], 'the Euler family does not clip x0');
   const expect: Record<string, string> = { interpolation_type: 'linear', timestep_type: 'discrete', final_sigmas_type: 'zero' };
   for (const [key, value] of Object.entries(expect)) {
@@ -283,7 +297,7 @@ function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): 
     name,
     translate(c, steps) {
       checkDiffusersEuler(c, name);
-      const ts = diffusersEulerTimesteps(c, steps);
+      const ts = sigmaFlagTimes(c, diffusersEulerTimesteps(c, steps));
       const times = repeatInterior ? [ts[0], ...ts.slice(1).flatMap((t) => [t, t])] : ts;
       return {
         sampler,
