@@ -164,7 +164,8 @@ describe('options and translations', () => {
     expect(() => pndm.translate({ skip_prk_steps: true }, 1)).toThrow(/needs at least 2 steps/);
     expect(() => pndm.translate({ prediction_type: 'v_prediction' }, 10)).toThrow(UsageError);
     const deis = findReference('diffusers', 'DEISMultistepScheduler');
-    expect(() => deis.translate({ use_karras_sigmas: true }, 10)).toThrow(/use_karras_sigmas=true is not translated/);
+    expect(() => deis.translate({ use_flow_sigmas: true }, 10)).toThrow(/use_flow_sigmas=true is not translated/);
+    expect(deis.translate({ use_karras_sigmas: true }, 10).modelTime).toBe('round');
     expect(deis.translate({ timestep_spacing: 'trailing' }, 4).grid).toEqual({ type: 'explicit', times: [999, 749, 499, 249, 0] });
     expect(deis.translate({ timestep_spacing: 'leading', steps_offset: 1 }, 4).grid).toEqual({
       type: 'explicit', times: [801, 601, 401, 201, 0],

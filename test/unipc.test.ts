@@ -194,7 +194,8 @@ describe('unipc: options and translation', () => {
       options: { variant: 'bh2' },
       grid: { times: [999, 799, 599, 400, 200, 0] },
     });
-    expect(() => m.translate({ use_karras_sigmas: true }, 5)).toThrow(/use_karras_sigmas=true is not translated/);
+    expect(() => m.translate({ use_dynamic_shifting: true }, 5)).toThrow(/use_dynamic_shifting=true is not translated/);
+    expect(m.translate({ use_exponential_sigmas: true }, 5).modelTime).toBe('floor');
     expect(() => m.translate({ solver_p: {} }, 5)).toThrow(/solver_p/);
     expect(() => m.translate({ solver_type: 'rk4' }, 5)).toThrow(/solver_type must be bh1 or bh2/);
     expect(m.translate({ prediction_type: 'v_prediction' }, 5).prediction).toBe('v_prediction');

@@ -10,6 +10,7 @@ import { predictions, type Prediction } from '../param/convert.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
+import { integerTimeModel } from '../models/integer-time.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
@@ -118,6 +119,8 @@ interface Plan {
   reference?: string;
   /** What the reference config says its model predicts (diffusers' prediction_type). */
   prediction?: Prediction;
+  /** The reference calls its model at integer timesteps (see integerTimeModel). */
+  modelTime?: 'round' | 'floor';
 }
 
 /** k-diffusion states no config of its own: shared/refs' conventions (Karras σ, ρ = 7, σ ∈ [0.002, 80]). */
@@ -143,6 +146,7 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean)
   return {
     process: t.process, sampler: t.sampler, options: { ...t.options, ...a.opt }, grid: t.grid,
     init: t.init ?? 'prior', reference: `${library}:${name}`, ...(t.prediction ? { prediction: t.prediction } : {}),
+    ...(t.modelTime ? { modelTime: t.modelTime } : {}),
   };
 }
 
@@ -218,6 +222,7 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   const n = xT ? xT.length / d : a.n;
   checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
+  if (plan.modelTime) run.model = integerTimeModel(run.model, plan.modelTime);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
   const result = await sample({

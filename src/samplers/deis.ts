@@ -1,5 +1,5 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags } from './diffusers.js';
+import { diffusersMultistepGrid, diffusersProcess, diffusersX0, modelTimeOf, rejectFlags } from './diffusers.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';
@@ -135,7 +135,7 @@ const fromDiffusersDeis: ReferenceMapping = {
   library: 'diffusers',
   name: 'DEISMultistepScheduler',
   translate(c, steps) {
-    rejectFlags(c, 'DEISMultistepScheduler');
+    rejectFlags(c, 'DEISMultistepScheduler', ['use_flow_sigmas', 'use_dynamic_shifting']);
     return {
       sampler: 'deis',
       options: {
@@ -148,6 +148,7 @@ const fromDiffusersDeis: ReferenceMapping = {
       process: diffusersProcess(c),
       // diffusers' DEIS ends at ᾱ_0, the first training timestep (t = 0)
       grid: diffusersMultistepGrid(c, steps, 0),
+      ...modelTimeOf(c),
     };
   },
 };

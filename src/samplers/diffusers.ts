@@ -5,6 +5,8 @@ import type { GridSpec } from '../grid/index.js';
 import { UsageError } from '../core/errors.js';
 import { exp, log, pow } from '../core/math.js';
 import { betaPpf } from '../core/special.js';
+import { createProcess } from '../process/index.js';
+import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 
 /** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
@@ -79,11 +81,38 @@ export function diffusersFinalTime(c: DiffusersConfig): number {
   return final === 'zero' ? -1 : 0;
 }
 
-/** The grid of diffusers' multistep schedulers (DPMSolver, DEIS, UniPC): their timesteps, then `end`. */
+/**
+ * The grid of diffusers' multistep schedulers (DPMSolver, DEIS, UniPC): their timesteps, then `end`.
+ * With use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas / use_lu_lambdas the solver
+ * steps between those σ's (uniform λ = uniform log σ for Lu's lambdas) over the whole training
+ * table's σ range, while the model is called at their timesteps made integers (diffusersModelTime).
+ */
 export function diffusersMultistepGrid(c: DiffusersConfig, steps: number, end: number): GridSpec {
   const numTrain = Number(c.num_train_timesteps ?? 1000);
   const spacing = String(c.timestep_spacing ?? 'linspace');
-  return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0)), end] };
+  const flag = c.use_lu_lambdas === true ? (diffusersSigmaFlag(c) ? 'both' : 'exponential') : diffusersSigmaFlag(c);
+  if (flag === 'both') throw new UsageError('use_lu_lambdas cannot be combined with use_karras_sigmas, use_exponential_sigmas or use_beta_sigmas');
+  if (!flag) return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0)), end] };
+  const p = createProcess(diffusersProcess(c));
+  const sigmas = diffusersSigmas(flag, sigmaVe(p, 0), sigmaVe(p, numTrain - 1), steps);
+  return { type: 'explicit', times: [...sigmas.map((s) => tOfSigmaVe(p, s)), end] };
+}
+
+/**
+ * How the model's timestep is made an integer when diffusers' multistep schedulers replace their
+ * σ's: rounded for Karras σ's and Lu's lambdas, truncated for exponential and beta σ's (as upstream
+ * does); undefined when the grid is already integer timesteps.
+ */
+export function diffusersModelTime(c: DiffusersConfig): 'round' | 'floor' | undefined {
+  if (c.use_karras_sigmas === true || c.use_lu_lambdas === true) return 'round';
+  if (c.use_exponential_sigmas === true || c.use_beta_sigmas === true) return 'floor';
+  return undefined;
+}
+
+/** `{ modelTime }` for a Translation, or nothing. */
+export function modelTimeOf(c: DiffusersConfig): { modelTime?: 'round' | 'floor' } {
+  const m = diffusersModelTime(c);
+  return m ? { modelTime: m } : {};
 }
 
 /** The σ-replacing flags of diffusers' discrete schedulers that Diffuse translates. */

@@ -1,7 +1,7 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
-import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig } from './diffusers.js';
+import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, modelTimeOf } from './diffusers.js';
 import { fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
 import { createProcess, type ProcessConfig } from '../process/index.js';
@@ -399,7 +399,7 @@ const isMinusInfinity = (v: unknown) => v === undefined || v === null || v === '
  * and drops its first point; the end is σ = 0 ("zero") or the first training timestep ("sigma_min").
  */
 function diffusersDpmGrid(c: DiffusersConfig, scheduler: string, steps: number): GridSpec {
-  rejectFlags(c, scheduler);
+  rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_dynamic_shifting']);
   if ((c.timestep_spacing ?? 'linspace') !== 'linspace') {
     throw new UsageError(`${scheduler} with timestep_spacing=${String(c.timestep_spacing)} is not translated; accepted: linspace`);
   }
@@ -435,6 +435,7 @@ const fromDiffusersMultistep: ReferenceMapping = {
       },
       process: diffusersProcess(c),
       grid: diffusersDpmGrid(c, 'DPMSolverMultistepScheduler', steps),
+      ...modelTimeOf(c),
     };
   },
 };
@@ -453,6 +454,7 @@ const fromDiffusersSinglestep: ReferenceMapping = {
       options: { ...diffusersX0(c), order, algorithm, solverType: String(c.solver_type ?? 'midpoint'), lowerOrderFinal },
       process: diffusersProcess(c),
       grid: diffusersDpmGrid(c, 'DPMSolverSinglestepScheduler', steps),
+      ...modelTimeOf(c),
     };
   },
 };

@@ -41,6 +41,8 @@ export interface Translation {
   init?: 'prior' | 'sigma';
   /** What the reference's model predicts (diffusers' prediction_type); absent: ε. Samplers never branch on it: the model's outputs are converted at the edge. */
   prediction?: Prediction;
+  /** The reference calls its model at the grid's times made integers (integerTimeModel); absent: at the grid's times. */
+  modelTime?: 'round' | 'floor';
 }
 
 export interface ReferenceMapping {

@@ -1,6 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags } from './diffusers.js';
+import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, modelTimeOf, rejectFlags } from './diffusers.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
@@ -235,7 +235,7 @@ const fromDiffusersUniPc: ReferenceMapping = {
   library: 'diffusers',
   name: 'UniPCMultistepScheduler',
   translate(c, steps) {
-    rejectFlags(c, 'UniPCMultistepScheduler');
+    rejectFlags(c, 'UniPCMultistepScheduler', ['use_flow_sigmas', 'use_dynamic_shifting']);
     if (c.solver_p != null) throw new UsageError('UniPCMultistepScheduler with solver_p is not translated');
     const process = diffusersProcess(c);
     const grid = diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
@@ -257,6 +257,7 @@ const fromDiffusersUniPc: ReferenceMapping = {
       },
       process,
       grid,
+      ...modelTimeOf(c),
     };
   },
 };
