@@ -82,6 +82,28 @@ const fromDiffusersDdim: ReferenceMapping = {
   },
 };
 
+/**
+ * diffusers' DDPMScheduler: DDPM's posterior step between the timesteps of its spacing (default
+ * "leading", stepping t → t − N/n, the last to ᾱ = 1), with the variance_type's variance and one
+ * draw per step but the last (Ho et al. 2020, Alg. 2).
+ */
+const fromDiffusersDdpm: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'DDPMScheduler',
+  translate(c, steps) {
+    const variance = String(c.variance_type ?? 'fixed_small');
+    if (variance !== 'fixed_small' && variance !== 'fixed_large') {
+      throw new UsageError(`diffusers DDPMScheduler with variance_type=${variance} is not translated; accepted: fixed_small, fixed_large`);
+    }
+    return {
+      sampler: 'ddpm',
+      options: { eta: 1, variance, ...diffusersX0(c, true) },
+      process: diffusersProcess(c),
+      grid: { type: 'diffusers', steps, spacing: (c.timestep_spacing ?? 'leading') as 'leading', stepsOffset: Number(c.steps_offset ?? 0), end: 'zero' },
+    };
+  },
+};
+
 export const ddimSamplers = [
   entry<DdimOptions>({
     name: 'ddim',
@@ -109,5 +131,6 @@ export const ddimSamplers = [
     choices: { variance: ['fixed_small', 'fixed_large'] },
     validate,
     run: ddim,
+    references: [fromDiffusersDdpm],
   }),
 ];

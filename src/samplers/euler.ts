@@ -291,7 +291,7 @@ function checkDiffusersEuler(c: Readonly<Record<string, unknown>>, scheduler: st
  * √(σ_max² + 1), i.e. x_T = z. HeunDiscreteScheduler lists every interior timestep twice (the
  * corrector's evaluation); that grid's repeated times are no-op steps here.
  */
-function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): ReferenceMapping {
+export function fromDiffusers(name: string, sampler: string, repeatInterior: boolean): ReferenceMapping {
   return {
     library: 'diffusers',
     name,
@@ -336,7 +336,10 @@ export const eulerSamplers = [
     validate: validateAncestral,
     defaultGrid: karrasGrid,
     run: eulerAncestral,
-    references: [fromKDiffusion('sample_euler_ancestral', 'euler-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) }))],
+    references: [
+      fromKDiffusion('sample_euler_ancestral', 'euler-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) })),
+      fromDiffusers('EulerAncestralDiscreteScheduler', 'euler-ancestral', false),
+    ],
   }),
   entry({
     name: 'heun',

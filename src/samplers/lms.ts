@@ -1,5 +1,5 @@
 import { entry, type SampleContext } from './types.js';
-import { denoiseScaled, fromKDiffusion, fromScaled, karrasGrid, sigmasOf, slope, toScaled } from './euler.js';
+import { denoiseScaled, fromDiffusers, fromKDiffusion, fromScaled, karrasGrid, sigmasOf, slope, toScaled } from './euler.js';
 import { axpy } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 
@@ -74,6 +74,6 @@ export const lmsSamplers = [
     validate,
     defaultGrid: karrasGrid,
     run: lms,
-    references: [fromKDiffusion('sample_lms', 'lms', () => ({ order: 4 }))],
+    references: [fromKDiffusion('sample_lms', 'lms', () => ({ order: 4 })), fromDiffusers('LMSDiscreteScheduler', 'lms', false)],
   }),
 ];
