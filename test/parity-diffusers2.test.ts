@@ -35,7 +35,7 @@ interface Case {
 }
 
 const file = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: Case[]; starts: Record<string, { values: number[][] }> };
-const REPRODUCED_AT_LEAST = 246;
+const REPRODUCED_AT_LEAST = 259;
 
 /** Upstream behaviours not reproduced yet, by case label (all steps), with the reason. */
 const KNOWN: Record<string, string> = {

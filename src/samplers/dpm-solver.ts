@@ -400,9 +400,6 @@ const isMinusInfinity = (v: unknown) => v === undefined || v === null || v === '
  */
 function diffusersDpmGrid(c: DiffusersConfig, scheduler: string, steps: number): GridSpec {
   rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_dynamic_shifting']);
-  if ((c.timestep_spacing ?? 'linspace') !== 'linspace') {
-    throw new UsageError(`${scheduler} with timestep_spacing=${String(c.timestep_spacing)} is not translated; accepted: linspace`);
-  }
   if (!isMinusInfinity(c.lambda_min_clipped)) throw new UsageError('diffusers lambda_min_clipped is not translated; accepted: -inf');
   if (c.variance_type != null) throw new UsageError('diffusers variance_type (learned variance) is not translated');
   return diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
