@@ -30,6 +30,21 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 const readNpy = (path: string) => parseNpy(new Uint8Array(readFileSync(path)));
 
 describe('diffuse sample', () => {
+  it('--scheduler-config reads a diffusers scheduler_config.json as it is: same run as --from diffusers:<_class_name> --config', async () => {
+    const config = { _class_name: 'DPMSolverMultistepScheduler', _diffusers_version: '0.30.0', use_karras_sigmas: true, prediction_type: 'v_prediction' };
+    writeFileSync(tmp('scheduler_config.json'), JSON.stringify(config));
+    const a = await run('sample', '--scheduler-config', tmp('scheduler_config.json'), '--steps', '6', '--n', '8', '--json');
+    const b = await run('sample', '--from', 'diffusers:DPMSolverMultistepScheduler', '--config', tmp('scheduler_config.json'), '--steps', '6', '--n', '8', '--json');
+    expect(a.code).toBe(0);
+    const [sa, sb] = [JSON.parse(a.out), JSON.parse(b.out)];
+    expect(sa).toMatchObject({ sampler: 'dpmpp-2m', reference: 'diffusers:DPMSolverMultistepScheduler', nfe: 6 });
+    expect(sa.grid).toEqual(sb.grid);
+    expect(sa.error).toEqual(sb.error);
+    expect((await run('sample', '--scheduler-config', tmp('scheduler_config.json'), '--from', 'diffusers:DDIMScheduler')).err).toMatch(/drop --from/);
+    writeFileSync(tmp('no-class.json'), '{"beta_start": 0.0001}');
+    expect((await run('sample', '--scheduler-config', tmp('no-class.json'))).err).toMatch(/"_class_name" must name the diffusers scheduler class/);
+  });
+
   it('writes samples, a plot and a JSON summary with the NFE and the error against the exact ODE', async () => {
     const r = await run('sample', '--sampler', 'ddim', '--steps', '5', '--n', '16', '--out', tmp('a.npy'), '--plot', tmp('a.svg'), '--json');
     expect(r).toMatchObject({ code: 0, err: '' });

@@ -74,6 +74,8 @@ const files: Record<string, string | Uint8Array> = {
   'card-garbage-onnx.json': card({ onnx: 'garbage.onnx' }),
   'mlm-huge.json': JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'models/text/card.json'), 'utf8')), vocab_size: 1e9 }),
   'config-proto.json': '{"beta_schedule": "constructor"}',
+  'scheduler-scaled.json': '{"_class_name": "EulerDiscreteScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}',
+  'scheduler-v.json': '{"_class_name": "EulerDiscreteScheduler", "prediction_type": "v_prediction"}',
   'config-nan.json': '{"beta_start": "x"}',
 };
 
@@ -185,6 +187,9 @@ const cases: Record<string, Case> = {
   'calibrate a missing augmented graph': { args: ['calibrate', '--model', 'mnist', '--augmented', f('missing.onnx'), '--out', f('c.json')], code: 2, says: ['missing.onnx'] },
   'opt with a non-number value': { args: sample('--sampler', 'unipc', '--opt', 'order=three'), code: 2, says: ['order'] },
   'opt order 1e9': { args: sample('--sampler', 'unipc', '--opt', 'order=1000000000'), code: 2, says: ['order'] },
+
+  'scheduler config whose process is not the card\'s': { args: ['sample', '--model', 'mnist', '--scheduler-config', f('scheduler-scaled.json'), '--steps', '2', '--n', '2'], code: 2, says: ['scaled_linear', 'must agree'] },
+  'scheduler config whose prediction is not the card\'s': { args: ['sample', '--model', 'mnist', '--scheduler-config', f('scheduler-v.json'), '--steps', '2', '--n', '2'], code: 2, says: ['v_prediction', 'epsilon'] },
 
   // 5. Outputs: checked before work, an existing file kept when the run fails.
   'plot into a missing folder keeps --out': { args: sample('--out', f('old1.npy'), '--plot', f('no/such/dir/p.png')), code: 2, says: ['no/such/dir'], keeps: 'old1.npy' },

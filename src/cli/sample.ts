@@ -17,6 +17,7 @@ import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
 import { diffusersConfigSchema, validate } from '../io/formats.js';
+import { echo } from '../io/schema.js';
 import { imageGridFigure, samplesFigure, type Figure } from '../io/plot.js';
 import {
   gridEndArg, gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, numberListArg, parseReference, type GridArgs,
@@ -47,6 +48,7 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   json?: boolean;
   from?: string;
   config?: string;
+  schedulerConfig?: string;
   labels?: number[];
   cfg?: number;
   guide?: string;
@@ -106,6 +108,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--json', 'print a JSON summary on stdout')
     .option('--from <library:name>', 'reproduce a reference run: diffusers:CLASS, k-diffusion:FUNCTION, dpm-solver:… (see `diffuse list references`)')
     .option('--config <file>', "the reference's config JSON for --from (default: the library's defaults)")
+    .option('--scheduler-config <file>', "a diffusers scheduler_config.json as it is: its _class_name and keys choose the sampler, grid and prediction type (oracles and onnx: models, whose card must agree)")
     .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }
 
@@ -204,7 +207,31 @@ export interface SampleSummary {
   cfg?: number;
 }
 
-async function runSample(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
+/** --scheduler-config FILE is --from diffusers:<its _class_name> --config FILE. */
+async function withSchedulerConfig(a: SampleArgs): Promise<SampleArgs> {
+  if (!a.schedulerConfig) return a;
+  if (a.from || a.config) throw new UsageError('--scheduler-config names the class itself (_class_name); drop --from and --config');
+  const json = await readJsonObject(a.schedulerConfig);
+  const cls = json._class_name;
+  if (typeof cls !== 'string' || cls === '') {
+    throw new UsageError(`${a.schedulerConfig}: "_class_name" must name the diffusers scheduler class, e.g. "DPMSolverMultistepScheduler"; got ${echo(cls)}`);
+  }
+  return { ...a, from: `diffusers:${cls}`, config: a.schedulerConfig };
+}
+
+/** A network runs a scheduler config only if the config's process and prediction type are the card's. */
+function checkConfigAgainstCard(plan: Plan, m: OnnxModelArg, file: string): void {
+  const card = m.model.card;
+  if (plan.prediction !== undefined && plan.prediction !== card.prediction) {
+    throw new UsageError(`${file} has prediction_type ${plan.prediction} but the model card says ${card.prediction}; the card describes the network: set prediction_type to ${card.prediction}`);
+  }
+  const fromConfig = JSON.stringify(createProcess(plan.process).config);
+  const fromCard = JSON.stringify(m.model.process.config);
+  if (fromConfig !== fromCard) throw new UsageError(`${file} describes the process ${fromConfig} but the model card's is ${fromCard}; they must agree`);
+}
+
+async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
+  const a = await withSchedulerConfig(raw);
   if (a.plot) plotFormat(a.plot);
   const loaded: ModelArg = await loadModelArg(a.model);
   if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
@@ -212,6 +239,7 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
   if (a.from && (a.gridFile || a.schedule || a.lsd || a.ems)) throw new UsageError('--from takes the sampler and grid from the reference; drop --grid-file, --schedule, --lsd and --ems');
   const plan = a.from ? await planFromReference(a, given) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
+  if (loaded.kind === 'onnx' && a.schedulerConfig) checkConfigAgainstCard(plan, loaded, a.schedulerConfig);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const entry = findSampler(plan.sampler);
   const options = resolveOptions(entry, plan.options);
@@ -263,7 +291,7 @@ async function runSample(a: SampleArgs, given: (key: string) => boolean, io: Cli
 function checkNetworkFlags(a: SampleArgs, given: (key: string) => boolean): void {
   const fixed = ['process', 'prediction'].filter(given);
   if (fixed.length) throw new UsageError(`the model card sets the process and the prediction type; drop ${fixed.map((k) => `--${k}`).join(', ')}`);
-  if (a.from) throw new UsageError('--from reproduces reference runs on exact models; with onnx: models choose --sampler and the grid flags');
+  if (a.from && !a.schedulerConfig) throw new UsageError('--from reproduces reference runs on exact models; with onnx: models use --scheduler-config FILE, or choose --sampler and the grid flags');
 }
 
 interface RunModel {

@@ -147,7 +147,7 @@ const optionalFlag = v.optional(v.nullable(flag));
  * does not read (diffusers' bookkeeping such as _class_name, _diffusers_version) pass through.
  */
 export const diffusersConfigSchema = looseRecord({
-  num_train_timesteps: v.optional(integer(2, LIMITS.trainSteps)),
+  _class_name: v.optional(text),  num_train_timesteps: v.optional(integer(2, LIMITS.trainSteps)),
   beta_start: v.optional(between(0, 1)),
   beta_end: v.optional(between(0, 1)),
   beta_schedule: v.optional(text),
