@@ -1,4 +1,6 @@
-import { entry, type SampleContext } from './types.js';
+import { entry, type ReferenceMapping, type SampleContext } from './types.js';
+import { rejectFlags } from './diffusers.js';
+import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3 } from '../core/vec.js';
 
@@ -70,6 +72,43 @@ function flowSampler(step: FlowStep) {
  */
 const flowGrid: GridSpec = { type: 'flow-shift', steps: 10, shift: 1, end: 'zero' };
 
+/** SD3's shift of a flow time: s·σ / (1 + (s − 1)·σ). */
+const shifted = (s: number, sigma: number) => (s * sigma) / (1 + (s - 1) * sigma);
+
+/**
+ * diffusers' FlowMatchEulerDiscreteScheduler / FlowMatchHeunDiscreteScheduler: σ's uniform from
+ * σ_max·N to σ_min·N in timesteps, then shifted, then 0. σ_min is the shift of 1/N, so the last σ is
+ * shifted twice (upstream: shift 3 ends at 0.00893, not 0.00300). The model predicts the flow
+ * velocity ε − x0 at σ = t. Dynamic shifting needs the μ the pipeline computes from the image size,
+ * which a scheduler config does not hold: not translated.
+ */
+function fromDiffusersFlow(name: string, sampler: string): ReferenceMapping {
+  return {
+    library: 'diffusers',
+    name,
+    translate(c, steps) {
+      rejectFlags(c, name);
+      for (const [key, ok] of [['invert_sigmas', false], ['stochastic_sampling', false]] as const) {
+        if (c[key] !== undefined && c[key] !== ok) throw new UsageError(`${name} with ${key}=${String(c[key])} is not translated`);
+      }
+      if (c.shift_terminal != null) throw new UsageError(`${name} with shift_terminal is not translated`);
+      const n = Number(c.num_train_timesteps ?? 1000);
+      const s = Number(c.shift ?? 1);
+      if (!(Number.isInteger(n) && n >= 2) || !(s > 0)) throw new UsageError(`${name} needs num_train_timesteps ≥ 2 and shift > 0, got ${n} and ${s}`);
+      const sigmaMax = shifted(s, 1);
+      const sigmaMin = shifted(s, 1 / n);
+      const times = Array.from({ length: steps }, (_, i) => shifted(s, (sigmaMax * n + (steps === 1 ? 0 : (i * (sigmaMin * n - sigmaMax * n)) / (steps - 1))) / n));
+      return {
+        sampler,
+        options: {},
+        process: { name: 'flow', tMin: Math.min(1e-3, times[times.length - 1]) },
+        grid: { type: 'explicit', times: [...times, 0] },
+        prediction: 'velocity',
+      };
+    },
+  };
+}
+
 export const flowSamplers = [
   entry({
     name: 'flow-euler',
@@ -82,6 +121,7 @@ export const flowSamplers = [
     defaults: {},
     defaultGrid: flowGrid,
     run: flowSampler(eulerStep),
+    references: [fromDiffusersFlow('FlowMatchEulerDiscreteScheduler', 'flow-euler')],
   }),
   entry({
     name: 'flow-heun',
@@ -94,6 +134,7 @@ export const flowSamplers = [
     defaults: {},
     defaultGrid: flowGrid,
     run: flowSampler(heunStep),
+    references: [fromDiffusersFlow('FlowMatchHeunDiscreteScheduler', 'flow-heun')],
   }),
   entry({
     name: 'flow-midpoint',

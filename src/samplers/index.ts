@@ -103,7 +103,13 @@ export function findReference(library: string, name: string): ReferenceMapping {
       if (r.library !== library || r.name !== name) continue;
       if (library !== 'diffusers') return r;
       // Every diffusers class reads prediction_type the same way: the model's output type.
-      return { ...r, translate: (config, steps) => ({ ...r.translate(config, steps), prediction: diffusersPrediction(config) }) };
+      return {
+        ...r,
+        translate: (config, steps) => {
+          const t = r.translate(config, steps);
+          return { ...t, prediction: t.prediction ?? diffusersPrediction(config) };
+        },
+      };
     }
   }
   const known = samplers.flatMap((s) => (s.references ?? []).map((r) => `${r.library}:${r.name}`));
