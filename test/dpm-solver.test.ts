@@ -55,11 +55,14 @@ describe('exactness on a single data point', () => {
     }
   }
 
-  it('the noise form refuses to start where α = 0', async () => {
+  it('the noise form refuses to start where α = 0; an ε model there is refused before any step', async () => {
     const p = createProcess({ name: 'flow' });
-    const model = new GmmOracle(new GaussianMixture(gmm), p, 'epsilon');
-    const run = sample({ model, process: p, sampler: 'dpm-solver-2m', grid: { type: 'flow-shift', steps: 4 }, n: 2 });
-    await expect(run).rejects.toThrow(/noise form cannot start .* α = 0/);
+    const eps = new GmmOracle(new GaussianMixture(gmm), p, 'epsilon');
+    const run = sample({ model: eps, process: p, sampler: 'dpm-solver-2m', grid: { type: 'flow-shift', steps: 4 }, n: 2 });
+    await expect(run).rejects.toThrow(/epsilon prediction gives no data estimate at t=1, where α = 0/);
+    const velocity = new GmmOracle(new GaussianMixture(gmm), p, 'velocity');
+    const noiseForm = sample({ model: velocity, process: p, sampler: 'dpm-solver-2m', grid: { type: 'flow-shift', steps: 4 }, n: 2 });
+    await expect(noiseForm).rejects.toThrow(/noise form cannot start .* α = 0/);
   });
 });
 

@@ -164,6 +164,8 @@ const cases: Record<string, Case> = {
   'gmm weights overflow': { args: sample('--model', `gmm:${f('gmm-overflow.json')}`), code: 2, says: ['weights'] },
   'posterior data with NaN': { args: ['pfgm', '--model', `data:${f('nan.npy')}`], code: 2, says: ['nan.npy', 'not finite'] },
 
+  'ε-prediction started at pure noise (flow, t = 1)': { args: ['sample', '--process', 'flow', '--sampler', 'flow-euler', '--steps', '4'], code: 2, says: ['no data estimate', 'α = 0'] },
+
   // 4. Long values are cut in the message.
   'a long bad value is truncated': { args: sample('--sampler', 'x'.repeat(70_000)), code: 2 },
 

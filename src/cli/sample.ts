@@ -265,7 +265,8 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
     ...(run.labels ? { labels: run.labels, cfg: run.cfg } : {}),
   };
   const gmm = run.gmm;
-  if (gmm && a.error && !entry.stochastic && n * d <= 1 << 14) {
+  // The exact endpoint is solved from α > 0 (a grid starting at pure noise, e.g. flow at t = 1, has none).
+  if (gmm && a.error && !entry.stochastic && n * d <= 1 << 14 && process.alpha(grid[0]) > 0) {
     const end = a.denoiseToZero ? process.tZero : grid[grid.length - 1];
     summary.error = sampleErrors(result.x.data, pfOdeEndpoint(gmm, process, result.xT, grid[0], end), gmm);
   }

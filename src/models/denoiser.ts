@@ -2,7 +2,7 @@ import type { Model } from './types.js';
 import type { Process } from '../process/types.js';
 import { toDataCoefficients } from '../param/convert.js';
 import { lin2, firstNonFinite } from '../core/vec.js';
-import { RunError } from '../core/errors.js';
+import { RunError, UsageError } from '../core/errors.js';
 
 /**
  * A model normalised once, at the edge, to data prediction D(x, t) ≈ E[x0 | x_t] (k-diffusion's
@@ -34,6 +34,11 @@ export class Denoiser {
     }
     if (this.model.prediction === 'sample') return out;
     const [a, b] = toDataCoefficients(this.process, t, this.model.prediction);
+    if (!(Number.isFinite(a) && Number.isFinite(b))) {
+      throw new UsageError(
+        `the model's ${this.model.prediction} prediction gives no data estimate at t=${t}, where α = ${this.process.alpha(t)} (pure noise); start the grid below it (e.g. --start) or use a model predicting velocity, v or the sample`,
+      );
+    }
     return lin2(out, a, x, b, out);
   }
 }
