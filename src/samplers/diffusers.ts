@@ -1,4 +1,5 @@
 import type { Prediction } from '../param/convert.js';
+import type { ProcessConfig } from '../process/index.js';
 import type { X0Options } from './x0.js';
 import { diffusersMultistepTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
@@ -131,10 +132,9 @@ export function diffusersSigmaFlag(c: DiffusersConfig): SigmaFlag | undefined {
  * Karras (ρ = 7, Karras et al. 2022 Eq. 5), exponential (uniform in log σ) or beta (σ_min +
  * (σ_max − σ_min)·B⁻¹(1 − i/(n−1); 0.6, 0.6), Lee et al. 2024, "Beta sampling is all you need").
  */
-export function diffusersSigmas(flag: SigmaFlag, sigmaMin: number, sigmaMax: number, n: number): number[] {
+export function diffusersSigmas(flag: SigmaFlag, sigmaMin: number, sigmaMax: number, n: number, rho = 7): number[] {
   const u = (i: number) => (n === 1 ? 0 : i / (n - 1));
   if (flag === 'karras') {
-    const rho = 7;
     const [a, b] = [pow(sigmaMax, 1 / rho), pow(sigmaMin, 1 / rho)];
     return Array.from({ length: n }, (_, i) => pow(a + u(i) * (b - a), rho));
   }
@@ -143,4 +143,27 @@ export function diffusersSigmas(flag: SigmaFlag, sigmaMin: number, sigmaMax: num
     return Array.from({ length: n }, (_, i) => exp(a + u(i) * (b - a)));
   }
   return Array.from({ length: n }, (_, i) => sigmaMin + betaPpf(1 - u(i), 0.6, 0.6) * (sigmaMax - sigmaMin));
+}
+
+/**
+ * The EDM schedulers (EDMEulerScheduler, EDMDPMSolverMultistepScheduler): the edm process with the
+ * config's σ_min, σ_max and σ_data; σ's by sigma_schedule (karras with ρ, or exponential), then 0
+ * (final_sigmas_type "zero") or σ_min again. The network's output F is preconditioned into
+ * D = c_skip·x + c_out·F by the model adapter (an ONNX card's time.kind "edm_c_noise"), so the
+ * translation's model predicts the sample.
+ */
+export function diffusersEdm(c: DiffusersConfig, steps: number): { process: ProcessConfig; grid: GridSpec; prediction: Prediction } {
+  const sigmaMin = Number(c.sigma_min ?? 0.002);
+  const sigmaMax = Number(c.sigma_max ?? 80);
+  const schedule = String(c.sigma_schedule ?? 'karras');
+  if (schedule !== 'karras' && schedule !== 'exponential') throw new UsageError(`sigma_schedule must be karras or exponential, got ${schedule}`);
+  const final = String(c.final_sigmas_type ?? 'zero');
+  if (final !== 'zero' && final !== 'sigma_min') throw new UsageError(`final_sigmas_type must be zero or sigma_min, got ${final}`);
+  diffusersPrediction(c);
+  const sigmas = diffusersSigmas(schedule, sigmaMin, sigmaMax, steps, Number(c.rho ?? 7));
+  return {
+    process: { name: 'edm', sigmaMin, sigmaMax, sigmaData: Number(c.sigma_data ?? 0.5) },
+    grid: { type: 'explicit', times: [...sigmas, final === 'zero' ? 0 : sigmaMin] },
+    prediction: 'sample',
+  };
 }

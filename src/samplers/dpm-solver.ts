@@ -1,7 +1,7 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
-import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, modelTimeOf } from './diffusers.js';
+import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
 import { fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
 import { createProcess, type ProcessConfig } from '../process/index.js';
@@ -437,6 +437,16 @@ const fromDiffusersMultistep: ReferenceMapping = {
   },
 };
 
+/** diffusers' EDMDPMSolverMultistepScheduler: the multistep solver above on the EDM process and σ's (diffusersEdm). */
+const fromDiffusersEdmMultistep: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'EDMDPMSolverMultistepScheduler',
+  translate(c, steps) {
+    const t = fromDiffusersMultistep.translate({ ...c, final_sigmas_type: 'zero', use_karras_sigmas: false }, steps);
+    return { ...t, ...diffusersEdm(c, steps) };
+  },
+};
+
 const fromDiffusersSinglestep: ReferenceMapping = {
   library: 'diffusers',
   name: 'DPMSolverSinglestepScheduler',
@@ -598,7 +608,7 @@ export const dpmSolverSamplers = [
     'DPM-Solver++(2M): multistep data-prediction solver, 1 model call per step (the default sampler)',
     `${CITE_PP} (Alg. 2)`,
     {},
-    [fromDiffusersMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
+    [fromDiffusersMultistep, fromDiffusersEdmMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
   ),
   multistepEntry('dpmpp-3m', ['DPM++ 3M', 'dpmpp_3m', 'DPM-Solver++(3M)'], `DPM-Solver++(3M): "third-order" multistep data-prediction solver${AS_REFERENCES}`, CITE_PP, { order: 3 }),
   multistepEntry(

@@ -1,5 +1,5 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersProcess, diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
+import { diffusersEdm, diffusersProcess, diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
 import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 import { createProcess } from '../process/index.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
@@ -322,7 +322,11 @@ export const eulerSamplers = [
     defaults: {},
     defaultGrid: karrasGrid,
     run: euler,
-    references: [fromKDiffusion('sample_euler', 'euler'), fromDiffusers('EulerDiscreteScheduler', 'euler', false)],
+    references: [
+      fromKDiffusion('sample_euler', 'euler'),
+      fromDiffusers('EulerDiscreteScheduler', 'euler', false),
+      { library: 'diffusers', name: 'EDMEulerScheduler', translate: (c, steps) => ({ sampler: 'euler', options: {}, ...diffusersEdm(c, steps), init: 'sigma' }) },
+    ],
   }),
   entry<EulerAncestralOptions>({
     name: 'euler-ancestral',
