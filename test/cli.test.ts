@@ -159,7 +159,7 @@ describe('bad input: one line on stderr, exit 2 (usage) or 1 (failure)', () => {
     ['malformed model JSON', ['sample', '--model', `gmm:${tmp('bad.json')}`], 2, /bad\.json: GMM file is not valid JSON/],
     ['malformed reference config', ['sample', '--from', 'diffusers:DDIMScheduler', '--config', tmp('bad.json')], 2, /bad\.json: malformed JSON/],
     ['an unknown model', ['sample', '--model', 'builtin:ring9'], 2, /unknown built-in problem "ring9"; accepted: ring8, /],
-    ['an unknown reference', ['sample', '--from', 'diffusers:FooScheduler'], 2, /no translation for diffusers:FooScheduler; accepted: diffusers:DDIMScheduler/],
+    ['an unknown reference', ['sample', '--from', 'diffusers:FooScheduler'], 2, /no translation for diffusers:FooScheduler; accepted diffusers names: DDIMScheduler/],
     ['--from with --sampler', ['sample', '--from', 'k-diffusion:sample_euler', '--sampler', 'ddim'], 2, /drop --sampler/],
     ['an unknown flag', ['sample', '--stesp', '3'], 2, /unknown option '--stesp'.*Did you mean --steps\?/],
     ['an unknown command', ['smaple'], 2, /unknown command 'smaple'/],

@@ -369,7 +369,7 @@ export const eulerSamplers = [
     defaults: {},
     defaultGrid: karrasGrid,
     run: (x, grid, ctx) => dpm2(x, grid, ctx, { eta: 0, sNoise: 1 }),
-    references: [fromKDiffusion('sample_dpm_2', 'dpm2')],
+    references: [fromKDiffusion('sample_dpm_2', 'dpm2'), fromDiffusers('KDPM2DiscreteScheduler', 'dpm2', false)],
   }),
   entry<EulerAncestralOptions>({
     name: 'dpm2-ancestral',
@@ -383,7 +383,10 @@ export const eulerSamplers = [
     validate: validateAncestral,
     defaultGrid: karrasGrid,
     run: dpm2,
-    references: [fromKDiffusion('sample_dpm_2_ancestral', 'dpm2-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) }))],
+    references: [
+      fromKDiffusion('sample_dpm_2_ancestral', 'dpm2-ancestral', (c) => ({ eta: Number(c.eta ?? 1), sNoise: Number(c.s_noise ?? 1) })),
+      fromDiffusers('KDPM2AncestralDiscreteScheduler', 'dpm2-ancestral', false),
+    ],
   }),
   entry<{ [k: string]: number; sNoise: number }>({
     name: 'lcm',

@@ -112,8 +112,11 @@ export function findReference(library: string, name: string): ReferenceMapping {
       };
     }
   }
-  const known = samplers.flatMap((s) => (s.references ?? []).map((r) => `${r.library}:${r.name}`));
-  throw new UsageError(`no translation for ${library}:${name}; accepted: ${known.join(', ')}`);
+  const all = samplers.flatMap((s) => s.references ?? []);
+  const libraries = [...new Set(all.map((r) => r.library))];
+  if (!libraries.includes(library as ReferenceMapping['library'])) throw new UsageError(`no translations from "${library}"; accepted libraries: ${libraries.join(', ')}`);
+  const names = [...new Set(all.filter((r) => r.library === library).map((r) => r.name))];
+  throw new UsageError(`no translation for ${library}:${name}; accepted ${library} names: ${names.join(', ')} (see \`diffuse list references\`)`);
 }
 
 /**
