@@ -310,7 +310,8 @@ describe('names and options', () => {
     const euler = findReference('diffusers', 'EulerDiscreteScheduler');
     expect(() => euler.translate({ use_lu_lambdas: true }, 10)).toThrow(/use_lu_lambdas=true is not translated/);
     expect(() => euler.translate({ use_karras_sigmas: true, use_beta_sigmas: true }, 10)).toThrow(/only one of use_karras_sigmas, use_beta_sigmas/);
-    expect(() => euler.translate({ final_sigmas_type: 'sigma_min' }, 10)).toThrow(/final_sigmas_type=sigma_min/);
+    expect(() => euler.translate({ timestep_type: 'continuous' }, 10)).toThrow(/timestep_type=continuous/);
+    expect(euler.translate({ final_sigmas_type: 'sigma_min' }, 4).grid).toEqual({ type: 'explicit', times: [999, 666, 333, 0, 0] });
     expect(() => findReference('k-diffusion', 'sample_lms').translate({ schedule: 'exponential' }, 10)).toThrow(/karras/);
   });
 

@@ -7,7 +7,7 @@ import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3, scale } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
-import { log, log1p } from '../core/math.js';
+import { exp, log, log1p } from '../core/math.js';
 
 /**
  * The Karras/k-diffusion family (Karras et al. 2022, "Elucidating the Design Space of
@@ -265,20 +265,32 @@ function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: nu
  */
 function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, ts: number[]): number[] {
   const flag = diffusersSigmaFlag(c);
-  if (!flag) return ts;
+  if (!flag) return c.interpolation_type === 'log_linear' ? logLinearTimes(c, ts) : ts;
   const p = createProcess(diffusersProcess(c));
   const sigmas = diffusersSigmas(flag, sigmaVe(p, ts[ts.length - 1]), sigmaVe(p, ts[0]), ts.length);
   return sigmas.map((s) => tOfSigmaVe(p, s));
+}
+
+/**
+ * interpolation_type "log_linear": upstream replaces the n σ's by n + 1 uniform in log σ between
+ * the σ's of the first and last timestep, then appends 0, yet runs n steps: the last step ends at
+ * σ_min, never at 0. The grid is those n + 1 σ's (as times) and no end.
+ */
+function logLinearTimes(c: Readonly<Record<string, unknown>>, ts: number[]): number[] {
+  const p = createProcess(diffusersProcess(c));
+  const [hi, lo] = [log(sigmaVe(p, ts[0])), log(sigmaVe(p, ts[ts.length - 1]))];
+  const n = ts.length;
+  return Array.from({ length: n + 1 }, (_, i) => tOfSigmaVe(p, exp(hi + ((lo - hi) * i) / n)));
 }
 
 /** Reject diffusers options that change the Euler family's σ, timesteps or x0 in ways not translated. */
 function checkDiffusersEuler(c: Readonly<Record<string, unknown>>, scheduler: string): void {
   rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_lu_lambdas', 'use_dynamic_shifting']);
   rejectFlags(c, scheduler, ['clip_sample'], 'the Euler family does not clip x0');
-  const expect: Record<string, string> = { interpolation_type: 'linear', timestep_type: 'discrete', final_sigmas_type: 'zero' };
-  for (const [key, value] of Object.entries(expect)) {
-    if (c[key] !== undefined && c[key] !== value) {
-      throw new UsageError(`${scheduler} with ${key}=${String(c[key])} is not translated; accepted: ${value}`);
+  const accepted: Record<string, readonly string[]> = { interpolation_type: ['linear', 'log_linear'], timestep_type: ['discrete'], final_sigmas_type: ['zero', 'sigma_min'] };
+  for (const [key, values] of Object.entries(accepted)) {
+    if (c[key] !== undefined && c[key] !== null && !values.includes(String(c[key]))) {
+      throw new UsageError(`${scheduler} with ${key}=${String(c[key])} is not translated; accepted: ${values.join(', ')}`);
     }
   }
 }
@@ -297,13 +309,16 @@ export function fromDiffusers(name: string, sampler: string, repeatInterior: boo
     name,
     translate(c, steps) {
       checkDiffusersEuler(c, name);
+      const logLinear = c.interpolation_type === 'log_linear' && !diffusersSigmaFlag(c);
+      if (logLinear && repeatInterior) throw new UsageError(`${name} with interpolation_type=log_linear is not translated`);
       const ts = sigmaFlagTimes(c, diffusersEulerTimesteps(c, steps));
       const times = repeatInterior ? [ts[0], ...ts.slice(1).flatMap((t) => [t, t])] : ts;
       return {
         sampler,
         options: {},
         process: diffusersProcess(c),
-        grid: { type: 'explicit', times: [...times, -1] },
+        // final_sigmas_type "sigma_min" ends at the first training timestep's σ instead of 0.
+        grid: { type: 'explicit', times: logLinear ? times : [...times, c.final_sigmas_type === 'sigma_min' ? 0 : -1] },
         init: c.timestep_spacing === 'leading' ? 'prior' : 'sigma',
       };
     },
