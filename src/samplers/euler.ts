@@ -325,6 +325,30 @@ export function fromDiffusers(name: string, sampler: string, repeatInterior: boo
   };
 }
 
+/**
+ * diffusers' LCMScheduler: n of the original_inference_steps (default 50) distillation timesteps
+ * k·i − 1 (k = N / 50), picked at floor(linspace(0, 50, n, endpoint=False)) from the top, then
+ * the last step returns x̂0 (ᾱ = 1). Each step re-noises x̂0 to the next timestep with a fresh
+ * draw (Luo et al. 2023, Alg. 1). The boundary conditions c_skip = σ_d²/((10t)² + σ_d²) change
+ * x̂0 by less than 1e-7 at the timesteps LCM uses (t ≥ 19) and are not applied.
+ */
+const fromDiffusersLcm: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'LCMScheduler',
+  translate(c, steps) {
+    rejectFlags(c, 'LCMScheduler');
+    if (c.thresholding === true || c.clip_sample === true) throw new UsageError('diffusers LCMScheduler with thresholding or clip_sample is not translated');
+    const numTrain = Number(c.num_train_timesteps ?? 1000);
+    const original = Number(c.original_inference_steps ?? 50);
+    if (!(Number.isInteger(original) && original >= 1 && original <= numTrain)) throw new UsageError(`original_inference_steps must be an integer from 1 to ${numTrain}, got ${original}`);
+    if (steps > original) throw new UsageError(`LCMScheduler runs at most original_inference_steps = ${original} steps, got ${steps}`);
+    const k = Math.floor(numTrain / original);
+    const top = Array.from({ length: original }, (_, i) => (original - i) * k - 1);
+    const ts = Array.from({ length: steps }, (_, i) => top[Math.floor((i * original) / steps)]);
+    return { sampler: 'lcm', options: {}, process: diffusersProcess(c), grid: { type: 'explicit', times: [...ts, -1] } };
+  },
+};
+
 export const eulerSamplers = [
   entry({
     name: 'euler',
@@ -417,6 +441,7 @@ export const eulerSamplers = [
     },
     defaultGrid: karrasGrid,
     run: lcm,
+    references: [fromDiffusersLcm],
   }),
   entry<EdmStochasticOptions>({
     name: 'edm-stochastic',
