@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { PNG } from 'pngjs';
 import { main } from '../src/cli/main.js';
-import { progressBar } from '../src/cli/io.js';
+import { loadBar, progressBar } from '../src/cli/io.js';
 import { parseNpy, encodeNpy } from '../src/io/npy.js';
 import { tensor } from '../src/core/tensor.js';
 import { samplers } from '../src/samplers/index.js';
@@ -192,6 +192,22 @@ describe('progress bar', () => {
     stream.on('data', (b: Buffer) => (text += b.toString()));
     return { stream, text: () => text };
   }
+
+  it('the network-loading bar counts KiB once loading lasts longer than 300 ms', async () => {
+    const tty = terminal();
+    const bar = loadBar({ stdout: tty.stream, stderr: tty.stream, progress: tty.stream }, false);
+    bar.onProgress({ loaded: 1024, total: 4096 });
+    await new Promise((r) => setTimeout(r, 350));
+    bar.onProgress({ loaded: 3072, total: 4096 });
+    bar.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(tty.text()).toMatch(/loading \[.*\] 3\/4 KiB/);
+    const quick = terminal();
+    const fast = loadBar({ stdout: quick.stream, stderr: quick.stream, progress: quick.stream }, false);
+    fast.onProgress({ loaded: 4096, total: 4096 });
+    fast.stop();
+    expect(quick.text()).toBe('');
+  });
 
   it('draws on a terminal and stays silent when quiet or without one', async () => {
     const tty = terminal();

@@ -12,7 +12,7 @@ import { realFeatureFit } from '../eval/data.js';
 import { DEFAULT_EVAL_BATCH, evaluateSampler } from '../eval/evaluate.js';
 import { gridFromArgs, integerArg, keyValueArg, numberArg, type GridArgs } from './args.js';
 import { loadModelArg } from './model.js';
-import { progressBar, type CliIo, type Progress } from './io.js';
+import { loadBar, progressBar, type CliIo, type Progress } from './io.js';
 import { checkSampleMemory } from './budget.js';
 import { addGridOptions, gridKeys } from './sample.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
@@ -65,7 +65,8 @@ export function evalClassifier(modelSpec: string, card: ModelCard, given?: strin
 }
 
 async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
-  const loaded = await loadModelArg(a.model);
+  const loading = loadBar(io, a.json === true);
+  const loaded = await loadModelArg(a.model, loading.onProgress).finally(() => loading.stop());
   if (loaded.kind !== 'onnx') throw new UsageError(`diffuse eval scores networks: --model must be onnx:CARD.json; got "${a.model}"`);
   // Each chunk of --batch samples is sampled at once; every sample's image and features are kept.
   checkSampleMemory(Math.min(a.batch, a.n), sizeOf(loaded.model.sampleShape));

@@ -54,3 +54,13 @@ export function progressBar(io: CliIo, quiet: boolean, label: string, delayMs = 
     },
   };
 }
+
+/** A bar for loading a network's bytes (shown only when loading lasts, as every bar here). */
+export function loadBar(io: CliIo, quiet: boolean): { onProgress: (p: { loaded: number; total?: number }) => void; stop(): void } {
+  const bar = progressBar(io, quiet, 'loading');
+  const kib = (b: number) => Math.round(b / 1024);
+  return {
+    onProgress: (p) => bar.update(kib(p.loaded), kib(p.total ?? p.loaded), 'KiB'),
+    stop: () => bar.stop(),
+  };
+}

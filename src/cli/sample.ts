@@ -23,7 +23,7 @@ import {
   gridEndArg, gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, numberListArg, parseReference, type GridArgs,
 } from './args.js';
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
-import { progressBar, type CliIo } from './io.js';
+import { loadBar, progressBar, type CliIo } from './io.js';
 import { checkSampleMemory } from './budget.js';
 import { guideHelp, guidedOracle } from './guide.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
@@ -233,7 +233,8 @@ function checkConfigAgainstCard(plan: Plan, m: OnnxModelArg, file: string): void
 async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<void> {
   const a = await withSchedulerConfig(raw);
   if (a.plot) plotFormat(a.plot);
-  const loaded: ModelArg = await loadModelArg(a.model);
+  const loading = loadBar(io, a.quiet === true || a.json === true);
+  const loaded: ModelArg = await loadModelArg(a.model, loading.onProgress).finally(() => loading.stop());
   if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
   if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
