@@ -16,7 +16,7 @@ export { makeGrid, gridTypes, type GridSpec, type GridEnd } from './grid/index.j
 export { sigmaVe, tOfSigmaVe, flowShift } from './grid/basic.js';
 export { diffusersTimesteps } from './grid/diffusers.js';
 export {
-  samplers, findSampler, findReference, resolveOptions, namedRuns, unsupportedNames,
+  samplers, findSampler, findReference, fromDiffusersConfig, resolveOptions, namedRuns, unsupportedNames,
   type SamplerEntry, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation, type NamedRun, type UnsupportedName, type Tool,
 } from './samplers/index.js';
 export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';

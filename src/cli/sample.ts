@@ -133,7 +133,7 @@ const referenceDefaults: Record<string, Record<string, unknown>> = {
 
 export const gridKeys: readonly (keyof GridArgs)[] = ['grid', 'times', 'rho', 'shift', 'spacing', 'stepsOffset', 'sigmaMin', 'sigmaMax', 'start', 'end'];
 
-async function planFromReference(a: SampleArgs, given: (key: string) => boolean): Promise<Plan> {
+async function planFromReference(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<Plan> {
   const clash = ['sampler', 'process', ...gridKeys].filter(given);
   if (clash.length) {
     const flags = clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
@@ -143,6 +143,7 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean)
   const mapping = findReference(library, name);
   const config = a.config ? await readConfig(a.config, library) : (Object.hasOwn(referenceDefaults, library) ? referenceDefaults[library] : {});
   const t = mapping.translate(config, a.steps);
+  for (const w of t.warnings ?? []) io.stderr.write(`diffuse: warning: ${a.config ?? 'the config'}: ${w}\n`);
   if (t.prediction !== undefined && given('prediction') && a.prediction !== t.prediction) {
     throw new UsageError(`${a.config ?? 'the config'} has prediction_type ${t.prediction}; drop --prediction ${a.prediction} (the config says what the model predicts)`);
   }
@@ -239,7 +240,7 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
   if (a.from && (a.gridFile || a.schedule || a.lsd || a.ems)) throw new UsageError('--from takes the sampler and grid from the reference; drop --grid-file, --schedule, --lsd and --ems');
-  const plan = a.from ? await planFromReference(a, given) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
+  const plan = a.from ? await planFromReference(a, given, io) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
   if (loaded.kind === 'onnx' && a.schedulerConfig) checkConfigAgainstCard(plan, loaded, a.schedulerConfig);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const entry = findSampler(plan.sampler);

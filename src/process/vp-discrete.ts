@@ -18,6 +18,15 @@ export interface VpDiscreteConfig {
   betaStart?: number;
   betaEnd?: number;
   betaSchedule?: BetaSchedule;
+  /** β's given outright (diffusers' `trained_betas`); the schedule and its range are then unused. */
+  trainedBetas?: readonly number[];
+  /** Rescale the β's to zero terminal SNR (Lin et al. 2024, Algorithm 1; diffusers' `rescale_betas_zero_snr`). */
+  rescaleZeroSnr?: boolean;
+  /**
+   * ᾱ at the last timestep in place of the rescaled 0, as diffusers' Euler, DPM-Solver and UniPC
+   * schedulers set it (2⁻²⁴) so that their first σ is finite; DDIM, DDPM, LCM and TCD keep 0.
+   */
+  finalAlphaBar?: number;
 }
 
 const f32 = Math.fround;
@@ -69,6 +78,22 @@ export function betas(schedule: BetaSchedule, start: number, end: number, n: num
   }
 }
 
+/**
+ * Zero terminal SNR (Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+ * flawed", Algorithm 1), in float32 as diffusers computes it: shift √ᾱ so its last value is 0, scale
+ * it so its first is unchanged, and read the β's back from the ratios of consecutive ᾱ's.
+ */
+export function rescaleZeroTerminalSnr(b: Float32Array): Float32Array {
+  const sqrtAb = alphasCumprod(b).map((ab) => f32(Math.sqrt(ab)));
+  const [first, last] = [sqrtAb[0], sqrtAb[sqrtAb.length - 1]];
+  const scale = f32(first / f32(first - last));
+  const ab = sqrtAb.map((r) => {
+    const shifted = f32(f32(r - last) * scale);
+    return f32(shifted * shifted);
+  });
+  return ab.map((a, i) => f32(1 - (i === 0 ? a : f32(a / ab[i - 1]))));
+}
+
 /** ᾱ_i in float32 from float32 betas, the product accumulated in double as torch.cumprod does on CPU. */
 export function alphasCumprod(b: Float32Array): Float32Array {
   const out = new Float32Array(b.length);
@@ -96,16 +121,32 @@ export class VpDiscrete implements Process {
     const start = c.betaStart ?? 0.0001;
     const end = c.betaEnd ?? 0.02;
     const schedule = c.betaSchedule ?? 'linear';
+    const trained = c.trainedBetas;
     if (!(Number.isInteger(n) && n >= 2 && n <= LIMITS.trainSteps)) throw new UsageError(`numTrainTimesteps must be an integer from 2 to ${LIMITS.trainSteps}, got ${n}`);
-    if (!(start > 0 && end > start && end < 1)) {
+    if (trained) {
+      if (!(trained.length === n && trained.every((b) => b > 0 && b < 1))) {
+        throw new UsageError(`trainedBetas must be numTrainTimesteps = ${n} numbers in (0, 1), got ${trained.length} numbers`);
+      }
+    } else if (!(start > 0 && end > start && end < 1)) {
       throw new UsageError(`betas need 0 < betaStart < betaEnd < 1, got betaStart=${start}, betaEnd=${end}`);
     }
-    this.betas = betas(schedule, start, end, n);
+    const final = c.finalAlphaBar;
+    if (final !== undefined && !(c.rescaleZeroSnr && final > 0 && final < 1)) {
+      throw new UsageError(`finalAlphaBar replaces the 0 of a zero-terminal-SNR schedule: it needs rescaleZeroSnr and a value in (0, 1), got ${final}`);
+    }
+    const base = trained ? Float32Array.from(trained) : betas(schedule, start, end, n);
+    this.betas = c.rescaleZeroSnr ? rescaleZeroTerminalSnr(base) : base;
     this.alphasCumprod = alphasCumprod(this.betas);
+    if (final !== undefined) this.alphasCumprod[n - 1] = final;
     this.tMax = n - 1;
     this.sigmaVe = new Float64Array(n + 1);
     this.alphasCumprod.forEach((ab, i) => (this.sigmaVe[i + 1] = Math.sqrt((1 - ab) / ab)));
-    this.config = { name: this.name, numTrainTimesteps: n, betaStart: start, betaEnd: end, betaSchedule: schedule };
+    this.config = {
+      name: this.name, numTrainTimesteps: n, betaStart: start, betaEnd: end, betaSchedule: schedule,
+      ...(trained ? { trainedBetas: [...trained] } : {}),
+      ...(c.rescaleZeroSnr ? { rescaleZeroSnr: true } : {}),
+      ...(final !== undefined ? { finalAlphaBar: final } : {}),
+    };
   }
 
   /** ᾱ(t): the table at integer t ≥ 0, 1 at t = −1, and 1/(1 + σ_VE²) between. */
@@ -123,7 +164,8 @@ export class VpDiscrete implements Process {
     const u = t + 1;
     const i = Math.min(Math.floor(u), this.sigmaVe.length - 2);
     const w = u - i;
-    return (1 - w) * this.sigmaVe[i] + w * this.sigmaVe[i + 1];
+    // σ_VE = ∞ at a zero-terminal-SNR schedule's last timestep: no interpolation weight may touch it unasked.
+    return w === 0 ? this.sigmaVe[i] : w === 1 ? this.sigmaVe[i + 1] : (1 - w) * this.sigmaVe[i] + w * this.sigmaVe[i + 1];
   }
 
   alpha(t: number): number {

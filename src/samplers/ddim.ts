@@ -70,7 +70,7 @@ const fromDiffusersDdim: ReferenceMapping = {
     return {
       sampler: 'ddim',
       options: { eta: 0, ...diffusersX0(c, true) },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'DDIMScheduler'),
       grid: {
         type: 'diffusers',
         steps,
@@ -98,7 +98,7 @@ const fromDiffusersDdpm: ReferenceMapping = {
     return {
       sampler: 'ddpm',
       options: { eta: 1, variance, ...diffusersX0(c, true) },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'DDPMScheduler'),
       grid: { type: 'diffusers', steps, spacing: (c.timestep_spacing ?? 'leading') as 'leading', stepsOffset: Number(c.steps_offset ?? 0), end: 'zero' },
     };
   },

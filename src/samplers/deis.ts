@@ -145,9 +145,9 @@ const fromDiffusersDeis: ReferenceMapping = {
         lowerOrderFinalSteps: 15,
         ...diffusersX0(c),
       },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'DEISMultistepScheduler'),
       // diffusers' DEIS ends at ᾱ_0, the first training timestep (t = 0)
-      grid: diffusersMultistepGrid(c, steps, 0),
+      grid: diffusersMultistepGrid(c, 'DEISMultistepScheduler', steps, 0),
       ...modelTimeOf(c),
     };
   },

@@ -8,6 +8,8 @@ import { exp, log, pow } from '../core/math.js';
 import { betaPpf } from '../core/special.js';
 import { createProcess } from '../process/index.js';
 import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
+import type { BetaSchedule, VpDiscreteConfig } from '../process/vp-discrete.js';
+import { ZERO_SNR } from './diffusers-classes.js';
 
 /** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
@@ -25,18 +27,27 @@ export function diffusersPrediction(c: DiffusersConfig): Prediction {
   return PREDICTION_TYPES[p];
 }
 
-/** The discrete VP process named by a diffusers scheduler config. */
-export function diffusersProcess(c: DiffusersConfig) {
+/**
+ * The discrete VP process named by the config of diffusers class `cls`: its β's (a named schedule,
+ * or `trained_betas`), rescaled to zero terminal SNR where the class has `rescale_betas_zero_snr`,
+ * with the last ᾱ = 0 kept or clamped to 2⁻²⁴ as that class does (ZERO_SNR).
+ */
+export function diffusersProcess(c: DiffusersConfig, cls: string): VpDiscreteConfig & { name: 'vp-discrete' } {
   diffusersPrediction(c);
-  if (c.trained_betas != null || c.rescale_betas_zero_snr === true) {
-    throw new UsageError('trained_betas and rescale_betas_zero_snr are not supported yet');
+  const zeroSnr = Object.hasOwn(ZERO_SNR, cls) && c.rescale_betas_zero_snr === true ? ZERO_SNR[cls] : undefined;
+  const trained = c.trained_betas;
+  if (trained != null && !(Array.isArray(trained) && trained.every((b) => typeof b === 'number'))) {
+    throw new UsageError(`trained_betas must be a list of numbers, got ${JSON.stringify(trained).slice(0, 60)}`);
   }
   return {
-    name: 'vp-discrete' as const,
+    name: 'vp-discrete',
     numTrainTimesteps: Number(c.num_train_timesteps ?? 1000),
     betaStart: Number(c.beta_start ?? 0.0001),
     betaEnd: Number(c.beta_end ?? 0.02),
-    betaSchedule: (c.beta_schedule ?? 'linear') as 'linear',
+    betaSchedule: (c.beta_schedule ?? 'linear') as BetaSchedule,
+    ...(trained != null ? { trainedBetas: trained as number[] } : {}),
+    ...(zeroSnr ? { rescaleZeroSnr: true } : {}),
+    ...(zeroSnr === 'clamped' ? { finalAlphaBar: 1 / 16777216 /* 2⁻²⁴ */ } : {}),
   };
 }
 
@@ -88,13 +99,14 @@ export function diffusersFinalTime(c: DiffusersConfig): number {
  * steps between those σ's (uniform λ = uniform log σ for Lu's lambdas) over the whole training
  * table's σ range, while the model is called at their timesteps made integers (diffusersModelTime).
  */
-export function diffusersMultistepGrid(c: DiffusersConfig, steps: number, end: number): GridSpec {
+export function diffusersMultistepGrid(c: DiffusersConfig, cls: string, steps: number, end: number): GridSpec {
   const numTrain = Number(c.num_train_timesteps ?? 1000);
   const spacing = String(c.timestep_spacing ?? 'linspace');
+  const offset = Number(c.steps_offset ?? 0); // upstream adds it with "leading" spacing only
   const flag = c.use_lu_lambdas === true ? (diffusersSigmaFlag(c) ? 'both' : 'exponential') : diffusersSigmaFlag(c);
   if (flag === 'both') throw new UsageError('use_lu_lambdas cannot be combined with use_karras_sigmas, use_exponential_sigmas or use_beta_sigmas');
-  if (!flag) return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0)), end] };
-  const p = createProcess(diffusersProcess(c));
+  if (!flag) return { type: 'explicit', times: [...diffusersMultistepTimesteps(numTrain, steps, spacing, offset), end] };
+  const p = createProcess(diffusersProcess(c, cls));
   const sigmas = diffusersSigmas(flag, sigmaVe(p, 0), sigmaVe(p, numTrain - 1), steps);
   return { type: 'explicit', times: [...sigmas.map((s) => tOfSigmaVe(p, s)), end] };
 }

@@ -2,6 +2,7 @@ import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
 import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
+import { overlay } from './diffusers-classes.js';
 import { fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
 import { createProcess, type ProcessConfig } from '../process/index.js';
@@ -402,7 +403,7 @@ function diffusersDpmGrid(c: DiffusersConfig, scheduler: string, steps: number):
   rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_dynamic_shifting']);
   if (!isMinusInfinity(c.lambda_min_clipped)) throw new UsageError('diffusers lambda_min_clipped is not translated; accepted: -inf');
   if (c.variance_type != null) throw new UsageError('diffusers variance_type (learned variance) is not translated');
-  return diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
+  return diffusersMultistepGrid(c, scheduler, steps, diffusersFinalTime(c));
 }
 
 function diffusersAlgorithm(c: DiffusersConfig): { algorithm: Algorithm; eta: number } {
@@ -430,7 +431,7 @@ const fromDiffusersMultistep: ReferenceMapping = {
         lowerOrderFinalSteps: 15,
         eulerAtFinal: c.euler_at_final === true,
       },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'DPMSolverMultistepScheduler'),
       grid: diffusersDpmGrid(c, 'DPMSolverMultistepScheduler', steps),
       ...modelTimeOf(c),
     };
@@ -442,7 +443,7 @@ const fromDiffusersEdmMultistep: ReferenceMapping = {
   library: 'diffusers',
   name: 'EDMDPMSolverMultistepScheduler',
   translate(c, steps) {
-    const t = fromDiffusersMultistep.translate({ ...c, final_sigmas_type: 'zero', use_karras_sigmas: false }, steps);
+    const t = fromDiffusersMultistep.translate(overlay(c, { final_sigmas_type: 'zero', use_karras_sigmas: false }), steps);
     return { ...t, ...diffusersEdm(c, steps) };
   },
 };
@@ -459,7 +460,7 @@ const fromDiffusersSinglestep: ReferenceMapping = {
     return {
       sampler: algorithm === 'dpmsolver++' ? 'dpmpp-2s' : 'dpm-solver-2',
       options: { ...diffusersX0(c), order, algorithm, solverType: String(c.solver_type ?? 'midpoint'), lowerOrderFinal },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'DPMSolverSinglestepScheduler'),
       grid: diffusersDpmGrid(c, 'DPMSolverSinglestepScheduler', steps),
       ...modelTimeOf(c),
     };

@@ -245,9 +245,8 @@ export function fromKDiffusion(
 function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: number): number[] {
   const numTrain = Number(c.num_train_timesteps ?? 1000);
   const spacing = String(c.timestep_spacing ?? 'linspace');
-  if (spacing === 'leading' || spacing === 'trailing') {
-    return diffusersTimesteps(numTrain, steps, spacing, Number(c.steps_offset ?? 0));
-  }
+  const offset = Number(c.steps_offset ?? 0); // upstream adds it with "leading" spacing only
+  if (spacing === 'leading' || spacing === 'trailing') return diffusersTimesteps(numTrain, steps, spacing, offset);
   if (spacing !== 'linspace') {
     throw new UsageError(`unknown timestep_spacing "${spacing}"; accepted: linspace, leading, trailing`);
   }
@@ -263,10 +262,10 @@ function diffusersEulerTimesteps(c: Readonly<Record<string, unknown>>, steps: nu
  * replaces the σ's of its timesteps by that schedule between their σ_min and σ_max; the model is
  * called at those σ's (at fractional timesteps), so the grid is their times on the process.
  */
-function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, ts: number[]): number[] {
+function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, cls: string, ts: number[]): number[] {
   const flag = diffusersSigmaFlag(c);
-  if (!flag) return c.interpolation_type === 'log_linear' ? logLinearTimes(c, ts) : ts;
-  const p = createProcess(diffusersProcess(c));
+  if (!flag) return c.interpolation_type === 'log_linear' ? logLinearTimes(c, cls, ts) : ts;
+  const p = createProcess(diffusersProcess(c, cls));
   const sigmas = diffusersSigmas(flag, sigmaVe(p, ts[ts.length - 1]), sigmaVe(p, ts[0]), ts.length);
   return sigmas.map((s) => tOfSigmaVe(p, s));
 }
@@ -276,8 +275,8 @@ function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, ts: number[]): num
  * the σ's of the first and last timestep, then appends 0, yet runs n steps: the last step ends at
  * σ_min, never at 0. The grid is those n + 1 σ's (as times) and no end.
  */
-function logLinearTimes(c: Readonly<Record<string, unknown>>, ts: number[]): number[] {
-  const p = createProcess(diffusersProcess(c));
+function logLinearTimes(c: Readonly<Record<string, unknown>>, cls: string, ts: number[]): number[] {
+  const p = createProcess(diffusersProcess(c, cls));
   const [hi, lo] = [log(sigmaVe(p, ts[0])), log(sigmaVe(p, ts[ts.length - 1]))];
   const n = ts.length;
   return Array.from({ length: n + 1 }, (_, i) => tOfSigmaVe(p, exp(hi + ((lo - hi) * i) / n)));
@@ -311,12 +310,12 @@ export function fromDiffusers(name: string, sampler: string, repeatInterior: boo
       checkDiffusersEuler(c, name);
       const logLinear = c.interpolation_type === 'log_linear' && !diffusersSigmaFlag(c);
       if (logLinear && repeatInterior) throw new UsageError(`${name} with interpolation_type=log_linear is not translated`);
-      const ts = sigmaFlagTimes(c, diffusersEulerTimesteps(c, steps));
+      const ts = sigmaFlagTimes(c, name, diffusersEulerTimesteps(c, steps));
       const times = repeatInterior ? [ts[0], ...ts.slice(1).flatMap((t) => [t, t])] : ts;
       return {
         sampler,
         options: {},
-        process: diffusersProcess(c),
+        process: diffusersProcess(c, name),
         // final_sigmas_type "sigma_min" ends at the first training timestep's σ instead of 0.
         grid: { type: 'explicit', times: logLinear ? times : [...times, c.final_sigmas_type === 'sigma_min' ? 0 : -1] },
         init: c.timestep_spacing === 'leading' ? 'prior' : 'sigma',
@@ -345,7 +344,7 @@ const fromDiffusersLcm: ReferenceMapping = {
     const k = Math.floor(numTrain / original);
     const top = Array.from({ length: original }, (_, i) => (original - i) * k - 1);
     const ts = Array.from({ length: steps }, (_, i) => top[Math.floor((i * original) / steps)]);
-    return { sampler: 'lcm', options: {}, process: diffusersProcess(c), grid: { type: 'explicit', times: [...ts, -1] } };
+    return { sampler: 'lcm', options: {}, process: diffusersProcess(c, 'LCMScheduler'), grid: { type: 'explicit', times: [...ts, -1] } };
   },
 };
 

@@ -1,5 +1,8 @@
+import { auditDiffusersConfig, recordReads } from './diffusers-classes.js';
 import { diffusersPrediction } from './diffusers.js';
-import type { OptionValue, ReferenceMapping, SamplerEntry } from './types.js';
+import type { OptionValue, ReferenceMapping, SamplerEntry, Translation } from './types.js';
+import { validate } from '../io/schema.js';
+import { diffusersConfigSchema } from '../io/formats.js';
 import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
 import { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName } from './names.js';
@@ -102,12 +105,17 @@ export function findReference(library: string, name: string): ReferenceMapping {
     for (const r of s.references ?? []) {
       if (r.library !== library || r.name !== name) continue;
       if (library !== 'diffusers') return r;
-      // Every diffusers class reads prediction_type the same way: the model's output type.
+      // Every diffusers class reads prediction_type the same way: the model's output type. Keys
+      // the translation did not read are untranslated (an error) or unknown to the class (a warning).
       return {
         ...r,
         translate: (config, steps) => {
-          const t = r.translate(config, steps);
-          return { ...t, prediction: t.prediction ?? diffusersPrediction(config) };
+          const read = new Set<string>();
+          const seen = recordReads(config, read);
+          const t = r.translate(seen, steps);
+          const prediction = t.prediction ?? diffusersPrediction(seen);
+          const warnings = auditDiffusersConfig(r.name, config, read);
+          return { ...t, prediction, ...(warnings.length ? { warnings } : {}) };
         },
       };
     }
@@ -117,6 +125,18 @@ export function findReference(library: string, name: string): ReferenceMapping {
   if (!libraries.includes(library as ReferenceMapping['library'])) throw new UsageError(`no translations from "${library}"; accepted libraries: ${libraries.join(', ')}`);
   const names = [...new Set(all.filter((r) => r.library === library).map((r) => r.name))];
   throw new UsageError(`no translation for ${library}:${name}; accepted ${library} names: ${names.join(', ')} (see \`diffuse list references\`)`);
+}
+
+/**
+ * A diffusers `scheduler_config.json` as it is (the parsed JSON): `_class_name` picks the class, the
+ * keys are checked by type and range, then translated (see findReference) for a run of `steps`
+ * steps. `warnings` name the keys the class does not have; a key Diffuse does not translate throws.
+ */
+export function fromDiffusersConfig(config: unknown, steps: number, source = 'scheduler config'): Translation & { className: string } {
+  const c = validate(diffusersConfigSchema, config, source);
+  const cls = c._class_name;
+  if (typeof cls !== 'string') throw new UsageError(`${source}: "_class_name" must name the diffusers scheduler class, e.g. "DPMSolverMultistepScheduler"; it is missing`);
+  return { ...findReference('diffusers', cls).translate(c, steps), className: cls };
 }
 
 /**

@@ -151,7 +151,7 @@ const fromDiffusersPndm: ReferenceMapping = {
     return {
       sampler: 'pndm',
       options: { skipPrk },
-      process: diffusersProcess(c),
+      process: diffusersProcess(c, 'PNDMScheduler'),
       grid: { type: 'diffusers', steps, spacing, stepsOffset, end },
     };
   },

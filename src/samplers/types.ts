@@ -43,6 +43,8 @@ export interface Translation {
   prediction?: Prediction;
   /** The reference calls its model at the grid's times made integers (integerTimeModel); absent: at the grid's times. */
   modelTime?: 'round' | 'floor';
+  /** Config keys the reference class does not have (ignored, as the reference ignores them). */
+  warnings?: string[];
 }
 
 export interface ReferenceMapping {

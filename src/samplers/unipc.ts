@@ -237,8 +237,8 @@ const fromDiffusersUniPc: ReferenceMapping = {
   translate(c, steps) {
     rejectFlags(c, 'UniPCMultistepScheduler', ['use_flow_sigmas', 'use_dynamic_shifting']);
     if (c.solver_p != null) throw new UsageError('UniPCMultistepScheduler with solver_p is not translated');
-    const process = diffusersProcess(c);
-    const grid = diffusersMultistepGrid(c, steps, diffusersFinalTime(c));
+    const process = diffusersProcess(c, 'UniPCMultistepScheduler');
+    const grid = diffusersMultistepGrid(c, 'UniPCMultistepScheduler', steps, diffusersFinalTime(c));
     const solverType = String(c.solver_type ?? 'bh2');
     // diffusers maps the DPM-Solver names midpoint/heun/logrho to bh2.
     if (!['bh1', 'bh2', 'midpoint', 'heun', 'logrho'].includes(solverType)) {
