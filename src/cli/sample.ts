@@ -10,7 +10,7 @@ import { predictions, type Prediction } from '../param/convert.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
-import { integerTimeModel } from '../models/integer-time.js';
+import { diffusersTimeModel } from '../models/integer-time.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
@@ -123,7 +123,7 @@ interface Plan {
   /** What the reference config says its model predicts (diffusers' prediction_type). */
   prediction?: Prediction;
   /** The reference calls its model at integer timesteps (see integerTimeModel). */
-  modelTime?: 'round' | 'floor';
+  modelTime?: 'round' | 'floor' | 'log-sigma';
 }
 
 /** k-diffusion states no config of its own: shared/refs' conventions (Karras σ, ρ = 7, σ ∈ [0.002, 80]). */
@@ -252,7 +252,9 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const n = xT ? xT.length / d : a.n;
   checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
-  if (plan.modelTime) run.model = integerTimeModel(run.model, plan.modelTime);
+  // A network sees the timestep upstream feeds; an exact mixture is evaluated at the scheduler's σ,
+  // as shared/refs does, except where upstream rounds the timestep to an integer (the table's σ).
+  if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
   const result = await sample({

@@ -1,5 +1,7 @@
 import type { Model } from './types.js';
 import { roundHalfEven } from '../grid/diffusers.js';
+import type { Process } from '../process/types.js';
+import { VpDiscrete } from '../process/vp-discrete.js';
 
 /**
  * A model called at integer timesteps, as diffusers' multistep schedulers call a UNet when their
@@ -14,4 +16,18 @@ export function integerTimeModel(model: Model, mode: 'round' | 'floor'): Model {
     sampleShape: model.sampleShape,
     predict: (x, n, t) => model.predict(x, n, Number.isFinite(t) ? integer(t) : t),
   };
+}
+
+/**
+ * How a diffusers scheduler times its model when its σ's are not its table's (Karras, exponential,
+ * beta σ's, Lu's λ's): 'log-sigma' passes `_sigma_to_t(σ)` (log-σ interpolation, VpDiscrete's
+ * tOfLogSigma), 'round' and 'floor' that made an integer (the multistep classes). Diffuse's grid
+ * holds the exact σ's as times of its σ-linear interpolation; this wrapper gives the model the
+ * timestep upstream gives it. On other processes only the integer part applies.
+ */
+export function diffusersTimeModel(model: Model, process: Process, mode: 'round' | 'floor' | 'log-sigma'): Model {
+  const table = process instanceof VpDiscrete ? process : undefined;
+  const upstream = (t: number) => (table && Number.isFinite(t) && t >= 0 ? table.tOfLogSigma(table.sigmaVeAt(t)) : t);
+  const inner = mode === 'log-sigma' ? model : integerTimeModel(model, mode);
+  return { prediction: model.prediction, sampleShape: model.sampleShape, predict: (x, n, t) => inner.predict(x, n, upstream(t)) };
 }

@@ -196,6 +196,27 @@ export class VpDiscrete implements Process {
     }
     return lo - 1 + (s - tab[lo]) / (tab[hi] - tab[lo]);
   }
+  /**
+   * The timestep diffusers assigns a σ_VE off its table (`_sigma_to_t`): linear interpolation in
+   * log σ between the training timesteps 0 … N−1, clamped to that range. It differs from the
+   * inverse of sigmaVeAt (linear in σ) inside each interval; the model sees this one.
+   */
+  tOfLogSigma(sigmaVe: number): number {
+    const tab = this.sigmaVe; // index t + 1
+    const ls = log(Math.max(sigmaVe, 1e-10));
+    const n = this.tMax + 1;
+    if (!(ls > log(tab[1]))) return 0;
+    if (ls >= log(tab[n])) return this.tMax;
+    let lo = 0;
+    let hi = n - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (log(tab[mid + 1]) <= ls) lo = mid;
+      else hi = mid;
+    }
+    const [a, b] = [log(tab[lo + 1]), log(tab[hi + 1])];
+    return lo + (ls - a) / (b - a);
+  }
   private slope(t: number): number {
     const i = Math.min(Math.floor(t + 1), this.sigmaVe.length - 2);
     return this.sigmaVe[i + 1] - this.sigmaVe[i];

@@ -172,6 +172,7 @@ export function diffusersEdm(c: DiffusersConfig, steps: number): { process: Proc
   const final = String(c.final_sigmas_type ?? 'zero');
   if (final !== 'zero' && final !== 'sigma_min') throw new UsageError(`final_sigmas_type must be zero or sigma_min, got ${final}`);
   diffusersPrediction(c);
+  void c.num_train_timesteps; // stored by the EDM classes, never used in their arithmetic
   const sigmas = diffusersSigmas(schedule, sigmaMin, sigmaMax, steps, Number(c.rho ?? 7));
   return {
     process: { name: 'edm', sigmaMin, sigmaMax, sigmaData: Number(c.sigma_data ?? 0.5) },

@@ -9,6 +9,7 @@ import { createProcess, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
 import { exp, expm1, log } from '../core/math.js';
 
 /**
@@ -59,6 +60,12 @@ export interface SinglestepOptions extends X0Options {
   solverType: SolverType;
   /** When the grid divides into whole steps of `order`, split the last into orders (order−1, 1). */
   lowerOrderFinal: boolean;
+  /**
+   * The grid is the tail of a schedule this many intervals longer (img2img's begin index): the
+   * steps are grouped as that full schedule groups them, its cut group run at the order its
+   * remaining intervals allow (diffusers' order_list read from the begin index).
+   */
+  offset: number;
 }
 
 export interface AncestralOptions extends X0Options {
@@ -250,6 +257,18 @@ export function singlestepOrders(n: number, order: number, lowerOrderFinal: bool
   return orders;
 }
 
+/** The groups of `orders` left after the first `skip` intervals: a group cut by the start keeps its remaining intervals. */
+export function tailOrders(orders: readonly number[], skip: number): number[] {
+  const out: number[] = [];
+  let start = 0;
+  for (const k of orders) {
+    const left = Math.min(k, start + k - skip);
+    if (left > 0) out.push(left);
+    start += k;
+  }
+  return out;
+}
+
 /**
  * Singlestep DPM-Solver-k / DPM-Solver++(kS): the grid's times are every model call; a step of
  * order k spans k intervals and takes its intermediate points on the grid (so a log-SNR grid gives
@@ -263,7 +282,9 @@ async function singlestep(x: Float64Array, grid: Float64Array, ctx: SampleContex
   const taylor = o.solverType === 'taylor' || o.solverType === 'heun';
   const toZero = nodes[n].sigma === 0;
   // A first step from α = 0 (λ = −∞) has no finite intermediate points: it is first order alone.
-  const orders = nodes[0].alpha === 0 ? [1, ...singlestepOrders(n - 1, o.order, o.lowerOrderFinal, toZero)] : singlestepOrders(n, o.order, o.lowerOrderFinal, toZero);
+  const full = n + o.offset;
+  const orders = nodes[0].alpha === 0 && o.offset === 0 ? [1, ...singlestepOrders(n - 1, o.order, o.lowerOrderFinal, toZero)]
+    : tailOrders(singlestepOrders(full, o.order, o.lowerOrderFinal, toZero), o.offset);
   let start = 0;
   for (const k of orders) {
     const n0 = nodes[start];
@@ -359,6 +380,7 @@ function validateMultistep(o: MultistepOptions): void {
 function validateSinglestep(o: SinglestepOptions): void {
   validateX0(o);
   validateOrder(o.order);
+  if (!(Number.isInteger(o.offset) && o.offset >= 0 && o.offset <= LIMITS.steps)) throw new UsageError(`offset must be an integer from 0 to ${LIMITS.steps}, got ${o.offset}`);
 }
 
 function validateAncestral(o: AncestralOptions): void {
@@ -388,6 +410,7 @@ const singlestepDefaults: SinglestepOptions = {
   algorithm: 'dpmsolver++',
   solverType: 'dpmsolver',
   lowerOrderFinal: true,
+  offset: 0,
 };
 
 /** Uniform in λ down to tMin, then the last step to σ = 0 (diffusers' final_sigmas_type="zero"). */

@@ -267,7 +267,8 @@ function sigmaFlagTimes(c: Readonly<Record<string, unknown>>, cls: string, ts: n
   if (!flag) return c.interpolation_type === 'log_linear' ? logLinearTimes(c, cls, ts) : ts;
   const p = createProcess(diffusersProcess(c, cls));
   const sigmas = diffusersSigmas(flag, sigmaVe(p, ts[ts.length - 1]), sigmaVe(p, ts[0]), ts.length);
-  return sigmas.map((s) => tOfSigmaVe(p, s));
+  // Upstream steps between these σ's stored in float32.
+  return sigmas.map((s) => tOfSigmaVe(p, Math.fround(s)));
 }
 
 /**
@@ -319,6 +320,8 @@ export function fromDiffusers(name: string, sampler: string, repeatInterior: boo
         // final_sigmas_type "sigma_min" ends at the first training timestep's σ instead of 0.
         grid: { type: 'explicit', times: logLinear ? times : [...times, c.final_sigmas_type === 'sigma_min' ? 0 : -1] },
         init: c.timestep_spacing === 'leading' ? 'prior' : 'sigma',
+        // With replaced σ's the model is timed by log-σ interpolation (upstream's _sigma_to_t).
+        ...(diffusersSigmaFlag(c) ? { modelTime: 'log-sigma' as const } : {}),
       };
     },
   };

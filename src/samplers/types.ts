@@ -41,8 +41,8 @@ export interface Translation {
   init?: 'prior' | 'sigma';
   /** What the reference's model predicts (diffusers' prediction_type); absent: ε. Samplers never branch on it: the model's outputs are converted at the edge. */
   prediction?: Prediction;
-  /** The reference calls its model at the grid's times made integers (integerTimeModel); absent: at the grid's times. */
-  modelTime?: 'round' | 'floor';
+  /** The reference times its model by log-σ interpolation, made an integer or not (diffusersTimeModel); absent: at the grid's times. */
+  modelTime?: 'round' | 'floor' | 'log-sigma';
   /** Config keys the reference class does not have (ignored, as the reference ignores them). */
   warnings?: string[];
 }
