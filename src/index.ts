@@ -4,6 +4,7 @@
  * io/ and cli/).
  */
 export { Rng, philox4x32 } from './core/rng.js';
+export { TorchGenerator } from './core/torch-rng.js';
 export { tensor, sizeOf, fromRows, toRows, toFloat64, type Tensor, type DType, type DTypeMap } from './core/tensor.js';
 export { UsageError, RunError } from './core/errors.js';
 export {

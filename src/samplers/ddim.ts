@@ -26,7 +26,13 @@ export function ancestralSigma(p: Process, t: number, s: number): number {
   return sigmaS * Math.sqrt(-expm1(2 * (p.logSnr(t) - p.logSnr(s))));
 }
 
-async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: DdimOptions): Promise<Float64Array> {
+/**
+ * DDIM's step (Song et al. 2021, Eq. 12): x_s = α_s·x̂0 + √(σ_s² − σ̃²)·ε̂ + σ̃·z with σ̃ = η·(posterior
+ * std). `posterior` recomputes ε̂ from the processed (clipped / thresholded) x̂0, which makes η = 1 the
+ * DDPM posterior mean μ̃(x_t, x̂0) of Ho et al. (2020) Eq. 7 as diffusers' DDPMScheduler takes it;
+ * DDIM keeps the network's ε̂ (diffusers' DDIMScheduler).
+ */
+async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: DdimOptions, posterior = false): Promise<Float64Array> {
   const p = ctx.process;
   const steps = grid.length - 1;
   for (let i = 0; i < steps; i++) {
@@ -39,6 +45,7 @@ async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: 
     const eps = new Float64Array(x.length);
     for (let j = 0; j < x.length; j++) eps[j] = (x[j] - at * x0[j]) / st;
     processX0(x0, ctx.n, o);
+    if (posterior) for (let j = 0; j < x.length; j++) eps[j] = (x[j] - at * x0[j]) / st;
     const as = p.alpha(s);
     const ss = p.sigma(s);
     const small = o.eta * ancestralSigma(p, t, s);
@@ -130,7 +137,7 @@ export const ddimSamplers = [
     defaults: { ...x0Defaults, eta: 1, variance: 'fixed_small' },
     choices: { variance: ['fixed_small', 'fixed_large'] },
     validate,
-    run: ddim,
+    run: (x, grid, ctx, o) => ddim(x, grid, ctx, o, true),
     references: [fromDiffusersDdpm],
   }),
 ];
