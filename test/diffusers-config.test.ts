@@ -39,7 +39,7 @@ describe('a diffusers scheduler_config.json as it is (fromDiffusersConfig)', () 
   it('every translated diffusers class has its keys and defaults listed', () => {
     const translated = ['DDIMScheduler', 'DDPMScheduler', 'PNDMScheduler', 'DEISMultistepScheduler', 'DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler',
       'UniPCMultistepScheduler', 'EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'LMSDiscreteScheduler',
-      'KDPM2DiscreteScheduler', 'KDPM2AncestralDiscreteScheduler', 'LCMScheduler', 'EDMEulerScheduler', 'EDMDPMSolverMultistepScheduler',
+      'KDPM2DiscreteScheduler', 'KDPM2AncestralDiscreteScheduler', 'LCMScheduler', 'TCDScheduler', 'DDIMInverseScheduler', 'EDMEulerScheduler', 'EDMDPMSolverMultistepScheduler',
       'FlowMatchEulerDiscreteScheduler', 'FlowMatchHeunDiscreteScheduler'];
     for (const cls of translated) {
       expect(findReference('diffusers', cls).name).toBe(cls);

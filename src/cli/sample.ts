@@ -143,6 +143,7 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean,
   const mapping = findReference(library, name);
   const config = a.config ? await readConfig(a.config, library) : (Object.hasOwn(referenceDefaults, library) ? referenceDefaults[library] : {});
   const t = mapping.translate(config, a.steps);
+  if (t.direction === 'invert') throw new UsageError(`${library}:${name} inverts data to noise, which \`diffuse sample\` does not do; call invert() from the library`);
   for (const w of t.warnings ?? []) io.stderr.write(`diffuse: warning: ${a.config ?? 'the config'}: ${w}\n`);
   if (t.prediction !== undefined && given('prediction') && a.prediction !== t.prediction) {
     throw new UsageError(`${a.config ?? 'the config'} has prediction_type ${t.prediction}; drop --prediction ${a.prediction} (the config says what the model predicts)`);

@@ -1,6 +1,8 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { diffusersProcess, diffusersX0 } from './diffusers.js';
+import { diffusersProcess, diffusersX0, rejectFlags } from './diffusers.js';
+import { unusedUpstream } from './diffusers-classes.js';
+import { distillationTimesteps } from './euler.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
 import { expm1 } from '../core/math.js';
@@ -90,6 +92,27 @@ const fromDiffusersDdim: ReferenceMapping = {
 };
 
 /**
+ * diffusers' DDIMInverseScheduler: DDIM run upward (direction "invert", see invert()) over the
+ * grid DDIM would run down, "leading" (default) or "trailing" spacing, from ᾱ = 1 (set_alpha_to_one)
+ * or ᾱ_0; the model is evaluated at each step's upper timestep on the sample still at the lower.
+ */
+const fromDiffusersDdimInverse: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'DDIMInverseScheduler',
+  translate(c, steps) {
+    const spacing = String(c.timestep_spacing ?? 'leading');
+    if (spacing !== 'leading' && spacing !== 'trailing') throw new UsageError(`DDIMInverseScheduler with timestep_spacing=${spacing} is refused upstream; accepted: leading, trailing`);
+    return {
+      sampler: 'ddim',
+      direction: 'invert',
+      options: { eta: 0, ...diffusersX0(c, true) },
+      process: diffusersProcess(c, 'DDIMInverseScheduler'),
+      grid: { type: 'diffusers', steps, spacing, stepsOffset: Number(c.steps_offset ?? 0), end: c.set_alpha_to_one === false ? 'min' : 'zero' },
+    };
+  },
+};
+
+/**
  * diffusers' DDPMScheduler: DDPM's posterior step between the timesteps of its spacing (default
  * "leading", stepping t → t − N/n, the last to ᾱ = 1), with the variance_type's variance and one
  * draw per step but the last (Ho et al. 2020, Alg. 2).
@@ -111,6 +134,61 @@ const fromDiffusersDdpm: ReferenceMapping = {
   },
 };
 
+export interface TcdOptions {
+  [k: string]: number;
+  /** γ of strategic stochastic sampling (diffusers' step eta): 0 deterministic, 1 a full re-noise each step. */
+  eta: number;
+}
+
+/**
+ * Trajectory Consistency Distillation's strategic stochastic sampling (Zheng et al. 2024, TCD,
+ * §4.4, Alg. 4): from t, jump along the model's trajectory to s = (1 − γ)·t_next with DDIM's
+ * x_s = α_s x̂0 + σ_s ε̂, then (γ > 0, every step but the last) go forward to t_next with fresh noise,
+ * x = (α_next/α_s)·x_s + √(σ_next² − (α_next σ_s/α_s)²)·z. On vp-discrete s is floored to a
+ * training timestep, as diffusers' TCDScheduler does; the last step ends at s = (1 − γ)·t_end.
+ */
+async function tcd(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: TcdOptions): Promise<Float64Array> {
+  const p = ctx.process;
+  const steps = grid.length - 1;
+  const discrete = p.name === 'vp-discrete';
+  for (let i = 0; i < steps; i++) {
+    ctx.step(i, steps);
+    const [t, next] = [grid[i], grid[i + 1]];
+    const x0 = await ctx.denoise(x, t);
+    const [at, st] = [p.alpha(t), p.sigma(t)];
+    const raw = (1 - o.eta) * next;
+    const s = Math.max(discrete ? Math.floor(raw) : raw, p.tZero);
+    const [as, ss] = [p.alpha(s), p.sigma(s)];
+    const out = new Float64Array(x.length);
+    for (let j = 0; j < x.length; j++) out[j] = as * x0[j] + (ss * (x[j] - at * x0[j])) / st;
+    if (o.eta > 0 && i < steps - 1) {
+      const z = ctx.noise();
+      const [an, sn] = [p.alpha(next), p.sigma(next)];
+      const carried = an / as;
+      const std = Math.sqrt(Math.max(0, sn * sn - carried * carried * ss * ss));
+      for (let j = 0; j < x.length; j++) out[j] = carried * out[j] + std * z[j];
+    }
+    x = out;
+  }
+  return x;
+}
+
+/**
+ * diffusers' TCDScheduler: LCM's distillation timesteps, the last step to the first training
+ * timestep (t = 0, not ᾱ = 1), γ from the step's eta (default 0.3). Its clip, thresholding and
+ * timestep-scaling keys are stored but never used by its step.
+ */
+const fromDiffusersTcd: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'TCDScheduler',
+  translate(c, steps) {
+    rejectFlags(c, 'TCDScheduler');
+    unusedUpstream(c, ['clip_sample', 'clip_sample_range', 'set_alpha_to_one', 'steps_offset', 'thresholding', 'dynamic_thresholding_ratio', 'sample_max_value', 'timestep_spacing', 'timestep_scaling']);
+    const ts = distillationTimesteps(c, 'TCDScheduler', steps);
+    return { sampler: 'tcd', options: { eta: 0.3 }, process: diffusersProcess(c, 'TCDScheduler'), grid: { type: 'explicit', times: [...ts, 0] } };
+  },
+};
+
 export const ddimSamplers = [
   entry<DdimOptions>({
     name: 'ddim',
@@ -124,7 +202,7 @@ export const ddimSamplers = [
     choices: { variance: ['fixed_small', 'fixed_large'] },
     validate,
     run: ddim,
-    references: [fromDiffusersDdim],
+    references: [fromDiffusersDdim, fromDiffusersDdimInverse],
   }),
   entry<DdimOptions>({
     name: 'ddpm',
@@ -139,5 +217,20 @@ export const ddimSamplers = [
     validate,
     run: (x, grid, ctx, o) => ddim(x, grid, ctx, o, true),
     references: [fromDiffusersDdpm],
+  }),
+  entry<TcdOptions>({
+    name: 'tcd',
+    aliases: ['TCDScheduler', 'TCD'],
+    family: 'ddim',
+    description: 'TCD strategic stochastic sampling: DDIM jump to (1−γ)·t_next, then re-noise to t_next (γ = eta; 0 = DDIM)',
+    cite: 'Zheng et al. 2024, Trajectory Consistency Distillation, §4.4 and Alg. 4 (diffusers TCDScheduler)',
+    order: 1,
+    stochastic: true,
+    defaults: { eta: 0.3 },
+    validate: (o) => {
+      if (!(o.eta >= 0 && o.eta <= 1)) throw new UsageError(`tcd eta (γ) must be in [0, 1], got ${o.eta}`);
+    },
+    run: tcd,
+    references: [fromDiffusersTcd],
   }),
 ];

@@ -190,3 +190,11 @@ export function overlay(config: Readonly<Record<string, unknown>>, patch: Readon
     get: (target, key, receiver) => (typeof key === 'string' && Object.hasOwn(patch, key) ? patch[key] : Reflect.get(target, key, receiver) as unknown),
   });
 }
+
+/**
+ * Keys a class stores but never reads in its arithmetic (e.g. TCDScheduler's thresholding): any
+ * value translates, so they count as read.
+ */
+export function unusedUpstream(config: Readonly<Record<string, unknown>>, keys: readonly string[]): void {
+  for (const k of keys) void config[k];
+}

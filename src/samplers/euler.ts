@@ -1,5 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { diffusersEdm, diffusersProcess, diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
+import { unusedUpstream } from './diffusers-classes.js';
 import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 import { createProcess } from '../process/index.js';
 import { diffusersTimesteps } from '../grid/diffusers.js';
@@ -340,16 +341,26 @@ const fromDiffusersLcm: ReferenceMapping = {
   translate(c, steps) {
     rejectFlags(c, 'LCMScheduler');
     if (c.thresholding === true || c.clip_sample === true) throw new UsageError('diffusers LCMScheduler with thresholding or clip_sample is not translated');
-    const numTrain = Number(c.num_train_timesteps ?? 1000);
-    const original = Number(c.original_inference_steps ?? 50);
-    if (!(Number.isInteger(original) && original >= 1 && original <= numTrain)) throw new UsageError(`original_inference_steps must be an integer from 1 to ${numTrain}, got ${original}`);
-    if (steps > original) throw new UsageError(`LCMScheduler runs at most original_inference_steps = ${original} steps, got ${steps}`);
-    const k = Math.floor(numTrain / original);
-    const top = Array.from({ length: original }, (_, i) => (original - i) * k - 1);
-    const ts = Array.from({ length: steps }, (_, i) => top[Math.floor((i * original) / steps)]);
+    unusedUpstream(c, ['set_alpha_to_one', 'steps_offset', 'timestep_spacing']);
+    const ts = distillationTimesteps(c, 'LCMScheduler', steps);
     return { sampler: 'lcm', options: {}, process: diffusersProcess(c, 'LCMScheduler'), grid: { type: 'explicit', times: [...ts, -1] } };
   },
 };
+
+/**
+ * The timesteps of diffusers' LCMScheduler and TCDScheduler: n of the original_inference_steps
+ * (default 50) distillation timesteps k·i − 1 (k = N / 50), picked at floor(linspace(0, 50, n,
+ * endpoint=False)) from the top.
+ */
+export function distillationTimesteps(c: Readonly<Record<string, unknown>>, cls: string, steps: number): number[] {
+  const numTrain = Number(c.num_train_timesteps ?? 1000);
+  const original = Number(c.original_inference_steps ?? 50);
+  if (!(Number.isInteger(original) && original >= 1 && original <= numTrain)) throw new UsageError(`original_inference_steps must be an integer from 1 to ${numTrain}, got ${original}`);
+  if (steps > original) throw new UsageError(`${cls} runs at most original_inference_steps = ${original} steps, got ${steps}`);
+  const k = Math.floor(numTrain / original);
+  const top = Array.from({ length: original }, (_, i) => (original - i) * k - 1);
+  return Array.from({ length: steps }, (_, i) => top[Math.floor((i * original) / steps)]);
+}
 
 export const eulerSamplers = [
   entry({

@@ -43,6 +43,8 @@ export interface Translation {
   prediction?: Prediction;
   /** The reference times its model by log-σ interpolation, made an integer or not (diffusersTimeModel); absent: at the grid's times. */
   modelTime?: 'round' | 'floor' | 'log-sigma';
+  /** 'invert': the reference maps data to noise (DDIMInverseScheduler), run with invert() over `grid`. */
+  direction?: 'invert';
   /** Config keys the reference class does not have (ignored, as the reference ignores them). */
   warnings?: string[];
 }
