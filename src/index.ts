@@ -20,6 +20,7 @@ export {
   samplers, findSampler, findReference, fromDiffusersConfig, resolveOptions, namedRuns, unsupportedNames,
   type SamplerEntry, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation, type NamedRun, type UnsupportedName, type Tool,
 } from './samplers/index.js';
+export { flowShiftMu } from './samplers/flow.js';
 export { invert, type InvertRequest, type InvertResult } from './invert.js';
 export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';
 export type { Model } from './models/types.js';

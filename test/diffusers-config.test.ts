@@ -87,3 +87,20 @@ describe('zero terminal SNR and trained betas (vp-discrete)', () => {
     expect(() => new VpDiscrete({ finalAlphaBar: 0.5 })).toThrow(/needs rescaleZeroSnr/);
   });
 });
+
+describe('FlowMatch dynamic shifting (Flux)', () => {
+  const flux = { _class_name: 'FlowMatchEulerDiscreteScheduler', base_image_seq_len: 256, base_shift: 0.5, max_image_seq_len: 4096, max_shift: 1.15, num_train_timesteps: 1000, shift: 3.0, use_dynamic_shifting: true };
+  it("μ is linear in the image's token count (diffusers' calculate_shift)", async () => {
+    const { flowShiftMu } = await import('../src/samplers/flow.js');
+    expect(flowShiftMu(4096, flux)).toBeCloseTo(1.15, 12);
+    expect(flowShiftMu(256, flux)).toBeCloseTo(0.5, 12);
+    expect(flowShiftMu(1024, flux)).toBeCloseTo(0.5 + 0.65 * (768 / 3840), 12);
+  });
+  it('needs μ, then shifts σ by e^μ/(e^μ + 1/σ − 1)', () => {
+    expect(() => fromDiffusersConfig(flux, 4)).toThrow(/needs mu/);
+    const t = fromDiffusersConfig(flux, 4, 'flux', { mu: 1.15 });
+    const g = (t.grid as { times: number[] }).times;
+    // refs_ring8_diffusers2's FlowMatchEulerDiscrete(use_dynamic_shifting=True, mu=1.15) σ's, float32
+    expect(g).toEqual([1, 0.8634974360466003, 0.6129788756370544, 0.0031513916328549385, 0]);
+  });
+});

@@ -31,6 +31,7 @@ interface Case {
   n_samples: number;
   noise?: number[][][];
   step_kwargs?: Record<string, unknown>;
+  set_timesteps_kwargs?: { mu?: number; strength?: number };
   output: number[][];
   output_nonfinite?: boolean;
   /** img2img: where in the full schedule the pipeline starts (t_start · order). */
@@ -38,7 +39,7 @@ interface Case {
 }
 
 const file = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: Case[]; starts: Record<string, { values: number[][] }> };
-const REPRODUCED_AT_LEAST = 403;
+const REPRODUCED_AT_LEAST = 418;
 
 /** Upstream behaviours not reproduced yet, by case label (all steps), with the reason. */
 const KNOWN: Record<string, string> = {
@@ -80,7 +81,7 @@ const tally = { reproduced: 0, refused: 0, known: 0 };
  * beta σ's end near the mixture mean, at 0.05).
  */
 async function replay(c: Case): Promise<number> {
-  const t = findReference('diffusers', c.class).translate(nonFinite(c.config) as Record<string, unknown>, c.steps);
+  const t = findReference('diffusers', c.class).translate(nonFinite(c.config) as Record<string, unknown>, c.steps, c.set_timesteps_kwargs);
   const process = createProcess(t.process);
   const prediction = t.prediction ?? 'epsilon';
   expect(prediction, 'the translation reads the config\'s prediction_type').toBe(c.model.output === 'flow_velocity' ? 'velocity' : c.class.startsWith('EDM') ? 'sample' : c.model.output);

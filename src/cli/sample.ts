@@ -49,6 +49,7 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   from?: string;
   config?: string;
   schedulerConfig?: string;
+  mu?: number;
   labels?: number[];
   cfg?: number;
   guide?: string;
@@ -109,6 +110,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--from <library:name>', 'reproduce a reference run: diffusers:CLASS, k-diffusion:FUNCTION, dpm-solver:… (see `diffuse list references`)')
     .option('--config <file>', "the reference's config JSON for --from (default: the library's defaults)")
     .option('--scheduler-config <file>', "a diffusers scheduler_config.json as it is: its _class_name and keys choose the sampler, grid and prediction type (oracles and onnx: models, whose card must agree)")
+    .option('--mu <number>', "the resolution-dependent shift a FlowMatch config with use_dynamic_shifting needs (Flux pipelines compute it from the image's token count: 1.15 at 4096 tokens)", numberArg)
     .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }
 
@@ -137,12 +139,13 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean,
   const clash = ['sampler', 'process', ...gridKeys].filter(given);
   if (clash.length) {
     const flags = clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-    throw new UsageError(`--from takes the sampler, process and grid from the reference config; drop ${flags.join(', ')}`);
+    throw new UsageError(`${a.schedulerConfig ? '--scheduler-config' : '--from'} takes the sampler, process and grid from the reference config; drop ${flags.join(', ')}`);
   }
   const { library, name } = parseReference(a.from ?? '');
   const mapping = findReference(library, name);
   const config = a.config ? await readConfig(a.config, library) : (Object.hasOwn(referenceDefaults, library) ? referenceDefaults[library] : {});
-  const t = mapping.translate(config, a.steps);
+  if (a.mu !== undefined && library !== 'diffusers') throw new UsageError('--mu goes with a diffusers FlowMatch config');
+  const t = mapping.translate(config, a.steps, a.mu !== undefined ? { mu: a.mu } : {});
   if (t.direction === 'invert') throw new UsageError(`${library}:${name} inverts data to noise, which \`diffuse sample\` does not do; call invert() from the library`);
   for (const w of t.warnings ?? []) io.stderr.write(`diffuse: warning: ${a.config ?? 'the config'}: ${w}\n`);
   if (t.prediction !== undefined && given('prediction') && a.prediction !== t.prediction) {

@@ -1,5 +1,7 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { rejectFlags } from './diffusers.js';
+import { diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
+import { unusedUpstream } from './diffusers-classes.js';
+import { exp } from '../core/math.js';
 import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3 } from '../core/vec.js';
@@ -54,6 +56,17 @@ const midpointStep: FlowStep = async (ctx, x, t, tNext) => {
   axpy(x, dt, await velocity(ctx, half, t + dt / 2));
 };
 
+/**
+ * diffusers' stochastic_sampling for FlowMatchEuler: instead of the Euler step, jump to the model's
+ * x̂0 and re-noise it to t_next with a fresh draw, x ← α(t_next)·x̂0 + σ(t_next)·z (a draw every step).
+ */
+const renoiseStep: FlowStep = async (ctx, x, t, tNext) => {
+  const p = ctx.process;
+  const d = await ctx.denoise(x, t);
+  const z = ctx.noise();
+  lin2(x, p.alpha(tNext), d, p.sigma(tNext), z);
+};
+
 function flowSampler(step: FlowStep) {
   return async (x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> => {
     const steps = grid.length - 1;
@@ -76,31 +89,66 @@ const flowGrid: GridSpec = { type: 'flow-shift', steps: 10, shift: 1, end: 'zero
 const shifted = (s: number, sigma: number) => (s * sigma) / (1 + (s - 1) * sigma);
 
 /**
+ * The shift μ that Flux / SD3-style pipelines pass to a FlowMatch scheduler with
+ * use_dynamic_shifting, linear in the image's token count between (base_image_seq_len, base_shift)
+ * and (max_image_seq_len, max_shift) of the scheduler config (diffusers' calculate_shift).
+ */
+export function flowShiftMu(imageSeqLen: number, c: Readonly<Record<string, unknown>> = {}): number {
+  const [l0, l1] = [Number(c.base_image_seq_len ?? 256), Number(c.max_image_seq_len ?? 4096)];
+  const [m0, m1] = [Number(c.base_shift ?? 0.5), Number(c.max_shift ?? 1.15)];
+  return m0 + ((m1 - m0) * (imageSeqLen - l0)) / (l1 - l0);
+}
+
+/** diffusers' resolution-dependent time shift: e^μ/(e^μ + (1/σ − 1)) ("exponential") or μ/(μ + (1/σ − 1)) ("linear"). */
+function timeShift(type: string, mu: number, sigma: number): number {
+  if (type !== 'exponential' && type !== 'linear') throw new UsageError(`time_shift_type must be exponential or linear, got ${type}`);
+  const m = type === 'exponential' ? exp(mu) : mu;
+  return m / (m + (1 / sigma - 1));
+}
+
+/**
  * diffusers' FlowMatchEulerDiscreteScheduler / FlowMatchHeunDiscreteScheduler: σ's uniform from
- * σ_max·N to σ_min·N in timesteps, then shifted, then 0. σ_min is the shift of 1/N, so the last σ is
- * shifted twice (upstream: shift 3 ends at 0.00893, not 0.00300). The model predicts the flow
- * velocity ε − x0 at σ = t. Dynamic shifting needs the μ the pipeline computes from the image size,
- * which a scheduler config does not hold: not translated.
+ * σ_max·N to σ_min·N in timesteps, then shifted — by `shift` (SD3: s·σ/(1 + (s − 1)σ)) or, with
+ * use_dynamic_shifting, by the μ the pipeline passes (Flux; see flowShiftMu) — optionally stretched
+ * to shift_terminal and replaced by Karras / exponential / beta σ's between their ends, in float32,
+ * then 0. With a static shift σ_min is the shift of 1/N, so the last σ is shifted twice (upstream:
+ * shift 3 ends at 0.00893, not 0.00300). The model predicts the flow velocity ε − x0 at σ = t.
  */
 function fromDiffusersFlow(name: string, sampler: string): ReferenceMapping {
   return {
     library: 'diffusers',
     name,
-    translate(c, steps) {
-      rejectFlags(c, name);
-      for (const [key, ok] of [['invert_sigmas', false], ['stochastic_sampling', false]] as const) {
-        if (c[key] !== undefined && c[key] !== ok) throw new UsageError(`${name} with ${key}=${String(c[key])} is not translated`);
-      }
-      if (c.shift_terminal != null) throw new UsageError(`${name} with shift_terminal is not translated`);
+    translate(c, steps, run = {}) {
+      rejectFlags(c, name, ['use_flow_sigmas', 'use_lu_lambdas']);
+      if (c.invert_sigmas === true) throw new UsageError(`${name} with invert_sigmas=true is not translated`);
+      // base/max shift and image sequence lengths are read by the pipeline to compute μ, not by the scheduler.
+      unusedUpstream(c, ['base_shift', 'max_shift', 'base_image_seq_len', 'max_image_seq_len']);
       const n = Number(c.num_train_timesteps ?? 1000);
       const s = Number(c.shift ?? 1);
       if (!(Number.isInteger(n) && n >= 2) || !(s > 0)) throw new UsageError(`${name} needs num_train_timesteps ≥ 2 and shift > 0, got ${n} and ${s}`);
-      const sigmaMax = shifted(s, 1);
-      const sigmaMin = shifted(s, 1 / n);
-      const times = Array.from({ length: steps }, (_, i) => shifted(s, (sigmaMax * n + (steps === 1 ? 0 : (i * (sigmaMin * n - sigmaMax * n)) / (steps - 1))) / n));
+      const dynamic = c.use_dynamic_shifting === true;
+      if (dynamic && !(typeof run.mu === 'number' && Number.isFinite(run.mu))) {
+        throw new UsageError(`${name} with use_dynamic_shifting=true needs mu, which the pipeline computes from the image's token count (flowShiftMu; Flux at 1024² uses 4096 tokens: mu = 1.15); pass it with set_timesteps (--mu)`);
+      }
+      const [hi, lo] = dynamic ? [1, 1 / n] : [shifted(s, 1), shifted(s, 1 / n)];
+      const type = String(c.time_shift_type ?? 'exponential');
+      let sigmas = Array.from({ length: steps }, (_, i) => {
+        const u = (hi * n + (steps === 1 ? 0 : (i * (lo * n - hi * n)) / (steps - 1))) / n;
+        return dynamic ? timeShift(type, run.mu as number, u) : shifted(s, u);
+      });
+      const terminal = c.shift_terminal;
+      if (terminal != null) {
+        const z = Number(terminal);
+        if (!(z > 0 && z < 1)) throw new UsageError(`shift_terminal must be in (0, 1), got ${String(terminal)}`);
+        const scale = (1 - sigmas[sigmas.length - 1]) / (1 - z);
+        sigmas = sigmas.map((v) => 1 - (1 - v) / scale);
+      }
+      const flag = diffusersSigmaFlag(c);
+      if (flag) sigmas = diffusersSigmas(flag, sigmas[sigmas.length - 1], sigmas[0], steps);
+      const times = sigmas.map((v) => Math.fround(v));
       return {
         sampler,
-        options: {},
+        options: sampler === 'flow-euler' ? { stochastic: c.stochastic_sampling === true } : {},
         process: { name: 'flow', tMin: Math.min(1e-3, times[times.length - 1]) },
         grid: { type: 'explicit', times: [...times, 0] },
         prediction: 'velocity',
@@ -118,9 +166,9 @@ export const flowSamplers = [
     cite: 'Liu et al. 2022, Flow Straight and Fast, Eq. 1 solved by Euler; Esser et al. 2024 (SD3) §2 and §5.3.2 (shifted grid)',
     order: 1,
     stochastic: false,
-    defaults: {},
     defaultGrid: flowGrid,
-    run: flowSampler(eulerStep),
+    defaults: { stochastic: false },
+    run: (x, grid, ctx, o) => flowSampler(o.stochastic ? renoiseStep : eulerStep)(x, grid, ctx),
     references: [fromDiffusersFlow('FlowMatchEulerDiscreteScheduler', 'flow-euler')],
   }),
   entry({

@@ -1,6 +1,6 @@
 import { auditDiffusersConfig, recordReads } from './diffusers-classes.js';
 import { diffusersPrediction } from './diffusers.js';
-import type { OptionValue, ReferenceMapping, SamplerEntry, Translation } from './types.js';
+import type { OptionValue, ReferenceMapping, SamplerEntry, SetTimesteps, Translation } from './types.js';
 import { validate } from '../io/schema.js';
 import { diffusersConfigSchema } from '../io/formats.js';
 import { UsageError } from '../core/errors.js';
@@ -109,10 +109,10 @@ export function findReference(library: string, name: string): ReferenceMapping {
       // the translation did not read are untranslated (an error) or unknown to the class (a warning).
       return {
         ...r,
-        translate: (config, steps) => {
+        translate: (config, steps, run) => {
           const read = new Set<string>();
           const seen = recordReads(config, read);
-          const t = r.translate(seen, steps);
+          const t = r.translate(seen, steps, run);
           const prediction = t.prediction ?? diffusersPrediction(seen);
           const warnings = auditDiffusersConfig(r.name, config, read);
           return { ...t, prediction, ...(warnings.length ? { warnings } : {}) };
@@ -132,11 +132,11 @@ export function findReference(library: string, name: string): ReferenceMapping {
  * keys are checked by type and range, then translated (see findReference) for a run of `steps`
  * steps. `warnings` name the keys the class does not have; a key Diffuse does not translate throws.
  */
-export function fromDiffusersConfig(config: unknown, steps: number, source = 'scheduler config'): Translation & { className: string } {
+export function fromDiffusersConfig(config: unknown, steps: number, source = 'scheduler config', run: SetTimesteps = {}): Translation & { className: string } {
   const c = validate(diffusersConfigSchema, config, source);
   const cls = c._class_name;
   if (typeof cls !== 'string') throw new UsageError(`${source}: "_class_name" must name the diffusers scheduler class, e.g. "DPMSolverMultistepScheduler"; it is missing`);
-  return { ...findReference('diffusers', cls).translate(c, steps), className: cls };
+  return { ...findReference('diffusers', cls).translate(c, steps, run), className: cls };
 }
 
 /**

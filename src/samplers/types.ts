@@ -49,12 +49,25 @@ export interface Translation {
   warnings?: string[];
 }
 
+/**
+ * What pipelines pass to diffusers' set_timesteps besides the step count: `mu`, the resolution-
+ * dependent shift of FlowMatch schedulers with use_dynamic_shifting (Flux and SD3 pipelines compute
+ * it from the image's token count, see flowShiftMu), and LCM's img2img `strength`.
+ */
+export interface SetTimesteps {
+  mu?: number;
+  strength?: number;
+}
+
 export interface ReferenceMapping {
   library: 'diffusers' | 'k-diffusion' | 'dpm-solver';
   /** Class or function name as the reference spells it, e.g. "DDIMScheduler", "sample_euler". */
   name: string;
-  /** Translate the reference's full config (as it serialises it) for a run of `steps` steps. */
-  translate(config: Readonly<Record<string, unknown>>, steps: number): Translation;
+  /**
+   * Translate the reference's full config (as it serialises it) for a run of `steps` steps, with
+   * what the pipeline passes to diffusers' set_timesteps besides the step count.
+   */
+  translate(config: Readonly<Record<string, unknown>>, steps: number, run?: SetTimesteps): Translation;
   /**
    * The reference's own list of timesteps for this grid, when it is not simply the grid without
    * its end (e.g. PNDM repeats timesteps for its Runge–Kutta warm-up).
