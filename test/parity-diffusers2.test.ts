@@ -29,17 +29,19 @@ interface Case {
   model: { output: string };
   x_start: string;
   n_samples: number;
-  noise?: number[][][];
+  noise?: unknown[][];
   step_kwargs?: Record<string, unknown>;
   set_timesteps_kwargs?: { mu?: number; strength?: number };
   output: number[][];
   output_nonfinite?: boolean;
   /** img2img: where in the full schedule the pipeline starts (t_start · order). */
   begin_index?: number;
+  error?: { type: string; message: string };
+  config_overrides?: Record<string, unknown>;
 }
 
 const file = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: Case[]; starts: Record<string, { values: number[][] }> };
-const REPRODUCED_AT_LEAST = 418;
+const REPRODUCED_AT_LEAST = 429;
 
 /** Upstream behaviours not reproduced yet, by case label (all steps), with the reason. */
 const KNOWN: Record<string, string> = {
@@ -72,7 +74,7 @@ const nonFinite = (o: unknown): unknown =>
     : o === 'inf' ? Infinity : o === '-inf' ? -Infinity : o === 'nan' ? NaN : o;
 
 const gmm = new GaussianMixture(ring8Problem().gmm);
-const tally = { reproduced: 0, refused: 0, known: 0 };
+const tally = { reproduced: 0, refused: 0, known: 0, upstreamErrors: 0 };
 
 /**
  * RMS difference from diffusers' output relative to rms(output) + 0.01·rms(start): diffusers keeps
@@ -90,7 +92,7 @@ async function replay(c: Case): Promise<number> {
   const scale = veScaled.test(c.class) ? process.alpha(grid[0]) : 1;
   const start = file.starts[c.x_start].values.slice(0, c.n_samples).flat();
   const xT = Float64Array.from(start, (v) => v * scale);
-  const noise = c.noise?.map((draw) => Float64Array.from(draw.flat()));
+  const noise = c.noise?.map((draw) => Float64Array.from((draw.flat(Infinity) as number[])));
   const oracle = new GmmOracle(gmm, process, prediction);
   // The reference evaluates its oracle at the scheduler's σ for the Euler family ("ve" level) and at the
   // integer timestep's table σ for the multistep classes ("vp" level).
@@ -114,15 +116,18 @@ async function replay(c: Case): Promise<number> {
 describe('diffusers schedulers as users configure them (refs_ring8_diffusers2.json)', () => {
   for (const c of file.cases) {
     it(`${c.label} ${c.kind} steps=${c.steps}`, async () => {
-      if (c.class === 'LCMScheduler' && c.kind === 'img2img') {
-        tally.refused++;
-        return; // LCM's strength-truncated schedule: not replayed yet
+      if (c.error) {
+        // upstream raised instead of running: Diffuse must refuse the same request with a clear error
+        expect(() => findReference('diffusers', c.class).translate(c.config_overrides ?? {}, c.steps, c.set_timesteps_kwargs)).toThrow(UsageError);
+        tally.upstreamErrors++;
+        return;
       }
       let err: number;
       try {
         err = await replay(c);
       } catch (e) {
         expect(e, 'a case Diffuse cannot run is refused with a UsageError').toBeInstanceOf(UsageError);
+        if (process.env.WHY) console.log('REFUSED', c.label, c.steps, (e as Error).message.slice(0, 120));
         tally.refused++;
         return;
       }
@@ -136,7 +141,7 @@ describe('diffusers schedulers as users configure them (refs_ring8_diffusers2.js
   }
 
   afterAll(() => {
-    console.log(`diffusers2: ${tally.reproduced} of ${file.cases.length} cases reproduced, ${tally.refused} refused or not replayed (LCM img2img), ${tally.known} known differences`);
+    console.log(`diffusers2: ${tally.reproduced} of ${file.cases.length} cases reproduced, ${tally.refused} refused, ${tally.upstreamErrors} upstream errors reproduced as errors, ${tally.known} known differences`);
     expect(tally.reproduced).toBeGreaterThanOrEqual(REPRODUCED_AT_LEAST);
   });
 });

@@ -1,5 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
-import { diffusersEdm, diffusersProcess, diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
+import { diffusersEdm, diffusersProcess, diffusersSigmaFlag, diffusersSigmas, diffusersX0, rejectFlags } from './diffusers.js';
+import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { unusedUpstream } from './diffusers-classes.js';
 import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 import { createProcess } from '../process/index.js';
@@ -185,11 +186,17 @@ function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: EulerA
  * Multistep consistency sampling (Song et al. 2023, Consistency Models, Alg. 1; Luo et al. 2023,
  * Latent Consistency Models, Alg. 1; k-diffusion/ComfyUI sample_lcm): jump to the model's x̂0, then
  * re-noise it to the next level with fresh noise, x̃ = x̂0 + σ_{i+1}·z. The consistency boundary
- * condition (c_skip, c_out) belongs to the model, not to the sampler.
+ * condition (c_skip, c_out) belongs to the model, not to the sampler. x̂0 may be clipped or
+ * thresholded first (diffusers' LCMScheduler clip_sample / thresholding).
  */
-function lcm(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: { sNoise: number }): Promise<Float64Array> {
+interface LcmOptions extends X0Options {
+  [k: string]: number;
+  sNoise: number;
+}
+
+function lcm(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: LcmOptions): Promise<Float64Array> {
   return scaledLoop(x, grid, ctx, async (xs, i, sig) => {
-    xs.set(await denoiseScaled(ctx, xs, grid[i]));
+    xs.set(processX0(await denoiseScaled(ctx, xs, grid[i]), ctx.n, o));
     if (sig[i + 1] > 0) axpy(xs, o.sNoise * sig[i + 1], ctx.noise());
   });
 }
@@ -338,12 +345,12 @@ export function fromDiffusers(name: string, sampler: string, repeatInterior: boo
 const fromDiffusersLcm: ReferenceMapping = {
   library: 'diffusers',
   name: 'LCMScheduler',
-  translate(c, steps) {
+  translate(c, steps, run = {}) {
     rejectFlags(c, 'LCMScheduler');
-    if (c.thresholding === true || c.clip_sample === true) throw new UsageError('diffusers LCMScheduler with thresholding or clip_sample is not translated');
     unusedUpstream(c, ['set_alpha_to_one', 'steps_offset', 'timestep_spacing']);
-    const ts = distillationTimesteps(c, 'LCMScheduler', steps);
-    return { sampler: 'lcm', options: {}, process: diffusersProcess(c, 'LCMScheduler'), grid: { type: 'explicit', times: [...ts, -1] } };
+    const ts = distillationTimesteps(c, 'LCMScheduler', steps, run.strength);
+    // clip_sample defaults to false in LCMScheduler
+    return { sampler: 'lcm', options: { ...diffusersX0({ ...pick(c, ['thresholding', 'dynamic_thresholding_ratio', 'sample_max_value', 'clip_sample_range']), clip_sample: c.clip_sample === true }, true) }, process: diffusersProcess(c, 'LCMScheduler'), grid: { type: 'explicit', times: [...ts, -1] } };
   },
 };
 
@@ -352,14 +359,24 @@ const fromDiffusersLcm: ReferenceMapping = {
  * (default 50) distillation timesteps k·i − 1 (k = N / 50), picked at floor(linspace(0, 50, n,
  * endpoint=False)) from the top.
  */
-export function distillationTimesteps(c: Readonly<Record<string, unknown>>, cls: string, steps: number): number[] {
+export function distillationTimesteps(c: Readonly<Record<string, unknown>>, cls: string, steps: number, strength = 1): number[] {
   const numTrain = Number(c.num_train_timesteps ?? 1000);
   const original = Number(c.original_inference_steps ?? 50);
   if (!(Number.isInteger(original) && original >= 1 && original <= numTrain)) throw new UsageError(`original_inference_steps must be an integer from 1 to ${numTrain}, got ${original}`);
-  if (steps > original) throw new UsageError(`${cls} runs at most original_inference_steps = ${original} steps, got ${steps}`);
+  if (!(strength > 0 && strength <= 1)) throw new UsageError(`strength must be in (0, 1], got ${strength}`);
+  // img2img: the pipeline passes strength, which keeps the lowest int(original·strength) distillation timesteps
+  const kept = Math.floor(original * strength);
+  if (steps > kept) {
+    throw new UsageError(`${cls} runs at most int(original_inference_steps × strength) = ${kept} steps (${original} × ${strength}), got ${steps}; lower the steps or raise strength (upstream raises the same error)`);
+  }
   const k = Math.floor(numTrain / original);
-  const top = Array.from({ length: original }, (_, i) => (original - i) * k - 1);
-  return Array.from({ length: steps }, (_, i) => top[Math.floor((i * original) / steps)]);
+  const top = Array.from({ length: kept }, (_, i) => (kept - i) * k - 1);
+  return Array.from({ length: steps }, (_, i) => top[Math.floor((i * kept) / steps)]);
+}
+
+/** The entries of `keys` that `c` has. */
+function pick(c: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => c[k] !== undefined).map((k) => [k, c[k]]));
 }
 
 export const eulerSamplers = [
@@ -440,7 +457,7 @@ export const eulerSamplers = [
       fromDiffusers('KDPM2AncestralDiscreteScheduler', 'dpm2-ancestral', false),
     ],
   }),
-  entry<{ [k: string]: number; sNoise: number }>({
+  entry<LcmOptions>({
     name: 'lcm',
     aliases: ['sample_lcm', 'LCM', 'multistep-consistency'],
     family: 'karras',
@@ -448,8 +465,9 @@ export const eulerSamplers = [
     cite: 'Song et al. 2023, Consistency Models, Alg. 1; Luo et al. 2023, Latent Consistency Models, Alg. 1 (k-diffusion/ComfyUI sample_lcm)',
     order: 1,
     stochastic: true,
-    defaults: { sNoise: 1 },
+    defaults: { sNoise: 1, ...x0Defaults },
     validate: (o) => {
+      validateX0(o);
       if (!(o.sNoise >= 0)) throw new UsageError(`sNoise must be ≥ 0 (1 = unscaled noise), got ${o.sNoise}`);
     },
     defaultGrid: karrasGrid,
