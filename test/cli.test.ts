@@ -102,9 +102,12 @@ describe('diffuse sample with names from A1111 and ComfyUI', () => {
     const bad = await run('sample', '--grid', 'not_a_grid');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/Allowed choices are .*sgm-uniform/);
-    const refused = await run('sample', '--sampler', 'dpmpp_sde');
+    const refused = await run('sample', '--sampler', 'dpm_fast');
     expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/nearest: "DPM\+\+ 2M SDE Karras"/);
+    expect(refused.err).toMatch(/nearest: dpm-solver-3/);
+    const sde = await run('sample', '--sampler', 'dpmpp_sde', '--steps', '5', '--n', '4', '--json');
+    expect(sde.code).toBe(0);
+    expect(JSON.parse(sde.out)).toMatchObject({ sampler: 'dpmpp_sde', nfe: 9 }); // 2 per step, 1 on the last (to σ = 0)
   });
 });
 

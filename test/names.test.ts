@@ -33,7 +33,7 @@ function a1111Schedule(g: GridSpec): { schedule: string; drop: boolean } | undef
  * modules/sd_samplers_kdiffusion.py; discard_next_to_last_sigma for DPM2, DPM2 a, DPM++ 3M SDE).
  */
 const automatic: Record<string, string> = {
-  'DPM++ 2M': 'Karras', 'DPM++ 2M SDE': 'Exponential', 'DPM++ 2M SDE Heun': 'Exponential', 'DPM++ 2S a': 'Karras',
+  'DPM++ 2M': 'Karras', 'DPM++ SDE': 'Karras', 'DPM++ 2M SDE': 'Exponential', 'DPM++ 2M SDE Heun': 'Exponential', 'DPM++ 2S a': 'Karras',
   'DPM++ 3M SDE': 'Exponential', Euler: 'Uniform', 'Euler a': 'Uniform', LMS: 'Uniform', Heun: 'Uniform', DPM2: 'Karras', 'DPM2 a': 'Karras',
 };
 const discards = new Set(['DPM2', 'DPM2 a', 'DPM++ 3M SDE']);

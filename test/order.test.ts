@@ -130,6 +130,9 @@ const variants: { sampler: string; options: Record<string, unknown>; order: numb
   { sampler: 'dpm-solver-3', options: { solverType: 'taylor' }, order: 3 },
   { sampler: 'dpmpp-3s', options: { solverType: 'taylor' }, order: 3 },
   { sampler: 'dpm-solver-2', options: { solverType: 'taylor' }, order: 2 },
+  // stochastic samplers whose η = 0 is a deterministic solver
+  { sampler: 'dpmpp-sde', options: { eta: 0 }, order: 2 },
+  { sampler: 'tcd', options: { eta: 0 }, order: 1 },
 ];
 
 describe('measured order of option variants', () => {

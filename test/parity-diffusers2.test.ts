@@ -32,6 +32,7 @@ interface Case {
   noise?: unknown[][];
   step_kwargs?: Record<string, unknown>;
   set_timesteps_kwargs?: { mu?: number; strength?: number };
+  noise_sampler_args?: [number, number][];
   output: number[][];
   output_nonfinite?: boolean;
   /** img2img: where in the full schedule the pipeline starts (t_start · order). */
@@ -41,7 +42,7 @@ interface Case {
 }
 
 const file = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: Case[]; starts: Record<string, { values: number[][] }> };
-const REPRODUCED_AT_LEAST = 429;
+const REPRODUCED_AT_LEAST = 435;
 
 /** Upstream behaviours not reproduced yet, by case label (all steps), with the reason. */
 const KNOWN: Record<string, string> = {
@@ -92,7 +93,16 @@ async function replay(c: Case): Promise<number> {
   const scale = veScaled.test(c.class) ? process.alpha(grid[0]) : 1;
   const start = file.starts[c.x_start].values.slice(0, c.n_samples).flat();
   const xT = Float64Array.from(start, (v) => v * scale);
-  const noise = c.noise?.map((draw) => Float64Array.from((draw.flat(Infinity) as number[])));
+  const stored = c.noise?.map((draw) => Float64Array.from(draw.flat(Infinity) as number[]));
+  // DPMSolverSDE stores what its Brownian noise sampler returned, z₁ over [σ_s, σ_t] then z₂ over
+  // [σ_next, σ_t]; dpmpp-sde draws z₁ and the independent part n of z₂ (brownianSecond): recover n.
+  const noise = c.class === 'DPMSolverSDEScheduler' && stored && c.noise_sampler_args
+    ? stored.map((z, k) => {
+      if (k % 2 === 0) return z;
+      const [[t, s], [, next]] = [c.noise_sampler_args![k - 1], c.noise_sampler_args![k]];
+      return z.map((v, j) => (v * Math.sqrt(t - next) - Math.sqrt(t - s) * stored[k - 1][j]) / Math.sqrt(s - next));
+    })
+    : stored;
   const oracle = new GmmOracle(gmm, process, prediction);
   // The reference evaluates its oracle at the scheduler's σ for the Euler family ("ve" level) and at the
   // integer timestep's table σ for the multistep classes ("vp" level).

@@ -2,8 +2,8 @@ import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
 import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
-import { overlay } from './diffusers-classes.js';
-import { fromKDiffusion } from './euler.js';
+import { overlay, unusedUpstream } from './diffusers-classes.js';
+import { fromDiffusers, fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
 import { createProcess, type ProcessConfig } from '../process/index.js';
 import type { Process } from '../process/types.js';
@@ -72,6 +72,11 @@ export interface AncestralOptions extends X0Options {
   [k: string]: number | string | boolean;
   eta: number;
   sNoise: number;
+}
+
+export interface SdeOptions extends AncestralOptions {
+  /** Where the intermediate point sits in λ, as a fraction of the step (1/2 in k-diffusion and diffusers). */
+  r: number;
 }
 
 /** α, σ and λ at one time. */
@@ -307,6 +312,56 @@ async function singlestep(x: Float64Array, grid: Float64Array, ctx: SampleContex
   return x;
 }
 
+// ---------------------------------------------------------------- SDE (singlestep)
+
+/**
+ * The two noise draws of one DPM++ SDE step as increments of one Brownian path W over σ_VE (k-diffusion's
+ * BrownianTreeNoiseSampler returns (W(b) − W(a))/√|b − a|): z₁ over [σ_s, σ_t] is the first normal,
+ * z₂ over [σ_next, σ_t] contains it, z₂ = (√(σ_t − σ_s)·z₁ + √(σ_s − σ_next)·n)/√(σ_t − σ_next).
+ */
+export function brownianSecond(z1: Float64Array, n: Float64Array, sigmaT: number, sigmaS: number, sigmaNext: number): Float64Array {
+  const [a, b] = [Math.sqrt(sigmaT - sigmaS), Math.sqrt(sigmaS - sigmaNext)];
+  const c = Math.sqrt(sigmaT - sigmaNext);
+  return z1.map((v, i) => (a * v + b * n[i]) / c);
+}
+
+/**
+ * DPM-Solver++ SDE (k-diffusion sample_dpmpp_sde; diffusers' DPMSolverSDEScheduler; A1111's
+ * "DPM++ SDE"): per step, an ancestral first-order substep to λ_s = λ_t + r·h with noise, the model
+ * there, then an ancestral step t → t_next from x_t with D = (1 − 1/(2r))·D_t + 1/(2r)·D_s and noise
+ * (the data-prediction SDE solver of Lu et al. 2022, DPM-Solver++ §5 with η, in its singlestep form).
+ * The two draws are increments of one Brownian path (brownianSecond). A step to σ = 0 is Euler.
+ */
+async function dpmppSde(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: SdeOptions): Promise<Float64Array> {
+  const p = ctx.process;
+  const n = grid.length - 1;
+  const sigmaVe = (node: Node) => node.sigma / node.alpha;
+  for (let i = 0; i < n; i++) {
+    ctx.step(i, n);
+    if (grid[i + 1] === grid[i]) continue;
+    const from = nodeAt(p, grid[i]);
+    const to = nodeAt(p, grid[i + 1]);
+    const m0 = await modelOutput(ctx, x, from, 'dpmsolver++', o);
+    if (to.sigma === 0 || from.alpha === 0) {
+      x = firstOrder(weights('dpmsolver++', from, to), x, m0);
+      continue;
+    }
+    const mid = nodeAt(p, p.tOfLogSnr(from.lambda + o.r * (to.lambda - from.lambda)));
+    const first = ancestralSplit(p, from, mid, o.eta);
+    const z1 = ctx.noise();
+    const x2 = firstOrder(weights('dpmsolver++', from, first.down), x, m0);
+    for (let j = 0; j < x2.length; j++) x2[j] += o.sNoise * first.sigmaUp * z1[j];
+    const m1 = await modelOutput(ctx, x2, mid, 'dpmsolver++', o);
+    const fac = 1 / (2 * o.r);
+    const d = m0.map((v, j) => (1 - fac) * v + fac * m1[j]);
+    const second = ancestralSplit(p, from, to, o.eta);
+    x = firstOrder(weights('dpmsolver++', from, second.down), x, d);
+    const z2 = brownianSecond(z1, ctx.noise(), sigmaVe(from), sigmaVe(mid), sigmaVe(to));
+    for (let j = 0; j < x.length; j++) x[j] += o.sNoise * second.sigmaUp * z2[j];
+  }
+  return x;
+}
+
 // ---------------------------------------------------------------- ancestral
 
 /**
@@ -487,6 +542,21 @@ const fromDiffusersSinglestep: ReferenceMapping = {
       grid: diffusersDpmGrid(c, 'DPMSolverSinglestepScheduler', steps),
       ...modelTimeOf(c),
     };
+  },
+};
+
+/**
+ * diffusers' DPMSolverSDEScheduler: the Euler family's σ's (see fromDiffusers) run by dpmpp-sde with
+ * r = 1/2, η = 1. Upstream seeds a torchsde Brownian tree with noise_sampler_seed; Diffuse builds the
+ * same law of Brownian increments from its own seed (replayed noise reproduces upstream's draws).
+ */
+const sdeEuler = fromDiffusers('DPMSolverSDEScheduler', 'dpmpp-sde', false);
+const fromDiffusersSde: ReferenceMapping = {
+  ...sdeEuler,
+  translate(c, steps, run) {
+    if (c.prediction_type === 'sample') throw new UsageError('DPMSolverSDEScheduler with prediction_type=sample is not implemented upstream (NotImplementedError)');
+    unusedUpstream(c, ['noise_sampler_seed']);
+    return sdeEuler.translate(c, steps, run);
   },
 };
 
@@ -703,5 +773,22 @@ export const dpmSolverSamplers = [
     defaultGrid,
     run: dpmpp2sAncestral,
     references: [fromKDiffusion('sample_dpmpp_2s_ancestral', 'dpmpp-2s-ancestral', kdiffusionNoise)],
+  }),
+  entry<SdeOptions>({
+    name: 'dpmpp-sde',
+    aliases: ['sample_dpmpp_sde', 'DPMSolverSDEScheduler', 'DPM++ SDE (k-diffusion)'],
+    family: 'dpm-solver',
+    description: 'DPM-Solver++ SDE: an ancestral substep to the λ-midpoint, then the ancestral step with the midpoint estimate; Brownian noise (2 NFE/step)',
+    cite: `${CITE_PP} (SDE solvers, §5); k-diffusion sample_dpmpp_sde`,
+    order: 2,
+    stochastic: true,
+    defaults: { ...x0Defaults, eta: 1, sNoise: 1, r: 0.5 },
+    validate: (o) => {
+      validateAncestral(o);
+      if (!(o.r > 0 && o.r < 1)) throw new UsageError(`r must be in (0, 1), got ${o.r}`);
+    },
+    defaultGrid,
+    run: dpmppSde,
+    references: [fromKDiffusion('sample_dpmpp_sde', 'dpmpp-sde', (c) => ({ ...kdiffusionNoise(c), r: Number(c.r ?? 0.5) })), fromDiffusersSde],
   }),
 ];

@@ -44,6 +44,7 @@ const uniform = (steps: number): GridSpec => ({ type: 'normal', steps });
 const dropPenultimate = (of: (steps: number) => GridSpec) => (steps: number): GridSpec => ({ type: 'drop-penultimate', steps, of: of(steps) });
 
 const brownian = 'the tool draws its SDE noise from a Brownian tree; Diffuse draws independent Gaussians of the same law (other draws, same distribution)';
+const brownianPair = 'the tool draws from a Brownian tree; Diffuse builds the two correlated increments of each step from its own independent Gaussians (same law, other draws)';
 const kd2m = { lowerOrderFinal: false };
 const kd2mSde = { eta: 1, sNoise: 1, lowerOrderFinal: false, solverType: 'midpoint' };
 const kd2mSdeHeun = { ...kd2mSde, solverType: 'heun' };
@@ -69,6 +70,9 @@ export const namedRuns: readonly NamedRun[] = [
   a1111('DPM++ 2M SDE Heun', 'dpmpp-2m-sde', kd2mSdeHeun, exponential, 'sample_dpmpp_2m_sde', brownian),
   a1111('DPM++ 2M SDE Heun Exponential', 'dpmpp-2m-sde', kd2mSdeHeun, exponential, 'sample_dpmpp_2m_sde', brownian),
   a1111('DPM++ 2M SDE Heun Karras', 'dpmpp-2m-sde', kd2mSdeHeun, karras, 'sample_dpmpp_2m_sde', brownian),
+  // A1111 ≥ 1.9: DPM++ SDE's Automatic schedule is Karras
+  a1111('DPM++ SDE', 'dpmpp-sde', { eta: 1 }, karras, 'sample_dpmpp_sde', brownianPair),
+  a1111('DPM++ SDE Karras', 'dpmpp-sde', { eta: 1 }, karras, 'sample_dpmpp_sde', brownianPair),
   a1111('DPM++ 2S a', 'dpmpp-2s-ancestral', { eta: 1 }, karras, 'sample_dpmpp_2s_ancestral'),
   a1111('DPM++ 2S a Karras', 'dpmpp-2s-ancestral', { eta: 1 }, karras, 'sample_dpmpp_2s_ancestral'),
   a1111('DPM++ 3M SDE', 'dpmpp-3m-sde', kd3mSde, dropPenultimate(exponential), 'sample_dpmpp_3m_sde', `${dropNote}; ${brownian}`),
@@ -95,6 +99,8 @@ export const namedRuns: readonly NamedRun[] = [
   comfy('dpmpp_2m_sde_heun_gpu', 'dpmpp-2m-sde', kd2mSdeHeun, 'sample_dpmpp_2m_sde', brownian),
   comfy('dpmpp_3m_sde', 'dpmpp-3m-sde', kd3mSde, 'sample_dpmpp_3m_sde', brownian),
   comfy('dpmpp_3m_sde_gpu', 'dpmpp-3m-sde', kd3mSde, 'sample_dpmpp_3m_sde', brownian),
+  comfy('dpmpp_sde', 'dpmpp-sde', { eta: 1 }, 'sample_dpmpp_sde', brownianPair),
+  comfy('dpmpp_sde_gpu', 'dpmpp-sde', { eta: 1 }, 'sample_dpmpp_sde', brownianPair),
   comfy('dpm_2', 'dpm2', {}, 'sample_dpm_2', ksamplerDrop),
   comfy('dpm_2_ancestral', 'dpm2-ancestral', { eta: 1 }, 'sample_dpm_2_ancestral', ksamplerDrop),
   comfy('uni_pc', 'unipc', { variant: 'bh1', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`),
@@ -102,11 +108,6 @@ export const namedRuns: readonly NamedRun[] = [
 ];
 
 export const unsupportedNames: readonly UnsupportedName[] = [
-  ...['DPM++ SDE', 'DPM++ SDE Karras', 'dpmpp_sde', 'dpmpp_sde_gpu'].map((name) => ({
-    name, tool: (name.startsWith('DPM') ? 'A1111' : 'ComfyUI') as Tool,
-    what: "k-diffusion's sample_dpmpp_sde (singlestep DPM-Solver++ with a midpoint SDE substep, r = 1/2, Brownian-tree noise)",
-    nearest: '"DPM++ 2M SDE Karras" (dpmpp-2m-sde on the Karras grid) or dpmpp-2s-ancestral',
-  })),
   ...['DPM fast', 'dpm_fast'].map((name) => ({
     name, tool: (name === 'DPM fast' ? 'A1111' : 'ComfyUI') as Tool,
     what: "k-diffusion's sample_dpm_fast (singlestep DPM-Solver orders 3…1 uniform in log σ)",
