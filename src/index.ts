@@ -22,6 +22,7 @@ export {
 } from './samplers/index.js';
 export { flowShiftMu } from './samplers/flow.js';
 export { invert, type InvertRequest, type InvertResult } from './invert.js';
+export { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.js';
 export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';
 export type { Model } from './models/types.js';
 export { Denoiser } from './models/denoiser.js';

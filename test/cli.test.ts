@@ -30,6 +30,23 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 const readNpy = (path: string) => parseNpy(new Uint8Array(readFileSync(path)));
 
 describe('diffuse sample', () => {
+  it('--init --strength: img2img noises the samples to the schedule\'s t_start-th time and runs the tail', async () => {
+    const rows = [[1, 0], [0, 1], [-1, 0], [0, -1]];
+    writeFileSync(tmp('init.npy'), encodeNpy(tensor('float64', [4, 2], Float64Array.from(rows.flat()))));
+    const low = await run('sample', '--sampler', 'ddim', '--steps', '10', '--init', tmp('init.npy'), '--strength', '0.3', '--out', tmp('i2i.npy'), '--json');
+    expect(low.code, low.err).toBe(0);
+    const s = JSON.parse(low.out);
+    expect(s.steps).toBe(3); // SD rule: t_start = 10 − ⌊10·0.3⌋ = 7
+    const x = readNpy(tmp('i2i.npy')).data as Float64Array;
+    // a little noise: every sample comes back to its own mode of the ring
+    rows.forEach((r, i) => expect(Math.hypot(x[2 * i] - r[0], x[2 * i + 1] - r[1])).toBeLessThan(0.2));
+    const flow = JSON.parse((await run('sample', '--sampler', 'ddim', '--steps', '10', '--init', tmp('init.npy'), '--strength', '0.35', '--strength-rule', 'flow', '--json')).out);
+    expect(flow.steps).toBe(4); // flow rule: t_start = ⌊10 − 3.5⌋ = 6
+    expect((await run('sample', '--strength', '0.5')).err).toMatch(/go with --init/);
+    expect((await run('sample', '--init', tmp('init.npy'), '--noise', tmp('init.npy'))).err).toMatch(/drop --noise/);
+    expect((await run('sample', '--init', tmp('init.npy'), '--strength', '1.5')).err).toMatch(/strength must be in \[0, 1\]/);
+  });
+
   it('--scheduler-config reads a diffusers scheduler_config.json as it is: same run as --from diffusers:<_class_name> --config', async () => {
     const config = { _class_name: 'DPMSolverMultistepScheduler', _diffusers_version: '0.30.0', use_karras_sigmas: true, prediction_type: 'v_prediction' };
     writeFileSync(tmp('scheduler_config.json'), JSON.stringify(config));

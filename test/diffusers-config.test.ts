@@ -104,3 +104,27 @@ describe('FlowMatch dynamic shifting (Flux)', () => {
     expect(g).toEqual([1, 0.8634974360466003, 0.6129788756370544, 0.0031513916328549385, 0]);
   });
 });
+
+describe('img2img starts where each pipeline starts (strengthStart, gridTail)', () => {
+  it("reproduces every img2img case's t_start and begin index in refs_ring8_diffusers2", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { refsDir } = await import('./support/refs.js');
+    const { strengthStart, gridTail } = await import('../src/img2img.js');
+    const { makeGrid } = await import('../src/grid/index.js');
+    const refs = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: { class: string; kind: string; steps: number; strength: number; t_start: number; t_start_rule?: string; begin_index: number; config: Record<string, unknown> }[] };
+    const cases = refs.cases.filter((c) => c.kind === 'img2img' && c.t_start_rule && !c.t_start_rule.startsWith('LCM'));
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+    for (const c of cases) {
+      const rule = c.t_start_rule!.startsWith('SD3') ? 'flow' : 'sd';
+      expect(strengthStart(c.steps, c.strength, rule), `${c.class} ${c.steps} ${c.strength}`).toBe(c.t_start);
+      const t = findReference('diffusers', c.class).translate(c.config, c.steps);
+      const grid = makeGrid(createProcess(t.process), t.grid);
+      // the tail's first step starts where the reference's begin index does (a repeated time is a no-op step)
+      expect(gridTail(grid, c.t_start)[0], `${c.class} ${c.steps}`).toBe(grid[c.begin_index]);
+    }
+    expect(strengthStart(10, 0.35, 'sd')).toBe(7);
+    expect(strengthStart(10, 0.35, 'flow')).toBe(6);
+    expect(() => strengthStart(10, 0.05, 'sd')).toThrow(/leaves no step/);
+  });
+});

@@ -11,6 +11,7 @@ import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
 import { diffusersTimeModel } from '../models/integer-time.js';
+import { gridTail, noiseTo, strengthStart, type StrengthRule } from '../img2img.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
@@ -39,6 +40,9 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   seed: number;
   noise?: string;
   z?: string;
+  init?: string;
+  strength?: number;
+  strengthRule?: string;
   denoiseToZero?: boolean;
   out?: string;
   dtype: 'float32' | 'float64';
@@ -100,6 +104,9 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0, LIMITS.seed), 0)
     .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
     .option('--z <file>', 'standard-normal draws .npy [n, d], scaled to x_T the way the run starts')
+    .option('--init <file>', 'img2img: samples .npy [n, d] noised to the schedule\'s start by --strength (SDEdit), then sampled from there')
+    .option('--strength <s>', 'img2img: how far into the noise --init goes, 0..1 (diffusers\' strength; default 0.6)', numberArg)
+    .option('--strength-rule <rule>', 'where the pipeline starts: sd (SD/SDXL: steps − ⌊steps·s⌋) or flow (SD3/Flux: ⌊steps − steps·s⌋)', 'sd')
     .option('--denoise-to-zero', 'finish with one data prediction at the last time (one more NFE)')
     .option('--out <file>', 'write the samples as .npy [n, d]')
     .addOption(new Option('--dtype <dtype>', 'dtype of --out').choices(['float64', 'float32']).default('float64'))
@@ -171,6 +178,27 @@ function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
   const fallback = defaultGrid(entry.defaultGrid, a.steps);
   return { process: { name: a.process }, sampler: entry.name, options: a.opt, grid: gridFromArgs(a, a.steps, fallback), init: 'prior' };
 }
+
+/**
+ * img2img (--init): the init samples noised to the full schedule's t_start-th time (strengthStart by
+ * the pipeline's rule) with z from --z or the seed, and the schedule's tail from there. A singlestep
+ * solver keeps the full schedule's grouping (its offset option).
+ */
+async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: number, nGiven: boolean): Promise<{ grid: Float64Array; xT: Float64Array; offset: number }> {
+  if (a.noise) throw new UsageError('--init makes x_T from the init samples; drop --noise (use --z for the noise)');
+  const init = await readNpyFile(a.init as string, [null, d], 'init samples');
+  const n = init.shape[0];
+  if (nGiven && n !== a.n) throw new UsageError(`${a.init} has ${n} rows but --n is ${a.n}`);
+  checkSampleMemory(n, d);
+  const steps = full.length - 1 - countRepeats(full);
+  const offset = strengthStart(steps, a.strength ?? 0.6, a.strengthRule as StrengthRule);
+  const grid = gridTail(full, offset);
+  const z = a.z ? Float64Array.from((await readNpyFile(a.z, [n, d], 'z')).data) : new Rng(a.seed).fork(0).fillNormal(new Float64Array(n * d));
+  return { grid, xT: noiseTo(p, Float64Array.from(init.data), z, grid[0]), offset };
+}
+
+/** How many times of a grid repeat the one before (diffusers' Heun / KDPM2 list their second evaluations). */
+const countRepeats = (g: Float64Array) => g.reduce((k, t, i) => k + (i > 0 && t === g[i - 1] ? 1 : 0), 0);
 
 /** x_T from --noise, or z (from --z, else the seed) scaled as the plan says; undefined = sample()'s default. */
 async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array, d: number, nGiven: boolean): Promise<Float64Array | undefined> {
@@ -249,10 +277,14 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const entry = findSampler(plan.sampler);
   const options = resolveOptions(entry, plan.options);
-  const grid = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
+  const full = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
-  if (!(a.noise || a.z)) checkSampleMemory(a.n, d);
-  const xT = await startOf(a, plan, process, grid, d, given('n'));
+  if (!(a.noise || a.z || a.init)) checkSampleMemory(a.n, d);
+  if ((a.strength !== undefined || given('strengthRule')) && !a.init) throw new UsageError('--strength and --strength-rule go with --init FILE (img2img)');
+  const start = a.init ? await img2imgStart(a, process, full, d, given('n')) : undefined;
+  const grid = start ? start.grid : full;
+  if (start && Object.hasOwn(entry.defaults, 'offset')) options.offset = start.offset;
+  const xT = start ? start.xT : await startOf(a, plan, process, grid, d, given('n'));
   const n = xT ? xT.length / d : a.n;
   checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
