@@ -21,6 +21,7 @@ export {
   type SamplerEntry, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation, type NamedRun, type UnsupportedName, type Tool,
 } from './samplers/index.js';
 export { flowShiftMu } from './samplers/flow.js';
+export { toDiffusersConfig, type DiffuseRun } from './samplers/to-diffusers.js';
 export { invert, type InvertRequest, type InvertResult } from './invert.js';
 export { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.js';
 export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';

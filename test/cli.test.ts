@@ -57,6 +57,15 @@ describe('diffuse sample', () => {
     expect(sa).toMatchObject({ sampler: 'dpmpp-2m', reference: 'diffusers:DPMSolverMultistepScheduler', nfe: 6 });
     expect(sa.grid).toEqual(sb.grid);
     expect(sa.error).toEqual(sb.error);
+    // the reverse: the config that runs what ran, written as diffusers reads it
+    expect(sa.diffusers).toMatchObject({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true, prediction_type: 'v_prediction' });
+    const saved = await run('sample', '--scheduler-config', tmp('scheduler_config.json'), '--steps', '6', '--n', '8', '--save-scheduler-config', tmp('back.json'));
+    expect(saved.code, saved.err).toBe(0);
+    const c = await run('sample', '--scheduler-config', tmp('back.json'), '--steps', '6', '--n', '8', '--json');
+    expect(JSON.parse(c.out).grid).toEqual(sa.grid);
+    const none = await run('sample', '--sampler', 'dpmpp-2m', '--steps', '6', '--n', '8', '--save-scheduler-config', tmp('none.json'));
+    expect(none.err).toMatch(/no diffusers scheduler runs dpmpp-2m/);
+    expect(existsSync(tmp('none.json'))).toBe(false);
     expect((await run('sample', '--scheduler-config', tmp('scheduler_config.json'), '--from', 'diffusers:DDIMScheduler')).err).toMatch(/drop --from/);
     writeFileSync(tmp('no-class.json'), '{"beta_start": 0.0001}');
     expect((await run('sample', '--scheduler-config', tmp('no-class.json'))).err).toMatch(/"_class_name" must name the diffusers scheduler class/);

@@ -54,7 +54,7 @@ function program(io: CliIo): Command {
       if (!(gib > 0)) throw new UsageError(`--max-memory must be a number of GiB > 0, got ${gib}`);
       budget.bytes = gib * 1024 * 1024 * 1024;
     }
-    const outputs = ['out', 'plot', 'csv'].map((k): unknown => command.getOptionValue(k)).filter((v): v is string => typeof v === 'string');
+    const outputs = ['out', 'plot', 'csv', 'saveSchedulerConfig'].map((k): unknown => command.getOptionValue(k)).filter((v): v is string => typeof v === 'string');
     const plot: unknown = command.getOptionValue('plot');
     if (typeof plot === 'string') plotFormat(plot);
     await checkOutputs(outputs);

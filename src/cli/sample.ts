@@ -12,11 +12,12 @@ import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
 import { diffusersTimeModel } from '../models/integer-time.js';
 import { gridTail, noiseTo, strengthStart, type StrengthRule } from '../img2img.js';
+import { toDiffusersConfig } from '../samplers/to-diffusers.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
-import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
+import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
 import { diffusersConfigSchema, validate } from '../io/formats.js';
 import { echo } from '../io/schema.js';
 import { imageGridFigure, samplesFigure, type Figure } from '../io/plot.js';
@@ -54,6 +55,7 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   config?: string;
   schedulerConfig?: string;
   mu?: number;
+  saveSchedulerConfig?: string;
   labels?: number[];
   cfg?: number;
   guide?: string;
@@ -117,6 +119,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--from <library:name>', 'reproduce a reference run: diffusers:CLASS, k-diffusion:FUNCTION, dpm-solver:… (see `diffuse list references`)')
     .option('--config <file>', "the reference's config JSON for --from (default: the library's defaults)")
     .option('--scheduler-config <file>', "a diffusers scheduler_config.json as it is: its _class_name and keys choose the sampler, grid and prediction type (oracles and onnx: models, whose card must agree)")
+    .option('--save-scheduler-config <file>', 'write the diffusers scheduler_config.json that runs this sampler and grid (an error where no diffusers class does); --json always reports it as "diffusers"')
     .option('--mu <number>', "the resolution-dependent shift a FlowMatch config with use_dynamic_shifting needs (Flux pipelines compute it from the image's token count: 1.15 at 4096 tokens)", numberArg)
     .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }
@@ -238,6 +241,8 @@ export interface SampleSummary {
   /** Class labels of a class-conditional network, cycled over the samples, and the guidance scale. */
   labels?: number[];
   cfg?: number;
+  /** The diffusers scheduler_config.json that runs this sampler and grid; null where none does. */
+  diffusers?: Record<string, unknown> | null;
 }
 
 /** --scheduler-config FILE is --from diffusers:<its _class_name> --config FILE. */
@@ -323,6 +328,14 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
       : networkFigure(loaded, result.x.data, n, title, summary.labels);
     await writePlot(a.plot, figure);
     summary.plot = a.plot;
+  }
+  if (a.json || a.saveSchedulerConfig) {
+    const config = toDiffusersConfig({ sampler: entry.name, options: result.options, process: process.config as unknown as ProcessConfig, grid, steps: summary.steps, prediction: run.model.prediction });
+    summary.diffusers = config ?? null;
+    if (a.saveSchedulerConfig) {
+      if (!config) throw new UsageError(`no diffusers scheduler runs ${entry.name} on this process and grid (diffusers' classes cover the vp-discrete, edm and flow processes with their own schedules); nothing written`);
+      await writeTextFile(a.saveSchedulerConfig, `${JSON.stringify(config, null, 2)}\n`);
+    }
   }
   if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else if (!a.quiet) io.stdout.write(describeRun(summary, entry.order));
