@@ -134,7 +134,7 @@ async function replay(e: Entry): Promise<{ sum: number; mean: number }> {
   const ve = veScaled.test(e.class);
   // Euler's test loop overwrites the sample with scale_model_input(sample) and feeds that to the
   // model: the σ-units sample x', which is Diffuse's VP sample over α (a proper loop feeds α·x').
-  const timed = t.modelTime ? diffusersTimeModel(dummy, process, t.modelTime) : dummy;
+  const timed = t.modelTime ? diffusersTimeModel(dummy, process, t.modelTime, t.modelTimeScale) : dummy;
   const model: Model = ve ? { ...timed, predict: (x, n, time) => timed.predict(x.map((v) => v / process.alpha(time)), n, time) } : timed;
   const x0 = deterministic(oneD, false);
   // The uneven loop skips the first timesteps of its schedule without add_noise.

@@ -42,7 +42,7 @@ interface Case {
 }
 
 const file = JSON.parse(readFileSync(join(refsDir, 'refs_ring8_diffusers2.json'), 'utf8')) as { cases: Case[]; starts: Record<string, { values: number[][] }> };
-const REPRODUCED_AT_LEAST = 435;
+const REPRODUCED_AT_LEAST = 441;
 
 /** Upstream behaviours not reproduced yet, by case label (all steps), with the reason. */
 const KNOWN: Record<string, string> = {
@@ -106,7 +106,7 @@ async function replay(c: Case): Promise<number> {
   const oracle = new GmmOracle(gmm, process, prediction);
   // The reference evaluates its oracle at the scheduler's σ for the Euler family ("ve" level) and at the
   // integer timestep's table σ for the multistep classes ("vp" level).
-  const model = t.modelTime && t.modelTime !== 'log-sigma' ? diffusersTimeModel(oracle, process, t.modelTime) : oracle;
+  const model = t.modelTime && t.modelTime !== 'log-sigma' ? diffusersTimeModel(oracle, process, t.modelTime, t.modelTimeScale) : oracle;
   // step() keyword arguments the translation reads as sampler options: DDIM's eta.
   const eta = c.step_kwargs?.eta;
   const withEta = typeof eta === 'number' ? { ...t.options, eta } : t.options;

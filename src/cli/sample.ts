@@ -136,6 +136,7 @@ interface Plan {
   prediction?: Prediction;
   /** The reference calls its model at integer timesteps (see integerTimeModel). */
   modelTime?: 'round' | 'floor' | 'log-sigma';
+  modelTimeScale?: number;
 }
 
 /** k-diffusion states no config of its own: shared/refs' conventions (Karras σ, ρ = 7, σ ∈ [0.002, 80]). */
@@ -165,6 +166,7 @@ async function planFromReference(a: SampleArgs, given: (key: string) => boolean,
     process: t.process, sampler: t.sampler, options: { ...t.options, ...a.opt }, grid: t.grid,
     init: t.init ?? 'prior', reference: `${library}:${name}`, ...(t.prediction ? { prediction: t.prediction } : {}),
     ...(t.modelTime ? { modelTime: t.modelTime } : {}),
+    ...(t.modelTimeScale ? { modelTimeScale: t.modelTimeScale } : {}),
   };
 }
 
@@ -295,7 +297,7 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
   // A network sees the timestep upstream feeds; an exact mixture is evaluated at the scheduler's σ,
   // as shared/refs does, except where upstream rounds the timestep to an integer (the table's σ).
-  if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime);
+  if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime, plan.modelTimeScale);
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
   const result = await sample({

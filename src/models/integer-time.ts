@@ -23,11 +23,17 @@ export function integerTimeModel(model: Model, mode: 'round' | 'floor'): Model {
  * beta σ's, Lu's λ's): 'log-sigma' passes `_sigma_to_t(σ)` (log-σ interpolation, VpDiscrete's
  * tOfLogSigma), 'round' and 'floor' that made an integer (the multistep classes). Diffuse's grid
  * holds the exact σ's as times of its σ-linear interpolation; this wrapper gives the model the
- * timestep upstream gives it. On other processes only the integer part applies.
+ * timestep upstream gives it. On other processes only the integer part applies, to the time in
+ * units of 1/`scale` (the flow σ's of the multistep classes: timestep ⌊σ·N⌋, model time ⌊σ·N⌋/N).
  */
-export function diffusersTimeModel(model: Model, process: Process, mode: 'round' | 'floor' | 'log-sigma'): Model {
+export function diffusersTimeModel(model: Model, process: Process, mode: 'round' | 'floor' | 'log-sigma', scale = 1): Model {
   const table = process instanceof VpDiscrete ? process : undefined;
-  const upstream = (t: number) => (table && Number.isFinite(t) && t >= 0 ? table.tOfLogSigma(table.sigmaVeAt(t)) : t);
+  if (!table) {
+    if (mode === 'log-sigma') return model;
+    const integer = integerTimeModel({ ...model, predict: (x, n, t) => model.predict(x, n, t / scale) }, mode);
+    return { prediction: model.prediction, sampleShape: model.sampleShape, predict: (x, n, t) => integer.predict(x, n, t * scale) };
+  }
+  const upstream = (t: number) => (Number.isFinite(t) && t >= 0 ? table.tOfLogSigma(table.sigmaVeAt(t)) : t);
   const inner = mode === 'log-sigma' ? model : integerTimeModel(model, mode);
   return { prediction: model.prediction, sampleShape: model.sampleShape, predict: (x, n, t) => inner.predict(x, n, upstream(t)) };
 }

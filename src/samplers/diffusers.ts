@@ -3,6 +3,7 @@ import type { ProcessConfig } from '../process/index.js';
 import type { X0Options } from './x0.js';
 import { diffusersMultistepTimesteps } from '../grid/diffusers.js';
 import type { GridSpec } from '../grid/index.js';
+import type { Translation } from './types.js';
 import { UsageError } from '../core/errors.js';
 import { exp, log, pow } from '../core/math.js';
 import { betaPpf } from '../core/special.js';
@@ -14,7 +15,7 @@ import { ZERO_SNR } from './diffusers-classes.js';
 /** Reading diffusers scheduler configs (as `ReferenceMapping.translate` receives them). */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
 
-const PREDICTION_TYPES: Readonly<Record<string, Prediction>> = { epsilon: 'epsilon', v_prediction: 'v_prediction', sample: 'sample' };
+const PREDICTION_TYPES: Readonly<Record<string, Prediction>> = { epsilon: 'epsilon', v_prediction: 'v_prediction', sample: 'sample', flow_prediction: 'velocity' };
 
 /**
  * What the model of a diffusers config predicts: prediction_type epsilon (default), v_prediction or
@@ -24,6 +25,8 @@ const PREDICTION_TYPES: Readonly<Record<string, Prediction>> = { epsilon: 'epsil
 export function diffusersPrediction(c: DiffusersConfig): Prediction {
   const p = String(c.prediction_type ?? 'epsilon');
   if (!Object.hasOwn(PREDICTION_TYPES, p)) throw new UsageError(`prediction_type "${p}" is not a diffusers prediction type Diffuse translates; accepted: ${Object.keys(PREDICTION_TYPES).join(', ')}`);
+  // the multistep classes read flow_prediction only on their flow σ's (use_flow_sigmas)
+  if (p === 'flow_prediction' && c.use_flow_sigmas !== true) throw new UsageError('prediction_type "flow_prediction" needs use_flow_sigmas=true (the flow-matching σ\'s)');
   return PREDICTION_TYPES[p];
 }
 
@@ -109,6 +112,33 @@ export function diffusersMultistepGrid(c: DiffusersConfig, cls: string, steps: n
   const p = createProcess(diffusersProcess(c, cls));
   const sigmas = diffusersSigmas(flag, sigmaVe(p, 0), sigmaVe(p, numTrain - 1), steps);
   return { type: 'explicit', times: [...sigmas.map((s) => tOfSigmaVe(p, s)), end] };
+}
+
+/**
+ * The flow-matching σ's of DPMSolverMultistep and UniPC with use_flow_sigmas (SANA, Wan): n σ's
+ * shifted by flow_shift (s·σ/(1 + (s − 1)σ)) — DPM-Solver from 1 − 1/N down, UniPC from 1 (less 1e-6)
+ * — in float32, then 0 (or the last again with final_sigmas_type "sigma_min"), on the flow process
+ * (α = 1 − σ); the model is fed the timesteps σ·N truncated to integers.
+ */
+export function diffusersFlowSigmas(c: DiffusersConfig, cls: 'DPMSolverMultistepScheduler' | 'UniPCMultistepScheduler', steps: number): Pick<Translation, 'process' | 'grid' | 'modelTime' | 'modelTimeScale'> {
+  rejectFlags(c, cls, ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_lu_lambdas', 'use_dynamic_shifting']);
+  const n = Number(c.num_train_timesteps ?? 1000);
+  const s = Number(c.flow_shift ?? 1);
+  if (!(s > 0)) throw new UsageError(`flow_shift must be > 0, got ${s}`);
+  const shift = (v: number) => (s * v) / (1 + (s - 1) * v);
+  const base = cls === 'UniPCMultistepScheduler'
+    ? Array.from({ length: steps }, (_, i) => 1 + (i * (1 / n - 1)) / steps)
+    : Array.from({ length: steps }, (_, i) => 1 - (1 + ((steps - i) * (1 / n - 1)) / steps));
+  const sigmas = base.map(shift);
+  if (cls === 'UniPCMultistepScheduler' && Math.abs(sigmas[0] - 1) < 1e-6) sigmas[0] -= 1e-6;
+  const times = sigmas.map((v) => Math.fround(v));
+  const last = diffusersFinalTime(c) === -1 ? 0 : times[times.length - 1];
+  return {
+    process: { name: 'flow', tMin: Math.min(1e-3, times[times.length - 1]) },
+    grid: { type: 'explicit', times: [...times, last] },
+    modelTime: 'floor',
+    modelTimeScale: n,
+  };
 }
 
 /**

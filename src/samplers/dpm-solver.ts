@@ -1,7 +1,7 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
-import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
+import { diffusersFinalTime, diffusersFlowSigmas, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
 import { overlay, unusedUpstream } from './diffusers-classes.js';
 import { fromDiffusers, fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
@@ -509,9 +509,9 @@ const fromDiffusersMultistep: ReferenceMapping = {
         lowerOrderFinalSteps: 15,
         eulerAtFinal: c.euler_at_final === true,
       },
-      process: diffusersProcess(c, 'DPMSolverMultistepScheduler'),
-      grid: diffusersDpmGrid(c, 'DPMSolverMultistepScheduler', steps),
-      ...modelTimeOf(c),
+      ...(c.use_flow_sigmas === true
+        ? diffusersFlowSigmas(c, 'DPMSolverMultistepScheduler', steps)
+        : { process: diffusersProcess(c, 'DPMSolverMultistepScheduler'), grid: diffusersDpmGrid(c, 'DPMSolverMultistepScheduler', steps), ...modelTimeOf(c) }),
     };
   },
 };

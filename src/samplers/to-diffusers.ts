@@ -97,11 +97,26 @@ function processKeys(p: ProcessConfig, cls: string): Record<string, unknown>[] |
   }
   if (p.name === 'edm' && cls.startsWith('EDM')) return [{ sigma_min: c.sigmaMin ?? 0.002, sigma_max: c.sigmaMax ?? 80, sigma_data: c.sigmaData ?? 0.5 }];
   if (p.name === 'flow' && cls.startsWith('FlowMatch')) return [{}];
+  if (p.name === 'flow' && (cls === 'DPMSolverMultistepScheduler' || cls === 'UniPCMultistepScheduler')) return [{ use_flow_sigmas: true }];
   return undefined;
 }
 
 /** Candidate values of the keys that choose a class's schedule. */
-function scheduleCandidates(cls: string, times: Float64Array, steps: number): Record<string, unknown>[] {
+function scheduleCandidates(cls: string, times: Float64Array, steps: number, process: string): Record<string, unknown>[] {
+  if (process === 'flow' && !cls.startsWith('FlowMatch')) {
+    // the multistep classes' flow σ's: flow_shift from the second time (it grows with the shift)
+    const n = 1000;
+    const base = cls === 'UniPCMultistepScheduler' ? 1 + (1 / n - 1) / steps : ((steps - 1) * (1 - 1 / n)) / steps;
+    const target = times[1];
+    let [lo, hi] = [1e-3, 1e3];
+    for (let k = 0; k < 200; k++) {
+      const mid = Math.sqrt(lo * hi);
+      if ((mid * base) / (1 + (mid - 1) * base) < target) lo = mid;
+      else hi = mid;
+    }
+    const flowShift = Math.round(lo * 1e6) / 1e6;
+    return [{ flow_shift: flowShift }, { flow_shift: flowShift, final_sigmas_type: 'sigma_min' }];
+  }
   if (cls.startsWith('FlowMatch')) {
     // the static shift s that puts the second time (unreplaced σ's) or the last (Karras / exponential /
     // beta σ's keep the ends) where the run's are; both grow with s, so bisection finds it
@@ -148,8 +163,10 @@ export function toDiffusersConfig(run: DiffuseRun): Record<string, unknown> | un
   for (const { cls, keys } of CLASSES[entry.name] ?? []) {
     const base = processKeys(run.process, cls);
     if (!base) continue;
-    const fixed = { ...base[0], ...keys(options), prediction_type: run.prediction === 'velocity' ? undefined : run.prediction ?? 'epsilon' };
-    for (const schedule of scheduleCandidates(cls, times, run.steps)) {
+    const flowSigmas = base[0].use_flow_sigmas === true;
+    const predictionType = run.prediction === 'velocity' ? (flowSigmas ? 'flow_prediction' : undefined) : run.prediction ?? 'epsilon';
+    const fixed = { ...base[0], ...keys(options), prediction_type: predictionType };
+    for (const schedule of scheduleCandidates(cls, times, run.steps, run.process.name)) {
       const config = Object.fromEntries(Object.entries({ ...fixed, ...schedule }).filter(([, v]) => v !== undefined));
       let t: Translation;
       let grid: Float64Array;

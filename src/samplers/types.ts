@@ -43,6 +43,8 @@ export interface Translation {
   prediction?: Prediction;
   /** The reference times its model by log-σ interpolation, made an integer or not (diffusersTimeModel); absent: at the grid's times. */
   modelTime?: 'round' | 'floor' | 'log-sigma';
+  /** Timesteps per unit of process time where they differ (flow σ's: num_train_timesteps); see diffusersTimeModel. */
+  modelTimeScale?: number;
   /** 'invert': the reference maps data to noise (DDIMInverseScheduler), run with invert() over `grid`. */
   direction?: 'invert';
   /** Config keys the reference class does not have (ignored, as the reference ignores them). */

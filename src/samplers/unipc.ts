@@ -1,6 +1,6 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
-import { diffusersFinalTime, diffusersMultistepGrid, diffusersProcess, diffusersX0, modelTimeOf, rejectFlags } from './diffusers.js';
+import { diffusersFinalTime, diffusersFlowSigmas, diffusersMultistepGrid, diffusersProcess, diffusersX0, modelTimeOf, rejectFlags } from './diffusers.js';
 import { linN } from '../core/vec.js';
 import { UsageError } from '../core/errors.js';
 import type { Process } from '../process/types.js';
@@ -235,10 +235,11 @@ const fromDiffusersUniPc: ReferenceMapping = {
   library: 'diffusers',
   name: 'UniPCMultistepScheduler',
   translate(c, steps) {
-    rejectFlags(c, 'UniPCMultistepScheduler', ['use_flow_sigmas', 'use_dynamic_shifting']);
+    rejectFlags(c, 'UniPCMultistepScheduler', ['use_dynamic_shifting']);
     if (c.solver_p != null) throw new UsageError('UniPCMultistepScheduler with solver_p is not translated');
-    const process = diffusersProcess(c, 'UniPCMultistepScheduler');
-    const grid = diffusersMultistepGrid(c, 'UniPCMultistepScheduler', steps, diffusersFinalTime(c));
+    const flow = c.use_flow_sigmas === true ? diffusersFlowSigmas(c, 'UniPCMultistepScheduler', steps) : undefined;
+    const process = flow ? flow.process : diffusersProcess(c, 'UniPCMultistepScheduler');
+    const grid = flow ? flow.grid : diffusersMultistepGrid(c, 'UniPCMultistepScheduler', steps, diffusersFinalTime(c));
     const solverType = String(c.solver_type ?? 'bh2');
     // diffusers maps the DPM-Solver names midpoint/heun/logrho to bh2.
     if (!['bh1', 'bh2', 'midpoint', 'heun', 'logrho'].includes(solverType)) {
@@ -257,7 +258,7 @@ const fromDiffusersUniPc: ReferenceMapping = {
       },
       process,
       grid,
-      ...modelTimeOf(c),
+      ...(flow ? { modelTime: flow.modelTime, modelTimeScale: flow.modelTimeScale } : modelTimeOf(c)),
     };
   },
 };
