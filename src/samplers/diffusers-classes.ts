@@ -198,3 +198,25 @@ export function overlay(config: Readonly<Record<string, unknown>>, patch: Readon
 export function unusedUpstream(config: Readonly<Record<string, unknown>>, keys: readonly string[]): void {
   for (const k of keys) void config[k];
 }
+
+/** diffusers scheduler classes Diffuse does not translate, and why. */
+export const UNTRANSLATED: Readonly<Record<string, string>> = {
+  IPNDMScheduler: "its schedule is v-diffusion's (σ = sin²(πs/2) on α² + σ² = 1, starting at α = 0, for v-diffusion models), which no Diffuse process provides; Diffuse's ipndm sampler runs the same Adams–Bashforth steps on other schedules",
+  DPMSolverMultistepInverseScheduler: 'multistep inversion is not translated; DDIMInverseScheduler is (invert())',
+  SASolverScheduler: 'SA-Solver is not implemented',
+  ScoreSdeVeScheduler: 'the predictor–corrector VE sampler of Song et al. 2021 is not translated',
+  ScoreSdeVpScheduler: 'the continuous VP SDE sampler of Song et al. 2021 is not translated',
+  CMStochasticIterativeScheduler: 'consistency-model sampling with a Karras-σ consistency model is not translated (lcm covers LCM-style models)',
+  UnCLIPScheduler: 'UnCLIP (Karlo) is not translated',
+  VQDiffusionScheduler: 'discrete VQ diffusion is not translated (Diffuse\'s discrete samplers are masked diffusion)',
+  KarrasVeScheduler: 'the stochastic Karras VE sampler is not translated; use heun / euler with churn',
+  RePaintScheduler: 'RePaint inpainting is not translated',
+  AmusedScheduler: 'aMUSEd masked-token sampling is not translated',
+  DDIMParallelScheduler: 'parallel sampling is not translated; DDIMScheduler is',
+  DDPMParallelScheduler: 'parallel sampling is not translated; DDPMScheduler is',
+  DDPMWuerstchenScheduler: "Würstchen's continuous-time DDPM is not translated",
+  TCDSchedulerParallel: 'not translated',
+  CogVideoXDDIMScheduler: "CogVideoX's DDIM variant is not translated; DDIMScheduler is",
+  CogVideoXDPMScheduler: "CogVideoX's DPM variant is not translated",
+  FlowMatchLCMScheduler: 'FlowMatch LCM is not translated',
+};

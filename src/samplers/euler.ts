@@ -295,6 +295,9 @@ function logLinearTimes(c: Readonly<Record<string, unknown>>, cls: string, ts: n
 function checkDiffusersEuler(c: Readonly<Record<string, unknown>>, scheduler: string): void {
   rejectFlags(c, scheduler, ['use_flow_sigmas', 'use_lu_lambdas', 'use_dynamic_shifting']);
   rejectFlags(c, scheduler, ['clip_sample'], 'the Euler family does not clip x0');
+  if (c.timestep_type === 'continuous') {
+    throw new UsageError(`${scheduler} with timestep_type=continuous (Stable Video Diffusion's EDM-style config: σ's between the config's sigma_min and sigma_max, past the training table, and the model fed 0.25·log σ) is not translated`);
+  }
   const accepted: Record<string, readonly string[]> = { interpolation_type: ['linear', 'log_linear'], timestep_type: ['discrete'], final_sigmas_type: ['zero', 'sigma_min'] };
   for (const [key, values] of Object.entries(accepted)) {
     if (c[key] !== undefined && c[key] !== null && !values.includes(String(c[key]))) {

@@ -1,4 +1,4 @@
-import { auditDiffusersConfig, recordReads } from './diffusers-classes.js';
+import { auditDiffusersConfig, recordReads, UNTRANSLATED } from './diffusers-classes.js';
 import { diffusersPrediction } from './diffusers.js';
 import type { OptionValue, ReferenceMapping, SamplerEntry, SetTimesteps, Translation } from './types.js';
 import { validate } from '../io/schema.js';
@@ -123,6 +123,7 @@ export function findReference(library: string, name: string): ReferenceMapping {
   const all = samplers.flatMap((s) => s.references ?? []);
   const libraries = [...new Set(all.map((r) => r.library))];
   if (!libraries.includes(library as ReferenceMapping['library'])) throw new UsageError(`no translations from "${library}"; accepted libraries: ${libraries.join(', ')}`);
+  if (library === 'diffusers' && Object.hasOwn(UNTRANSLATED, name)) throw new UsageError(`diffusers ${name} is not translated: ${UNTRANSLATED[name]}`);
   const names = [...new Set(all.filter((r) => r.library === library).map((r) => r.name))];
   throw new UsageError(`no translation for ${library}:${name}; accepted ${library} names: ${names.join(', ')} (see \`diffuse list references\`)`);
 }
