@@ -128,3 +128,9 @@ describe('img2img starts where each pipeline starts (strengthStart, gridTail)', 
     expect(() => strengthStart(10, 0.05, 'sd')).toThrow(/leaves no step/);
   });
 });
+
+describe('EDM classes start where upstream starts', () => {
+  it("x_T = √(σ_max² + 1)·z (init_noise_sigma), not σ_max·z", () => {
+    for (const cls of ['EDMEulerScheduler', 'EDMDPMSolverMultistepScheduler']) expect(findReference('diffusers', cls).translate({}, 10).init, cls).toBe('sigma-plus-one');
+  });
+});

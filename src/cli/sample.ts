@@ -130,7 +130,7 @@ interface Plan {
   options: Record<string, unknown>;
   grid?: GridSpec;
   /** How z becomes x_T: 'prior' x_T = priorStd(t_0)·z, 'sigma' x_T = σ(t_0)·z. */
-  init: 'prior' | 'sigma';
+  init: 'prior' | 'sigma' | 'sigma-plus-one';
   reference?: string;
   /** What the reference config says its model predicts (diffusers' prediction_type). */
   prediction?: Prediction;
@@ -219,7 +219,8 @@ async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array
     if (plan.init === 'prior') return undefined;
     z = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * d));
   }
-  const scale = plan.init === 'sigma' ? p.sigma(grid[0]) : p.priorStd(grid[0]);
+  const [a0, s0] = [p.alpha(grid[0]), p.sigma(grid[0])];
+  const scale = plan.init === 'sigma' ? s0 : plan.init === 'sigma-plus-one' ? Math.hypot(s0, a0) : p.priorStd(grid[0]);
   return z.map((v) => v * scale);
 }
 

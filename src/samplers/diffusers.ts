@@ -194,7 +194,7 @@ export function diffusersSigmas(flag: SigmaFlag, sigmaMin: number, sigmaMax: num
  * D = c_skip·x + c_out·F by the model adapter (an ONNX card's time.kind "edm_c_noise"), so the
  * translation's model predicts the sample.
  */
-export function diffusersEdm(c: DiffusersConfig, steps: number): { process: ProcessConfig; grid: GridSpec; prediction: Prediction } {
+export function diffusersEdm(c: DiffusersConfig, steps: number): { process: ProcessConfig; grid: GridSpec; prediction: Prediction; init: 'sigma-plus-one' } {
   const sigmaMin = Number(c.sigma_min ?? 0.002);
   const sigmaMax = Number(c.sigma_max ?? 80);
   const schedule = String(c.sigma_schedule ?? 'karras');
@@ -208,5 +208,7 @@ export function diffusersEdm(c: DiffusersConfig, steps: number): { process: Proc
     process: { name: 'edm', sigmaMin, sigmaMax, sigmaData: Number(c.sigma_data ?? 0.5) },
     grid: { type: 'explicit', times: [...sigmas, final === 'zero' ? 0 : sigmaMin] },
     prediction: 'sample',
+    // upstream's init_noise_sigma is √(σ_max² + 1), not σ_max
+    init: 'sigma-plus-one',
   };
 }

@@ -397,7 +397,7 @@ export const eulerSamplers = [
     references: [
       fromKDiffusion('sample_euler', 'euler'),
       fromDiffusers('EulerDiscreteScheduler', 'euler', false),
-      { library: 'diffusers', name: 'EDMEulerScheduler', translate: (c, steps) => ({ sampler: 'euler', options: {}, ...diffusersEdm(c, steps), init: 'sigma' }) },
+      { library: 'diffusers', name: 'EDMEulerScheduler', translate: (c, steps) => ({ sampler: 'euler', options: {}, ...diffusersEdm(c, steps) }) },
     ],
   }),
   entry<EulerAncestralOptions>({

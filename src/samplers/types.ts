@@ -36,9 +36,10 @@ export interface Translation {
   grid: GridSpec;
   /**
    * How the reference scales z into x_T: 'prior' (default) x_T = priorStd(t_0)·z, or 'sigma'
-   * x_T = σ(t_0)·z (diffusers' Euler family, whose init_noise_sigma is σ_max with linspace spacing).
+   * x_T = σ(t_0)·z (diffusers' Euler family, whose init_noise_sigma is σ_max with linspace spacing), or
+   * 'sigma-plus-one' x_T = α(t_0)·√(σ_VE(t_0)² + 1)·z (diffusers' EDM classes: init_noise_sigma √(σ_max² + 1)).
    */
-  init?: 'prior' | 'sigma';
+  init?: 'prior' | 'sigma' | 'sigma-plus-one';
   /** What the reference's model predicts (diffusers' prediction_type); absent: ε. Samplers never branch on it: the model's outputs are converted at the edge. */
   prediction?: Prediction;
   /** The reference times its model by log-σ interpolation, made an integer or not (diffusersTimeModel); absent: at the grid's times. */
