@@ -22,6 +22,11 @@ export interface CfgOptions {
    * (the noise level in EDM's σ, for any process); elsewhere the conditional model alone.
    */
   interval?: { process: Process; sigmaLo: number; sigmaHi: number };
+  /**
+   * Both predictions from one call, [conditional, unconditional] (e.g. a network run once on the
+   * batch stacked with itself under both conditions); default: the two models called in turn.
+   */
+  both?: (x: Float64Array, n: number, t: number) => Promise<[Float64Array, Float64Array]>;
 }
 
 /**
@@ -55,9 +60,8 @@ export function classifierFreeGuidance(o: CfgOptions): Model {
     prediction: cond.prediction,
     sampleShape: cond.sampleShape,
     async predict(x, n, t) {
-      const c = await cond.predict(x, n, t);
-      if (!guided(t)) return c;
-      const u = await uncond.predict(x, n, t);
+      if (!guided(t)) return cond.predict(x, n, t);
+      const [c, u] = o.both ? await o.both(x, n, t) : [await cond.predict(x, n, t), await uncond.predict(x, n, t)];
       const out = new Float64Array(c.length);
       for (let i = 0; i < out.length; i++) out[i] = u[i] + g * (c[i] - u[i]);
       if (phi > 0) rescaleGuided(out, c, n, phi);

@@ -151,5 +151,14 @@ describe.skipIf(!ort)('ONNX adapter vs the closed form', async () => {
     expect(maxAbsDiff(doubled, await g(4, 'two-pass'))).toBe(0);
     expect(maxAbsDiff(doubled, uncond.map((u, i) => u + 4 * (cond[i] - u)))).toBeLessThan(1e-12);
     expect(maxAbsDiff(doubled, cond)).toBeGreaterThan(0.1);
+    // the one CFG implementation: guidance rescale, the (1 + w) convention and a limited interval reach networks too
+    const { classifierFreeGuidance } = await import('../../src/guidance/cfg.js');
+    const twoModels = classifierFreeGuidance({ conditional: m.withLabels(labels), unconditional: m, scale: 4, rescale: 0.7 });
+    const rescaled = await node.guided(m, { labels, scale: 4, rescale: 0.7 }).predict(x, 4, t);
+    expect(maxAbsDiff(rescaled, await twoModels.predict(x, 4, t))).toBeLessThan(1e-12);
+    expect(maxAbsDiff(rescaled, doubled)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(await node.guided(m, { labels, scale: 3, convention: 'one-plus-w' }).predict(x, 4, t), doubled)).toBeLessThan(1e-12);
+    const outside = node.guided(m, { labels, scale: 4, interval: { process: m.process, sigmaLo: 1e3, sigmaHi: 1e4 } });
+    expect(maxAbsDiff(await outside.predict(x, 4, t), cond)).toBeLessThan(1e-12);
   });
 });
