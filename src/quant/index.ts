@@ -6,3 +6,4 @@
 export * from './ndtc.js';
 export * from './stats.js';
 export * from './bias.js';
+export * from './calibrate.js';
