@@ -1,3 +1,4 @@
+import { runChunked } from '../models/onnx/runner.js';
 import { join, dirname, resolve } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-common';
 import { RunError, UsageError } from '../core/errors.js';
@@ -77,20 +78,14 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
       if (images.length !== n * d) throw new UsageError(`the classifier expects n×${d} values, got ${images.length} for n=${n}`);
       const logits = new Float32Array(n * k);
       const features = new Float32Array(n * f);
-      for (let s = 0; s < n; s += batch) {
-        const m = Math.min(batch, n - s);
+      await runChunked(session, n, batch, (s, m) => {
         const x = new Float32Array(m * d);
         for (let i = 0; i < x.length; i++) x[i] = Math.min(hi, Math.max(lo, images[s * d + i]));
-        const input = new Tensor('float32', x, [m, ...card.sample_shape]);
-        const out = await session.run({ [card.input]: input });
-        input.dispose();
-        try {
-          logits.set(classifierOutput(out[card.outputs.logits].data, m, k, card.outputs.logits, 'num_classes', s), s * k);
-          features.set(classifierOutput(out[card.outputs.features].data, m, f, card.outputs.features, 'feature_dim', s), s * f);
-        } finally {
-          for (const t of Object.values(out)) t.dispose();
-        }
-      }
+        return { [card.input]: new Tensor('float32', x, [m, ...card.sample_shape]) };
+      }, (out, s, m) => {
+        logits.set(classifierOutput(out[card.outputs.logits].data, m, k, card.outputs.logits, 'num_classes', s), s * k);
+        features.set(classifierOutput(out[card.outputs.features].data, m, f, card.outputs.features, 'feature_dim', s), s * f);
+      }, 'on the classifier');
       return { logits, features };
     },
     release: () => session.release(),

@@ -1,3 +1,4 @@
+import { RunQueue, runChunked } from '../../models/onnx/runner.js';
 import { RunError, UsageError } from '../../core/errors.js';
 import { exp, log } from '../../core/math.js';
 import { fromHalfBits } from '../../models/onnx/float16.js';
@@ -30,7 +31,7 @@ export class OnnxMaskedLM implements DiscreteModel {
   readonly length: number;
   readonly timeConditioned: boolean;
   private readonly layout: MlmLayout;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new RunQueue();
 
   constructor(
     readonly session: OrtSession,
@@ -48,35 +49,21 @@ export class OnnxMaskedLM implements DiscreteModel {
     const L = this.length;
     if (x.length !== n * L) throw new UsageError(`the model expects n × ${L} token ids, got ${x.length} for n = ${n}`);
     if (t.length !== n) throw new UsageError(`got ${t.length} times for ${n} sequences`);
-    const run = this.tail.then(() => this.runChunks(x, n, t));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.queue.enqueue(() => this.runChunks(x, n, t));
   }
 
   private async runChunks(x: Int32Array, n: number, t: Float64Array): Promise<Float64Array> {
     const { length: L, vocabSize: V, layout, card } = this;
     const chunk = layout.fixedBatch ?? Math.max(1, Math.min(n, card.maxBatch ?? n));
     const out = new Float64Array(n * L * V);
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
-      const rows = layout.fixedBatch ?? m;
+    const rowsOf = (m: number) => layout.fixedBatch ?? m;
+    await runChunked(this.session, n, chunk, (start, m) => {
+      const rows = rowsOf(m);
       const feeds: Record<string, OrtTensor> = { [card.inputs.ids]: this.idTensor(x.subarray(start * L, (start + m) * L), rows) };
       if (card.inputs.attentionMask) feeds[card.inputs.attentionMask] = this.intTensor(layout.maskType ?? 'int64', new Array<number>(rows * L).fill(1), rows);
       if (card.time) feeds[card.time.input] = new this.Tensor('float32', Float32Array.from({ length: rows }, (_, r) => (r < m ? t[start + r] : 1)), [rows]);
-      let result: Record<string, OrtTensor>;
-      try {
-        result = await this.session.run(feeds);
-      } catch (e) {
-        throw new RunError(`ONNX Runtime failed on the masked LM: ${e instanceof Error ? e.message : String(e)}`);
-      } finally {
-        for (const f of Object.values(feeds)) f.dispose();
-      }
-      try {
-        this.readLogProbs(result[card.output], rows, m, out.subarray(start * L * V, (start + m) * L * V));
-      } finally {
-        for (const r of Object.values(result)) r.dispose();
-      }
-    }
+      return feeds;
+    }, (result, start, m) => this.readLogProbs(result[card.output], rowsOf(m), m, out.subarray(start * L * V, (start + m) * L * V)), 'on the masked LM');
     return out;
   }
 

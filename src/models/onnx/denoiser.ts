@@ -1,3 +1,4 @@
+import { RunQueue, runChunked } from './runner.js';
 import type { Model } from '../types.js';
 import type { Process } from '../../process/types.js';
 import type { Prediction } from '../../param/convert.js';
@@ -27,7 +28,7 @@ export class OnnxDenoiser implements Model {
   private readonly dim: number;
   private readonly layout: GraphLayout;
   private readonly sigmaData: number;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new RunQueue();
 
   constructor(
     readonly session: OrtSession,
@@ -78,9 +79,7 @@ export class OnnxDenoiser implements Model {
     } else if (labels) {
       throw new UsageError('this model has no class input (its card names no inputs.class_labels)');
     }
-    const run = this.tail.then(() => this.runChunks(x, n, t, labels));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.queue.enqueue(() => this.runChunks(x, n, t, labels));
   }
 
   /** Throws a UsageError unless every label is a class of this model or its null class. */
@@ -98,28 +97,16 @@ export class OnnxDenoiser implements Model {
     const chunk = layout.fixedBatch ?? Math.min(n, this.card.maxBatch ?? n);
     const { scaleIn, timeValue, skip, scaleOut } = this.timeFeed(t);
     const out = new Float64Array(n * dim);
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
-      const rows = layout.fixedBatch ?? m;
+    const rowsOf = (m: number) => layout.fixedBatch ?? m;
+    await runChunked(this.session, n, chunk, (start, m) => {
+      const rows = rowsOf(m);
       const feeds: Record<string, OrtTensor> = {
         [this.card.inputs.sample]: this.sampleTensor(x.subarray(start * dim, (start + m) * dim), scaleIn, rows),
         [this.card.time.input]: this.timeTensor(timeValue, rows),
       };
       if (labels && this.card.inputs.classLabels) feeds[this.card.inputs.classLabels] = this.labelTensor(labels, start, m, rows);
-      let result: Record<string, OrtTensor>;
-      try {
-        result = await this.session.run(feeds);
-      } catch (e) {
-        throw new RunError(`ONNX Runtime failed at t=${t}: ${e instanceof Error ? e.message : String(e)}`);
-      } finally {
-        for (const f of Object.values(feeds)) f.dispose();
-      }
-      try {
-        this.readOutput(result[this.card.output], out, start * dim, m * dim, rows * dim);
-      } finally {
-        for (const r of Object.values(result)) r.dispose();
-      }
-    }
+      return feeds;
+    }, (result, start, m) => this.readOutput(result[this.card.output], out, start * dim, m * dim, rowsOf(m) * dim), `at t=${t}`);
     if (skip !== 0 || scaleOut !== 1) for (let i = 0; i < out.length; i++) out[i] = skip * x[i] + scaleOut * out[i];
     return out;
   }
