@@ -29,6 +29,8 @@ export interface DigitClassifier {
   sampleShape: readonly number[];
   /** Accuracy on the images the recipe held out, and their indices into the data set (loadRealImages' order). */
   heldOut: { accuracy: number; indices: number[] };
+  /** The shipped Gaussian fit of real images' features (card "reference_fit"), if any: its file and image count. */
+  referenceFit?: { file: string; n: number };
   /** Logits [n, numClasses] and features [n, featureDim] of n images, clipped to the data range first. */
   classify(images: Float64Array, n: number): Promise<{ logits: Float32Array; features: Float32Array }>;
   release(): Promise<void>;
@@ -74,6 +76,7 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
   const f = card.feature_dim;
   return {
     data: card.data ?? 'mnist', numClasses: k, featureDim: f, sampleShape: card.sample_shape, heldOut: { accuracy: card.held_out.accuracy, indices },
+    ...(card.reference_fit ? { referenceFit: { file: resolve(dir, card.reference_fit.file), n: card.reference_fit.n } } : {}),
     async classify(images, n) {
       if (images.length !== n * d) throw new UsageError(`the classifier expects n×${d} values, got ${images.length} for n=${n}`);
       const logits = new Float32Array(n * k);

@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { gaussianFit, type GaussianFit } from '../metrics/fid.js';
+import { encodeNpy } from '../io/npy.js';
+import { readNpyFile } from '../io/files.js';
+import { tensor } from '../core/tensor.js';
 import type { DigitClassifier, RealData } from './classifier.js';
 
 /** The real images `diffuse eval` compares with, read from the npm packages they ship in (Node). */
@@ -78,10 +81,35 @@ export function realSubset(digits: { images: Float64Array; labels: Int32Array },
   return { images, labels };
 }
 
-/** Gaussian fit of the classifier's features of `reference` real images of its data set, evenly spread (10 000 by default). */
+/**
+ * Gaussian fit of the classifier's features of `reference` real images of its data set, evenly
+ * spread (10 000 by default): the classifier's shipped fit when it has one of that size (no data
+ * package needed), else computed from the images (computeRealFeatureFit).
+ */
 export async function realFeatureFit(classifier: DigitClassifier, reference = 10000): Promise<GaussianFit> {
+  const shipped = classifier.referenceFit;
+  if (shipped && shipped.n === reference) return readFit(shipped.file, shipped.n, classifier.featureDim);
+  return computeRealFeatureFit(classifier, reference);
+}
+
+/** The fit from the real images of the classifier's npm data package. */
+export async function computeRealFeatureFit(classifier: DigitClassifier, reference = 10000): Promise<GaussianFit> {
   const real = await loadRealImages(classifier.data, reference);
   const { features } = await classifier.classify(real.images, real.labels.length);
   return gaussianFit(features, classifier.featureDim);
+}
+
+/** A fit as .npy [d + 1, d] float64: the mean, then the covariance rows. */
+export function encodeFit(fit: GaussianFit): Uint8Array {
+  const data = new Float64Array((fit.d + 1) * fit.d);
+  data.set(fit.mean);
+  data.set(fit.cov, fit.d);
+  return encodeNpy(tensor('float64', [fit.d + 1, fit.d], data));
+}
+
+async function readFit(file: string, n: number, d: number): Promise<GaussianFit> {
+  const t = await readNpyFile(file, [d + 1, d], 'reference fit');
+  const data = Float64Array.from(t.data);
+  return { n, d, mean: data.slice(0, d), cov: data.slice(d) };
 }
 

@@ -138,6 +138,8 @@ export const classifierCardSchema = looseRecord({
   feature_dim: integer(1, 1 << 20),
   held_out: looseRecord({ file: text, accuracy: between(0, 1) }, '{"file": "held_out.json", "accuracy": 0.97}'),
   data: v.optional(oneOf(['mnist', 'fashion-mnist'])),
+  /** A precomputed Gaussian fit of the features of n real images (npy [d + 1, d]: the mean, then the covariance). */
+  reference_fit: v.optional(looseRecord({ file: text, n: integer(2, LIMITS.samples) }, '{"file": "reference-fit.npy", "n": 10000}')),
 });
 export type ClassifierCard = v.InferOutput<typeof classifierCardSchema>;
 

@@ -86,6 +86,20 @@ describe.skipIf(!ort)('the MNIST classifier and diffuse eval', async () => {
   const classifier = ort ? await loadClassifier() : undefined;
   const digits = await loadMnistDigits();
 
+  it('ships the fit of 10 000 real digits\' features it would compute (diffuse eval needs no data package)', async () => {
+    const c = classifier as NonNullable<typeof classifier>;
+    const { computeRealFeatureFit, realFeatureFit } = await import('../../src/eval/index.js');
+    expect(c.referenceFit?.n).toBe(10000);
+    const shipped = await realFeatureFit(c, 10000);
+    const computed = await computeRealFeatureFit(c, 10000);
+    const diff = (a: Float64Array, b: Float64Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    expect(shipped.n).toBe(computed.n);
+    expect(diff(shipped.mean, computed.mean)).toBeLessThan(1e-9);
+    expect(diff(shipped.cov, computed.cov)).toBeLessThan(1e-9);
+    // another reference size is computed, not read
+    expect((await realFeatureFit(c, 500)).n).toBe(500);
+  });
+
   it('scores ≥ 95 % on 500 of the digits its recipe held out', async () => {
     const c = classifier as NonNullable<typeof classifier>;
     const idx = c.heldOut.indices.filter((_, i) => i % 4 === 0);
