@@ -77,11 +77,15 @@ const files: Record<string, string | Uint8Array> = {
   'scheduler-scaled.json': '{"_class_name": "EulerDiscreteScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}',
   'scheduler-v.json': '{"_class_name": "EulerDiscreteScheduler", "prediction_type": "v_prediction"}',
   'config-nan.json': '{"beta_start": "x"}',
+  'scheduler-svd.json': '{"_class_name": "EulerDiscreteScheduler", "sigma_min": 0.002, "sigma_max": 700, "use_karras_sigmas": true}',
+  'scheduler-flux.json': '{"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0, "use_dynamic_shifting": true}',
 };
 
 beforeAll(() => {
   for (const [name, body] of Object.entries(files)) writeFileSync(f(name), body);
   mkdirSync(f('a-dir'));
+  writeFileSync(f('three-wide.npy'), encodeNpy(tensor('float64', [2, 3], new Float64Array(6))));
+  writeFileSync(f('two-wide.npy'), encodeNpy(tensor('float64', [2, 2], new Float64Array(4))));
 });
 
 interface Case {
@@ -192,6 +196,10 @@ const cases: Record<string, Case> = {
 
   'scheduler config whose process is not the card\'s': { args: ['sample', '--model', 'mnist', '--scheduler-config', f('scheduler-scaled.json'), '--steps', '2', '--n', '2'], code: 2, says: ['scaled_linear', 'must agree'] },
   'scheduler config whose prediction is not the card\'s': { args: ['sample', '--model', 'mnist', '--scheduler-config', f('scheduler-v.json'), '--steps', '2', '--n', '2'], code: 2, says: ['v_prediction', 'epsilon'] },
+  'scheduler config with a key Diffuse does not translate': { args: sample('--scheduler-config', f('scheduler-svd.json')), code: 2, says: ['EulerDiscreteScheduler', 'sigma_min=0.002', 'not translated'] },
+  'FlowMatch config with dynamic shifting and no --mu': { args: sample('--scheduler-config', f('scheduler-flux.json')), code: 2, says: ['needs mu', '--mu'] },
+  'img2img init of the wrong width': { args: sample('--init', f('three-wide.npy')), code: 2, says: ['init samples'] },
+  'img2img strength that leaves no step': { args: ['sample', '--steps', '4', '--init', f('two-wide.npy'), '--strength', '0.01'], code: 2, says: ['leaves no step'] },
 
   // 5. Outputs: checked before work, an existing file kept when the run fails.
   'plot into a missing folder keeps --out': { args: sample('--out', f('old1.npy'), '--plot', f('no/such/dir/p.png')), code: 2, says: ['no/such/dir'], keeps: 'old1.npy' },
