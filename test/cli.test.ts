@@ -30,6 +30,28 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 const readNpy = (path: string) => parseNpy(new Uint8Array(readFileSync(path)));
 
 describe('diffuse sample', () => {
+  it('--rng torch draws x_T and then the sampler\'s noise from torch.manual_seed(seed) as diffusers pipelines do', async () => {
+    const r = await run('sample', '--sampler', 'euler-ancestral', '--steps', '5', '--n', '8', '--seed', '3', '--rng', 'torch', '--out', tmp('torch.npy'));
+    expect(r.code, r.err).toBe(0);
+    const { TorchGenerator } = await import('../src/core/torch-rng.js');
+    const { sample } = await import('../src/sample.js');
+    const { createProcess } = await import('../src/process/index.js');
+    const { GaussianMixture, GmmOracle } = await import('../src/models/oracle/gmm.js');
+    const { builtinProblem } = await import('../src/models/oracle/builtin.js');
+    const gen = new TorchGenerator(3);
+    const process = createProcess({ name: 'vp' });
+    const model = new GmmOracle(new GaussianMixture(builtinProblem('ring8')), process, 'epsilon');
+    const { makeGrid } = await import('../src/grid/index.js');
+    const { findSampler } = await import('../src/samplers/index.js');
+    const grid = makeGrid(process, { ...(findSampler('euler-ancestral').defaultGrid ?? { type: 'logsnr', end: 'zero' }), steps: 5 } as never);
+    const xT = Float64Array.from(gen.randn(16)).map((v) => v * process.priorStd(grid[0]));
+    const want = await sample({ model, process, sampler: 'euler-ancestral', grid, xT, noise: (out) => (out.set(gen.randn(out.length)), out) });
+    expect(Array.from(readNpy(tmp('torch.npy')).data as Float64Array)).toEqual(Array.from(want.x.data));
+    const philox = await run('sample', '--sampler', 'euler-ancestral', '--steps', '5', '--n', '8', '--seed', '3', '--out', tmp('philox.npy'));
+    expect(philox.code).toBe(0);
+    expect(Array.from(readNpy(tmp('philox.npy')).data as Float64Array)).not.toEqual(Array.from(want.x.data));
+  });
+
   it('--init --strength: img2img noises the samples to the schedule\'s t_start-th time and runs the tail', async () => {
     const rows = [[1, 0], [0, 1], [-1, 0], [0, -1]];
     writeFileSync(tmp('init.npy'), encodeNpy(tensor('float64', [4, 2], Float64Array.from(rows.flat()))));

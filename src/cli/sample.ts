@@ -13,6 +13,7 @@ import { guided } from '../models/onnx/guidance.js';
 import { diffusersTimeModel } from '../models/integer-time.js';
 import { gridTail, noiseTo, strengthStart, type StrengthRule } from '../img2img.js';
 import { toDiffusersConfig } from '../samplers/to-diffusers.js';
+import { TorchGenerator } from '../core/torch-rng.js';
 import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
@@ -56,6 +57,7 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   schedulerConfig?: string;
   mu?: number;
   saveSchedulerConfig?: string;
+  rng: 'philox' | 'torch';
   labels?: number[];
   cfg?: number;
   guide?: string;
@@ -119,6 +121,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--from <library:name>', 'reproduce a reference run: diffusers:CLASS, k-diffusion:FUNCTION, dpm-solver:… (see `diffuse list references`)')
     .option('--config <file>', "the reference's config JSON for --from (default: the library's defaults)")
     .option('--scheduler-config <file>', "a diffusers scheduler_config.json as it is: its _class_name and keys choose the sampler, grid and prediction type (oracles and onnx: models, whose card must agree)")
+    .addOption(new Option('--rng <generator>', "the normal draws for x_T and the sampler's noise: Diffuse's own (philox) or torch's CPU generator, torch.manual_seed(seed) then randn as diffusers pipelines draw latents and step noise (torch)").choices(['philox', 'torch']).default('philox'))
     .option('--save-scheduler-config <file>', 'write the diffusers scheduler_config.json that runs this sampler and grid (an error where no diffusers class does); --json always reports it as "diffusers"')
     .option('--mu <number>', "the resolution-dependent shift a FlowMatch config with use_dynamic_shifting needs (Flux pipelines compute it from the image's token count: 1.15 at 4096 tokens)", numberArg)
     .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
@@ -189,7 +192,7 @@ function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
  * the pipeline's rule) with z from --z or the seed, and the schedule's tail from there. A singlestep
  * solver keeps the full schedule's grouping (its offset option).
  */
-async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: number, nGiven: boolean): Promise<{ grid: Float64Array; xT: Float64Array; offset: number }> {
+async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: number, nGiven: boolean, torch?: TorchGenerator): Promise<{ grid: Float64Array; xT: Float64Array; offset: number }> {
   if (a.noise) throw new UsageError('--init makes x_T from the init samples; drop --noise (use --z for the noise)');
   const init = await readNpyFile(a.init as string, [null, d], 'init samples');
   const n = init.shape[0];
@@ -198,7 +201,7 @@ async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: nu
   const steps = full.length - 1 - countRepeats(full);
   const offset = strengthStart(steps, a.strength ?? 0.6, a.strengthRule as StrengthRule);
   const grid = gridTail(full, offset);
-  const z = a.z ? Float64Array.from((await readNpyFile(a.z, [n, d], 'z')).data) : new Rng(a.seed).fork(0).fillNormal(new Float64Array(n * d));
+  const z = a.z ? Float64Array.from((await readNpyFile(a.z, [n, d], 'z')).data) : draws(a, torch, n * d);
   return { grid, xT: noiseTo(p, Float64Array.from(init.data), z, grid[0]), offset };
 }
 
@@ -206,7 +209,12 @@ async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: nu
 const countRepeats = (g: Float64Array) => g.reduce((k, t, i) => k + (i > 0 && t === g[i - 1] ? 1 : 0), 0);
 
 /** x_T from --noise, or z (from --z, else the seed) scaled as the plan says; undefined = sample()'s default. */
-async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array, d: number, nGiven: boolean): Promise<Float64Array | undefined> {
+/** n standard normals from the run's generator: torch's (shared with the sampler's noise) or Diffuse's stream 0 of the seed. */
+function draws(a: SampleArgs, torch: TorchGenerator | undefined, count: number): Float64Array {
+  return torch ? Float64Array.from(torch.randn(count)) : new Rng(a.seed).fork(0).fillNormal(new Float64Array(count));
+}
+
+async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array, d: number, nGiven: boolean, torch?: TorchGenerator): Promise<Float64Array | undefined> {
   if (a.noise && a.z) throw new UsageError('give x_T (--noise) or z (--z), not both');
   const file = a.noise ?? a.z;
   let z: Float64Array;
@@ -216,8 +224,8 @@ async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array
     if (a.noise) return Float64Array.from(t.data);
     z = Float64Array.from(t.data);
   } else {
-    if (plan.init === 'prior') return undefined;
-    z = new Rng(a.seed).fork(0).fillNormal(new Float64Array(a.n * d));
+    if (plan.init === 'prior' && !torch) return undefined;
+    z = draws(a, torch, a.n * d);
   }
   const [a0, s0] = [p.alpha(grid[0]), p.sigma(grid[0])];
   const scale = plan.init === 'sigma' ? s0 : plan.init === 'sigma-plus-one' ? Math.hypot(s0, a0) : p.priorStd(grid[0]);
@@ -289,10 +297,11 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
   if (!(a.noise || a.z || a.init)) checkSampleMemory(a.n, d);
   if ((a.strength !== undefined || given('strengthRule')) && !a.init) throw new UsageError('--strength and --strength-rule go with --init FILE (img2img)');
-  const start = a.init ? await img2imgStart(a, process, full, d, given('n')) : undefined;
+  const torch = a.rng === 'torch' ? new TorchGenerator(a.seed) : undefined;
+  const start = a.init ? await img2imgStart(a, process, full, d, given('n'), torch) : undefined;
   const grid = start ? start.grid : full;
   if (start && Object.hasOwn(entry.defaults, 'offset')) options.offset = start.offset;
-  const xT = start ? start.xT : await startOf(a, plan, process, grid, d, given('n'));
+  const xT = start ? start.xT : await startOf(a, plan, process, grid, d, given('n'), torch);
   const n = xT ? xT.length / d : a.n;
   checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
@@ -304,6 +313,7 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const result = await sample({
     model: run.model, process, sampler: entry.name, options, grid,
     n, seed: a.seed, xT, denoiseToZero: a.denoiseToZero,
+    ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
     onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`),
   }).finally(() => bar.stop());
   const seconds = (performance.now() - started) / 1000;
