@@ -5,6 +5,9 @@ import { processX0, validateX0, x0Defaults, type X0Options } from './samplers/x0
 import { firstNonFinite } from './core/vec.js';
 import { RunError, UsageError } from './core/errors.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
+import { Denoiser } from './models/denoiser.js';
+import { findSampler, resolveOptions } from './samplers/index.js';
+import type { SampleContext } from './samplers/types.js';
 
 export interface InvertRequest {
   model: Model;
@@ -21,6 +24,13 @@ export interface InvertRequest {
    * and the inversion pipelines call it), or 'current' at t.
    */
   modelAt?: 'next' | 'current';
+  /**
+   * Another deterministic solver run upward instead of DDIM's step (e.g. dpmpp-2m, as diffusers'
+   * DPMSolverMultistepInverseScheduler), with its options; the model is then evaluated at each step's
+   * lower time, as in generation.
+   */
+  sampler?: string;
+  samplerOptions?: Readonly<Record<string, unknown>>;
   onStep?: (info: { step: number; total: number; nfe: number }) => void;
 }
 
@@ -49,6 +59,7 @@ export async function invert(req: InvertRequest): Promise<InvertResult> {
   if (model.prediction !== 'epsilon' && model.prediction !== 'v_prediction' && model.prediction !== 'sample') {
     throw new UsageError(`DDIM inversion reads ε, v or x0 predictions; the model predicts ${model.prediction}`);
   }
+  if (req.sampler && req.sampler !== 'ddim') return invertWith(req, grid, n, dim);
   const at = req.modelAt ?? 'next';
   let x = Float64Array.from(req.x);
   let nfe = 0;
@@ -76,4 +87,34 @@ function split(prediction: string, out: Float64Array, x: Float64Array, a: number
   if (prediction === 'v_prediction') return { x0: x.map((v, i) => a * v - s * out[i]), eps: x.map((v, i) => a * out[i] + s * v) };
   if (!(s > 0)) throw new UsageError('an x0-predicting model gives no noise estimate at σ = 0: start the inversion above the clean end');
   return { x0: Float64Array.from(out), eps: x.map((v, i) => (v - a * out[i]) / s) };
+}
+
+/**
+ * A deterministic solver run on the grid reversed (increasing times): the exponential integrators
+ * and linear multistep methods step in λ or t either way (h < 0 here), which is how diffusers'
+ * DPMSolverMultistepInverseScheduler inverts.
+ */
+async function invertWith(req: InvertRequest, grid: Float64Array, n: number, dim: number): Promise<InvertResult> {
+  const entry = findSampler(req.sampler as string);
+  if (entry.stochastic) throw new UsageError(`inversion needs a deterministic sampler; ${entry.name} draws noise`);
+  const options = resolveOptions(entry, req.samplerOptions ?? {});
+  const up = Float64Array.from(grid).reverse();
+  if (!(req.process.sigma(up[0]) > 0)) throw new UsageError(`a solver inversion starts above the clean end (σ > 0); the grid's last time ${up[0]} has σ = 0 (diffusers' inverse schedulers start at t = 0)`);
+  const denoiser = new Denoiser(req.model, req.process);
+  const ctx: SampleContext = {
+    process: req.process,
+    n,
+    dim,
+    denoise: (x, t) => denoiser.denoise(x, n, t),
+    noise: () => {
+      throw new UsageError('inversion runs deterministic samplers only');
+    },
+    step: (i, total) => {
+      denoiser.step = i;
+      req.onStep?.({ step: i, total, nfe: denoiser.nfe });
+    },
+  };
+  const x = await entry.run(Float64Array.from(req.x), up, ctx, options);
+  req.onStep?.({ step: up.length - 1, total: up.length - 1, nfe: denoiser.nfe });
+  return { x: tensor('float64', [n, ...req.model.sampleShape], x), nfe: denoiser.nfe, grid: up };
 }

@@ -45,7 +45,6 @@ const entries = (JSON.parse(readFileSync(path, 'utf8')) as { entries: Entry[] })
 const NOT_REPLAYED: Record<string, string> = {
   ...Object.fromEntries(['HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'LMSDiscreteScheduler'].map((c) => [c,
     'the test loop overwrites the sample with scale_model_input(sample) before every step() call (not a sampling loop); Euler\'s one-evaluation step is replayed step by step, but a two-evaluation step (Heun, KDPM2) or a multistep history (LMS) cannot be interrupted inside a Diffuse sampler'])),
-  DPMSolverMultistepInverseScheduler: 'inversion (DPMSolverMultistepInverseScheduler) is not translated',
   IPNDMScheduler: 'IPNDMScheduler is not translated (and the test runs the loop twice over one history)',
   CMStochasticIterativeScheduler: 'the consistency-model scheduler (CMStochasticIterativeScheduler) is not translated',
 };
@@ -68,6 +67,7 @@ const UPSTREAM_TOLERANCE: Record<string, string> = {
 
 /** Recorded numbers Diffuse does not reproduce, with what was measured. */
 const KNOWN: Record<string, string> = {
+  'DPMSolverMultistepInverseScheduler test_full_loop_with_karras_and_v_prediction': 'Diffuse 1.78162, recorded 1.7833 (Δ 0.0017, beyond upstream\'s 1e-3); the other five inverse loops reproduce, and the forward Karras + v loops also sit below their records (0.2092 vs 0.2096), where a float64 transcription of upstream\'s loop agrees with Diffuse; the cause is not found',
   'DDPMScheduler test_full_loop_with_noise': 'Diffuse 387.9676 (mean 0.50517); a float64 transcription of the test\'s two steps (add_noise at t = 1, the posterior step with the first torch draw, then t = 0) gives 387.9676 too; upstream records 387.9466 (Δ 0.021 > its own 1e-2). The no-noise and v-prediction DDPM loops (999 draws each) reproduce, so the generator and the step agree; the cause is not found.',
 };
 
@@ -164,7 +164,7 @@ async function replay(e: Entry): Promise<{ sum: number; mean: number }> {
       x = (await sample({ model, process, sampler: t.sampler, options, grid: grid.slice(i, i + 2), xT: x, n, noise })).x.data;
     }
   } else if (t.direction === 'invert') {
-    x = (await invert({ model, process, grid, x, options: t.options as object })).x.data;
+    x = (await invert(t.sampler === 'ddim' ? { model, process, grid, x, options: t.options as object } : { model, process, grid, x, sampler: t.sampler, samplerOptions: t.options })).x.data;
   } else {
     x = (await sample({ model, process, sampler: t.sampler, options, grid, xT: x, n, noise })).x.data;
   }
@@ -181,7 +181,7 @@ function lastDigit(x: number): number {
   return 10 ** (Number(exponent) - digits);
 }
 
-const REPRODUCED_AT_LEAST = 62;
+const REPRODUCED_AT_LEAST = 67;
 const tally = { reproduced: 0, upstreamTolerance: 0, refused: 0, known: 0, notReplayed: 0, random: 0 };
 
 describe("diffusers' own full-loop scheduler tests, replayed", () => {

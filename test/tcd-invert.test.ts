@@ -43,5 +43,13 @@ describe('invert (DDIM inversion)', () => {
     const moved = Math.max(...inv.x.data.map((v, i) => Math.abs(v - x0[i])));
     expect(roundTrip).toBeLessThan(moved / 20);
     await expect(invert({ model, process, grid: g, x: new Float64Array(3) })).rejects.toThrow(/whole number of samples/);
+    // a multistep solver run upward (DPMSolverMultistepInverse) inverts too, more accurately at the same NFE
+    const h = g.subarray(0, g.length - 1); // a solver starts above the clean end, at t = 0 as diffusers does
+    const inv2 = await invert({ model, process, grid: h, x: x0, sampler: 'dpmpp-2m', samplerOptions: { lowerOrderFinal: false } });
+    const back2 = await sample({ model, process, sampler: 'dpmpp-2m', options: { lowerOrderFinal: false }, grid: h, xT: inv2.x.data });
+    expect(inv2.nfe).toBe(h.length - 1);
+    await expect(invert({ model, process, grid: g, x: x0, sampler: 'dpmpp-2m' })).rejects.toThrow(/above the clean end/);
+    expect(Math.max(...back2.x.data.map((v, i) => Math.abs(v - x0[i])))).toBeLessThan(roundTrip);
+    await expect(invert({ model, process, grid: h, x: x0, sampler: 'euler-ancestral' })).rejects.toThrow(/deterministic/);
   });
 });

@@ -202,7 +202,6 @@ export function unusedUpstream(config: Readonly<Record<string, unknown>>, keys: 
 /** diffusers scheduler classes Diffuse does not translate, and why. */
 export const UNTRANSLATED: Readonly<Record<string, string>> = {
   IPNDMScheduler: "its schedule is v-diffusion's (σ = sin²(πs/2) on α² + σ² = 1, starting at α = 0, for v-diffusion models), which no Diffuse process provides; Diffuse's ipndm sampler runs the same Adams–Bashforth steps on other schedules",
-  DPMSolverMultistepInverseScheduler: 'multistep inversion is not translated; DDIMInverseScheduler is (invert())',
   SASolverScheduler: 'SA-Solver is not implemented',
   ScoreSdeVeScheduler: 'the predictor–corrector VE sampler of Song et al. 2021 is not translated',
   ScoreSdeVpScheduler: 'the continuous VP SDE sampler of Song et al. 2021 is not translated',

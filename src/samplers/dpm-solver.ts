@@ -1,7 +1,9 @@
 import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { ancestralSigma } from './ddim.js';
-import { diffusersFinalTime, diffusersFlowSigmas, diffusersMultistepGrid, diffusersProcess, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
+import { diffusersFinalTime, diffusersFlowSigmas, diffusersMultistepGrid, diffusersProcess, diffusersSigmaFlag, diffusersSigmas, diffusersX0, rejectFlags, type DiffusersConfig, diffusersEdm, modelTimeOf } from './diffusers.js';
+import { roundHalfEven } from '../grid/diffusers.js';
+import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 import { overlay, unusedUpstream } from './diffusers-classes.js';
 import { fromDiffusers, fromKDiffusion } from './euler.js';
 import type { GridSpec } from '../grid/index.js';
@@ -516,6 +518,34 @@ const fromDiffusersMultistep: ReferenceMapping = {
   },
 };
 
+/**
+ * diffusers' DPMSolverMultistepInverseScheduler: the multistep solver run upward (invert() with the
+ * sampler) from the first of round(linspace(0, N−1, n + 1)) to the last training timestep, or over
+ * Karras / exponential / beta σ's of the whole table in increasing order (the last repeated).
+ */
+const fromDiffusersMultistepInverse: ReferenceMapping = {
+  library: 'diffusers',
+  name: 'DPMSolverMultistepInverseScheduler',
+  translate(c, steps) {
+    rejectFlags(c, 'DPMSolverMultistepInverseScheduler', ['use_flow_sigmas']);
+    if (!isMinusInfinity(c.lambda_min_clipped)) throw new UsageError('diffusers lambda_min_clipped is not translated; accepted: -inf');
+    if (c.variance_type != null) throw new UsageError('diffusers variance_type (learned variance) is not translated');
+    if (String(c.timestep_spacing ?? 'linspace') !== 'linspace') throw new UsageError('DPMSolverMultistepInverseScheduler is translated with timestep_spacing=linspace only');
+    unusedUpstream(c, ['steps_offset']);
+    const t = fromDiffusersMultistep.translate(overlay(c, { use_flow_sigmas: false, lambda_min_clipped: null, variance_type: null, timestep_spacing: 'linspace', final_sigmas_type: 'sigma_min' }), steps);
+    const numTrain = Number(c.num_train_timesteps ?? 1000);
+    const p = createProcess(t.process);
+    const flag = diffusersSigmaFlag(c);
+    const up = flag
+      ? (() => {
+        const ts = diffusersSigmas(flag, sigmaVe(p, 0), sigmaVe(p, numTrain - 1), steps).reverse().map((s) => tOfSigmaVe(p, Math.fround(s)));
+        return [...ts, ts[ts.length - 1]];
+      })()
+      : [...Array.from({ length: steps }, (_, i) => roundHalfEven((i * (numTrain - 1)) / steps)), numTrain - 1];
+    return { ...t, direction: 'invert', grid: { type: 'explicit', times: up.reverse() } };
+  },
+};
+
 /** diffusers' EDMDPMSolverMultistepScheduler: the multistep solver above on the EDM process and σ's (diffusersEdm). */
 const fromDiffusersEdmMultistep: ReferenceMapping = {
   library: 'diffusers',
@@ -702,7 +732,7 @@ export const dpmSolverSamplers = [
     'DPM-Solver++(2M): multistep data-prediction solver, 1 model call per step (the default sampler)',
     `${CITE_PP} (Alg. 2)`,
     {},
-    [fromDiffusersMultistep, fromDiffusersEdmMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
+    [fromDiffusersMultistep, fromDiffusersMultistepInverse, fromDiffusersEdmMultistep, fromDpmSolverMultistep, fromKDiffusion('sample_dpmpp_2m', 'dpmpp-2m', () => ({ lowerOrderFinal: false }))],
   ),
   multistepEntry('dpmpp-3m', ['DPM++ 3M', 'dpmpp_3m', 'DPM-Solver++(3M)'], `DPM-Solver++(3M): "third-order" multistep data-prediction solver${AS_REFERENCES}`, CITE_PP, { order: 3 }),
   multistepEntry(
