@@ -30,6 +30,18 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 const readNpy = (path: string) => parseNpy(new Uint8Array(readFileSync(path)));
 
 describe('diffuse sample', () => {
+  it('ComfyUI names whose KSampler drops the next-to-last σ do so on any --grid; Diffuse\'s own names do not', async () => {
+    const { makeGrid } = await import('../src/grid/index.js');
+    const { createProcess } = await import('../src/process/index.js');
+    const comfy = JSON.parse((await run('sample', '--sampler', 'dpm_2', '--grid', 'karras', '--steps', '10', '--n', '4', '--json')).out);
+    const own = JSON.parse((await run('sample', '--sampler', 'dpm2', '--grid', 'karras', '--steps', '10', '--n', '4', '--json')).out);
+    const p = createProcess({ name: 'vp' });
+    expect(comfy.grid).toEqual(Array.from(makeGrid(p, { type: 'drop-penultimate', steps: 10, of: { type: 'karras', steps: 10 } })));
+    expect(own.grid).toEqual(Array.from(makeGrid(p, { type: 'karras', steps: 10 })));
+    expect(comfy.steps).toBe(10);
+    expect(comfy.grid).not.toEqual(own.grid);
+  });
+
   it('--rng torch draws x_T and then the sampler\'s noise from torch.manual_seed(seed) as diffusers pipelines do', async () => {
     const r = await run('sample', '--sampler', 'euler-ancestral', '--steps', '5', '--n', '8', '--seed', '3', '--rng', 'torch', '--out', tmp('torch.npy'));
     expect(r.code, r.err).toBe(0);

@@ -184,7 +184,11 @@ function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
   const entry = findSampler(a.sampler);
   if (given('steps') && a.times) throw new UsageError('--times sets the steps; drop --steps');
   const fallback = defaultGrid(entry.defaultGrid, a.steps);
-  return { process: { name: a.process }, sampler: entry.name, options: a.opt, grid: gridFromArgs(a, a.steps, fallback), init: 'prior' };
+  let grid = gridFromArgs(a, a.steps, fallback);
+  // ComfyUI's KSampler drops the next-to-last σ of whatever schedule it builds for these names
+  const inner = grid ?? fallback;
+  if (entry.named?.dropPenultimate && inner.type !== 'explicit' && inner.type !== 'drop-penultimate') grid = { type: 'drop-penultimate', steps: a.steps, of: inner };
+  return { process: { name: a.process }, sampler: entry.name, options: a.opt, grid, init: 'prior' };
 }
 
 /**

@@ -28,6 +28,11 @@ export interface NamedRun {
   kdiffusion?: string;
   /** What the tool does that Diffuse does not reproduce exactly, if anything. */
   note?: string;
+  /**
+   * The tool builds whatever schedule the user picks for steps + 1 and drops the next-to-last σ
+   * (ComfyUI's KSampler for dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2); the CLI applies it to --grid.
+   */
+  dropPenultimate?: boolean;
 }
 
 /** A name Diffuse has no sampler for: what the tool runs, and the nearest thing Diffuse has. */
@@ -59,7 +64,9 @@ function comfy(name: string, sampler: string, options: Record<string, OptionValu
 }
 
 const dropNote = 'A1111 builds steps + 1 sigmas and drops the next-to-last (discard_next_to_last_sigma)';
-const ksamplerDrop = "ComfyUI's KSampler node builds steps + 1 sigmas and drops the next-to-last for this sampler (its custom-sampling nodes do not): the library's grid { type: 'drop-penultimate', of } does the same";
+const ksamplerDrop = "ComfyUI's KSampler node builds steps + 1 sigmas and drops the next-to-last for this sampler (its custom-sampling nodes do not): `diffuse sample` does the same to any --grid (in the library: the grid { type: 'drop-penultimate', of })";
+/** A ComfyUI name whose KSampler drops the next-to-last σ of any schedule. */
+const dropping = (run: NamedRun): NamedRun => ({ ...run, dropPenultimate: true });
 
 export const namedRuns: readonly NamedRun[] = [
   a1111('DPM++ 2M', 'dpmpp-2m', kd2m, karras, 'sample_dpmpp_2m'),
@@ -101,10 +108,10 @@ export const namedRuns: readonly NamedRun[] = [
   comfy('dpmpp_3m_sde_gpu', 'dpmpp-3m-sde', kd3mSde, 'sample_dpmpp_3m_sde', brownian),
   comfy('dpmpp_sde', 'dpmpp-sde', { eta: 1 }, 'sample_dpmpp_sde', brownianPair),
   comfy('dpmpp_sde_gpu', 'dpmpp-sde', { eta: 1 }, 'sample_dpmpp_sde', brownianPair),
-  comfy('dpm_2', 'dpm2', {}, 'sample_dpm_2', ksamplerDrop),
-  comfy('dpm_2_ancestral', 'dpm2-ancestral', { eta: 1 }, 'sample_dpm_2_ancestral', ksamplerDrop),
-  comfy('uni_pc', 'unipc', { variant: 'bh1', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`),
-  comfy('uni_pc_bh2', 'unipc', { variant: 'bh2', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`),
+  dropping(comfy('dpm_2', 'dpm2', {}, 'sample_dpm_2', ksamplerDrop)),
+  dropping(comfy('dpm_2_ancestral', 'dpm2-ancestral', { eta: 1 }, 'sample_dpm_2_ancestral', ksamplerDrop)),
+  dropping(comfy('uni_pc', 'unipc', { variant: 'bh1', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`)),
+  dropping(comfy('uni_pc_bh2', 'unipc', { variant: 'bh2', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`)),
 ];
 
 export const unsupportedNames: readonly UnsupportedName[] = [
