@@ -109,3 +109,24 @@ describe('names from A1111 and ComfyUI mean what they mean there', () => {
     });
   }
 });
+
+describe("ComfyUI's lms", () => {
+  it('is lms with denoiseLast: LMS of order 4 whose step to σ = 0 returns the model\'s x̂0 (the name lms keeps k-diffusion\'s meaning)', async () => {
+    const { sample } = await import('../src/sample.js');
+    const { createProcess } = await import('../src/process/index.js');
+    const { makeGrid } = await import('../src/grid/index.js');
+    const { GaussianMixture, GmmOracle } = await import('../src/models/oracle/gmm.js');
+    const { builtinProblem } = await import('../src/models/oracle/builtin.js');
+    const process = createProcess({ name: 'edm' });
+    const model = new GmmOracle(new GaussianMixture(builtinProblem('ring8')), process, 'sample');
+    const grid = makeGrid(process, { type: 'karras', steps: 6, rho: 7, end: 'zero' });
+    const xT = Float64Array.from({ length: 16 }, (_, i) => 80 * Math.sin(i + 1));
+    const comfy = await sample({ model, process, sampler: 'lms', options: { order: 4, denoiseLast: true }, grid, xT });
+    const head = await sample({ model, process, sampler: 'lms', options: { order: 4 }, grid: grid.subarray(0, grid.length - 1), xT });
+    const last = await model.predict(head.x.data, 8, grid[grid.length - 2]);
+    expect(Array.from(comfy.x.data)).toEqual(Array.from(last));
+    const kd = await sample({ model, process, sampler: 'lms', options: { order: 4 }, grid, xT });
+    expect(Math.max(...kd.x.data.map((v, i) => Math.abs(v - comfy.x.data[i])))).toBeGreaterThan(1e-6);
+    expect(findSampler('lms').defaults.denoiseLast).toBe(false);
+  });
+});

@@ -10,8 +10,10 @@ import { UsageError } from '../core/errors.js';
  * the history there is (orders 1, 2, …).
  */
 export interface LmsOptions {
-  [k: string]: number;
+  [k: string]: number | boolean;
   order: number;
+  /** A step to σ = 0 returns the model's x̂0 instead of the multistep combination (ComfyUI's sample_lms). */
+  denoiseLast: boolean;
 }
 
 /**
@@ -46,7 +48,12 @@ async function lms(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: L
   for (let i = 0; i < steps; i++) {
     ctx.step(i, steps);
     if (grid[i + 1] === grid[i]) continue;
-    history.unshift({ sigma: sig[i], d: slope(xs, await denoiseScaled(ctx, xs, grid[i]), sig[i]) });
+    const d0 = await denoiseScaled(ctx, xs, grid[i]);
+    if (o.denoiseLast && sig[i + 1] === 0) {
+      xs.set(d0);
+      continue;
+    }
+    history.unshift({ sigma: sig[i], d: slope(xs, d0, sig[i]) });
     if (history.length > o.order) history.pop();
     const h = sig[i + 1] - sig[i];
     const w = adamsWeights(history.map((e) => (e.sigma - sig[i]) / h));
@@ -70,7 +77,7 @@ export const lmsSamplers = [
     cite: 'k-diffusion sample_lms (Crowson 2022): variable-step Adams–Bashforth on the ODE of Karras et al. 2022, Eq. 1 and 3',
     order: 4,
     stochastic: false,
-    defaults: { order: 4 },
+    defaults: { order: 4, denoiseLast: false },
     validate,
     defaultGrid: karrasGrid,
     run: lms,
