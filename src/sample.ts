@@ -10,12 +10,14 @@ import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { UsageError } from './core/errors.js';
 import { LIMITS } from './core/limits.js';
 
+/** Progress of a run: the step about to start (or the total at the end) and the model calls so far. */
 export interface StepInfo {
   step: number;
   total: number;
   nfe: number;
 }
 
+/** One sampling run: the model, its process, the sampler and its options, the grid, the batch and its start. */
 export interface SampleRequest {
   model: Model;
   process: Process;
@@ -42,6 +44,7 @@ export interface SampleRequest {
   onStep?: (info: StepInfo) => void;
 }
 
+/** The samples at the grid's last time, the start they came from, the model calls, and the grid and options used. */
 export interface SampleResult {
   x: Tensor<'float64'>;
   xT: Float64Array;
@@ -51,6 +54,7 @@ export interface SampleResult {
   options: Record<string, OptionValue>;
 }
 
+/** Steps of a sampler's default grid when neither a grid nor a step count is given. */
 export const DEFAULT_STEPS = 10;
 
 /** Run one sampler from x_T to the end of its grid. */
@@ -102,6 +106,7 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
   };
 }
 
+/** The grid a run steps through: explicit times (checked), a grid spec, or the fallback (the sampler's default) with `steps`. */
 export function resolveGrid(
   p: Process, grid: GridSpec | Float64Array | undefined, steps: number | undefined, fallback: GridSpec | undefined,
 ): Float64Array {

@@ -3,18 +3,22 @@ export interface DTypeMap {
   float32: Float32Array;
   float64: Float64Array;
 }
+/** The element types tensors hold. */
 export type DType = keyof DTypeMap;
 
+/** A row-major array with its shape, the unit of data crossing I/O (npy files, models, results). */
 export interface Tensor<D extends DType = DType> {
   readonly dtype: D;
   readonly shape: readonly number[];
   readonly data: DTypeMap[D];
 }
 
+/** Number of elements of a shape (1 for []). */
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** A tensor of `shape`: over `data` (its length must match) or zero-filled. */
 export function tensor<D extends DType>(dtype: D, shape: readonly number[], data?: DTypeMap[D]): Tensor<D> {
   const n = sizeOf(shape);
   const arr = data ?? (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
@@ -41,6 +45,7 @@ export function fromRows(rows: readonly (readonly number[])[]): Tensor<'float64'
   return tensor('float64', [n, d], data);
 }
 
+/** A tensor [n, …] as n plain rows (e.g. for JSON). */
 export function toRows(t: Tensor): number[][] {
   const [n] = t.shape;
   const d = n > 0 ? t.data.length / n : 0;

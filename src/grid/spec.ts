@@ -11,6 +11,7 @@ import { UsageError } from '../core/errors.js';
  */
 export type GridEnd = number | 'min' | 'zero';
 
+/** A grid by type and parameters (see grid/index.ts for what each type builds); `explicit` gives the times themselves. */
 export type GridSpec =
   | { type: 'time-uniform'; steps: number; start?: number; end?: GridEnd }
   | { type: 'time-quadratic'; steps: number; start?: number; end?: GridEnd }
@@ -29,8 +30,10 @@ export type GridSpec =
   | { type: 'drop-penultimate'; steps: number; of: GridSpec }
   | { type: 'explicit'; times: number[] };
 
+/** The names of the grid types. */
 export type GridType = GridSpec['type'];
 
+/** A registered grid type: its name, a description and how to build its times on a process. */
 export interface GridEntry {
   type: GridType;
   description: string;
@@ -74,6 +77,7 @@ export function withEnd(
   return g;
 }
 
+/** n evenly spaced values from a to b, both included (a alone when n = 1). */
 export function linspace(a: number, b: number, n: number): Float64Array {
   const out = new Float64Array(n);
   if (n === 1) {

@@ -7,8 +7,10 @@ import { UsageError } from '../core/errors.js';
  * score = −ε/σ (Song et al. 2021).
  */
 export type Prediction = 'epsilon' | 'sample' | 'v_prediction' | 'velocity' | 'score';
+/** Every prediction type, in the order `diffuse list` shows them. */
 export const predictions: readonly Prediction[] = ['epsilon', 'sample', 'v_prediction', 'velocity', 'score'];
 
+/** `p` as a Prediction, or a UsageError naming the accepted ones. */
 export function checkPrediction(p: string): Prediction {
   if ((predictions as readonly string[]).includes(p)) return p as Prediction;
   throw new UsageError(`unknown prediction type "${p}"; accepted: ${predictions.join(', ')}`);

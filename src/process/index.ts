@@ -10,6 +10,7 @@ export { sdeCoefficients } from './types.js';
 export { VpDiscrete, VpLinear, VpCosine, Edm, Ve, Flow };
 import { VpLinear, VpCosine } from './vp.js';
 
+/** A process by name and its parameters, as cards, configs and the CLI give it (see createProcess). */
 export type ProcessConfig =
   | ({ name: 'vp-discrete' } & VpDiscreteConfig)
   | ({ name: 'vp' } & VpContinuousConfig)
@@ -17,11 +18,13 @@ export type ProcessConfig =
   | ({ name: 've' } & VeConfig)
   | ({ name: 'flow' } & FlowConfig);
 
+/** A process name and a one-line description, for `diffuse list`. */
 export interface ProcessEntry {
   name: ProcessConfig['name'];
   description: string;
 }
 
+/** Every process Diffuse implements. */
 export const processes: readonly ProcessEntry[] = [
   { name: 'vp-discrete', description: 'DDPM with N training steps (diffusers betas: linear, scaled_linear, squaredcos_cap_v2)' },
   { name: 'vp', description: 'continuous VP SDE, linear β(t) (β0=0.1, β1=20) or cosine' },

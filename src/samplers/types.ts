@@ -62,6 +62,7 @@ export interface SetTimesteps {
   strength?: number;
 }
 
+/** How a reference library's scheduler class or sampler function becomes a Diffuse run (see findReference). */
 export interface ReferenceMapping {
   library: 'diffusers' | 'k-diffusion' | 'dpm-solver';
   /** Class or function name as the reference spells it, e.g. "DDIMScheduler", "sample_euler". */
@@ -78,8 +79,10 @@ export interface ReferenceMapping {
   timesteps?(grid: Float64Array, steps: number, config?: Readonly<Record<string, unknown>>): number[];
 }
 
+/** The value types of sampler options (the CLI parses strings by the default's type). */
 export type OptionValue = number | boolean | string;
 
+/** A sampler in the registry: its names, what it implements, its options and defaults, and how it runs. */
 export interface SamplerEntry<O extends Record<string, OptionValue> = Record<string, OptionValue>> {
   /** Diffuse's name, kebab-case, e.g. "dpmpp-2m". */
   name: string;
