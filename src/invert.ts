@@ -7,7 +7,7 @@ import { RunError, UsageError } from './core/errors.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { Denoiser } from './models/denoiser.js';
 import { findSampler, resolveOptions } from './samplers/index.js';
-import type { SampleContext } from './samplers/types.js';
+import { samplerContext } from './sample.js';
 
 export interface InvertRequest {
   model: Model;
@@ -101,19 +101,9 @@ async function invertWith(req: InvertRequest, grid: Float64Array, n: number, dim
   const up = Float64Array.from(grid).reverse();
   if (!(req.process.sigma(up[0]) > 0)) throw new UsageError(`a solver inversion starts above the clean end (σ > 0); the grid's last time ${up[0]} has σ = 0 (diffusers' inverse schedulers start at t = 0)`);
   const denoiser = new Denoiser(req.model, req.process);
-  const ctx: SampleContext = {
-    process: req.process,
-    n,
-    dim,
-    denoise: (x, t) => denoiser.denoise(x, n, t),
-    noise: () => {
-      throw new UsageError('inversion runs deterministic samplers only');
-    },
-    step: (i, total) => {
-      denoiser.step = i;
-      req.onStep?.({ step: i, total, nfe: denoiser.nfe });
-    },
-  };
+  const ctx = samplerContext(denoiser, n, dim, () => {
+    throw new UsageError('inversion runs deterministic samplers only');
+  }, req.onStep);
   const x = await entry.run(Float64Array.from(req.x), up, ctx, options);
   req.onStep?.({ step: up.length - 1, total: up.length - 1, nfe: denoiser.nfe });
   return { x: tensor('float64', [n, ...req.model.sampleShape], x), nfe: denoiser.nfe, grid: up };

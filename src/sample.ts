@@ -80,18 +80,7 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     for (let i = 0; i < xT.length; i++) xT[i] *= scale;
   }
   const denoiser = new Denoiser(model, p);
-  const noise = noiseSource(req.noise, rng.fork(1), n * dim);
-  const ctx: SampleContext = {
-    process: p,
-    n,
-    dim,
-    denoise: (x, t) => denoiser.denoise(x, n, t),
-    noise,
-    step: (i, total) => {
-      denoiser.step = i;
-      req.onStep?.({ step: i, total, nfe: denoiser.nfe });
-    },
-  };
+  const ctx = samplerContext(denoiser, n, dim, noiseSource(req.noise, rng.fork(1), n * dim), req.onStep);
   let x = await entry.run(Float64Array.from(xT), grid, ctx, options);
   const tLast = grid[grid.length - 1];
   if (req.denoiseToZero && p.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
@@ -107,6 +96,21 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
 }
 
 /** The grid a run steps through: explicit times (checked), a grid spec, or the fallback (the sampler's default) with `steps`. */
+/** What a sampler runs with: the denoiser (counting NFE), the batch, its noise and progress reporting. */
+export function samplerContext(denoiser: Denoiser, n: number, dim: number, noise: () => Float64Array, onStep?: (info: StepInfo) => void): SampleContext {
+  return {
+    process: denoiser.process,
+    n,
+    dim,
+    denoise: (x, t) => denoiser.denoise(x, n, t),
+    noise,
+    step: (i, total) => {
+      denoiser.step = i;
+      onStep?.({ step: i, total, nfe: denoiser.nfe });
+    },
+  };
+}
+
 export function resolveGrid(
   p: Process, grid: GridSpec | Float64Array | undefined, steps: number | undefined, fallback: GridSpec | undefined,
 ): Float64Array {

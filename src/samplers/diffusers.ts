@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import { exp, log, pow } from '../core/math.js';
 import { betaPpf } from '../core/special.js';
 import { createProcess } from '../process/index.js';
-import { sigmaVe, tOfSigmaVe } from '../grid/basic.js';
+import { flowShift, sigmaVe, tOfSigmaVe } from '../grid/basic.js';
 import type { BetaSchedule, VpDiscreteConfig } from '../process/vp-discrete.js';
 import { ZERO_SNR } from './diffusers-classes.js';
 
@@ -125,7 +125,7 @@ export function diffusersFlowSigmas(c: DiffusersConfig, cls: 'DPMSolverMultistep
   const n = Number(c.num_train_timesteps ?? 1000);
   const s = Number(c.flow_shift ?? 1);
   if (!(s > 0)) throw new UsageError(`flow_shift must be > 0, got ${s}`);
-  const shift = (v: number) => (s * v) / (1 + (s - 1) * v);
+  const shift = (v: number) => flowShift(v, s);
   const base = cls === 'UniPCMultistepScheduler'
     ? Array.from({ length: steps }, (_, i) => 1 + (i * (1 / n - 1)) / steps)
     : Array.from({ length: steps }, (_, i) => 1 - (1 + ((steps - i) * (1 / n - 1)) / steps));

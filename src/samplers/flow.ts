@@ -2,6 +2,7 @@ import { entry, type ReferenceMapping, type SampleContext } from './types.js';
 import { diffusersSigmaFlag, diffusersSigmas, rejectFlags } from './diffusers.js';
 import { unusedUpstream } from './diffusers-classes.js';
 import { exp } from '../core/math.js';
+import { flowShift } from '../grid/basic.js';
 import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
 import { axpy, lin2, lin3 } from '../core/vec.js';
@@ -86,7 +87,7 @@ function flowSampler(step: FlowStep) {
 const flowGrid: GridSpec = { type: 'flow-shift', steps: 10, shift: 1, end: 'zero' };
 
 /** SD3's shift of a flow time: s·σ / (1 + (s − 1)·σ). */
-const shifted = (s: number, sigma: number) => (s * sigma) / (1 + (s - 1) * sigma);
+const shifted = (s: number, sigma: number) => flowShift(sigma, s);
 
 /**
  * The shift μ that Flux / SD3-style pipelines pass to a FlowMatch scheduler with

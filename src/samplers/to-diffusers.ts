@@ -5,6 +5,7 @@ import { makeGrid, type GridSpec } from '../grid/index.js';
 import { findReference, findSampler, resolveOptions } from './index.js';
 import type { OptionValue, Translation } from './types.js';
 import { ZERO_SNR } from './diffusers-classes.js';
+import { flowShift } from '../grid/basic.js';
 
 /**
  * The reverse of the diffusers translations: a diffusers `scheduler_config.json` that runs what a
@@ -101,42 +102,36 @@ function processKeys(p: ProcessConfig, cls: string): Record<string, unknown>[] |
   return undefined;
 }
 
+/** The shift s in [10⁻³, 10³] where the increasing f(s) reaches `target` (bisection in log s), to 6 decimals. */
+function solveShift(f: (s: number) => number, target: number): number {
+  let [lo, hi] = [1e-3, 1e3];
+  for (let k = 0; k < 200; k++) {
+    const mid = Math.sqrt(lo * hi);
+    if (f(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return Math.round(lo * 1e6) / 1e6;
+}
+
 /** Candidate values of the keys that choose a class's schedule. */
 function scheduleCandidates(cls: string, times: Float64Array, steps: number, process: string): Record<string, unknown>[] {
   if (process === 'flow' && !cls.startsWith('FlowMatch')) {
     // the multistep classes' flow σ's: flow_shift from the second time (it grows with the shift)
     const n = 1000;
     const base = cls === 'UniPCMultistepScheduler' ? 1 + (1 / n - 1) / steps : ((steps - 1) * (1 - 1 / n)) / steps;
-    const target = times[1];
-    let [lo, hi] = [1e-3, 1e3];
-    for (let k = 0; k < 200; k++) {
-      const mid = Math.sqrt(lo * hi);
-      if ((mid * base) / (1 + (mid - 1) * base) < target) lo = mid;
-      else hi = mid;
-    }
-    const flowShift = Math.round(lo * 1e6) / 1e6;
-    return [{ flow_shift: flowShift }, { flow_shift: flowShift, final_sigmas_type: 'sigma_min' }];
+    const s = solveShift((v) => flowShift(base, v), times[1]);
+    return [{ flow_shift: s }, { flow_shift: s, final_sigmas_type: 'sigma_min' }];
   }
   if (cls.startsWith('FlowMatch')) {
     // the static shift s that puts the second time (unreplaced σ's) or the last (Karras / exponential /
     // beta σ's keep the ends) where the run's are; both grow with s, so bisection finds it
     const n = 1000;
-    const shift = (s: number, v: number) => (s * v) / (1 + (s - 1) * v);
-    const second = (s: number) => shift(s, (n + (shift(s, 1 / n) * n - n) / (steps - 1)) / n);
-    const last = (s: number) => shift(s, shift(s, 1 / n));
-    const solve = (f: (s: number) => number, target: number) => {
-      let [lo, hi] = [1e-3, 1e3];
-      for (let k = 0; k < 200; k++) {
-        const mid = Math.sqrt(lo * hi);
-        if (f(mid) < target) lo = mid;
-        else hi = mid;
-      }
-      return Math.round(lo * 1e6) / 1e6;
-    };
+    const second = (s: number) => flowShift((n + (flowShift(1 / n, s) * n - n) / (steps - 1)) / n, s);
+    const last = (s: number) => flowShift(flowShift(1 / n, s), s);
     const shifts = [1];
-    if (steps >= 2 && times[1] > 0 && times[1] < 1) shifts.push(solve(second, times[1]));
+    if (steps >= 2 && times[1] > 0 && times[1] < 1) shifts.push(solveShift(second, times[1]));
     const end = times[times.length - 2];
-    if (end > 0 && end < 1) shifts.push(solve(last, end));
+    if (end > 0 && end < 1) shifts.push(solveShift(last, end));
     const flags = cls.startsWith('FlowMatchEuler') ? [{}, { use_karras_sigmas: true }, { use_exponential_sigmas: true }, { use_beta_sigmas: true }] : [{}];
     return shifts.flatMap((shift) => flags.map((f) => ({ shift, ...f })));
   }
