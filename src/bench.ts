@@ -22,9 +22,11 @@ export type GridShape = {
   [K in Exclude<GridSpec['type'], 'explicit'>]: Omit<Extract<GridSpec, { type: K }>, 'steps'>;
 }[Exclude<GridSpec['type'], 'explicit'>];
 
+/** One sampler to benchmark: its name, options, grid shape and row label. */
 export interface BenchSampler {
   /** Sampler name or alias. */
   name: string;
+  /** The sampler's options, by its option names. */
   options?: Readonly<Record<string, unknown>>;
   /** Default: the sampler's own default grid. */
   grid?: GridShape;
@@ -32,16 +34,25 @@ export interface BenchSampler {
   label?: string;
 }
 
+/** Progress of {@link benchmark}: one report per (sampler, budget) pair finished. */
 export interface BenchProgress {
+  /** Pairs finished so far, this one included. */
   done: number;
+  /** Pairs in all: samplers × budgets. */
   total: number;
+  /** The row label of the sampler just finished. */
   label: string;
+  /** Its NFE budget. */
   budget: number;
 }
 
+/** What {@link benchmark} runs: the mixture and process, the samplers and the NFE budgets. */
 export interface BenchRequest {
+  /** The Gaussian mixture whose exact model (GmmOracle) every sampler runs on. */
   gmm: GmmSpec | GaussianMixture;
+  /** The forward process of the oracle and of the ground-truth PF-ODE. */
   process: Process;
+  /** The samplers to compare, at least one. */
   samplers: readonly BenchSampler[];
   /** NFE budgets (default 5, 10, 20, 50). */
   nfes?: readonly number[];
@@ -53,27 +64,42 @@ export interface BenchRequest {
   prediction?: Prediction;
   /** Tolerances of the ground-truth ODE solve (default 1e-12). */
   ode?: OdeOptions;
+  /** Called after each (sampler, budget) pair, whether or not it gave a row. */
   onProgress?: (p: BenchProgress) => void;
 }
 
+/**
+ * One (sampler, budget) result: errors of the n samples against the exact PF-ODE endpoints from the
+ * same x_T, over all coordinates unless said otherwise.
+ */
 export interface BenchRow {
+  /** The row label (BenchSampler.label or the name with its options). */
   label: string;
+  /** The sampler's registry name. */
   sampler: string;
+  /** The grid shape, e.g. `karras(rho=7)`. */
   grid: string;
+  /** Whether the sampler draws noise (its endpoint then differs from the PF-ODE's even without discretisation error). */
   stochastic: boolean;
+  /** The NFE budget of this row. */
   budget: number;
+  /** The largest step count whose measured NFE fits the budget. */
   steps: number;
+  /** Model calls of the run (each on the whole batch of n samples). */
   nfe: number;
+  /** RMS error over all samples and coordinates. */
   rmsErr: number;
   /** Median over samples of the per-sample RMS error (the robust convergence measure). */
   medianErr: number;
+  /** Largest absolute error of any coordinate. */
   maxAbsErr: number;
+  /** Samples whose likeliest mixture component differs from the ground truth's. */
   modeFlips: number;
+  /** RMS error over the samples without a mode flip; NaN when every sample flipped. */
   rmsErrExclFlips: number;
 }
 
-/** The grid a sampler runs on when none is named (as sample() does). */
-
+/** The NFE budgets benchmarked when the request names none. */
 export const DEFAULT_NFES: readonly number[] = [5, 10, 20, 50];
 
 /**

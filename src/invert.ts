@@ -9,8 +9,11 @@ import { Denoiser } from './models/denoiser.js';
 import { findSampler, resolveOptions } from './samplers/index.js';
 import { samplerContext } from './sample.js';
 
+/** What {@link invert} maps back to noise: the samples, the model and the grid to walk upward. */
 export interface InvertRequest {
+  /** The model, predicting ε, v or x0 for DDIM's step (any type with another `sampler`). */
   model: Model;
+  /** The forward process of the model (its α, σ). */
   process: Process;
   /** A generation grid (non-increasing times); inversion walks it upward, from its last time to its first. */
   grid: GridSpec | Float64Array;
@@ -30,14 +33,25 @@ export interface InvertRequest {
    * lower time, as in generation.
    */
   sampler?: string;
+  /** Options of `sampler`, by its option names (unknown names are refused); unused by DDIM's own step. */
   samplerOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * Progress: called before each step with the step index (0-based) and the model calls so far,
+   * then once more at the end with step = total.
+   */
   onStep?: (info: { step: number; total: number; nfe: number }) => void;
 }
 
+/** What {@link invert} returns: the noise it reached, the model calls and the grid. */
 export interface InvertResult {
   /** The samples at the grid's first time. */
   x: Tensor<'float64'>;
+  /** Model calls spent. */
   nfe: number;
+  /**
+   * The grid used: as given (non-increasing) for DDIM's step, reversed (increasing, the order walked)
+   * for another `sampler`.
+   */
   grid: Float64Array;
 }
 

@@ -2,6 +2,7 @@
  * Diffuse for Node: everything in 'diffuse', plus what reads files and runs networks on
  * onnxruntime-node (an optional peer dependency, loaded on first use), and the networks that ship
  * in the package (`shippedModelCard('mnist')`).
+ * @module
  */
 export * from './index.js';
 export { loadOnnxModel, openCardSession } from './models/onnx/node.js';

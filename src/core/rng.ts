@@ -44,8 +44,14 @@ export function philox4x32(c: Uint32Array, k0: number, k1: number, out: Uint32Ar
 const TWO_POW_32 = 4294967296;
 const TWO_POW_M53 = 1 / 9007199254740992;
 
+/**
+ * A seeded random generator over Philox4x32-10: the key is the 53-bit seed, the stream number sits
+ * in the counter's third word, so (seed, stream) pairs give independent, engine-independent streams.
+ */
 export class Rng {
+  /** The seed this generator was made with. */
   readonly seed: number;
+  /** The independent sub-sequence of the seed this generator draws from (default 0). */
   readonly stream: number;
   private readonly counter = new Uint32Array(4);
   private readonly block = new Uint32Array(4);
@@ -70,6 +76,7 @@ export class Rng {
     return new Rng(this.seed, stream);
   }
 
+  /** The next uniform 32-bit unsigned integer of the stream (4 per Philox block). */
   nextUint32(): number {
     if (this.used === 4) {
       philox4x32(this.counter, this.seed % TWO_POW_32 >>> 0, Math.floor(this.seed / TWO_POW_32) >>> 0, this.block);
@@ -102,11 +109,13 @@ export class Rng {
     return r * cos(theta);
   }
 
+  /** Fill `out` with standard normals (as normal() draws them) and return it. */
   fillNormal(out: Float64Array): Float64Array {
     for (let i = 0; i < out.length; i++) out[i] = this.normal();
     return out;
   }
 
+  /** Fill `out` with uniforms in [0, 1) (as uniform() draws them) and return it. */
   fillUniform(out: Float64Array): Float64Array {
     for (let i = 0; i < out.length; i++) out[i] = this.uniform();
     return out;

@@ -21,28 +21,38 @@ export const DISCRETE_SAMPLERS = {
   confidence: 'MaskGIT confidence-ordered unmasking, cosine schedule (Chang et al. 2022)',
   edlm: 'EDLM: per-step importance sampling with the chain as the AR energy (Xu et al. 2024)',
 } as const;
+/** A key of DISCRETE_SAMPLERS. */
 export type DiscreteSamplerName = keyof typeof DISCRETE_SAMPLERS;
+/** The names of DISCRETE_SAMPLERS, in their listing order. */
 export const DISCRETE_SAMPLER_NAMES = Object.keys(DISCRETE_SAMPLERS) as DiscreteSamplerName[];
+/** The names of the built-in Markov chains (BUILTIN_MARKOV) that `builtinOracle` accepts. */
 export const DISCRETE_CHAINS = Object.keys(BUILTIN_MARKOV);
 
 /** Sequences up to this many are enumerated for exact KL / TV / entropy. */
 export const ENUMERATION_LIMIT = 200_000;
 
+/** The exact MarkovOracle of a built-in chain over sequences of `length` tokens; throws a UsageError for an unknown chain. */
 export function builtinOracle(chain: string, length: number): MarkovOracle {
   const spec = Object.hasOwn(BUILTIN_MARKOV, chain) ? BUILTIN_MARKOV[chain] : undefined;
   if (!spec) throw new UsageError(`unknown chain "${chain}"; accepted: ${DISCRETE_CHAINS.join(', ')}`);
   return new MarkovOracle(spec, length);
 }
 
+/** One run of `runDiscreteSampler`: which sampler, how many steps, sequences and which seed. */
 export interface DiscreteRunConfig {
+  /** A DiscreteSamplerName; checked by `checkDiscreteSampler`. */
   sampler: string;
+  /** Sampling steps (ignored by first-hitting and any-order). */
   steps: number;
+  /** Number of sequences to generate. */
   n: number;
+  /** Seed of the run's Rng. */
   seed: number;
   /** EDLM's candidates per step (default 4). */
   candidates?: number;
 }
 
+/** Returns `name` as a DiscreteSamplerName; throws a UsageError listing the accepted names if it is not one. */
 export function checkDiscreteSampler(name: string): DiscreteSamplerName {
   if (!Object.hasOwn(DISCRETE_SAMPLERS, name)) throw new UsageError(`unknown discrete sampler "${name}"; accepted: ${DISCRETE_SAMPLER_NAMES.join(', ')}`);
   return name as DiscreteSamplerName;
@@ -98,6 +108,7 @@ export interface DiscreteStats {
   nll: number;
 }
 
+/** The exact law of a chain's sequences, enumerated once and shared by every run's `discreteStats`. */
 export interface ExactReference {
   /** The enumerated law, or null when V^L > ENUMERATION_LIMIT. */
   p: Float64Array | null;
@@ -105,6 +116,7 @@ export interface ExactReference {
   entropy: number | null;
 }
 
+/** Enumerates the oracle's law p and its entropy; both null when V^L > ENUMERATION_LIMIT. */
 export function exactReference(oracle: MarkovOracle): ExactReference {
   const size = intPow(oracle.vocabSize, oracle.length);
   if (size > ENUMERATION_LIMIT) return { p: null, entropy: null };

@@ -12,6 +12,7 @@ export interface TokenFilter {
   topP?: number;
 }
 
+/** Checks a TokenFilter: temperature finite and > 0, topK an integer ≥ 0, topP in (0, 1]; throws a UsageError otherwise. */
 export function checkTokenFilter(f: TokenFilter): void {
   const { temperature = 1, topK = 0, topP = 1 } = f;
   if (!(temperature > 0 && Number.isFinite(temperature))) throw new UsageError(`temperature must be a finite number > 0, got ${temperature}`);

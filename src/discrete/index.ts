@@ -1,3 +1,9 @@
+/**
+ * Absorbing (masked) discrete diffusion: the masking schedule, masked-LM models and the exact
+ * Markov-chain oracle, and the samplers over token sequences (ancestral with RADD caching,
+ * first-hitting, any-order, MaskGIT, EDLM, APS). `diffuse/discrete`, or `discrete` from `diffuse`.
+ * @module
+ */
 export * from './schedule.js';
 export * from './model.js';
 export * from './categorical.js';

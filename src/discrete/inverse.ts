@@ -11,9 +11,11 @@ import { decodeSequence } from './oracle/markov.js';
 export interface TokenObservation {
   /** length L: the observed token id, or −1 where unobserved. */
   y: Int32Array;
+  /** ρ ∈ [0, 1): probability that an observed token was replaced by a uniform one. */
   flip: number;
 }
 
+/** Checks an observation against a sequence length L and vocabulary V: y has L entries, each −1 or in 0..V−1, and ρ ∈ [0, 1). */
 export function checkObservation(obs: TokenObservation, length: number, vocabSize: number): void {
   if (obs.y.length !== length) throw new UsageError(`observation has ${obs.y.length} entries; expected the sequence length ${length}`);
   if (!obs.y.every((v) => v === -1 || (Number.isInteger(v) && v >= 0 && v < vocabSize))) {

@@ -55,6 +55,10 @@ export class DiscreteDenoiser {
     this.timeConditioned = model.timeConditioned;
   }
 
+  /**
+   * Calls the model's `logProbs` after checking the tokens and times, and counts the call; throws a
+   * RunError if the output has the wrong size or NaN / +∞ at a masked position.
+   */
   async logProbs(x: Int32Array, n: number, t: Float64Array): Promise<Float64Array> {
     const { vocabSize: V, length: L } = this;
     checkSequences(x, n, L, V);

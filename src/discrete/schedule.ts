@@ -9,6 +9,7 @@ import type { Rng } from '../core/rng.js';
  */
 export interface MaskSchedule {
   readonly name: string;
+  /** α(t): probability that a token is still unmasked at time t ∈ [0, 1]. */
   alpha(t: number): number;
   /** dα/dt (≤ 0). */
   dAlpha(t: number): number;
@@ -16,6 +17,7 @@ export interface MaskSchedule {
   tOfAlpha(a: number): number;
 }
 
+/** A masking schedule as plain, saveable data; `makeMaskSchedule` builds it. Omitted parameters take each schedule's defaults. */
 export type MaskScheduleSpec =
   | { type: 'linear' }
   | { type: 'cosine' }
@@ -65,8 +67,10 @@ export function geometricSchedule(sigmaMin = 1e-4, sigmaMax = 20): MaskSchedule 
   };
 }
 
+/** The accepted `MaskScheduleSpec` types. */
 export const MASK_SCHEDULES = ['linear', 'cosine', 'log-linear', 'geometric'] as const;
 
+/** Builds the masking schedule a spec names; throws a UsageError for an unknown type or invalid parameters. */
 export function makeMaskSchedule(spec: MaskScheduleSpec): MaskSchedule {
   switch (spec.type) {
     case 'linear':

@@ -101,6 +101,7 @@ export class EmsCurve {
     return { j, t: (lam - this.lambda[j]) / (this.lambda[j + 1] - this.lambda[j]) };
   }
 
+  /** l_λ: the spline through the l nodes at λ (the end value outside them). */
   lAt(lam: number): number {
     const at = this.locate(lam);
     return 'end' in at ? this.l[at.end] : this.evaluate(this.l, this.ml, at.j, at.t, false);
@@ -115,10 +116,12 @@ export class EmsCurve {
     return cum[j] + this.evaluate(v, m, j, (lam - g[j]) / (g[j + 1] - g[j]), true);
   }
 
+  /** L_λ = ∫_{λ_0}^{λ} l dλ' from the first node, exact for the spline. */
   L(lam: number): number {
     return this.integral(this.l, this.ml, this.cumL, lam);
   }
 
+  /** S_λ = ∫_{λ_0}^{λ} s dλ' from the first node, exact for the spline. */
   S(lam: number): number {
     return this.integral(this.s, this.ms, this.cumS, lam);
   }

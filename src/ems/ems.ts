@@ -10,20 +10,25 @@ import { finite, integer, list, looseRecord, record, text, validate } from '../i
  *   l_λ = argmin_l E‖σ∇_x ε̂ − l·I‖²_F = 1 − E[tr ∂x̂0/∂y]/D,
  *   (s_λ, b_λ) = argmin E‖f_θ^(1) − s·f_θ − b‖²  (f^(1) = df_θ/dλ along the PF-ODE).
  * They depend on λ only, not on how a process parametrises time, so one file serves every process.
- * Between nodes they are linear in λ; outside the grid they stay at the end values.
+ * Between nodes EmsCurve interpolates them by natural cubic splines in λ; outside the grid they stay
+ * at the end values.
  */
 export interface Ems {
   /** Strictly increasing λ nodes. */
   lambda: number[];
+  /** l_λ per node. */
   l: number[];
+  /** s_λ per node. */
   s: number[];
   /** b_λ per node, `dim` values each; absent means b ≡ 0. */
   b?: number[][];
   /** Monte Carlo standard error of l per node, where it was estimated from samples. */
   lStdErr?: number[];
+  /** How and from what the statistics were obtained. */
   provenance: EmsProvenance;
 }
 
+/** Where an EMS came from: the method, the sample counts behind it and a free note. */
 export interface EmsProvenance {
   /** How the statistics were obtained: 'analytic-gmm', 'finite-difference', 'online', 'degenerate'. */
   method: string;
@@ -35,6 +40,7 @@ export interface EmsProvenance {
   note?: string;
 }
 
+/** The `format` tag of EMS JSON files (emsToJson writes it, parseEms requires it). */
 export const EMS_FORMAT = 'diffuse-ems/1';
 
 /**

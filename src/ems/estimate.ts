@@ -56,9 +56,11 @@ function rademacher(count: number, size: number, draw: () => Float64Array | numb
   return Array.from({ length: count }, () => Float64Array.from(draw().slice(0, size), (u) => (u < 0 ? -1 : 1)));
 }
 
+/** Options of {@link estimateEms}: the λ nodes, the probes and the generator (the samples are the data given). */
 export interface EstimateOptions extends Omit<EmsGridOptions, 'samples'> {
   /** Hutchinson probes per sample. */
   probes: number;
+  /** Progress: called after each λ node with the nodes done and the nodes in all. */
   onNode?: (done: number, total: number) => void;
 }
 

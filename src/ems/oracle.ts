@@ -5,16 +5,21 @@ import { exp, log } from '../core/math.js';
 import { EmsAccumulator } from './statistics.js';
 import type { Ems } from './ems.js';
 
+/** The λ nodes and the Monte Carlo sample of an EMS computation ({@link emsFromMixture}). */
 export interface EmsGridOptions {
+  /** First (smallest) λ = log(α/σ) node; finite. */
   lambdaMin: number;
+  /** Last (largest) λ node; finite and above lambdaMin. */
   lambdaMax: number;
   /** Number of λ nodes, uniform in λ (the official statistics use 120–1200). */
   points: number;
   /** Samples x_λ per node (the same x0 and ε at every node, so the statistics are smooth in λ). */
   samples: number;
+  /** Draws the samples x0 and the noise ε. */
   rng: Rng;
 }
 
+/** `points` λ nodes uniform from lambdaMin to lambdaMax, both included; throws a UsageError on a bad range or count. */
 export function emsLambdas(o: Pick<EmsGridOptions, 'lambdaMin' | 'lambdaMax' | 'points'>): number[] {
   if (!(Number.isFinite(o.lambdaMin) && Number.isFinite(o.lambdaMax) && o.lambdaMax > o.lambdaMin)) {
     throw new UsageError(`EMS needs finite lambdaMin < lambdaMax, got ${o.lambdaMin}, ${o.lambdaMax}`);

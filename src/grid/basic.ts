@@ -13,6 +13,7 @@ export function sigmaVe(p: Process, t: number): number {
   return exp(-p.logSnr(t));
 }
 
+/** The time whose σ_VE = σ/α is `s`: the inverse of {@link sigmaVe}, with s = 0 at process.tZero. */
 export function tOfSigmaVe(p: Process, s: number): number {
   return s === 0 ? p.tZero : p.tOfLogSnr(-log(s));
 }
@@ -108,7 +109,10 @@ basicGrids.push({
   },
 });
 
-// SD3's shifted schedule (Esser et al. 2024, §5.3.2): t' = s·t / (1 + (s − 1)·t).
+/**
+ * SD3's shifted schedule (Esser et al. 2024, §5.3.2): t' = s·t / (1 + (s − 1)·t) for flow time t in
+ * [0, 1]; shift s > 1 moves steps towards high noise, s = 1 is the identity.
+ */
 export function flowShift(t: number, shift: number): number {
   return (shift * t) / (1 + (shift - 1) * t);
 }

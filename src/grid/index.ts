@@ -11,10 +11,16 @@ export * from './spec.js';
 /** Every grid type, by name: an explicit list (no registration by side-effect imports). */
 const registry = new Map<GridType, GridEntry>([...basicGrids, ...diffusersGrids, ...schedulerGrids].map((e) => [e.type, e]));
 
+/** Every registered grid type with its description (what `diffuse list` and the docs show). */
 export function gridTypes(): GridEntry[] {
   return [...registry.values()];
 }
 
+/**
+ * The times of a grid spec on a process: non-increasing t_0 ≥ … ≥ t_N inside [tZero, tMax], N = steps
+ * (or the given times for `explicit`). Throws a UsageError for an unknown type, steps outside
+ * 1..LIMITS.steps, or times that fail `checkGrid`.
+ */
 export function makeGrid(p: Process, spec: GridSpec): Float64Array {
   const e = registry.get(spec.type);
   if (!e) {

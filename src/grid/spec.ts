@@ -41,7 +41,7 @@ export interface GridEntry {
   build(p: Process, spec: GridSpec, make: (p: Process, spec: GridSpec) => Float64Array): Float64Array;
 }
 
-/** A grid must be finite-or-tZero, strictly decreasing (repeats allowed), and inside the process. */
+/** A grid must have at least 2 times, each finite or tZero, non-increasing (repeats allowed), and inside the process. */
 export function checkGrid(p: Process, g: Float64Array): void {
   if (g.length < 2) throw new UsageError(`a grid needs at least 2 times, got ${g.length}`);
   for (let i = 0; i < g.length; i++) {

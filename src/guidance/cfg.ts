@@ -8,12 +8,18 @@ import { UsageError, usage } from '../core/errors.js';
  * the conditional model). The same guidance has g = 1 + w.
  */
 export type CfgConvention = 'diffusers' | 'one-plus-w';
+/** Every accepted {@link CfgConvention}, in the order error messages list them. */
 export const cfgConventions: readonly CfgConvention[] = ['diffusers', 'one-plus-w'];
 
+/** Options of {@link classifierFreeGuidance}. */
 export interface CfgOptions {
+  /** The model under the condition (prompt, class); its prediction type and sample shape are the result's. */
   conditional: Model;
+  /** The model without it; must predict the same type with the same sample shape. */
   unconditional: Model;
+  /** Guidance strength, g or w as `convention` says; must be finite. */
   scale: number;
+  /** How `scale` is written; default `diffusers`. */
   convention?: CfgConvention;
   /** φ of guidance rescale (Lin et al. 2024, Eq. 15–16); 0 is plain CFG. */
   rescale?: number;

@@ -5,13 +5,19 @@ import { usage } from '../core/errors.js';
 
 /** A noisy classifier: ∇_{x_t} log p(c | x_t) for n samples (n×d), e.g. the mixture's exact one. */
 export interface Classifier {
+  /** ∇_x log p(c | x_t) at time t for class `c`, one gradient per sample (n×d, the layout of `x`). */
   gradLogProb(x: Float64Array, n: number, t: number, c: number): Float64Array;
 }
 
+/** Options of {@link classifierGuidance}. */
 export interface ClassifierGuidanceOptions {
+  /** The unconditional model, in any prediction type. */
   model: Model;
+  /** Gives ∇ log p(c | x_t) at the model's times. */
   classifier: Classifier;
+  /** The forward process both were trained under (α, σ convert the model's output and scale the gradient). */
   process: Process;
+  /** The class c to steer towards. */
   label: number;
   /** s of Dhariwal & Nichol; 1 turns an exact unconditional model into the exact conditional one. */
   scale: number;

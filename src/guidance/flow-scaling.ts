@@ -98,20 +98,30 @@ export function sdeStep(p: Process, x: Float64Array, D: Float64Array, t: number,
   for (let i = 0; i < x.length; i++) x[i] += dt * (cx * x[i] + cd * D[i]) + noise * z[i];
 }
 
+/**
+ * Options shared by the scaling strategies ({@link bestOfN}, {@link smcSearch}, {@link beamSearch},
+ * {@link budgetSearch}); each adds its own budget.
+ */
 export interface ScalingOptions {
+  /** The model, in any prediction type; read on another path through {@link convertInterpolant}. */
   model: Model;
+  /** The forward process whose reverse SDE the particles follow (see {@link sdeStep}). */
   process: Process;
   /** Decreasing process times ending at σ = 0. */
   grid: Float64Array;
+  /** The reward on x̂0 that picks among particles, higher is better. */
   reward: Reward;
+  /** Draws the initial particles, the SDE noise and (in SMC) the resampling. */
   rng: Rng;
   /** η of the diffusion g(t) = η σ(t)²; default 1. */
   eta?: number;
 }
 
+/** What a scaling strategy returns: its best final sample, that sample's reward and the calls spent. */
 export interface ScalingResult {
   /** The returned sample (the highest-reward final particle), length d. */
   x: Float64Array;
+  /** r(x) of the returned sample. */
   reward: number;
   /** Model calls spent, over all particles. */
   nfe: number;

@@ -35,13 +35,17 @@ export function classifierCost(classifier: ExactClassifier, label: number, t: nu
   return (x0, n) => classifier.gradLogProb(x0, n, t, label).map((v) => -v);
 }
 
+/** Options of {@link flowChef}. */
 export interface FlowChefOptions {
+  /** The model, in any prediction type (its velocity and x̂0 come from one call per step). */
   model: Model;
+  /** The forward process of the model; `flow` is the rectified-flow setting of the paper. */
   process: Process;
   /** Decreasing process times t_0 > … > t_N (typically ending at σ = 0). */
   grid: Float64Array;
   /** x_T, n×d. */
   xT: Float64Array;
+  /** ∇_{x̂0} L of the steering cost, e.g. {@link measurementCost} or {@link classifierCost}. */
   cost: CostGradient;
   /** s′, the steering step on x_t; 0 is the unguided flow sampler. */
   stepSize: number;

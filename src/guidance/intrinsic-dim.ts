@@ -10,8 +10,11 @@ export function symmetricEigenvalues(a: Float64Array, d: number): Float64Array {
   return symmetricEigen(a, d).values.sort().reverse();
 }
 
+/** Options of {@link intrinsicDimension}. */
 export interface IntrinsicDimensionOptions {
+  /** A model of the data, in any prediction type (its score comes from its data prediction). */
   model: Model;
+  /** The forward process of the model (its α, σ). */
   process: Process;
   /** The point on the data manifold (length d). */
   x0: Float64Array;
@@ -19,6 +22,7 @@ export interface IntrinsicDimensionOptions {
   t: number;
   /** Perturbed copies x_t = α x0 + σ ε whose scores are stacked (≥ d). */
   samples: number;
+  /** Draws the perturbations ε. */
   rng: Rng;
 }
 

@@ -50,9 +50,13 @@ function likelihoodGuided(
   };
 }
 
+/** Options of {@link dps}. */
 export interface DpsOptions {
+  /** The prior, with the exact VJP of its data prediction. */
   prior: DifferentiableDenoiser;
+  /** The operator A (m×d); DPS does not use its noise std. */
   measurement: LinearMeasurement;
+  /** The observation y, m values. */
   y: ArrayLike<number>;
   /** ζ: step size of the likelihood gradient; 0 is the unconditional prior. */
   zeta: number;
@@ -78,9 +82,13 @@ export function dps(o: DpsOptions): Model {
   });
 }
 
+/** Options of {@link pigdm}. */
 export interface PigdmOptions {
+  /** The prior, with the exact VJP of its data prediction. */
   prior: DifferentiableDenoiser;
+  /** The operator A (m×d) and the noise std s; s = 0 needs A of full row rank. */
   measurement: LinearMeasurement;
+  /** The observation y, m values. */
   y: ArrayLike<number>;
   /** Multiplies the guidance term (the paper's adaptive weight is 1 in score form); default 1. */
   scale?: number;

@@ -48,10 +48,13 @@ export function minorityLevel(score: number, thresholds: Float64Array): number {
 /** Exact draws of x0 | x_t (n×draws×d), e.g. FullGmmOracle.posteriorAt(x, n, t).sample(draws, rng). */
 export type PosteriorDraws = (x: Float64Array, n: number, t: number, draws: number, rng: Rng) => Float64Array;
 
+/** Options of {@link minorityGuidance}. */
 export interface MinorityGuidanceOptions {
   /** The unconditional model whose data prediction is guided. */
   model: Model;
+  /** The forward process of the model (its α, σ). */
   process: Process;
+  /** Exact draws of x0 | x_t, from which the classifier gradient is estimated. */
   posteriorDraws: PosteriorDraws;
   /** Labels each x0 draw with its minority level (minorityScore + minorityLevel). */
   level: (x0: Float64Array, n: number) => Promise<Int32Array>;
@@ -61,6 +64,7 @@ export interface MinorityGuidanceOptions {
   scale: number;
   /** Draws of x0 | x_t per sample for the Monte Carlo classifier gradient (default 64). */
   draws?: number;
+  /** Passed to `posteriorDraws`. */
   rng: Rng;
 }
 

@@ -6,15 +6,21 @@ import { Denoiser } from '../models/denoiser.js';
 import { cholSolve, cholesky, matMul, matTVec, matVec, transpose } from '../core/linalg.js';
 import { usage } from '../core/errors.js';
 
+/** Options of {@link redDiff}. */
 export interface RedDiffOptions {
+  /** The diffusion prior, in any prediction type (converted to ε̂ through `process`). */
   model: Model;
+  /** The forward process the model was trained under. */
   process: Process;
+  /** The operator A (m×d) and the noise std s, which must be in (0, ∞). */
   measurement: LinearMeasurement;
+  /** The observation y, m values. */
   y: ArrayLike<number>;
   /** Noise times visited, in this order (the paper: descending); each costs one NFE. σ > 0 at each. */
   times: Float64Array;
   /** Number of independent runs (each with its own noise draws). */
   n: number;
+  /** Draws the noise ε of each iteration. */
   rng: Rng;
   /** λ, the regulariser weight (paper: 0.25). */
   lambda?: number;

@@ -44,13 +44,19 @@ export function systematicResample(weights: Float64Array, rng: Rng, count = weig
   return out;
 }
 
+/** Options of {@link smcPosterior}. */
 export interface SmcPosteriorOptions {
+  /** The prior, with the exact VJP of its data prediction (for the twist's gradient). */
   prior: DifferentiableDenoiser;
+  /** The operator A (m×d) and noise std s; s must be > 0 (the final weights are the likelihood N(y; A x0, s²I)). */
   measurement: LinearMeasurement;
+  /** The observation y, m values. */
   y: ArrayLike<number>;
   /** Decreasing process times ending at σ = 0 (process.tZero). */
   grid: Float64Array;
+  /** N, the number of particles (and of samples returned). */
   particles: number;
+  /** Draws the initial particles, the kernels' noise and the resampling uniforms. */
   rng: Rng;
   /** Resample when ESS/N falls below this (default 0.5; 1 resamples every step, 0 never). */
   essThreshold?: number;
@@ -58,14 +64,17 @@ export interface SmcPosteriorOptions {
   guidedProposal?: boolean;
 }
 
+/** What {@link smcPosterior} returns: the samples and the run's diagnostics. */
 export interface SmcPosteriorResult {
   /** N equally weighted particles (systematically resampled at the end), N×d. */
   x: Float64Array;
   /** ESS after each step's reweighting, before any resampling. */
   ess: Float64Array;
+  /** How many times the particles were resampled during the run (the final resampling not counted). */
   resamplings: number;
   /** Estimate of log p(y) under the sampler's prior chain (product of mean incremental weights). */
   logEvidence: number;
+  /** Prior evaluations (x̂0 with its VJP on all N particles): the number of grid times with σ > 0. */
   nfe: number;
 }
 

@@ -13,7 +13,9 @@ import { checkCount, LIMITS } from '../core/limits.js';
  * whose marginals are ρ_t for every ε ≥ 0 (ε = 0 is the ODE).
  */
 
+/** How `sampleInterpolant` integrates: the ODE by Euler or Heun, or the SDE by Euler–Maruyama. */
 export type InterpolantMethod = 'ode-euler' | 'ode-heun' | 'sde-euler-maruyama';
+/** Every InterpolantMethod, as accepted by `sampleInterpolant`. */
 export const interpolantMethods: readonly InterpolantMethod[] = ['ode-euler', 'ode-heun', 'sde-euler-maruyama'];
 
 function velocity(oracle: MixtureInterpolantOracle, x: Float64Array, n: number, t: number): Float64Array {
@@ -59,16 +61,21 @@ export function interpolantSde(
   return { x, nfe: times.length - 1 };
 }
 
+/** A `sampleInterpolant` run: the interpolant's config, its two end laws, the integrator and the batch. */
 export interface InterpolantRequest extends InterpolantConfig {
   /** The two end points, diagonal Gaussian mixtures with positive variances. */
   rho0: GmmSpec;
+  /** The target law ρ1 at t = 1 (see `rho0`). */
   rho1: GmmSpec;
+  /** Integrator (default "ode-heun"). */
   method?: InterpolantMethod;
   /** Diffusion of the SDE: a constant or a function of t (default 1; ignored by the ODE). */
   epsilon?: number | ((t: number) => number);
   /** Uniform steps from t = 0 to 1 (default 50). */
   steps?: number;
+  /** Number of samples (default x0's count when given, else 64). */
   n?: number;
+  /** Seed of the ρ0 draws and of the SDE noise (default 0). */
   seed?: number;
   /** Start samples (n × d); default n exact draws from ρ0. */
   x0?: Float64Array;

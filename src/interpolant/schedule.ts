@@ -9,19 +9,25 @@ import { cos, sin } from '../core/math.js';
  * γγ̇ is given instead of γ̇, since γ = √(a t(1 − t)) has γ̇ = ∞ at the ends but γγ̇ = a(1 − 2t)/2.
  */
 export interface Interpolant {
+  /** α(t), the weight of x0: 1 at t = 0, 0 at t = 1. */
   alpha(t: number): number;
+  /** β(t), the weight of x1: 0 at t = 0, 1 at t = 1. */
   beta(t: number): number;
+  /** α̇(t) = dα/dt. */
   dAlpha(t: number): number;
+  /** β̇(t) = dβ/dt. */
   dBeta(t: number): number;
+  /** γ(t) ≥ 0, the scale of the latent noise z; 0 at both ends. */
   gamma(t: number): number;
   /** γ(t)·γ̇(t), finite on [0, 1]. */
   gammaDotGamma(t: number): number;
 }
 
+/** An interpolant as plain config: the path of α, β and the noise level of γ (`makeInterpolant` builds it). */
 export interface InterpolantConfig {
   /** "linear": α = 1 − t, β = t; "trig": α = cos(πt/2), β = sin(πt/2). */
   path?: 'linear' | 'trig';
-  /** a in γ(t) = √(a t(1 − t)) (the paper's §4 choice); 0 gives a deterministic interpolant. */
+  /** a in γ(t) = √(a t(1 − t)) (the paper's §4 choice), default 1; 0 gives a deterministic interpolant. */
   noise?: number;
 }
 

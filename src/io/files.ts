@@ -107,10 +107,12 @@ function unravel(i: number, shape: readonly number[]): number[] {
   return out;
 }
 
+/** Write a tensor as a .npy file (encodeNpy's bytes), atomically: a failed write leaves the old file. */
 export async function writeNpyFile(path: string, t: Tensor): Promise<void> {
   await writeBytes(path, encodeNpy(t));
 }
 
+/** Read a file as UTF-8 text; a failure is a UsageError naming the file. */
 export async function readTextFile(path: string): Promise<string> {
   return new TextDecoder().decode(await readBytes(path));
 }
@@ -130,6 +132,7 @@ export async function readJsonObject(path: string): Promise<Record<string, unkno
   return value as Record<string, unknown>;
 }
 
+/** Write text to a file as UTF-8, atomically: a failed write leaves the old file. */
 export async function writeTextFile(path: string, text: string): Promise<void> {
   await writeBytes(path, text);
 }

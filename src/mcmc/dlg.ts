@@ -53,15 +53,19 @@ export function gmmNoiseLikelihood(gmm: GaussianMixture): NoiseLogLikelihood {
   };
 }
 
+/** A `sampleDmcmc` run: the model, the noise levels and chains, the Langevin step, and the final ODE solver. */
 export interface DmcmcRequest {
   /** A model bound to the EDM process (t = σ). */
   model: Model;
+  /** The EDM process; every chain level must be ≤ its σ_max (tMax). */
   process: Edm;
+  /** log p_σ(x) at every level, for the Gibbs draw of σ (e.g. `gmmNoiseLikelihood`). */
   noiseLikelihood: NoiseLogLikelihood;
   /** Increasing noise levels of the chain; default 16 geometric levels from 0.05 to 2. */
   sigmas?: Float64Array;
   /** Parallel chains (default 64); n must be a multiple. */
   chains?: number;
+  /** Chain iterations before the first emitted state (default 20). */
   burnIn?: number;
   /** Chain iterations between emitted states (default 1). */
   thin?: number;
@@ -69,18 +73,25 @@ export interface DmcmcRequest {
   stepSize?: number;
   /** Registry sampler for the ODE from σ_j to 0 (default dpmpp-2m) and its steps (default 4). */
   sampler?: string;
+  /** Karras-grid steps of each ODE solve (default 4). */
   steps?: number;
+  /** Number of output samples (default `chains`); each chain emits n / chains states. */
   n?: number;
+  /** Seed of the chains (default 0); the ODE solves from level j use seed + 1 + j. */
   seed?: number;
 }
 
+/** What `sampleDmcmc` returns: the denoised samples, where they started, and the cost. */
 export interface DmcmcResult {
+  /** The n samples after the ODE solves (n × d). */
   x: Float64Array;
   /** Chain level σ each sample was denoised from. */
   sigmaStart: Float64Array;
   /** Single-sample score evaluations: in the chains, in the ODE solves, and their sum per output sample. */
   mcmcEvaluations: number;
+  /** Single-sample evaluations in the ODE solves. */
   odeEvaluations: number;
+  /** (mcmcEvaluations + odeEvaluations) / n. */
   nfePerSample: number;
 }
 

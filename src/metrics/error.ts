@@ -8,14 +8,22 @@ import { UsageError } from '../core/errors.js';
  * component differs from the ground truth's) and the RMS over the samples that did not flip.
  */
 export interface SampleErrors {
+  /** RMS error over all n·d values. */
   rmsErr: number;
+  /** Largest absolute error of any value. */
   maxAbsErr: number;
+  /** Median over samples of each sample's RMS error over its d values. */
   medianSampleRmsErr: number;
+  /** Samples whose likeliest mixture component differs from their ground truth's. */
   modeFlips: number;
-  /** NaN when every sample flipped. */
+  /** RMS error over the samples that did not flip; NaN when every sample flipped. */
   rmsErrExclFlips: number;
 }
 
+/**
+ * The SampleErrors of n samples x against their exact endpoints `truth` (both n×d, d = gmm.d),
+ * mode flips judged by gmm's likeliest component.
+ */
 export function sampleErrors(x: Float64Array, truth: Float64Array, gmm: GaussianMixture): SampleErrors {
   const d = gmm.d;
   if (x.length !== truth.length || x.length % d !== 0) {

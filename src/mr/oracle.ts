@@ -9,12 +9,14 @@ import { UsageError } from '../core/errors.js';
  * so that x0 = αx − σ̃v + (1 − α)μ and ε = (αv + σ̃ (x − μ))/λ.
  */
 export type MrPrediction = 'noise' | 'data' | 'velocity';
+/** Every MrPrediction, for validating user input. */
 export const mrPredictions: readonly MrPrediction[] = ['noise', 'data', 'velocity'];
 
 /** A mean-reverting model: its output for n samples at time t, conditioned on μ (n×d values, or d shared). */
 export interface MrModel {
   readonly prediction: MrPrediction;
   readonly dim: number;
+  /** The model's `prediction` (n×dim values) for the n samples x (n×dim) at time t ∈ [0, 1], given the mean μ. */
   predict(x: Float64Array, n: number, t: number, mu: Float64Array): Promise<Float64Array>;
 }
 
@@ -72,10 +74,12 @@ export class MrOracle implements MrModel {
     this.dim = gmm.d;
   }
 
+  /** `predictSync`, resolved as a promise. */
   predict(x: Float64Array, n: number, t: number, mu: Float64Array): Promise<Float64Array> {
     return Promise.resolve(this.predictSync(x, n, t, mu));
   }
 
+  /** The exact noise, data or velocity prediction (per `prediction`) at time t; needs σ(t) > 0. */
   predictSync(x: Float64Array, n: number, t: number, mu: Float64Array): Float64Array {
     const { dim, process: p } = this;
     if (x.length !== n * dim) throw new UsageError(`mean-reverting oracle expects ${n}×${dim} values, got ${x.length}`);

@@ -19,6 +19,7 @@ export interface MeanRevertingConfig {
   tMin?: number;
 }
 
+/** IR-SDE's mean-reverting process in y = x − μ (see MeanRevertingConfig): α_t = e^{−θ̄_1 t}, σ_t = λ√(1 − α_t²), t ∈ [0, 1]. */
 export class MeanReverting implements Process {
   readonly name = 'mean-reverting';
   readonly tMax = 1;
@@ -40,6 +41,7 @@ export class MeanReverting implements Process {
   theta(): number {
     return this.thetaBar;
   }
+  /** α_t = e^{−θ̄_1 t}: how much of y0 = x0 − μ remains at t. */
   alpha(t: number): number {
     return exp(-this.thetaBar * t);
   }
@@ -47,6 +49,7 @@ export class MeanReverting implements Process {
   private unitSigma(t: number): number {
     return Math.sqrt(-expm1(-2 * this.thetaBar * t));
   }
+  /** σ_t = λ√(1 − α_t²), rising from 0 at t = 0 towards the stationary λ. */
   sigma(t: number): number {
     return this.lambda * this.unitSigma(t);
   }
@@ -60,6 +63,7 @@ export class MeanReverting implements Process {
   dAlpha(t: number): number {
     return -this.thetaBar * this.alpha(t);
   }
+  /** dσ/dt = λθ̄_1 α_t² / √(1 − α_t²) (infinite at t = 0). */
   dSigma(t: number): number {
     const a = this.alpha(t);
     return (this.lambda * this.thetaBar * a * a) / this.unitSigma(t);

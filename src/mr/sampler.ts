@@ -22,10 +22,14 @@ import { checkCount, LIMITS } from '../core/limits.js';
  * The IR-SDE posterior sampler (Luo et al. 2023, Refusion Eq. 8–10) is the baseline of MRS.
  */
 export type MrSolver = 'ode' | 'sde' | 'posterior';
+/** The prediction the MR Sampler's update rules are written in: data (x̂0) or noise (ε̂). */
 export type MrParameterization = 'data' | 'noise';
 
+/** A `sampleMr` run: the model, its process and μ, the solver, the grid and the batch. */
 export interface MrRequest {
+  /** The network or oracle; its outputs are converted from its own `prediction` as each update needs. */
   model: MrModel;
+  /** The mean-reverting process the model was trained on. */
   process: MeanReverting;
   /** The terminal mean μ (the degraded / conditioning image): d values shared, or n×d. */
   mu: Float64Array;
@@ -37,17 +41,25 @@ export interface MrRequest {
   order?: number;
   /** Steps (= NFE) of the default grid: uniform in t from 1 to 0 (MRS's "linspace"). Default 10. */
   steps?: number;
+  /** Decreasing times to step through, as a grid spec or explicit times; overrides `steps`' default grid. */
   grid?: GridSpec | Float64Array;
+  /** Number of samples (default xT's count when given, else μ's rows). */
   n?: number;
+  /** Seed of the start noise and of the SDE / posterior noise (default 0). */
   seed?: number;
   /** x at the first grid time (n×d); default μ + σ(t_0)·z (IR-SDE's noisy state). */
   xT?: Float64Array;
 }
 
+/** What `sampleMr` returns. */
 export interface MrResult {
+  /** The samples at the grid's last time (n×d). */
   x: Float64Array;
+  /** Where sampling started (n×d). */
   xT: Float64Array;
+  /** Model calls (one per step). */
   nfe: number;
+  /** The time grid used. */
   grid: Float64Array;
 }
 

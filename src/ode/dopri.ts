@@ -10,18 +10,25 @@ import { RunError, UsageError } from '../core/errors.js';
 /** dy/dt = f(t, y): writes the derivative into `out` (same length as y). */
 export type VectorField = (t: number, y: Float64Array, out: Float64Array) => void;
 
+/** Error control of dop853: each step's estimated local error must stay below atol + rtol·max(|y|, |y_new|) in every component. */
 export interface OdeOptions {
-  /** Relative and absolute tolerance of the local error, per component (default 1e-12 both). */
+  /** Relative tolerance of the local error, per component (default 1e-12). */
   rtol?: number;
+  /** Absolute tolerance of the local error, per component (default 1e-12). */
   atol?: number;
   /** Most accepted plus rejected steps before giving up (default 100000). */
   maxSteps?: number;
 }
 
+/** What dop853 returns: the state at t1 and the work it took. */
 export interface OdeSolution {
+  /** y(t1). */
   y: Float64Array;
+  /** Accepted steps. */
   steps: number;
+  /** Rejected steps (error estimate above tolerance, retried with a smaller h). */
   rejected: number;
+  /** Calls of the vector field f. */
   evaluations: number;
 }
 

@@ -39,6 +39,7 @@ export async function pfgmHeun(
   return { x, nfe };
 }
 
+/** A `samplePfgm` run: the data set, D, the Karras σ grid (EDM's defaults), and the batch. */
 export interface PfgmRequest {
   /** The data set y_k (each of N values). */
   points: readonly (readonly number[])[];
@@ -48,19 +49,27 @@ export interface PfgmRequest {
   D?: number;
   /** Heun steps (NFE = 2·steps − 1); default 18 as EDM on CIFAR-10. */
   steps?: number;
+  /** Number of samples (default xT's count when given, else 64). */
   n?: number;
+  /** Seed of the prior draw (default 0). */
   seed?: number;
+  /** Smallest nonzero σ of the grid (default 0.002). */
   sigmaMin?: number;
+  /** Largest σ, where sampling starts at r_max = σ_max√D (default 80). */
   sigmaMax?: number;
-  /** Karras et al. 2022, Eq. 5 exponent. */
+  /** Karras et al. 2022, Eq. 5 exponent (default 7). */
   rho?: number;
   /** Start x at σ_max (n × N); default a draw from the PFGM++ prior at r_max = σ_max√D. */
   xT?: Float64Array;
 }
 
+/** What `samplePfgm` returns: the samples, where they started, and the cost. */
 export interface PfgmResult {
+  /** The n samples at σ = 0 (n × N). */
   x: Float64Array;
+  /** The start at σ_max (n × N). */
   xT: Float64Array;
+  /** Denoiser calls. */
   nfe: number;
   /** The σ grid (ending at 0); r = σ√D. */
   sigmas: Float64Array;

@@ -12,14 +12,17 @@ export interface Process {
   readonly tMin: number;
   /** A time at which σ = 0 and α = 1 exactly (the clean data), where one exists. */
   readonly tZero: number;
+  /** Signal scale α(t) of x_t = α(t)·x0 + σ(t)·ε at process time t. */
   alpha(t: number): number;
+  /** Noise scale σ(t) of x_t = α(t)·x0 + σ(t)·ε at process time t. */
   sigma(t: number): number;
   /** λ(t) = log α(t) − log σ(t), computed stably. */
   logSnr(t: number): number;
   /** The inverse of logSnr on [tZero, tMax]. */
   tOfLogSnr(lambda: number): number;
-  /** dα/dt and dσ/dt, for the probability-flow ODE and the SDE. */
+  /** dα/dt at process time t, for the probability-flow ODE and the SDE. */
   dAlpha(t: number): number;
+  /** dσ/dt at process time t, for the probability-flow ODE and the SDE. */
   dSigma(t: number): number;
   /** Standard deviation of x at tMax under the prior the sampler starts from. */
   priorStd(t: number): number;

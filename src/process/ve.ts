@@ -7,11 +7,15 @@ import { exp, log } from '../core/math.js';
  * λ = −log σ. Karras grids, k-diffusion samplers and EDM preconditioning live in this coordinate.
  */
 export interface EdmConfig {
+  /** Smallest σ, the default end of sampling grids (default 0.002). */
   sigmaMin?: number;
+  /** Largest σ, where sampling starts (default 80). */
   sigmaMax?: number;
+  /** Standard deviation of the data, for EDM's preconditioning (default 0.5). */
   sigmaData?: number;
 }
 
+/** EDM's process (Karras et al. 2022): x_t = x0 + σε with t = σ, on [sigmaMin, sigmaMax]. */
 export class Edm implements Process {
   readonly name = 'edm';
   readonly tMax: number;
@@ -28,24 +32,31 @@ export class Edm implements Process {
     }
     this.config = { name: this.name, sigmaMin: this.tMin, sigmaMax: this.tMax, sigmaData: this.sigmaData };
   }
+  /** α = 1 at every t (Process.alpha). */
   alpha(): number {
     return 1;
   }
+  /** σ(t) = t (Process.sigma). */
   sigma(t: number): number {
     return t;
   }
+  /** λ(t) = −log t (Process.logSnr). */
   logSnr(t: number): number {
     return -log(t);
   }
+  /** t = σ = e^{−λ} (Process.tOfLogSnr). */
   tOfLogSnr(lambda: number): number {
     return exp(-lambda);
   }
+  /** dα/dt = 0 (Process.dAlpha). */
   dAlpha(): number {
     return 0;
   }
+  /** dσ/dt = 1 (Process.dSigma). */
   dSigma(): number {
     return 1;
   }
+  /** The prior N(0, t²I) at t: standard deviation t = σ (Process.priorStd). */
   priorStd(t: number): number {
     return t;
   }
@@ -56,10 +67,13 @@ export class Edm implements Process {
  * [0, 1]; σ → 0 only as t → −∞, which is its tZero.
  */
 export interface VeConfig {
+  /** σ at t = 0 (default 0.01). */
   sigmaMin?: number;
+  /** σ at t = 1, where sampling starts (default 50). */
   sigmaMax?: number;
 }
 
+/** The VE SDE process (Song et al. 2021): x_t = x0 + σ(t)ε with σ(t) = σ_min (σ_max/σ_min)^t, t ∈ [0, 1]. */
 export class Ve implements Process {
   readonly name = 've';
   readonly tMax = 1;
@@ -78,24 +92,31 @@ export class Ve implements Process {
     this.logRatio = log(this.sigmaMax / this.sigmaMin);
     this.config = { name: this.name, sigmaMin: this.sigmaMin, sigmaMax: this.sigmaMax };
   }
+  /** α = 1 at every t (Process.alpha). */
   alpha(): number {
     return 1;
   }
+  /** σ(t) = σ_min · exp(t · log(σ_max/σ_min)) (Process.sigma). */
   sigma(t: number): number {
     return this.sigmaMin * exp(t * this.logRatio);
   }
+  /** λ(t) = −log σ(t), linear in t (Process.logSnr). */
   logSnr(t: number): number {
     return -log(this.sigmaMin) - t * this.logRatio;
   }
+  /** t = (−λ − log σ_min) / log(σ_max/σ_min) (Process.tOfLogSnr). */
   tOfLogSnr(lambda: number): number {
     return (-lambda - log(this.sigmaMin)) / this.logRatio;
   }
+  /** dα/dt = 0 (Process.dAlpha). */
   dAlpha(): number {
     return 0;
   }
+  /** dσ/dt = σ(t) · log(σ_max/σ_min) (Process.dSigma). */
   dSigma(t: number): number {
     return this.sigma(t) * this.logRatio;
   }
+  /** The prior N(0, σ(t)²I) at t: standard deviation σ(t) (Process.priorStd). */
   priorStd(t: number): number {
     return this.sigma(t);
   }

@@ -14,9 +14,13 @@ import { cos, exp, log } from '../core/math.js';
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 
 export interface VpDiscreteConfig {
+  /** Number N of training timesteps 0 … N−1 (diffusers' `num_train_timesteps`, default 1000). */
   numTrainTimesteps?: number;
+  /** β_0 of the linear and scaled_linear schedules (diffusers' `beta_start`, default 0.0001). */
   betaStart?: number;
+  /** β_{N−1} of the linear and scaled_linear schedules (diffusers' `beta_end`, default 0.02). */
   betaEnd?: number;
+  /** Named β schedule (diffusers' `beta_schedule`, default linear). */
   betaSchedule?: BetaSchedule;
   /** β's given outright (diffusers' `trained_betas`); the schedule and its range are then unused. */
   trainedBetas?: readonly number[];
@@ -63,6 +67,7 @@ function cosineBetas(n: number): Float32Array {
   return out;
 }
 
+/** The n float32 β's of a named diffusers schedule; start and end are unused by squaredcos_cap_v2. */
 export function betas(schedule: BetaSchedule, start: number, end: number, n: number): Float32Array {
   switch (schedule) {
     case 'linear':
@@ -105,12 +110,18 @@ export function alphasCumprod(b: Float32Array): Float32Array {
   return out;
 }
 
+/**
+ * The discrete DDPM process (Ho et al. 2020) as diffusers' schedulers define it: time t is the
+ * training timestep index, tMax = N − 1, and t = −1 is the clean end; α = √ᾱ, σ = √(1 − ᾱ).
+ */
 export class VpDiscrete implements Process {
   readonly name = 'vp-discrete';
   readonly tMax: number;
   readonly tMin = 0;
   readonly tZero = -1;
+  /** ᾱ_i for i = 0 … N−1, float32 (diffusers' `alphas_cumprod`). */
   readonly alphasCumprod: Float32Array;
+  /** β_i for i = 0 … N−1, float32, after any zero-terminal-SNR rescaling. */
   readonly betas: Float32Array;
   /** σ_VE at t = −1, 0, …, N−1 (index t + 1), in float64 from the float32 ᾱ. */
   private readonly sigmaVe: Float64Array;
@@ -168,12 +179,15 @@ export class VpDiscrete implements Process {
     return w === 0 ? this.sigmaVe[i] : w === 1 ? this.sigmaVe[i + 1] : (1 - w) * this.sigmaVe[i] + w * this.sigmaVe[i + 1];
   }
 
+  /** α(t) = √ᾱ(t) (Process.alpha). */
   alpha(t: number): number {
     return Math.sqrt(this.alphaBar(t));
   }
+  /** σ(t) = √(1 − ᾱ(t)) (Process.sigma). */
   sigma(t: number): number {
     return Math.sqrt(1 - this.alphaBar(t));
   }
+  /** λ(t) = ½(log ᾱ − log(1 − ᾱ)) from the table at integer t, −log σ_VE(t) between (Process.logSnr). */
   logSnr(t: number): number {
     if (Number.isInteger(t) && t >= 0) {
       const ab = this.alphasCumprod[t];
@@ -221,14 +235,23 @@ export class VpDiscrete implements Process {
     const i = Math.min(Math.floor(t + 1), this.sigmaVe.length - 2);
     return this.sigmaVe[i + 1] - this.sigmaVe[i];
   }
+  /**
+   * dα/dt = −σ_VE (1 + σ_VE²)^{−3/2} · dσ_VE/dt, with α = 1/√(1 + σ_VE²) and dσ_VE/dt the slope of
+   * the linear piece holding t (the one to the right at an integer t < tMax) (Process.dAlpha).
+   */
   dAlpha(t: number): number {
     const s = this.sigmaVeAt(t);
     return -s * cubeInvSqrt(1 + s * s) * this.slope(t);
   }
+  /**
+   * dσ/dt = (1 + σ_VE²)^{−3/2} · dσ_VE/dt, with σ = σ_VE/√(1 + σ_VE²) and dσ_VE/dt the slope of the
+   * linear piece holding t (the one to the right at an integer t < tMax) (Process.dSigma).
+   */
   dSigma(t: number): number {
     const s = this.sigmaVeAt(t);
     return cubeInvSqrt(1 + s * s) * this.slope(t);
   }
+  /** 1: sampling starts from N(0, I) (Process.priorStd). */
   priorStd(): number {
     return 1;
   }

@@ -41,7 +41,9 @@ export function calibrationTimes(p: Process, n: number, seed: number, dist: Time
   return times;
 }
 
+/** Input of `trajectoryInputs`: the process and model, each sample's calibration time, and the start x_T. */
 export interface TrajectoryRequest {
+  /** The process the model samples; the times must lie in its [tMin, tMax]. */
   process: Process;
   /** The model on the samples with these indices (a class-conditional model gets their labels). */
   modelFor: (indices: Int32Array) => Model;
@@ -49,6 +51,7 @@ export interface TrajectoryRequest {
   times: Float64Array;
   /** x_T at tMax, n × dim (process coordinates). */
   xT: Float64Array;
+  /** Called after each distinct calibration time is reached, with the segments done and their total. */
   onStep?: (step: number, total: number) => void;
 }
 

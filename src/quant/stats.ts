@@ -37,6 +37,7 @@ export class ActivationHistogram {
     return this.n;
   }
 
+  /** Adds a batch of values, doubling the range as needed; a RangeError on a non-finite value, before anything is added. */
   add(values: ArrayLike<number>): void {
     let lo = this.lo;
     let hi = this.hi;
@@ -141,8 +142,11 @@ export class ActivationHistogram {
   }
 }
 
+/** An asymmetric affine quantiser as `affineQuantiser` builds it: x ≈ (q − zeroPoint)·scale. */
 export interface AffineQuantiser {
+  /** Step s between adjacent levels. */
   scale: number;
+  /** Integer level z that stands for 0. */
   zeroPoint: number;
   /** x → dequantise(quantise(x)). */
   fakeQuant(x: number): number;
@@ -181,6 +185,7 @@ export class CalibrationStatistics {
 
   constructor(readonly bins = 8192) {}
 
+  /** Adds a batch of values of the tensor `name`, starting its histogram when the name is new. */
   add(name: string, values: ArrayLike<number>): void {
     let h = this.tensors.get(name);
     if (!h) {
@@ -194,6 +199,7 @@ export class CalibrationStatistics {
     return [...this.tensors.keys()];
   }
 
+  /** The histogram of the tensor `name`; undefined when no values of it were added. */
   histogram(name: string): ActivationHistogram | undefined {
     return this.tensors.get(name);
   }

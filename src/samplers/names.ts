@@ -2,6 +2,7 @@ import type { GridSpec } from '../grid/index.js';
 import type { OptionValue } from './types.js';
 
 /**
+ * @module
  * Names users bring from other tools, each meaning what it means there: the sampler, its options
  * and — where the name fixes one — the σ schedule. Read from the tools' sources (A1111 v1.10.1
  * modules/sd_samplers_kdiffusion.py and sd_schedulers.py; ComfyUI comfy/samplers.py and
@@ -13,8 +14,10 @@ import type { OptionValue } from './types.js';
  * the model's uniform timesteps, Diffuse's `normal` grid, for Euler, Euler a, LMS, Heun).
  * ComfyUI names only the sampler; its scheduler is the grid (`--grid normal|simple|karras|…`).
  */
+/** The tool a name comes from. */
 export type Tool = 'A1111' | 'ComfyUI';
 
+/** A name from A1111 or ComfyUI and what it runs there, in Diffuse's terms (findSampler resolves it). */
 export interface NamedRun {
   /** The name as the tool spells it. */
   name: string;
@@ -30,7 +33,7 @@ export interface NamedRun {
   note?: string;
   /**
    * The tool builds whatever schedule the user picks for steps + 1 and drops the next-to-last σ
-   * (ComfyUI's KSampler for dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2); the CLI applies it to --grid.
+   * (ComfyUI's KSampler for dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2); sample() applies it to any grid spec.
    */
   dropPenultimate?: boolean;
 }
@@ -64,10 +67,11 @@ function comfy(name: string, sampler: string, options: Record<string, OptionValu
 }
 
 const dropNote = 'A1111 builds steps + 1 sigmas and drops the next-to-last (discard_next_to_last_sigma)';
-const ksamplerDrop = "ComfyUI's KSampler node builds steps + 1 sigmas and drops the next-to-last for this sampler (its custom-sampling nodes do not): `diffuse sample` does the same to any --grid (in the library: the grid { type: 'drop-penultimate', of })";
+const ksamplerDrop = "ComfyUI's KSampler node builds steps + 1 sigmas and drops the next-to-last for this sampler (its custom-sampling nodes do not): `diffuse sample` and sample() do the same to any grid spec";
 /** A ComfyUI name whose KSampler drops the next-to-last σ of any schedule. */
 const dropping = (run: NamedRun): NamedRun => ({ ...run, dropPenultimate: true });
 
+/** Every A1111 and ComfyUI name Diffuse runs as the tool does (`diffuse list names`). */
 export const namedRuns: readonly NamedRun[] = [
   a1111('DPM++ 2M', 'dpmpp-2m', kd2m, karras, 'sample_dpmpp_2m'),
   a1111('DPM++ 2M Karras', 'dpmpp-2m', kd2m, karras, 'sample_dpmpp_2m'),
@@ -114,6 +118,7 @@ export const namedRuns: readonly NamedRun[] = [
   dropping(comfy('uni_pc_bh2', 'unipc', { variant: 'bh2', order: 3 }, undefined, `${ksamplerDrop}; ComfyUI also ends on σ = 0.001 instead of 0`)),
 ];
 
+/** Names from those tools Diffuse has no sampler for: findSampler refuses them naming the nearest. */
 export const unsupportedNames: readonly UnsupportedName[] = [
   ...['DPM fast', 'dpm_fast'].map((name) => ({
     name, tool: (name === 'DPM fast' ? 'A1111' : 'ComfyUI') as Tool,

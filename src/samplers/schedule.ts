@@ -49,11 +49,12 @@ export interface ScheduleOptions {
 
 const MAX_ORDER = 3;
 
-/** "d2c,n1" ↔ steps. */
+/** Steps → their "d2c,n1" text (data/noise prediction, order, c = corrected). */
 export function formatPlan(steps: readonly StepPlan[]): string {
   return steps.map((s) => `${s.prediction === 'data' ? 'd' : 'n'}${s.order}${s.corrector ? 'c' : ''}`).join(',');
 }
 
+/** A "d2c,n1,…" text → its steps; a malformed entry is a UsageError naming it. */
 export function parsePlan(plan: string): StepPlan[] {
   if (plan.trim() === '') return [];
   return plan.split(',').map((item) => {
@@ -194,7 +195,7 @@ function validate(o: ScheduleOptions): void {
 }
 
 export const scheduleSamplers = [
-  entry<ScheduleOptions>({
+  entry({
     name: 'schedule',
     aliases: ['usf', 'USF', 'S3', 'solver-schedule'],
     family: 'schedule',

@@ -7,9 +7,11 @@ import { echo, integer, list, oneOf, record, text, validate } from '../../io/sch
  * The masked-LM card: a small JSON file next to an .onnx masked language model saying how Diffuse's
  * tokens 0..V−1 and its mask map onto the network's vocabulary, how the graph's inputs and output are
  * named, and how to turn tokens into text. Validated once here (pure, no file access).
+ * This is the value its `format` field must have.
  */
 export const MLM_CARD_FORMAT = 'diffuse-mlm-card/v1';
 
+/** How a card's tokenizer splits text: one character per token, or space-separated words. */
 export type TokenizerKind = 'char' | 'word';
 
 /** Token v is `tokens[v]`; `char` text is one character per token, `word` text is tokens separated by spaces. */
@@ -20,6 +22,7 @@ export interface TokenizerSpec {
   unknown?: string;
 }
 
+/** A validated masked-LM card (see MLM_CARD_FORMAT), in camelCase with its defaults filled in; `parseMlmCard` makes it. */
 export interface MlmCard {
   /** Path of the network, relative to the card's folder (or absolute). */
   onnx: string;
@@ -31,12 +34,17 @@ export interface MlmCard {
   maskId: number;
   /** Network id of Diffuse token v (default v); logits at other ids are ignored. */
   tokenIds: number[];
+  /** Graph input names: token ids (default "input_ids") and, if the graph has one, the attention mask (fed all ones). */
   inputs: { ids: string; attentionMask?: string };
+  /** Graph output holding the logits, [batch, L, V′] (default "logits"). */
   output: string;
   /** Present when the network reads t ∈ [0, 1] (float32, one per sequence); absent for RADD-style models. */
   time?: { input: string };
+  /** How to turn tokens into text and back; absent when the card has none. */
   tokenizer?: TokenizerSpec;
+  /** Most sequences per network run; larger batches are split (default: the whole batch). */
   maxBatch?: number;
+  /** Free text describing the model. */
   description?: string;
 }
 

@@ -7,15 +7,19 @@ import { linearSchedule, type MaskSchedule } from '../schedule.js';
 import { evaluateRows, maskedCount, maskTimes, unmaskProbability, type DiscreteRun, type DiscreteSample } from './types.js';
 import { checkCount, LIMITS } from '../../core/limits.js';
 
+/** Options of `aps`: the time grid, the observation, and the guidance and remasking variants. */
 export interface ApsOptions {
   /** Number of steps N (ignored when `times` is given): one model call each. */
   steps: number;
+  /** A non-increasing time grid in [0, 1] to use instead of the uniform one. */
   times?: Float64Array;
   /** How many tokens stay masked after each step, ⌊m_0 (1 − α(s))⌋ (anchored) or the unmask probability (random). */
   schedule?: MaskSchedule;
+  /** The measured tokens y and their flip probability ρ. */
   observation: TokenObservation;
   /** Gradient steps on the guided logits per denoising step (the paper's inner loop; no model calls). */
   innerSteps?: number;
+  /** Step size of each inner gradient step on the logits φ (default 0.5). */
   learningRate?: number;
   /**
    * λ of the proximity term λ KL(p_φ ‖ p_θ) (Thm. 3.2's log x_θ/x_φ term) in the inner loss; 0 keeps

@@ -25,10 +25,13 @@ export function oracleScorer(oracle: MarkovOracle): SequenceScorer {
   };
 }
 
+/** Options of `edlm`: the time grid, the masking schedule, the energy and the importance sampling. */
 export interface EdlmOptions {
   /** Number of steps N of the time-uniform grid (ignored when `times` is given). */
   steps: number;
+  /** A non-increasing time grid in [0, 1] to use instead of the uniform one. */
   times?: Float64Array;
+  /** Masking schedule that decides which tokens unmask at which step (default linear). */
   schedule?: MaskSchedule;
   /** The autoregressive model whose likelihood defines the energy. */
   energy: SequenceScorer;
@@ -36,9 +39,11 @@ export interface EdlmOptions {
   candidates?: number;
   /** Importance sampling only at steps starting at t with windowEnd ≤ t ≤ windowStart (EDLM's is_start / is_end); default the whole run. */
   windowStart?: number;
+  /** Lower end of the importance-sampling window (default 0); see `windowStart` (default 1). */
   windowEnd?: number;
 }
 
+/** What `edlm` returns: the samples and counts of `DiscreteSample`, plus the energy model's work. */
 export interface EdlmSample extends DiscreteSample {
   /** Sequences scored by the energy's model. */
   energyEvaluations: number;

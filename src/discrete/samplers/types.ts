@@ -23,6 +23,7 @@ export interface DiscreteRun {
   init?: Int32Array;
 }
 
+/** The sampler's starting tokens: a checked copy of `run.init`, or n all-masked sequences when it is absent. */
 export function startTokens(model: DiscreteDenoiser, run: DiscreteRun): Int32Array {
   const { n, init } = run;
   if (init === undefined) return allMasked(n, model.length, model.vocabSize);

@@ -19,20 +19,35 @@ export const CARD_FORMAT = 'diffuse-model-card/v1';
  * preconditioning around the network (Karras et al. 2022, Table 1).
  */
 export type TimeKind = 'discrete' | 'continuous' | 'sigma' | 'edm_c_noise';
+/** Element type of the network's time input; it must match the graph's (an int64 input gets the nearest integer). */
 export type TimeDtype = 'float32' | 'float16' | 'int64';
+/** Every TimeKind a card may give as `time.kind`. */
 export const timeKinds: readonly TimeKind[] = ['discrete', 'continuous', 'sigma', 'edm_c_noise'];
+/** Every TimeDtype a card may give as `time.dtype`. */
 export const timeDtypes: readonly TimeDtype[] = ['float32', 'float16', 'int64'];
+/** The prediction types a model card may declare (every Prediction but score). */
 export const cardPredictions: readonly Prediction[] = ['epsilon', 'sample', 'v_prediction', 'velocity'];
 
+/**
+ * A validated model card with defaults filled in (parseModelCard's result), in camelCase; the file
+ * itself is snake_case JSON with `format` "diffuse-model-card/v1".
+ */
 export interface ModelCard {
   /** Path of the network, relative to the card's folder (or absolute). */
   onnx: string;
+  /** What the network predicts (ε, x0 as "sample", v or flow velocity). */
   prediction: Prediction;
+  /** The process the network was trained on, as createProcess takes it. */
   process: ProcessConfig;
+  /** The time input's name (default "timestep"), what it reads (default discrete) and its element type (default float32). */
   time: { input: string; kind: TimeKind; dtype: TimeDtype };
+  /** Names of the sample input (default "sample") and, for a class-conditional network, the class-label input. */
   inputs: { sample: string; classLabels?: string };
+  /** Name of the output the prediction is read from (default "out_sample"). */
   output: string;
+  /** Shape of one sample, without the batch axis, e.g. [1, 28, 28]. */
   sampleShape: number[];
+  /** Number of classes of a class-conditional network (labels 0 … numClasses−1). */
   numClasses?: number;
   /** Label of the unconditional ("null") class for classifier-free guidance. */
   nullClass?: number;
@@ -42,6 +57,7 @@ export interface ModelCard {
   dataRange?: [number, number];
   /** Classifier card (training/classifier.py) that scores this model's samples in `diffuse eval`, relative to this card. */
   classifier?: string;
+  /** One line about the model, shown by `diffuse list`. */
   description?: string;
 }
 

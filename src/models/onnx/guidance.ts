@@ -3,8 +3,13 @@ import { UsageError } from '../../core/errors.js';
 import type { Labels, OnnxDenoiser } from './denoiser.js';
 import { classifierFreeGuidance, type CfgOptions } from '../../guidance/cfg.js';
 
+/**
+ * How guided() runs the network: `doubled` = one run on the conditional and unconditional copies
+ * stacked into a batch of 2n, `two-pass` = two runs of n.
+ */
 export type GuidanceBatching = 'doubled' | 'two-pass';
 
+/** Options of guided(): labels, scale, batching, and classifierFreeGuidance's convention, rescale and interval. */
 export interface OnnxGuidanceOptions extends Pick<CfgOptions, 'convention' | 'rescale' | 'interval'> {
   /** Class label of each sample. */
   labels: Labels;

@@ -15,6 +15,7 @@ export interface NodeRuntime {
 /** Options for onnxruntime-node sessions (threads, graph optimisation, execution providers, …). */
 export type NodeSessionOptions = InferenceSession.SessionOptions;
 
+/** How to install the optional onnxruntime-node peer dependency, as error messages tell the user. */
 export const INSTALL_NODE_RUNTIME =
   'npm install onnxruntime-node@1.30.0 (its CPU runtime ships in the package; to skip the CUDA download of its install script, first run `npm pkg set allowScripts.onnxruntime-node=false --json`, or set ONNXRUNTIME_NODE_INSTALL=skip)';
 

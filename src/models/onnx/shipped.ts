@@ -13,14 +13,18 @@ import { readJsonObject } from '../../io/files.js';
 /** The package's models/ folder (the same from src/ under tsx and from dist/ when installed). */
 export const shippedModelsDir: string = fileURLToPath(new URL('../../../models/', import.meta.url));
 
+/** What a shipped network is, read from its card's `format`: a diffusion denoiser, an image classifier or a masked language model. */
 export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm';
 
+/** One network in the package's models/ folder, as shippedModels lists it. */
 export interface ShippedModel {
   /** Folder name, the name `--model` takes. */
   name: string;
+  /** Which kind of card it has. */
   kind: ShippedModelKind;
   /** Absolute path of its card. */
   card: string;
+  /** Its card's description ("" when it has none). */
   description: string;
 }
 

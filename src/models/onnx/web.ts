@@ -1,14 +1,17 @@
+/**
+ * Browser entry point: model cards and networks fetched over HTTP (or bundled by the app) and run
+ * by onnxruntime-web, on WebGPU where the browser has it, else on WebAssembly. No Node-only imports.
+ * @module
+ */
 import { env, InferenceSession, Tensor } from 'onnxruntime-web';
 import { UsageError } from '../../core/errors.js';
 import { parseModelCard } from './card.js';
 import { OnnxDenoiser } from './denoiser.js';
 import { readChunks, type LoadProgress } from './progress.js';
 
-/**
- * Browser entry point: model cards and networks fetched over HTTP (or bundled by the app) and run
- * by onnxruntime-web, on WebGPU where the browser has it, else on WebAssembly. No Node-only imports.
- */
+/** A backend onnxruntime-web runs networks on. */
 export type WebBackend = 'webgpu' | 'wasm';
+/** Every WebBackend, in the default order of preference: WebGPU first, then WebAssembly. */
 export const webBackends: readonly WebBackend[] = ['webgpu', 'wasm'];
 
 /** A card (parsed JSON) and its network's bytes, for apps that bundle or fetch the model themselves. */
@@ -19,6 +22,7 @@ export interface BundledModel {
   source?: string;
 }
 
+/** Options of loadOnnxModelWeb: backends, where the .wasm files are, fetch, session options, progress. */
 export interface WebLoadOptions {
   /** Backends to try, in order; the first this browser has is used. Default: ['webgpu', 'wasm']. */
   executionProviders?: readonly WebBackend[];
@@ -36,7 +40,9 @@ export interface WebLoadOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
+/** What loadOnnxModelWeb returns: the model, the backend it runs on, and how to free it. */
 export interface WebModel {
+  /** The loaded network behind the Model interface. */
   model: OnnxDenoiser;
   /** The backend the session runs on. */
   backend: WebBackend;

@@ -99,8 +99,10 @@ const problems: Record<string, { describe: string; make: () => GmmSpec }> = {
   point: { describe: 'a single point mass in d=2 (exactness tests)', make: point },
 };
 
+/** Names of the built-in problems (e.g. "ring8"), in the order `diffuse list` shows them. */
 export const builtinNames: string[] = Object.keys(problems);
 
+/** One-line description of the named built-in problem, for `diffuse list`; UsageError if unknown. */
 export function builtinDescription(name: string): string {
   return lookup(name).describe;
 }

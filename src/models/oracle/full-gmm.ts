@@ -379,10 +379,17 @@ export class NoisyPosterior {
 
 /** A model whose x0 (and Jacobian) can be differentiated exactly: what DPS and ΠGDM need. */
 export interface DifferentiableDenoiser {
+  /** The process whose time t denoiseWithVjp reads. */
   readonly process: Process;
+  /** Shape of one sample, e.g. [2]. */
   readonly sampleShape: readonly number[];
   /** E[x0 | x_t] for n samples and its vector–Jacobian product v ↦ vᵀ ∂x̂0/∂x_t, per sample. */
-  denoiseWithVjp(x: Float64Array, n: number, t: number): { x0: Float64Array; vjp(v: Float64Array): Float64Array };
+  denoiseWithVjp(x: Float64Array, n: number, t: number): {
+    /** E[x0 | x_t], n×d. */
+    x0: Float64Array;
+    /** vᵀ ∂x̂0/∂x_t for each sample's row of v (n×d), at the x and t given. */
+    vjp(v: Float64Array): Float64Array;
+  };
 }
 
 /** The exact model of a full-covariance mixture under a process, returning any prediction type. */
@@ -398,15 +405,23 @@ export class FullGmmOracle implements Model, DifferentiableDenoiser {
     this.sampleShape = [mixture.d];
   }
 
+  /** The exact posterior of x0 given x_t for n samples x at process time t (α, σ from the process). */
   posteriorAt(x: Float64Array, n: number, t: number): NoisyPosterior {
     return this.mixture.noisy(x, n, this.process.alpha(t), this.process.sigma(t));
   }
 
-  denoiseWithVjp(x: Float64Array, n: number, t: number): { x0: Float64Array; vjp(v: Float64Array): Float64Array } {
+  /** E[x0 | x_t] and its exact vector–Jacobian product, both from posteriorAt (DifferentiableDenoiser.denoiseWithVjp). */
+  denoiseWithVjp(x: Float64Array, n: number, t: number): {
+    /** E[x0 | x_t], n×d. */
+    x0: Float64Array;
+    /** vᵀ ∂x̂0/∂x_t per sample (v is n×d): NoisyPosterior.vjp, the Jacobian being symmetric. */
+    vjp(v: Float64Array): Float64Array;
+  } {
     const post = this.posteriorAt(x, n, t);
     return { x0: post.x0, vjp: (v) => post.vjp(v) };
   }
 
+  /** The exact prediction of this oracle's type: E[x0 | x_t] converted by fromDataCoefficients (Model.predict). */
   predict(x: Float64Array, n: number, t: number): Promise<Float64Array> {
     const out = this.posteriorAt(x, n, t).x0;
     if (this.prediction === 'sample') return Promise.resolve(out);

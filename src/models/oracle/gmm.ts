@@ -209,10 +209,15 @@ export class GmmOracle implements Model {
     this.sampleShape = [gmm.d];
   }
 
+  /** predictSync's result, resolved (Model.predict). */
   predict(x: Float64Array, n: number, t: number): Promise<Float64Array> {
     return Promise.resolve(this.predictSync(x, n, t));
   }
 
+  /**
+   * The exact prediction for n samples x (row-major, n×d) at process time t, synchronously: ε̂ or
+   * E[x0 | x_t] from the mixture's posterior, other types converted from E[x0 | x_t].
+   */
   predictSync(x: Float64Array, n: number, t: number): Float64Array {
     if (x.length !== n * this.gmm.d) {
       throw new UsageError(`oracle expects ${n}×${this.gmm.d} values, got ${x.length}`);
