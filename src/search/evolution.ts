@@ -30,6 +30,7 @@ export interface EvolutionOptions {
   seed: number;
 }
 
+/** The search options used where a request leaves them out: 20 grids per generation, 25 generations, the best 5 bred. */
 export const DEFAULT_EVOLUTION: EvolutionOptions = {
   population: 20,
   generations: 25,
@@ -55,7 +56,7 @@ export interface SearchState {
   end: number;
   coordinate: 'logsnr' | 'time';
   steps: number;
-  /** Generations completed (0: the initial population is scored). */
+  /** Generations completed (0: the initial population is scored; −1: stopped before that). */
   generation: number;
   /** Sorted by fitness, best first. */
   population: Candidate[];
@@ -67,18 +68,30 @@ export interface SearchState {
   archive: Candidate[];
 }
 
+/**
+ * Progress of a search after each completed generation (AutoDiffusion, S³) or iteration (LSD, where
+ * `generation` counts iterations).
+ */
 export interface SearchProgress {
+  /** Generations completed (0: the initial population is scored). */
   generation: number;
+  /** Generations in all. */
   generations: number;
+  /** Fitness evaluations so far, those before a resume included. */
   evaluations: number;
+  /** Best fitness so far (lower is better). */
   best: number;
+  /** Fitness of the starting grid, schedule or sampler. */
   initial: number;
 }
 
+/** What {@link searchGrid} returns: the best grid found, its fitness and the state to continue from. */
 export interface SearchResult {
   /** The best grid, as a spec sample() accepts (save it as JSON). */
   grid: Extract<GridSpec, { type: 'explicit' }>;
+  /** Fitness of `grid`. */
   fitness: number;
+  /** Fitness of the initial grid, to compare with. */
   initialFitness: number;
   /** State after the last completed generation: pass it back as `resume` to continue. */
   state: SearchState;
@@ -89,15 +102,21 @@ export interface SearchResult {
 /** Fitness of a grid (lower is better), e.g. the exact error of a sampler on it. */
 export type GridFitness = (grid: Float64Array) => Promise<number>;
 
+/** What {@link searchGrid} searches: the starting grid on a process, the fitness to minimise and how. */
 export interface GridSearchRequest {
+  /** The process the grid's times belong to. */
   process: Process;
   /** The grid the search starts from; its first and last times stay fixed, its step count is the budget. */
   initial: Float64Array;
+  /** The fitness to minimise; NaN counts as Infinity. */
   fitness: GridFitness;
+  /** Search options; missing ones from {@link DEFAULT_EVOLUTION}. Ignored when resuming (the state's are used). */
   options?: Partial<EvolutionOptions>;
   /** A state returned by an earlier search with the same initial grid and fitness: continue it. */
   resume?: SearchState;
+  /** Checked before each fitness evaluation: once aborted, the search returns the best grid scored so far, `stopped` set. */
   signal?: AbortSignal;
+  /** Called after the initial population and after each generation. */
   onProgress?: (p: SearchProgress) => void;
 }
 

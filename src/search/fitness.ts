@@ -26,13 +26,17 @@ interface RunSpec {
   seed?: number;
 }
 
+/** What {@link oracleFitness} scores: a sampler on the exact model of a Gaussian mixture. */
 export interface OracleFitnessRequest extends RunSpec {
+  /** The mixture whose exact model (GmmOracle) the sampler runs and whose exact PF-ODE is the reference. */
   gmm: GmmSpec | GaussianMixture;
   /** What the oracle returns before the denoiser normalises it (default epsilon). */
   prediction?: Prediction;
 }
 
+/** What {@link teacherFitness} scores: a sampler on any model, against a many-step teacher run of it. */
 export interface TeacherFitnessRequest extends RunSpec {
+  /** The model both the sampler and the teacher run. */
   model: Model;
   /** The teacher: a sampler and its step count on a log-SNR grid between the same ends (default dpmpp-2m, 200). */
   teacher?: { sampler: string; steps: number; options?: Readonly<Record<string, unknown>> };

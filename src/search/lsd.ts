@@ -32,6 +32,7 @@ export interface DistillOptions {
   seed: number;
 }
 
+/** The distillation options used where a request leaves them out (LSD, not LSD+; 150 iterations). */
 export const DEFAULT_DISTILL: DistillOptions = { iterations: 150, learningRate: 0.02, perturbation: 0.02, plus: false, seed: 0 };
 
 /** A candidate sampler with its fitness. */
@@ -61,24 +62,35 @@ export interface DistillState {
   stepScale?: number;
 }
 
+/** What {@link distillLsd} distils: the base grid on a process, the fitness to minimise and how. */
 export interface DistillRequest {
+  /** The process the grid's times belong to (the analytic DPM-Solver++(2M) weights are its). */
   process: Process;
   /** The base grid: its step count is the budget (NFE); LSD keeps its times, LSD+ starts from them. */
   initial: Float64Array;
   /** A fitness built for the `lsd` sampler (oracleFitness / teacherFitness with sampler 'lsd'). */
   fitness: RunFitness;
+  /** Distillation options; missing ones from {@link DEFAULT_DISTILL}. Ignored when resuming (the state's are used). */
   options?: Partial<DistillOptions>;
+  /** A state returned by an earlier distillation on the same base grid and fitness: continue it. */
   resume?: DistillState;
+  /** Checked between an iteration's fitness runs: once aborted, the unfinished iteration is dropped and the best sampler of the finished ones returned, `stopped` set. */
   signal?: AbortSignal;
+  /** Called after each iteration (`generation` counts iterations). */
   onProgress?: (p: SearchProgress) => void;
 }
 
+/** What {@link distillLsd} returns: the best sampler found, its fitness and the state to continue from. */
 export interface DistillResult {
   /** The best sampler found: pass it to lsdRun() and sample(). */
   coefficients: LsdCoefficients;
+  /** Fitness of `coefficients`. */
   fitness: number;
+  /** Fitness of the analytic dpmpp-2m weights on the base grid, to compare with. */
   initialFitness: number;
+  /** State after the last completed iteration: pass it back as `resume` to continue. */
   state: DistillState;
+  /** True when the signal stopped the distillation before its last iteration. */
   stopped: boolean;
 }
 

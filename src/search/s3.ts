@@ -27,6 +27,7 @@ export interface S3Options extends EvolutionOptions {
   screen: number;
 }
 
+/** The S³ options used where a request leaves them out: {@link DEFAULT_EVOLUTION} with 4 candidates screened per child. */
 export const DEFAULT_S3: S3Options = { ...DEFAULT_EVOLUTION, screen: 4 };
 
 /** One scored schedule: interior times (between the fixed ends), plan as "d2c,…", fitness. */
@@ -54,6 +55,7 @@ export interface S3State {
   archive: ScoredSchedule[];
 }
 
+/** Fitness of a solver schedule (lower is better), e.g. from {@link scheduleFitness}. */
 export type ScheduleFitness = (s: SolverSchedule) => Promise<number>;
 
 /** Score schedules with a fitness built for the `schedule` sampler (oracleFitness / teacherFitness with sampler 'schedule'). */
@@ -64,23 +66,35 @@ export function scheduleFitness(f: RunFitness): ScheduleFitness {
   };
 }
 
+/** What {@link searchSchedule} searches: the starting schedule on a process, the fitness to minimise and how. */
 export interface ScheduleSearchRequest {
+  /** The process the schedule's times belong to. */
   process: Process;
   /** The schedule the search starts from; its first and last times stay fixed, its step count is the budget. */
   initial: SolverSchedule;
+  /** The fitness to minimise; NaN counts as Infinity. */
   fitness: ScheduleFitness;
+  /** Search options; missing ones from {@link DEFAULT_S3}. Ignored when resuming (the state's are used). */
   options?: Partial<S3Options>;
+  /** A state returned by an earlier search with the same initial schedule and fitness: continue it. */
   resume?: S3State;
+  /** Checked before each fitness evaluation: once aborted, the search returns the best schedule scored so far, `stopped` set. */
   signal?: AbortSignal;
+  /** Called after the initial population and after each generation. */
   onProgress?: (p: SearchProgress) => void;
 }
 
+/** What {@link searchSchedule} returns: the best schedule found, its fitness and the state to continue from. */
 export interface ScheduleSearchResult {
   /** The best schedule (plain JSON; run it with scheduleRun). */
   schedule: SolverSchedule;
+  /** Fitness of `schedule`. */
   fitness: number;
+  /** Fitness of the initial schedule, to compare with. */
   initialFitness: number;
+  /** State after the last completed generation: pass it back as `resume` to continue. */
   state: S3State;
+  /** True when the signal stopped the search before its last generation. */
   stopped: boolean;
 }
 
