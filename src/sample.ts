@@ -2,9 +2,9 @@ import type { Model } from './models/types.js';
 import type { Process } from './process/types.js';
 import { Denoiser } from './models/denoiser.js';
 import { makeGrid, checkGrid, type GridSpec } from './grid/index.js';
-import { findSampler, resolveOptions } from './samplers/index.js';
-import type { NoiseSampler, SampleContext } from './samplers/types.js';
-import type { OptionValue } from './samplers/types.js';
+import { findSampler, resolveOptions, type SamplerOptions } from './samplers/index.js';
+import type { NoiseSampler, OptionValue, SampleContext, SamplerEntry } from './samplers/types.js';
+import { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.js';
 import { Rng } from './core/rng.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { UsageError } from './core/errors.js';
@@ -17,23 +17,40 @@ export interface StepInfo {
   nfe: number;
 }
 
-/** One sampling run: the model, its process, the sampler and its options, the grid, the batch and its start. */
-export interface SampleRequest {
+/**
+ * One sampling run: the model, its process, the sampler and its options, the grid, the batch and its
+ * start. N is the sampler's name: for Diffuse's own names (SamplerName) the options are typed, so a
+ * misspelled key fails to compile.
+ */
+export interface SampleRequest<N extends string = string> {
   model: Model;
   process: Process;
   /** Sampler name or alias (see `diffuse list`). */
-  sampler: string;
-  options?: Readonly<Record<string, unknown>>;
+  sampler: N;
+  /** The sampler's options; the rest take its defaults. */
+  options?: SamplerOptions<N>;
   /** A grid spec, or explicit decreasing process times. Default: the sampler's own default grid. */
   grid?: GridSpec | Float64Array;
   /** Steps for the default grid (ignored when `grid` is given). */
   steps?: number;
-  /** Number of samples (default 64). */
+  /** Number of samples (default 64, or as many as `xT`, `z` or `image` hold). */
   n?: number;
   /** Seed of the generator for x_T (stream 0) and sampler noise (stream 1). */
   seed?: number;
-  /** x_T in process coordinates (n × dim); default priorStd(t_0)·z with z from the seed. */
+  /** x_T in process coordinates (n × dim); default: z scaled as `init` says. */
   xT?: Float64Array;
+  /** The standard normals x_T is made of (n × dim); default: drawn from the seed's stream 0. */
+  z?: Float64Array;
+  /**
+   * How z becomes x_T at the grid's first time t_0 (Translation.init): 'prior' priorStd(t_0)·z
+   * (default), 'sigma' σ(t_0)·z, 'sigma-plus-one' √(σ(t_0)² + α(t_0)²)·z.
+   */
+  init?: 'prior' | 'sigma' | 'sigma-plus-one';
+  /**
+   * Image-to-image (SDEdit): start from these data samples (n × dim) noised with z to the grid's
+   * t_start-th time (strengthStart by `rule`, default 'sd'), and run the grid's tail from there.
+   */
+  image?: { x0: Float64Array; strength: number; rule?: StrengthRule };
   /** Replayed noise for stochastic samplers: a function, or one array per draw. */
   noise?: NoiseSampler | readonly Float64Array[];
   /**
@@ -41,7 +58,27 @@ export interface SampleRequest {
    * (DPM-Solver's denoise_to_zero; one extra NFE).
    */
   denoiseToZero?: boolean;
+  /** Called at the start of every step and once at the end (progress bars). */
   onStep?: (info: StepInfo) => void;
+}
+
+/**
+ * A run resolved before any model call: the sampler, its full options, the grid it steps through,
+ * the batch and x_T. sample() is planSample() then runPlan(); a caller that reports or checks the
+ * run first (the CLI) resolves it once here.
+ */
+export interface SamplePlan {
+  sampler: SamplerEntry;
+  options: Record<string, OptionValue>;
+  /** The times the sampler steps through (for img2img, the full grid's tail). */
+  grid: Float64Array;
+  /** Number of samples and values per sample. */
+  n: number;
+  dim: number;
+  xT: Float64Array;
+  /** img2img: the full grid's index where the run starts (t_start); 0 otherwise. */
+  start: number;
+  seed: number;
 }
 
 /** The samples at the grid's last time, the start they came from, the model calls, and the grid and options used. */
@@ -58,44 +95,83 @@ export interface SampleResult {
 export const DEFAULT_STEPS = 10;
 
 /** Run one sampler from x_T to the end of its grid. */
-export async function sample(req: SampleRequest): Promise<SampleResult> {
-  const entry = findSampler(req.sampler);
-  const options = resolveOptions(entry, req.options);
-  const { process: p, model } = req;
-  const grid = resolveGrid(p, req.grid, req.steps, entry.defaultGrid);
-  const dim = sizeOf(model.sampleShape);
-  const n = req.n ?? (req.xT ? req.xT.length / dim : 64);
+export async function sample<const N extends string>(req: SampleRequest<N>): Promise<SampleResult> {
+  return runPlan(planSample(req), req);
+}
+
+/** Resolve a request once: sampler, options, grid (and its img2img tail), batch size and x_T. */
+export function planSample<const N extends string>(req: SampleRequest<N>): SamplePlan {
+  const sampler = findSampler(req.sampler);
+  const options = resolveOptions(sampler, req.options as Readonly<Record<string, unknown>> | undefined);
+  const p = req.process;
+  const full = resolveGrid(p, namedGrid(sampler, req.grid), req.steps, sampler.defaultGrid);
+  const dim = sizeOf(req.model.sampleShape);
+  const given = req.xT ?? req.image?.x0 ?? req.z;
+  const n = req.n ?? (given ? given.length / dim : 64);
   if (!(Number.isInteger(n) && n >= 1 && n <= LIMITS.samples)) throw new UsageError(`n must be an integer from 1 to ${LIMITS.samples}, got ${n}`);
   const seed = req.seed ?? 0;
-  const rng = new Rng(seed);
+  if (req.xT && (req.z || req.image)) throw new UsageError('give x_T, or z (with image for img2img), not both');
+  let grid = full;
+  let start = 0;
+  if (req.image) {
+    start = strengthStart(full.length - 1 - countRepeats(full), req.image.strength, req.image.rule);
+    grid = gridTail(full, start);
+    if (Object.hasOwn(sampler.defaults, 'offset')) options.offset = start;
+  }
   let xT: Float64Array;
   if (req.xT) {
-    if (req.xT.length !== n * dim) throw new UsageError(`x_T has ${req.xT.length} values; expected n×dim = ${n}×${dim}`);
-    xT = Float64Array.from(req.xT);
-    const bad = xT.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new UsageError(`x_T holds ${xT[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}; every value of x_T must be finite`);
+    xT = finiteValues(req.xT, n, dim, 'x_T');
   } else {
-    xT = rng.fork(0).fillNormal(new Float64Array(n * dim));
-    const scale = p.priorStd(grid[0]);
-    for (let i = 0; i < xT.length; i++) xT[i] *= scale;
+    const z = req.z ? finiteValues(req.z, n, dim, 'z') : new Rng(seed).fork(0).fillNormal(new Float64Array(n * dim));
+    xT = req.image ? noiseTo(p, finiteValues(req.image.x0, n, dim, 'the image'), z, grid[0]) : scaleInit(p, z, grid[0], req.init ?? 'prior');
   }
-  const denoiser = new Denoiser(model, p);
-  const ctx = samplerContext(denoiser, n, dim, noiseSource(req.noise, rng.fork(1), n * dim), req.onStep);
-  let x = await entry.run(Float64Array.from(xT), grid, ctx, options);
+  return { sampler, options, grid, n, dim, xT, start, seed };
+}
+
+/** Run a plan: the sampler from plan.xT through plan.grid with the request's model and noise. */
+export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model' | 'process' | 'noise' | 'denoiseToZero' | 'onStep'>): Promise<SampleResult> {
+  const { sampler, options, grid, n, dim } = plan;
+  const denoiser = new Denoiser(req.model, req.process);
+  const noise = noiseSource(req.noise, new Rng(plan.seed).fork(1), n * dim);
+  const ctx = samplerContext(denoiser, n, dim, noise, req.onStep);
+  let x = await sampler.run(Float64Array.from(plan.xT), grid, ctx, options);
   const tLast = grid[grid.length - 1];
-  if (req.denoiseToZero && p.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
+  if (req.denoiseToZero && req.process.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
   req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe });
   return {
-    x: tensor('float64', [n, ...model.sampleShape], x),
-    xT,
+    x: tensor('float64', [n, ...req.model.sampleShape], x),
+    xT: plan.xT,
     nfe: denoiser.nfe,
     grid,
-    sampler: entry.name,
+    sampler: sampler.name,
     options,
   };
 }
 
-/** The grid a run steps through: explicit times (checked), a grid spec, or the fallback (the sampler's default) with `steps`. */
+/** ComfyUI's KSampler drops the next-to-last σ of whatever schedule it builds for some names (NamedRun.dropPenultimate). */
+function namedGrid(sampler: SamplerEntry, grid: SampleRequest['grid']): SampleRequest['grid'] {
+  if (!sampler.named?.dropPenultimate || !grid || grid instanceof Float64Array || grid.type === 'explicit' || grid.type === 'drop-penultimate') return grid;
+  return { type: 'drop-penultimate', steps: grid.steps, of: grid };
+}
+
+/** A copy of n × dim given values, every one finite. */
+function finiteValues(v: Float64Array, n: number, dim: number, what: string): Float64Array {
+  if (v.length !== n * dim) throw new UsageError(`${what} has ${v.length} values; expected n×dim = ${n}×${dim}`);
+  const bad = v.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new UsageError(`${what} holds ${v[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}; every value of ${what} must be finite`);
+  return Float64Array.from(v);
+}
+
+/** x_T = scale·z at t_0, the scale as SampleRequest.init says. */
+function scaleInit(p: Process, z: Float64Array, t0: number, init: NonNullable<SampleRequest['init']>): Float64Array {
+  const [a0, s0] = [p.alpha(t0), p.sigma(t0)];
+  const scale = init === 'sigma' ? s0 : init === 'sigma-plus-one' ? Math.sqrt(s0 * s0 + a0 * a0) : p.priorStd(t0);
+  return z.map((v) => v * scale);
+}
+
+/** How many times of a grid repeat the one before (diffusers' Heun / KDPM2 list their second evaluations). */
+const countRepeats = (g: Float64Array) => g.reduce((k, t, i) => k + (i > 0 && t === g[i - 1] ? 1 : 0), 0);
+
 /** What a sampler runs with: the denoiser (counting NFE), the batch, its noise and progress reporting. */
 export function samplerContext(denoiser: Denoiser, n: number, dim: number, noise: () => Float64Array, onStep?: (info: StepInfo) => void): SampleContext {
   return {
@@ -111,6 +187,7 @@ export function samplerContext(denoiser: Denoiser, n: number, dim: number, noise
   };
 }
 
+/** The grid a run steps through: explicit times (checked), a grid spec, or the fallback (the sampler's default) with `steps`. */
 export function resolveGrid(
   p: Process, grid: GridSpec | Float64Array | undefined, steps: number | undefined, fallback: GridSpec | undefined,
 ): Float64Array {

@@ -94,7 +94,7 @@ describe('DualFast (Yu et al. 2025)', () => {
       const x0 = (v - s(t1) * mixed[j]) / a(t1);
       return a(t2) * x0 + s(t2) * mixed[j];
     });
-    for (const reference of ['first', 'previous']) {
+    for (const reference of ['first', 'previous'] as const) {
       const out = await sample({ model, process, sampler: 'dualfast-ddim', options: { mixing: 0.4, mixingSchedule: 'constant', reference }, grid, xT });
       out.x.data.forEach((v, j) => expect(v).toBeCloseTo(expected[j], 12));
     }

@@ -31,7 +31,7 @@ describe('unipc: exact on single-point data', () => {
   for (const { process: pc, grid } of cases) {
     for (const options of [
       { order: 1 }, { order: 2, variant: 'bh1' }, { order: 3, lowerOrderFinal: false }, { order: 3, corrector: false },
-    ]) {
+    ] as const) {
       it(`${pc.name} ${grid.type} ${JSON.stringify(options)}`, async () => {
         const p = createProcess(pc);
         const model = new GmmOracle(gmm, p, 'sample');

@@ -1,7 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { Rng } from '../core/rng.js';
 import { sizeOf, tensor } from '../core/tensor.js';
 import { gridTypes, type GridSpec } from '../grid/index.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
@@ -11,11 +10,11 @@ import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
 import type { Model } from '../models/types.js';
 import { guided } from '../models/onnx/guidance.js';
 import { diffusersTimeModel } from '../models/integer-time.js';
-import { gridTail, noiseTo, strengthStart, type StrengthRule } from '../img2img.js';
+import type { StrengthRule } from '../img2img.js';
 import { toDiffusersConfig } from '../samplers/to-diffusers.js';
 import { TorchGenerator } from '../core/torch-rng.js';
-import { findReference, findSampler, resolveOptions } from '../samplers/index.js';
-import { defaultGrid, resolveGrid, sample } from '../sample.js';
+import { findReference, findSampler } from '../samplers/index.js';
+import { defaultGrid, planSample, runPlan, type SampleRequest } from '../sample.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
@@ -127,7 +126,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .action(async (opts: SampleArgs) => runSample(opts, (key) => cmd.getOptionValueSource(key) === 'cli', io));
 }
 
-interface Plan {
+interface RunSpec {
   process: ProcessConfig;
   sampler: string;
   options: Record<string, unknown>;
@@ -149,7 +148,7 @@ const referenceDefaults: Record<string, Record<string, unknown>> = {
 
 export const gridKeys: readonly (keyof GridArgs)[] = ['grid', 'times', 'rho', 'shift', 'spacing', 'stepsOffset', 'sigmaMin', 'sigmaMax', 'start', 'end'];
 
-async function planFromReference(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<Plan> {
+async function planFromReference(a: SampleArgs, given: (key: string) => boolean, io: CliIo): Promise<RunSpec> {
   const clash = ['sampler', 'process', ...gridKeys].filter(given);
   if (clash.length) {
     const flags = clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
@@ -179,61 +178,33 @@ async function readConfig(file: string, library: string): Promise<Record<string,
   return library === 'diffusers' ? validate(diffusersConfigSchema, json, file) : json;
 }
 
-function planFromFlags(a: SampleArgs, given: (key: string) => boolean): Plan {
+function planFromFlags(a: SampleArgs, given: (key: string) => boolean): RunSpec {
   if (a.config && !a.from) throw new UsageError('--config goes with --from LIBRARY:NAME');
   const entry = findSampler(a.sampler);
   if (given('steps') && a.times) throw new UsageError('--times sets the steps; drop --steps');
-  const fallback = defaultGrid(entry.defaultGrid, a.steps);
-  let grid = gridFromArgs(a, a.steps, fallback);
-  // ComfyUI's KSampler drops the next-to-last σ of whatever schedule it builds for these names
-  const inner = grid ?? fallback;
-  if (entry.named?.dropPenultimate && inner.type !== 'explicit' && inner.type !== 'drop-penultimate') grid = { type: 'drop-penultimate', steps: a.steps, of: inner };
+  const grid = gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps));
   return { process: { name: a.process }, sampler: entry.name, options: a.opt, grid, init: 'prior' };
 }
 
 /**
- * img2img (--init): the init samples noised to the full schedule's t_start-th time (strengthStart by
- * the pipeline's rule) with z from --z or the seed, and the schedule's tail from there. A singlestep
- * solver keeps the full schedule's grouping (its offset option).
+ * Where the run starts: x_T (--noise), or z (--z, or the torch generator's draws; else sample()
+ * draws it from the seed) with the img2img image (--init, noised to the --strength time).
  */
-async function img2imgStart(a: SampleArgs, p: Process, full: Float64Array, d: number, nGiven: boolean, torch?: TorchGenerator): Promise<{ grid: Float64Array; xT: Float64Array; offset: number }> {
-  if (a.noise) throw new UsageError('--init makes x_T from the init samples; drop --noise (use --z for the noise)');
-  const init = await readNpyFile(a.init as string, [null, d], 'init samples');
-  const n = init.shape[0];
-  if (nGiven && n !== a.n) throw new UsageError(`${a.init} has ${n} rows but --n is ${a.n}`);
-  checkSampleMemory(n, d);
-  const steps = full.length - 1 - countRepeats(full);
-  const offset = strengthStart(steps, a.strength ?? 0.6, a.strengthRule as StrengthRule);
-  const grid = gridTail(full, offset);
-  const z = a.z ? Float64Array.from((await readNpyFile(a.z, [n, d], 'z')).data) : draws(a, torch, n * d);
-  return { grid, xT: noiseTo(p, Float64Array.from(init.data), z, grid[0]), offset };
-}
-
-/** How many times of a grid repeat the one before (diffusers' Heun / KDPM2 list their second evaluations). */
-const countRepeats = (g: Float64Array) => g.reduce((k, t, i) => k + (i > 0 && t === g[i - 1] ? 1 : 0), 0);
-
-/** x_T from --noise, or z (from --z, else the seed) scaled as the plan says; undefined = sample()'s default. */
-/** n standard normals from the run's generator: torch's (shared with the sampler's noise) or Diffuse's stream 0 of the seed. */
-function draws(a: SampleArgs, torch: TorchGenerator | undefined, count: number): Float64Array {
-  return torch ? Float64Array.from(torch.randn(count)) : new Rng(a.seed).fork(0).fillNormal(new Float64Array(count));
-}
-
-async function startOf(a: SampleArgs, plan: Plan, p: Process, grid: Float64Array, d: number, nGiven: boolean, torch?: TorchGenerator): Promise<Float64Array | undefined> {
+async function startInputs(a: SampleArgs, d: number, nGiven: boolean, torch?: TorchGenerator): Promise<Pick<SampleRequest, 'xT' | 'z' | 'image'>> {
   if (a.noise && a.z) throw new UsageError('give x_T (--noise) or z (--z), not both');
-  const file = a.noise ?? a.z;
-  let z: Float64Array;
-  if (file) {
-    const t = await readNpyFile(file, [null, d], a.noise ? 'x_T' : 'z');
+  if (a.init && a.noise) throw new UsageError('--init makes x_T from the init samples; drop --noise (use --z for the noise)');
+  const rows = async (file: string, what: string): Promise<Float64Array> => {
+    const t = await readNpyFile(file, [null, d], what);
     if (nGiven && t.shape[0] !== a.n) throw new UsageError(`${file} has ${t.shape[0]} rows but --n is ${a.n}`);
-    if (a.noise) return Float64Array.from(t.data);
-    z = Float64Array.from(t.data);
-  } else {
-    if (plan.init === 'prior' && !torch) return undefined;
-    z = draws(a, torch, a.n * d);
-  }
-  const [a0, s0] = [p.alpha(grid[0]), p.sigma(grid[0])];
-  const scale = plan.init === 'sigma' ? s0 : plan.init === 'sigma-plus-one' ? Math.hypot(s0, a0) : p.priorStd(grid[0]);
-  return z.map((v) => v * scale);
+    return Float64Array.from(t.data);
+  };
+  if (a.noise) return { xT: await rows(a.noise, 'x_T') };
+  const image = a.init ? { x0: await rows(a.init, 'init samples'), strength: a.strength ?? 0.6, rule: a.strengthRule as StrengthRule } : undefined;
+  const n = image ? image.x0.length / d : a.n;
+  checkSampleMemory(n, d);
+  const z = a.z ? await rows(a.z, 'z') : torch ? Float64Array.from(torch.randn(n * d)) : undefined;
+  if (z && image && z.length !== image.x0.length) throw new UsageError(`${a.z} has ${z.length / d} rows but ${a.init} has ${n}`);
+  return { ...(z ? { z } : {}), ...(image ? { image } : {}) };
 }
 
 export interface SampleSummary {
@@ -273,7 +244,7 @@ async function withSchedulerConfig(a: SampleArgs): Promise<SampleArgs> {
 }
 
 /** A network runs a scheduler config only if the config's process and prediction type are the card's. */
-function checkConfigAgainstCard(plan: Plan, m: OnnxModelArg, file: string): void {
+function checkConfigAgainstCard(plan: RunSpec, m: OnnxModelArg, file: string): void {
   const card = m.model.card;
   if (plan.prediction !== undefined && plan.prediction !== card.prediction) {
     throw new UsageError(`${file} has prediction_type ${plan.prediction} but the model card says ${card.prediction}; the card describes the network: set prediction_type to ${card.prediction}`);
@@ -295,31 +266,28 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const plan = a.from ? await planFromReference(a, given, io) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
   if (loaded.kind === 'onnx' && a.schedulerConfig) checkConfigAgainstCard(plan, loaded, a.schedulerConfig);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
-  const entry = findSampler(plan.sampler);
-  const options = resolveOptions(entry, plan.options);
-  const full = resolveGrid(process, plan.grid, a.steps, entry.defaultGrid);
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
   if (!(a.noise || a.z || a.init)) checkSampleMemory(a.n, d);
   if ((a.strength !== undefined || given('strengthRule')) && !a.init) throw new UsageError('--strength and --strength-rule go with --init FILE (img2img)');
   const torch = a.rng === 'torch' ? new TorchGenerator(a.seed) : undefined;
-  const start = a.init ? await img2imgStart(a, process, full, d, given('n'), torch) : undefined;
-  const grid = start ? start.grid : full;
-  if (start && Object.hasOwn(entry.defaults, 'offset')) options.offset = start.offset;
-  const xT = start ? start.xT : await startOf(a, plan, process, grid, d, given('n'), torch);
-  const n = xT ? xT.length / d : a.n;
+  const start = await startInputs(a, d, given('n'), torch);
+  const given0 = start.xT ?? start.image?.x0 ?? start.z;
+  const n = given0 ? given0.length / d : a.n;
   checkSampleMemory(n, d);
   const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
   // A network sees the timestep upstream feeds; an exact mixture is evaluated at the scheduler's σ,
   // as shared/refs does, except where upstream rounds the timestep to an integer (the table's σ).
   if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime, plan.modelTimeScale);
+  const req: SampleRequest = {
+    model: run.model, process, sampler: plan.sampler, options: plan.options, grid: plan.grid, steps: a.steps,
+    n, seed: a.seed, init: plan.init, ...start, denoiseToZero: a.denoiseToZero,
+    ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
+  };
+  const resolved = planSample(req);
+  const { sampler: entry, grid } = resolved;
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
-  const result = await sample({
-    model: run.model, process, sampler: entry.name, options, grid,
-    n, seed: a.seed, xT, denoiseToZero: a.denoiseToZero,
-    ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
-    onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`),
-  }).finally(() => bar.stop());
+  const result = await runPlan(resolved, { ...req, onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`) }).finally(() => bar.stop());
   const seconds = (performance.now() - started) / 1000;
   const summary: SampleSummary = {
     model: a.model, process: process.config, sampler: entry.name, reference: plan.reference, options: result.options,

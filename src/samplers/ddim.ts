@@ -190,7 +190,7 @@ const fromDiffusersTcd: ReferenceMapping = {
 };
 
 export const ddimSamplers = [
-  entry<DdimOptions>({
+  entry({
     name: 'ddim',
     aliases: ['DDIMScheduler', 'DDIM'],
     family: 'ddim',
@@ -204,7 +204,7 @@ export const ddimSamplers = [
     run: ddim,
     references: [fromDiffusersDdim, fromDiffusersDdimInverse],
   }),
-  entry<DdimOptions>({
+  entry({
     name: 'ddpm',
     aliases: ['DDPMScheduler', 'DDPM'],
     family: 'ddim',
@@ -215,10 +215,10 @@ export const ddimSamplers = [
     defaults: { ...x0Defaults, eta: 1, variance: 'fixed_small' },
     choices: { variance: ['fixed_small', 'fixed_large'] },
     validate,
-    run: (x, grid, ctx, o) => ddim(x, grid, ctx, o, true),
+    run: (x, grid, ctx, o: DdimOptions) => ddim(x, grid, ctx, o, true),
     references: [fromDiffusersDdpm],
   }),
-  entry<TcdOptions>({
+  entry({
     name: 'tcd',
     aliases: ['TCDScheduler', 'TCD'],
     family: 'ddim',

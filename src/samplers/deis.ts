@@ -154,7 +154,7 @@ const fromDiffusersDeis: ReferenceMapping = {
 };
 
 export const deisSamplers = [
-  entry<DeisOptions>({
+  entry({
     name: 'deis',
     aliases: ['DEISMultistepScheduler', 'DEIS'],
     family: 'deis',

@@ -236,7 +236,7 @@ const defaults: V3Options = {
 const defaultGrid: GridSpec = { type: 'logsnr', steps: 10, end: 'zero' };
 
 export const dpmSolverV3Samplers = [
-  entry<V3Options>({
+  entry({
     name: 'dpm-solver-v3',
     aliases: ['DPM-Solver-v3', 'dpm_solver_v3', 'DPM_Solver_v3'],
     family: 'dpm-solver-v3',

@@ -687,9 +687,9 @@ const CITE_DPM = 'Lu et al. 2022, DPM-Solver (NeurIPS), Eq. 3.7, Alg. 1–3';
 const AS_REFERENCES = '; as in the reference codes, it converges with order 2';
 const CITE_PP = 'Lu et al. 2022, DPM-Solver++ (arXiv 2211.01095), Alg. 1–2';
 
-function multistepEntry(name: string, aliases: string[], description: string, cite: string, defaults: Partial<Pick<MultistepOptions, 'order' | 'algorithm' | 'solverType' | 'eta' | 'fullSecondDifference'>>, references: ReferenceMapping[] = []) {
+function multistepEntry<const N extends string>(name: N, aliases: string[], description: string, cite: string, defaults: Partial<Pick<MultistepOptions, 'order' | 'algorithm' | 'solverType' | 'eta' | 'fullSecondDifference'>>, references: ReferenceMapping[] = []) {
   const d: MultistepOptions = { ...multistepDefaults, ...defaults };
-  return entry<MultistepOptions>({
+  return entry({
     name,
     aliases,
     family: 'dpm-solver',
@@ -706,9 +706,9 @@ function multistepEntry(name: string, aliases: string[], description: string, ci
   });
 }
 
-function singlestepEntry(name: string, aliases: string[], description: string, cite: string, defaults: Partial<Pick<SinglestepOptions, 'order' | 'algorithm'>>, references: ReferenceMapping[] = []) {
+function singlestepEntry<const N extends string>(name: N, aliases: string[], description: string, cite: string, defaults: Partial<Pick<SinglestepOptions, 'order' | 'algorithm'>>, references: ReferenceMapping[] = []) {
   const d: SinglestepOptions = { ...singlestepDefaults, ...defaults };
-  return entry<SinglestepOptions>({
+  return entry({
     name,
     aliases,
     family: 'dpm-solver',
@@ -790,7 +790,7 @@ export const dpmSolverSamplers = [
     [fromDiffusersSinglestep, fromDpmSolverSinglestep],
   ),
   singlestepEntry('dpmpp-3s', ['DPM++ 3S', 'DPM-Solver++(3S)'], 'singlestep third-order DPM-Solver++', CITE_PP, { order: 3 }),
-  entry<AncestralOptions>({
+  entry({
     name: 'dpmpp-2s-ancestral',
     aliases: ['sample_dpmpp_2s_ancestral', 'dpmpp_2s_ancestral'],
     family: 'dpm-solver',
@@ -804,7 +804,7 @@ export const dpmSolverSamplers = [
     run: dpmpp2sAncestral,
     references: [fromKDiffusion('sample_dpmpp_2s_ancestral', 'dpmpp-2s-ancestral', kdiffusionNoise)],
   }),
-  entry<SdeOptions>({
+  entry({
     name: 'dpmpp-sde',
     aliases: ['sample_dpmpp_sde', 'DPMSolverSDEScheduler', 'DPM++ SDE (k-diffusion)'],
     family: 'dpm-solver',

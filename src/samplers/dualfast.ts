@@ -1,4 +1,4 @@
-import { entry, type OptionValue, type SampleContext, type SamplerEntry } from './types.js';
+import { entry, type OptionValue, type SampleContext, type SamplerEntry, type TypedEntry } from './types.js';
 import { ddimSamplers } from './ddim.js';
 import { dpmSolverSamplers } from './dpm-solver.js';
 import { unipcSamplers } from './unipc.js';
@@ -87,10 +87,10 @@ function dualContext(ctx: SampleContext, o: DualFastOptions): SampleContext {
   };
 }
 
-function baseEntry(list: readonly SamplerEntry[], name: string): SamplerEntry {
+function baseEntry<E extends SamplerEntry, N extends E['name']>(list: readonly E[], name: N): Extract<E, { name: N }> {
   const e = list.find((s) => s.name === name);
   if (!e) throw new Error(`DualFast base sampler ${name} is not registered`);
-  return e;
+  return e as Extract<E, { name: N }>;
 }
 
 /**
@@ -101,18 +101,18 @@ function baseEntry(list: readonly SamplerEntry[], name: string): SamplerEntry {
  * mixing > 0 measured worse at NFE 5 (0.25: 496 → 586, 533 → 643) and moved FD by less than the
  * noise at NFE 10 (0.25: 49.8 → 48.3, 49.0 → 46.5), so their default is 0 (the base itself).
  */
-function dualEntry(base: SamplerEntry, aliases: string[], mixing: number): SamplerEntry {
+function dualEntry<N extends string, O extends Record<string, OptionValue>>(base: TypedEntry<N, O>, aliases: string[], mixing: number) {
   const own: DualFastOptions = { mixing, mixingSchedule: 'increasing', reference: 'first' };
-  return entry<Record<string, OptionValue>>({
-    name: `dualfast-${base.name}`,
+  return entry<`dualfast-${N}`, O & DualFastOptions>({
+    name: `dualfast-${base.name}` as `dualfast-${N}`,
     aliases,
     family: 'dualfast',
     description: `DualFast over ${base.name}: each noise prediction ε̃ = (1 + c)ε − c·ε_τ with ε_τ an earlier, higher-noise prediction (Eq. 12; mixing c, mixingSchedule, reference first|previous; mixing=0 is ${base.name}; default mixing ${mixing}${mixing === 0 ? ', every mixing > 0 measured worse on the MNIST model' : ''}; τ, schedule and c chosen by measurement, the paper's own could not be retrieved)`,
     cite: `Yu et al. 2025, DualFast (arXiv 2506.13058), Eq. 12, over ${base.cite}`,
     order: base.order,
     stochastic: base.stochastic,
-    defaults: { ...base.defaults, ...own },
-    choices: { ...base.choices, mixingSchedule: SCHEDULES, reference: REFERENCES },
+    defaults: { ...base.defaults, ...own } as O & DualFastOptions,
+    choices: { ...base.choices, mixingSchedule: SCHEDULES, reference: REFERENCES } as Partial<Record<keyof (O & DualFastOptions), readonly string[]>>,
     validate(o) {
       if (!(typeof o.mixing === 'number' && Number.isFinite(o.mixing) && o.mixing >= 0)) {
         throw new UsageError(`mixing must be a number ≥ 0 (0 = the base sampler), got ${String(o.mixing)}`);
@@ -120,7 +120,7 @@ function dualEntry(base: SamplerEntry, aliases: string[], mixing: number): Sampl
       base.validate?.(o);
     },
     defaultGrid: base.defaultGrid,
-    run: (x, grid, ctx, o) => base.run(x, grid, dualContext(ctx, o as DualFastOptions), o),
+    run: (x, grid, ctx, o: O & DualFastOptions) => base.run(x, grid, dualContext(ctx, o), o),
   });
 }
 

@@ -111,12 +111,12 @@ function eulerAncestral(
 }
 
 /** Karras et al. 2022's stochastic "churn" (Alg. 2, lines 4–6); all zero means a plain ODE step. */
-interface Churn {
+type Churn = {
   sChurn: number;
   sTmin: number;
   sTmax: number;
   sNoise: number;
-}
+};
 
 const noChurn: Churn = { sChurn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 };
 
@@ -189,7 +189,7 @@ function dpm2(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: EulerA
  * condition (c_skip, c_out) belongs to the model, not to the sampler. x̂0 may be clipped or
  * thresholded first (diffusers' LCMScheduler clip_sample / thresholding).
  */
-interface LcmOptions extends X0Options {
+export interface LcmOptions extends X0Options {
   [k: string]: number;
   sNoise: number;
 }
@@ -400,7 +400,7 @@ export const eulerSamplers = [
       { library: 'diffusers', name: 'EDMEulerScheduler', translate: (c, steps) => ({ sampler: 'euler', options: {}, ...diffusersEdm(c, steps) }) },
     ],
   }),
-  entry<EulerAncestralOptions>({
+  entry({
     name: 'euler-ancestral',
     aliases: ['EulerAncestralDiscreteScheduler', 'sample_euler_ancestral', 'k_euler_a', 'k_euler_ancestral'],
     family: 'karras',
@@ -443,7 +443,7 @@ export const eulerSamplers = [
     run: (x, grid, ctx) => dpm2(x, grid, ctx, { eta: 0, sNoise: 1 }),
     references: [fromKDiffusion('sample_dpm_2', 'dpm2'), fromDiffusers('KDPM2DiscreteScheduler', 'dpm2', false)],
   }),
-  entry<EulerAncestralOptions>({
+  entry({
     name: 'dpm2-ancestral',
     aliases: ['KDPM2AncestralDiscreteScheduler', 'sample_dpm_2_ancestral', 'k_dpm_2_a'],
     family: 'karras',
@@ -460,7 +460,7 @@ export const eulerSamplers = [
       fromDiffusers('KDPM2AncestralDiscreteScheduler', 'dpm2-ancestral', false),
     ],
   }),
-  entry<LcmOptions>({
+  entry({
     name: 'lcm',
     aliases: ['sample_lcm', 'LCM', 'multistep-consistency'],
     family: 'karras',
@@ -477,7 +477,7 @@ export const eulerSamplers = [
     run: lcm,
     references: [fromDiffusersLcm],
   }),
-  entry<EdmStochasticOptions>({
+  entry({
     name: 'edm-stochastic',
     aliases: ['edm_sampler', 'Karras stochastic', 'EDM stochastic'],
     family: 'karras',

@@ -207,7 +207,7 @@ function validate(o: EvoDiffOptions): void {
 const defaultGrid: GridSpec = { type: 'logsnr', steps: 10, end: 'zero' };
 
 export const evodiffSamplers = [
-  entry<EvoDiffOptions>({
+  entry({
     name: 'evodiff',
     aliases: ['EVODiff', 'EVODiff-2M', 'entropy-aware variance optimized', 'evodiff_edm'],
     family: 'evodiff',

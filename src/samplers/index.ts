@@ -22,10 +22,9 @@ import { dualfastSamplers } from './dualfast.js';
 import { dpmSolverV3Samplers } from './dpm-solver-v3.js';
 
 export { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName, type Tool } from './names.js';
-export type { SamplerEntry, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
+export type { SamplerEntry, TypedEntry, OptionValue, SampleContext, SamplerFn, NoiseSampler, ReferenceMapping, Translation } from './types.js';
 
-/** Every sampler Diffuse has: one line per family file. */
-export const samplers: readonly SamplerEntry[] = [
+const registry = [
   ...ddimSamplers,
   ...pndmSamplers,
   ...deisSamplers,
@@ -41,6 +40,27 @@ export const samplers: readonly SamplerEntry[] = [
   ...dualfastSamplers,
   ...dpmSolverV3Samplers,
 ];
+
+/** Every sampler Diffuse has: one line per family file. */
+export const samplers: readonly SamplerEntry[] = registry;
+
+type Registered = (typeof registry)[number];
+
+/** Diffuse's own sampler names (`diffuse list samplers`); aliases and other tools' names are plain strings. */
+export type SamplerName = Registered['name'];
+
+/**
+ * The options of the sampler named N, each optional (the rest take the sampler's defaults): a
+ * misspelled key fails to compile. Any other name (an alias, a diffusers class, an A1111 label)
+ * takes untyped options, checked when the run starts.
+ */
+export type SamplerOptions<N extends string> = [N] extends [SamplerName]
+  ? Partial<Declared<NonNullable<Extract<Registered, { name: N }>['__options']>>>
+  : Readonly<Record<string, unknown>>;
+
+/** T without its index signature (option types carry one to fit Record<string, OptionValue>). */
+type Declared<T> = { [K in keyof T as string extends K ? never : K]: T[K] };
+
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_+-]/g, (c) => (c === '+' ? 'p' : ''));
 

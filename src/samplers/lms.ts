@@ -69,7 +69,7 @@ function validate(o: LmsOptions): void {
 }
 
 export const lmsSamplers = [
-  entry<LmsOptions>({
+  entry({
     name: 'lms',
     aliases: ['LMSDiscreteScheduler', 'sample_lms', 'k_lms'],
     family: 'karras',

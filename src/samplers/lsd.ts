@@ -100,7 +100,7 @@ async function runLsd(x: Float64Array, grid: Float64Array, ctx: SampleContext, o
 }
 
 export const lsdSamplers = [
-  entry<LsdOptions>({
+  entry({
     name: 'lsd',
     aliases: ['LSD', 'LSD+', 'lsd-plus'],
     family: 'lsd',

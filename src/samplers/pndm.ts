@@ -183,7 +183,7 @@ export function evaluationTimes(grid: Float64Array, steps: number, skipPrk: bool
 const cite = 'Liu et al. 2022, Pseudo Numerical Methods for Diffusion Models on Manifolds, Eq. 9 (transfer), 12–13, Alg. 2';
 
 export const pndmSamplers = [
-  entry<PndmOptions>({
+  entry({
     name: 'pndm',
     aliases: ['PNDMScheduler', 'PNDM', 'F-PNDM'],
     family: 'pndm',
@@ -195,7 +195,7 @@ export const pndmSamplers = [
     run: pndm,
     references: [fromDiffusersPndm],
   }),
-  entry<PndmOptions>({
+  entry({
     name: 'plms',
     aliases: ['PLMS', 'PLMSSampler'],
     family: 'pndm',
@@ -206,7 +206,7 @@ export const pndmSamplers = [
     defaults: { skipPrk: true },
     run: pndm,
   }),
-  entry<IpndmOptions>({
+  entry({
     name: 'ipndm',
     aliases: ['IPNDMScheduler', 'iPNDM', 'sample_ipndm'],
     family: 'pndm',

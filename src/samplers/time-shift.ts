@@ -282,9 +282,9 @@ function baseEntry(name: string): SamplerEntry {
 
 type Run = (x: Float64Array, grid: Float64Array, ctx: SampleContext, o: TimeShiftOptions) => Promise<Float64Array>;
 
-function timeShiftEntry(name: string, baseName: string, description: string, run?: Run) {
+function timeShiftEntry<const N extends string>(name: N, baseName: string, description: string, run?: Run) {
   const base = baseEntry(baseName);
-  return entry<TimeShiftOptions>({
+  return entry({
     name,
     aliases: [`TS-${baseName.toUpperCase()}`],
     family: 'time-shift',

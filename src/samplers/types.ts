@@ -109,7 +109,28 @@ export interface SamplerEntry<O extends Record<string, OptionValue> = Record<str
   named?: NamedRun;
 }
 
-/** Erase the option type so entries of all families fit one registry array. */
-export function entry<O extends Record<string, OptionValue>>(e: SamplerEntry<O>): SamplerEntry {
-  return e as unknown as SamplerEntry;
+/**
+ * A registry entry that keeps, for the typed API only, its name N and option type O (see
+ * SamplerName and SamplerOptions); at run time it is a plain SamplerEntry.
+ */
+export type TypedEntry<N extends string, O> = SamplerEntry & {
+  readonly name: N;
+  /** @internal Type-only: the sampler's options; never set. */
+  readonly __options?: O;
+};
+
+/**
+ * Register a sampler: erase the option type so entries of all families fit one registry array,
+ * keeping the name and the option type (the run function's) for SamplerOptions.
+ */
+export function entry<const N extends string, O extends Record<string, OptionValue>>(
+  e: Omit<SamplerEntry<O>, 'name' | 'run' | 'validate' | 'choices' | 'defaults'> & {
+    name: N;
+    defaults: NoInfer<O>;
+    run: SamplerFn<O>;
+    validate?(options: NoInfer<O>): void;
+    choices?: Partial<Record<keyof NoInfer<O>, readonly string[]>>;
+  },
+): TypedEntry<N, O> {
+  return e as unknown as TypedEntry<N, O>;
 }

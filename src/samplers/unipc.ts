@@ -264,7 +264,7 @@ const fromDiffusersUniPc: ReferenceMapping = {
 };
 
 export const unipcSamplers = [
-  entry<UniPcOptions>({
+  entry({
     name: 'unipc',
     aliases: ['UniPCMultistepScheduler'],
     family: 'unipc',
