@@ -2,6 +2,13 @@
  * Diffuse's public library API. Everything exported here is pure computation with no Node-only
  * imports, so it runs unchanged in Node and in the browser (file I/O, plots and the CLI live in
  * io/ and cli/).
+ *
+ * One rule for namespaces: the shared core (processes, grids, samplers, sample/invert, models,
+ * guidance, metrics) is exported flat; every other family — those with their own process (discrete,
+ * pfgm, interpolant, mr, dmcmc) and the tools that fit files for the samplers (search, ems, quant) —
+ * is one namespace here and the subpath of the same name (`diffuse/search`), with the same
+ * contents. `diffuse/guidance` is the flat guidance exports on their own.
+ * @module
  */
 export { Rng, philox4x32 } from './core/rng.js';
 export { TorchGenerator } from './core/torch-rng.js';
@@ -18,13 +25,13 @@ export { sigmaVe, tOfSigmaVe, flowShift } from './grid/basic.js';
 export { diffusersTimesteps } from './grid/diffusers.js';
 export {
   samplers, findSampler, findReference, fromDiffusersConfig, resolveOptions, namedRuns, unsupportedNames,
-  type SamplerEntry, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation, type NamedRun, type UnsupportedName, type Tool,
+  type SamplerEntry, type SamplerName, type SamplerOptions, type TypedEntry, type OptionValue, type SampleContext, type SamplerFn, type NoiseSampler, type ReferenceMapping, type Translation, type NamedRun, type UnsupportedName, type Tool,
 } from './samplers/index.js';
 export { flowShiftMu } from './samplers/flow.js';
 export { toDiffusersConfig, type DiffuseRun } from './samplers/to-diffusers.js';
 export { invert, type InvertRequest, type InvertResult } from './invert.js';
 export { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.js';
-export { sample, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SampleResult, type StepInfo } from './sample.js';
+export { sample, planSample, runPlan, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SamplePlan, type SampleResult, type StepInfo } from './sample.js';
 export type { Model } from './models/types.js';
 export { Denoiser } from './models/denoiser.js';
 export { GaussianMixture, GmmOracle, type GmmSpec } from './models/oracle/gmm.js';
@@ -35,20 +42,15 @@ export { sampleErrors, type SampleErrors } from './metrics/error.js';
 export { benchmark, toMarkdown, toCsv, DEFAULT_NFES, type BenchRequest, type BenchRow } from './bench.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
 export * from './models/onnx/index.js';
-export * from './guidance/cfg.js';
-export * from './guidance/classifier.js';
-export * from './guidance/inverse.js';
+export * from './guidance/index.js';
 export * from './models/oracle/full-gmm.js';
 export * from './models/oracle/posterior.js';
 export * from './metrics/distance.js';
 export * as discrete from './discrete/index.js';
 export * as pfgm from './pfgm/index.js';
 export * as interpolant from './interpolant/index.js';
-export * from './guidance/smc.js';
-export * from './guidance/red-diff.js';
-export * from './guidance/minority.js';
-export * from './guidance/hallucination.js';
-export * from './guidance/intrinsic-dim.js';
 export * as mr from './mr/index.js';
 export * as dmcmc from './mcmc/index.js';
 export * as quant from './quant/index.js';
+export * as search from './search/index.js';
+export * as ems from './ems/index.js';

@@ -80,8 +80,10 @@ describe('import direction', () => {
     expect(violations((from, to) => from.startsWith('src/core/') && !to.startsWith('src/core/'))).toEqual([]);
   });
 
-  it('the browser entry points (diffuse, diffuse/web, /discrete, /guidance, /search, /ems) reach no Node-only module', () => {
-    const entries = ['src/index.ts', 'src/models/onnx/web.ts', 'src/discrete/index.ts', 'src/guidance/index.ts', 'src/search/index.ts', 'src/ems/index.ts'];
+  it('the browser entry points (every subpath but diffuse/node) reach no Node-only module', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> };
+    const entries = Object.entries(pkg.exports).flatMap(([path, e]) => (typeof e === 'string' || path === './node' ? [] : [e.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')]));
+    expect(entries).toContain('src/models/onnx/web.ts');
     const bad = entries.flatMap((e) => [...reachable(e)].flatMap((f) => (edges.get(f) ?? []).filter(nodeOnly).map((to) => `${e}: ${f} → ${to}`)));
     expect(bad).toEqual([]);
   });
@@ -93,5 +95,28 @@ describe('import direction', () => {
       const src = e.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
       expect(edges.has(src), `${path} → ${src}`).toBe(true);
     }
+  });
+});
+
+describe('one rule for namespaces', () => {
+  it('every subpath but node, web and guidance is a namespace of the root with the same contents, and every root namespace is a subpath', async () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> };
+    const lib = await import('../src/index.js') as Record<string, unknown>;
+    const namespaces = Object.keys(lib).filter((k) => {
+      const v = lib[k];
+      return typeof v === 'object' && v !== null && Object.prototype.toString.call(v) === '[object Module]';
+    }).sort();
+    const subpaths = Object.entries(pkg.exports).filter(([path, e]) => typeof e !== 'string' && !['.', './node', './web', './guidance'].includes(path));
+    expect(subpaths.map(([path]) => path.slice(2)).sort()).toEqual(namespaces);
+    for (const [path, e] of subpaths) {
+      const src = (e as { default: string }).default.replace(/^\.\/dist\//, '../src/').replace(/\.js$/, '.js');
+      const mod = await import(src) as Record<string, unknown>;
+      expect(Object.keys(lib[path.slice(2)] as object).sort(), path).toEqual(Object.keys(mod).sort());
+    }
+  });
+  it('diffuse/guidance is the flat guidance exports of the root', async () => {
+    const lib = await import('../src/index.js') as Record<string, unknown>;
+    const guidance = await import('../src/guidance/index.js') as Record<string, unknown>;
+    for (const k of Object.keys(guidance)) expect(lib[k], k).toBe(guidance[k]);
   });
 });

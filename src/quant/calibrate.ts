@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import { LIMITS } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { sizeOf } from '../core/tensor.js';
@@ -21,6 +22,7 @@ import { CalibrationStatistics, type TensorStatistics } from './stats.js';
  */
 export const CALIBRATION_FORMAT = 'diffuse-calibration/v1';
 
+/** Input of `calibrate`: the networks and runtime, and the calibration set's size, times and statistics. */
 export interface CalibrateOptions {
   /** The full-precision network. */
   model: OnnxDenoiser;
@@ -32,8 +34,11 @@ export interface CalibrateOptions {
   quantized?: { model: OnnxDenoiser; path: string };
   /** The runtime's Tensor class (onnxruntime-node or -web). */
   Tensor: typeof OrtTensor;
+  /** Number of calibration samples. */
   n: number;
+  /** Seed of the calibration times and of x_T. */
   seed: number;
+  /** How the calibration times are drawn: NDTC's normal or the uniform baseline. */
   times: TimeDistribution;
   /** Central percentage of values the percentile range keeps. */
   percentile: number;
@@ -41,16 +46,23 @@ export interface CalibrateOptions {
   bins: number;
   /** Samples per run. */
   batch: number;
+  /** Called after each trajectory segment and each batch run, with the work done, its total, and what is counted. */
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
+/** What `calibrate` returns: the calibration file's content and a summary of the run. */
 export interface CalibrationResult {
+  /** The calibration JSON (format CALIBRATION_FORMAT) that training/quantize.py reads. */
   file: Record<string, unknown>;
   /** The tensors calibrated (the augmented graph's extra outputs). */
   tensors: string[];
+  /** Samples run through the graphs: n per label set (a second set with the null class when the model has one). */
   runs: number;
+  /** Distinct calibration times below tMax: the segments of the DDIM trajectory. */
   distinctTimes: number;
+  /** With a quantised build: per output channel, the mean, σ_t²-weighted mean and RMS of quantised − full-precision output. */
   outputError?: { mean: number[]; sigmaWeightedMean: number[]; rms: number[] };
+  /** Wall-clock time of the run. */
   seconds: number;
 }
 
@@ -61,6 +73,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   if (card.time.kind === 'edm_c_noise') throw new UsageError(`${cardPath}: calibrate feeds time kinds discrete, continuous and sigma; this card's is edm_c_noise`);
   if (!o.augmented && !o.quantized) throw new UsageError('calibrate needs an augmented graph (activation ranges) and/or a quantised build (mean output error)');
   const started = performance.now();
+  if (!(Number.isInteger(o.batch) && o.batch >= 1 && o.batch <= LIMITS.samples)) throw new UsageError(`batch must be an integer from 1 to ${LIMITS.samples}, got ${o.batch}`);
+  if (!(o.percentile > 0 && o.percentile <= 100)) throw new UsageError(`percentile must be in (0, 100], got ${o.percentile}`);
   const session = o.augmented?.session;
   const quantised = o.quantized?.model;
   const times = calibrationTimes(p, o.n, o.seed, o.times, card.time.kind === 'discrete');

@@ -1,3 +1,9 @@
+/**
+ * Searched samplers: AutoDiffusion grid search, S³ solver-schedule search and LSD/LSD+ learned
+ * solver coefficients, scored against an exact oracle or a many-step teacher; their results are
+ * files the samplers run (`--grid-file`, `--schedule`, `--lsd`). `diffuse/search`, or `search` from `diffuse`.
+ * @module
+ */
 export {
   searchGrid, mutate, crossover, DEFAULT_EVOLUTION,
   type EvolutionOptions, type SearchState, type SearchProgress, type SearchResult, type GridFitness, type GridSearchRequest, type Candidate,
