@@ -6,7 +6,7 @@ import { createProcess } from '../src/process/index.js';
 describe('the grid registry', () => {
   it('lists every grid type from grid/index.ts alone', () => {
     expect(gridTypes().map((g) => g.type).sort()).toEqual([
-      'beta', 'ddim-uniform', 'diffusers', 'drop-penultimate', 'explicit', 'exponential', 'flow-shift', 'karras',
+      'beta', 'compvis', 'ddim-uniform', 'diffusers', 'drop-penultimate', 'explicit', 'exponential', 'flow-shift', 'karras',
       'kl-optimal', 'linear-quadratic', 'logsnr', 'normal', 'sgm-uniform', 'simple', 'time-quadratic', 'time-uniform',
     ]);
     const p = createProcess({ name: 'vp-discrete' });

@@ -139,20 +139,22 @@ describe('options and translations', () => {
   it('rejects invalid options with what is accepted', () => {
     reject('deis', { order: 4 }, /deis order must be 1, 2 or 3, got 4/);
     reject('deis', { order: 1.5 }, /deis order must be 1, 2 or 3/);
-    reject('deis', { basis: 'spline' }, /basis=spline is not accepted; accepted: logrho, rho/);
+    reject('deis', { basis: 'spline' }, /basis=spline is not accepted; accepted: logrho, rho, tab/);
     reject('deis', { lowerOrderFinalSteps: -1 }, /lowerOrderFinalSteps must be an integer ≥ 0/);
     reject('DEISMultistepScheduler', { clipSample: 1, thresholdRatio: 0.9 }, /either clipSample or thresholdRatio/);
     reject('ipndm', { order: 0 }, /ipndm order must be an integer from 1 to 4, got 0/);
     reject('sample_ipndm', { order: 5 }, /from 1 to 4, got 5/);
-    reject('PLMS', { order: 2 }, /sampler plms has no option "order"; accepted: skipPrk/);
+    reject('plms', { order: 2 }, /sampler plms has no option "order"; accepted: skipPrk/);
     reject('pndm', { skipPrk: 'maybe' }, /skipPrk must be true or false/);
   });
 
   it('finds the samplers by the names users know', () => {
     expect(findSampler('PNDMScheduler').name).toBe('pndm');
-    expect(findSampler('PLMS').name).toBe('plms');
+    expect(findSampler('plms').name).toBe('plms');
+    expect(findSampler('PLMSSampler').name).toBe('plms');
+    expect(findSampler('PLMS').named?.tool, "the exact spelling PLMS is A1111's label").toBe('A1111');
     expect(findSampler('IPNDMScheduler').name).toBe('ipndm');
-    expect(findSampler('sample_ipndm').name).toBe('ipndm');
+    expect(findSampler('sample_ipndm').named?.sampler, "ComfyUI's sample_ipndm").toBe('ipndm');
     expect(findSampler('DEISMultistepScheduler').name).toBe('deis');
   });
 

@@ -33,7 +33,7 @@ export function catalogue(shipped: readonly ShippedModel[] = []) {
       ...builtinNames.map((name) => ({ model: `builtin:${name}`, kind: 'exact oracle', description: builtinDescription(name) })),
     ],
     names: [
-      ...namedRuns.map((r) => ({ name: r.name, tool: r.tool, sampler: r.sampler, options: r.options, grid: r.grid?.(10) ?? null, note: r.note ?? null })),
+      ...namedRuns.map((r) => ({ name: r.qualifiedOnly ? `${r.tool}:${r.name}` : r.name, tool: r.tool, sampler: r.sampler, options: r.options, grid: r.grid?.(10) ?? null, note: r.note ?? null })),
       ...unsupportedNames.map((u) => ({ name: u.name, tool: u.tool, sampler: null, options: {}, grid: null, note: `not in Diffuse: ${u.what}; nearest: ${u.nearest}` })),
     ],
     methods: methodCommands,

@@ -98,6 +98,28 @@ schedulerGrids.push({
   },
 });
 
+// A1111's CompVisSampler (modules/sd_samplers_timesteps.py get_timesteps, used by its DDIM, DDIM
+// CFG++ and PLMS): timesteps clip(range(0, N, ⌊N/steps⌋) + 1, 0, N − 1), run from the largest to
+// the smallest with no step beyond it, so the run makes one update fewer than the list is long and
+// returns the sample at t = 1 (ᾱ_1), not at σ = 0. Non-dividing step counts give a longer list.
+schedulerGrids.push({
+  type: 'compvis',
+  description: 'A1111 CompVis timesteps (its DDIM and PLMS): 1, 1+k, 1+2k, … (k = ⌊N/steps⌋, capped at N−1) from the top down to t = 1, no step to σ = 0',
+  build: (p, spec) => {
+    sigmaTable(p, 'compvis');
+    const n = (spec as Spec<'compvis'>).steps;
+    const count = lastIndex(p) + 1;
+    const k = Math.max(Math.floor(count / n), 1);
+    const times: number[] = [];
+    for (let t = 0; t < count; t += k) {
+      const tc = Math.min(t + 1, count - 1);
+      if (times[times.length - 1] !== tc) times.push(tc);
+    }
+    if (times.length < 2) throw new UsageError(`the compvis grid with ${n} steps has the single timestep ${times[0]}: A1111 runs no step; use at least 2 steps`);
+    return Float64Array.from(times.reverse());
+  },
+});
+
 // ComfyUI beta_scheduler (Lee et al. 2024, "Beta sampling is all you need"): timesteps at the
 // Beta(α, β) quantiles 1 − i/steps of the table, repeated timesteps dropped, then 0.
 schedulerGrids.push({

@@ -24,6 +24,7 @@ export type GridSpec =
   | { type: 'sgm-uniform'; steps: number }
   | { type: 'simple'; steps: number }
   | { type: 'ddim-uniform'; steps: number }
+  | { type: 'compvis'; steps: number }
   | { type: 'beta'; steps: number; alpha?: number; beta?: number }
   | { type: 'kl-optimal'; steps: number }
   | { type: 'linear-quadratic'; steps: number; threshold?: number; linearSteps?: number }

@@ -192,7 +192,7 @@ const fromDiffusersTcd: ReferenceMapping = {
 export const ddimSamplers = [
   entry({
     name: 'ddim',
-    aliases: ['DDIMScheduler', 'DDIM'],
+    aliases: ['DDIMScheduler'],
     family: 'ddim',
     description: 'DDIM; eta=0 deterministic, eta=1 DDPM-like ancestral',
     cite: 'Song et al. 2021, Denoising Diffusion Implicit Models, Eq. 12',

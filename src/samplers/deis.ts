@@ -3,7 +3,7 @@ import { diffusersMultistepGrid, diffusersProcess, diffusersX0, modelTimeOf, rej
 import { processX0, validateX0, x0Defaults, type X0Options } from './x0.js';
 import { UsageError } from '../core/errors.js';
 import { lin2, linN } from '../core/vec.js';
-import { exp, pow } from '../core/math.js';
+import { cos, exp, log1p, pow } from '../core/math.js';
 
 /**
  * DEIS (Zhang & Chen 2023, "Fast Sampling of Diffusion Models with Exponential Integrator"):
@@ -11,16 +11,75 @@ import { exp, pow } from '../core/math.js';
  *   x_t/α_t = x_s/α_s + ∫_{ρ_s}^{ρ_t} ε̂ dρ,
  * with ε̂ replaced by the polynomial through the last `order` ε values (exponential Adams–Bashforth).
  * basis "logrho" interpolates in log ρ = −λ (diffusers' DEISMultistepScheduler, solver_type
- * "logrho"); basis "rho" interpolates in ρ (the paper's ρAB-DEIS). Order 1 is DDIM.
+ * "logrho"); basis "rho" interpolates in ρ (the paper's ρAB-DEIS); basis "tab" interpolates in the
+ * time τ of a linear-β VP process with ρ(τ) = σ (the paper's tAB-DEIS as ComfyUI's sample_deis maps
+ * EDM σ's to it, with σ_min = 0.002, σ_max = 80, ε_s = 10⁻³). Order 1 is DDIM.
  */
 export interface DeisOptions extends X0Options {
   [k: string]: number | string | boolean;
   order: number;
-  basis: 'logrho' | 'rho';
+  basis: 'logrho' | 'rho' | 'tab';
   /** Lower the order of the last steps (last: 1, second-to-last: ≤ 2) on grids of fewer than lowerOrderFinalSteps steps. */
   lowerOrderFinal: boolean;
   /** diffusers' DEISMultistepScheduler uses 15. */
   lowerOrderFinalSteps: number;
+  /** The step to σ = 0 is first order: it returns the model's x̂0 (ComfyUI's sample_deis). */
+  denoiseLast: boolean;
+}
+
+/**
+ * tAB-DEIS's time: τ(ρ) of the linear-β VP process with σ_VE(τ) = ρ that ComfyUI's edm2t builds
+ * (Song et al. 2021's VP σ inverse with β_d, β_min fitted to σ_min = 0.002 at τ = ε_s = 10⁻³ and
+ * σ_max = 80 at τ = 1).
+ */
+const TAB = (() => {
+  const [sigmaMin, sigmaMax, epsS] = [0.002, 80, 1e-3];
+  const betaD = (2 * (log1p(sigmaMin * sigmaMin) / epsS - log1p(sigmaMax * sigmaMax))) / (epsS - 1);
+  const betaMin = log1p(sigmaMax * sigmaMax) - 0.5 * betaD;
+  return { tau: (rho: number) => (Math.sqrt(betaMin * betaMin + 2 * betaD * log1p(rho * rho)) - betaMin) / betaD };
+})();
+
+/** Gauss–Legendre nodes and weights on [−1, 1] (Newton on P_n from the Chebyshev guesses). */
+function gaussLegendre(n: number): { nodes: number[]; weights: number[] } {
+  const nodes: number[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let x = cos((Math.PI * (i + 0.75)) / (n + 0.5));
+    let dp = 0;
+    for (let it = 0; it < 100; it++) {
+      let [p0, p1] = [1, x];
+      for (let k = 2; k <= n; k++) [p0, p1] = [p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k];
+      dp = (n * (x * p1 - p0)) / (x * x - 1);
+      const dx = p1 / dp;
+      x -= dx;
+      if (Math.abs(dx) < 1e-16) break;
+    }
+    nodes.push(x);
+    weights.push(2 / ((1 - x * x) * dp * dp));
+  }
+  return { nodes, weights };
+}
+
+const GL = gaussLegendre(32);
+
+/** c_j = α_t ∫_{ρ_s}^{ρ_t} ℓ_j(τ(ρ)) dρ, ℓ_j the Lagrange basis over the nodes τ(ρ_m) (tab basis). */
+function tabWeights(rhos: readonly number[], rhoT: number, alphaT: number): number[] {
+  const taus = rhos.map(TAB.tau);
+  const [a, b] = [rhos[0], rhoT];
+  const out = new Array<number>(rhos.length).fill(0);
+  GL.nodes.forEach((u, q) => {
+    const rho = 0.5 * (a + b) + 0.5 * (b - a) * u;
+    const tau = TAB.tau(rho);
+    const w = 0.5 * (b - a) * GL.weights[q];
+    taus.forEach((tj, j) => {
+      let l = 1;
+      taus.forEach((tm, m) => {
+        if (m !== j) l *= (tau - tm) / (tj - tm);
+      });
+      out[j] += w * l;
+    });
+  });
+  return out.map((c) => alphaT * c);
 }
 
 /** Coefficients of Π_m (w + c_m)/d_m as a polynomial in w, lowest power first. */
@@ -75,6 +134,7 @@ function lowerGamma(n: number, h: number): number[] {
 function deisWeights(basis: DeisOptions['basis'], lambdas: readonly number[], lambdaT: number, alphaT: number): number[] {
   const [lambdaS] = lambdas;
   const rhoS = exp(-lambdaS);
+  if (basis === 'tab') return tabWeights(lambdas.map((l) => exp(-l)), exp(-lambdaT), alphaT);
   if (basis === 'logrho') {
     const v = lambdas.map((l) => lambdaS - l);
     const gamma = lowerGamma(lambdas.length, lambdaT - lambdaS);
@@ -113,7 +173,7 @@ async function deis(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: 
       lambdas.pop();
     }
     if (s === t) continue;
-    const order = Math.min(o.order, eps.length, finalOrders ? steps - i : Infinity);
+    const order = o.denoiseLast && p.sigma(s) === 0 ? 1 : Math.min(o.order, eps.length, finalOrders ? steps - i : Infinity);
     const weights = deisWeights(o.basis, lambdas.slice(0, order), p.logSnr(s), p.alpha(s));
     const out = linN(new Float64Array(x.length), weights, eps.slice(0, order));
     x = lin2(out, p.alpha(s) / p.alpha(t), x, 1, out);
@@ -158,12 +218,12 @@ export const deisSamplers = [
     name: 'deis',
     aliases: ['DEISMultistepScheduler', 'DEIS'],
     family: 'deis',
-    description: 'DEIS multistep exponential integrator (Adams–Bashforth in ρ = σ/α, polynomial in log ρ or ρ), orders 1–3',
-    cite: 'Zhang & Chen 2023, Fast Sampling of Diffusion Models with Exponential Integrator (ρAB-DEIS)',
+    description: 'DEIS multistep exponential integrator (Adams–Bashforth in ρ = σ/α, polynomial in log ρ, ρ or the VP time τ), orders 1–3',
+    cite: 'Zhang & Chen 2023, Fast Sampling of Diffusion Models with Exponential Integrator (ρAB- and tAB-DEIS)',
     order: 2,
     stochastic: false,
-    defaults: { ...x0Defaults, order: 2, basis: 'logrho', lowerOrderFinal: true, lowerOrderFinalSteps: 15 },
-    choices: { basis: ['logrho', 'rho'] },
+    defaults: { ...x0Defaults, order: 2, basis: 'logrho', lowerOrderFinal: true, lowerOrderFinalSteps: 15, denoiseLast: false },
+    choices: { basis: ['logrho', 'rho', 'tab'] },
     validate,
     run: deis,
     references: [fromDiffusersDeis],

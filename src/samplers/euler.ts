@@ -462,7 +462,7 @@ export const eulerSamplers = [
   }),
   entry({
     name: 'lcm',
-    aliases: ['sample_lcm', 'LCM', 'multistep-consistency'],
+    aliases: ['sample_lcm', 'multistep-consistency'],
     family: 'karras',
     description: 'multistep consistency sampling: x̂0, then fresh noise to the next σ (1 NFE/step; for consistency / LCM / TCD-distilled models)',
     cite: 'Song et al. 2023, Consistency Models, Alg. 1; Luo et al. 2023, Latent Consistency Models, Alg. 1 (k-diffusion/ComfyUI sample_lcm)',

@@ -5,7 +5,7 @@ import { validate } from '../io/schema.js';
 import { diffusersConfigSchema } from '../io/formats.js';
 import { UsageError } from '../core/errors.js';
 import type { GridSpec } from '../grid/index.js';
-import { namedRuns, unsupportedNames, type NamedRun, type UnsupportedName } from './names.js';
+import { namedRuns, unsupportedNames, type NamedRun, type Tool, type UnsupportedName } from './names.js';
 import { ddimSamplers } from './ddim.js';
 import { pndmSamplers } from './pndm.js';
 import { deisSamplers } from './deis.js';
@@ -68,14 +68,15 @@ const namedEntries = new Map<string, SamplerEntry>();
 
 /** A name from another tool as a sampler entry: the base sampler with the tool's options and grid. */
 function namedEntry(run: NamedRun): SamplerEntry {
-  let e = namedEntries.get(run.name);
+  const name = run.qualifiedOnly ? `${run.tool}:${run.name}` : run.name;
+  let e = namedEntries.get(name);
   if (!e) {
     const base = samplers.find((s) => s.name === run.sampler) as SamplerEntry;
     const options = Object.entries(run.options).map(([k, v]) => `${k}=${String(v)}`).join(', ');
     const grid = run.grid?.(DEFAULT_NAMED_STEPS);
     e = {
       ...base,
-      name: run.name,
+      name,
       aliases: [],
       description: `${run.tool}'s "${run.name}": ${base.name}${options ? ` (${options})` : ''}${grid ? ` on the ${describeGrid(grid)} grid` : ''}${run.note ? `; ${run.note}` : ''}`,
       defaults: { ...base.defaults, ...run.options },
@@ -83,9 +84,25 @@ function namedEntry(run: NamedRun): SamplerEntry {
       references: [],
       named: run,
     };
-    namedEntries.set(run.name, e);
+    namedEntries.set(name, e);
   }
   return e;
+}
+
+const TOOLS: Readonly<Record<string, Tool>> = { a1111: 'A1111', comfyui: 'ComfyUI', comfy: 'ComfyUI' };
+
+/** `Tool:name` (A1111:DDIM, ComfyUI:lms): the tool's meaning of its name, even where Diffuse has the same name. */
+function findQualified(toolKey: string, name: string): SamplerEntry {
+  const tool = Object.hasOwn(TOOLS, toolKey.toLowerCase()) ? TOOLS[toolKey.toLowerCase()] : undefined;
+  if (!tool) throw new UsageError(`unknown tool "${toolKey}" in "${toolKey}:${name}"; accepted: A1111:NAME, ComfyUI:NAME (diffusers and k-diffusion configs go through --from LIBRARY:NAME)`);
+  const runs = namedRuns.filter((r) => r.tool === tool);
+  const missing = unsupportedNames.filter((u) => u.tool === tool);
+  const key = norm(name);
+  const run = runs.find((r) => r.name === name) ?? runs.find((r) => norm(r.name) === key);
+  if (run) return namedEntry(run);
+  const u = missing.find((m) => m.name === name) ?? missing.find((m) => norm(m.name) === key);
+  if (u) unsupported(u);
+  throw new UsageError(`${tool} has no sampler "${name}" that Diffuse knows; ${tool}'s names: ${[...runs.map((r) => r.name), ...missing.map((m) => m.name)].join(', ')}`);
 }
 
 const DEFAULT_NAMED_STEPS = 10;
@@ -98,23 +115,26 @@ function unsupported(u: UnsupportedName): never {
 /**
  * Find a sampler by name. The exact spelling of a name from A1111 or ComfyUI means what it means
  * there (sampler, options and grid: see names.ts); otherwise Diffuse's names, then those names
- * and every alias, case-, space-, dash- and underscore-insensitively.
+ * and every alias, case-, space-, dash- and underscore-insensitively. `Tool:name` (`ComfyUI:lms`,
+ * `A1111:DDIM`) is the tool's meaning, also for the names Diffuse has too (NamedRun.qualifiedOnly).
  */
 export function findSampler(name: string): SamplerEntry {
-  const exact = namedRuns.find((r) => r.name === name);
+  const q = /^([A-Za-z0-9]+):(.+)$/.exec(name);
+  if (q) return findQualified(q[1], q[2]);
+  const exact = namedRuns.find((r) => r.name === name && !r.qualifiedOnly);
   if (exact) return namedEntry(exact);
   const missing = unsupportedNames.find((u) => u.name === name);
   if (missing) unsupported(missing);
   const key = norm(name);
   const own = samplers.find((s) => norm(s.name) === key);
   if (own) return own;
-  const named = namedRuns.find((r) => norm(r.name) === key);
+  const named = namedRuns.find((r) => norm(r.name) === key && !r.qualifiedOnly);
   if (named) return namedEntry(named);
   const missingNorm = unsupportedNames.find((u) => norm(u.name) === key);
   if (missingNorm) unsupported(missingNorm);
   const hit = samplers.find((s) => s.aliases.some((a) => norm(a) === key));
   if (!hit) {
-    throw new UsageError(`unknown sampler "${name}"; accepted: ${samplers.map((s) => s.name).join(', ')}, or a name from diffusers, k-diffusion, A1111 or ComfyUI (see \`diffuse list samplers\` and \`diffuse list names\`)`);
+    throw new UsageError(`unknown sampler "${name}"; accepted: ${samplers.map((s) => s.name).join(', ')}, or a name from diffusers, k-diffusion, A1111 or ComfyUI, or Tool:name for the tool's meaning (see \`diffuse list samplers\` and \`diffuse list names\`)`);
   }
   return hit;
 }

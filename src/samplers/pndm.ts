@@ -22,6 +22,8 @@ export interface IpndmOptions {
   [k: string]: number | string | boolean;
   /** Highest Adams–Bashforth order (1–4). */
   order: number;
+  /** The step to σ = 0 returns the model's x̂0 instead of the Adams–Bashforth step (ComfyUI's sample_ipndm). */
+  denoiseLast: boolean;
 }
 
 /** How the steps are taken before `order` ε values are known. */
@@ -85,7 +87,7 @@ export async function pseudoImprovedEuler(ctx: SampleContext, x: Float64Array, e
  * replaced by the lower-order Adams–Bashforth step. A zero-length step only refreshes ε.
  */
 async function pseudoLinearMultistep(
-  x: Float64Array, grid: Float64Array, ctx: SampleContext, order: number, warmUp: WarmUp,
+  x: Float64Array, grid: Float64Array, ctx: SampleContext, order: number, warmUp: WarmUp, denoiseLast = false,
 ): Promise<Float64Array> {
   const p = ctx.process;
   const steps = grid.length - 1;
@@ -101,7 +103,7 @@ async function pseudoLinearMultistep(
     const warming = history.length < order && p.sigma(s) > 0;
     if (warming && warmUp === 'runge-kutta') x = await pseudoRungeKutta(ctx, x, eps, t, s);
     else if (warming && warmUp === 'improved-euler' && history.length === 1) x = await pseudoImprovedEuler(ctx, x, eps, t, s);
-    else x = transfer(p, x, adamsBashforth(history), t, s);
+    else x = transfer(p, x, denoiseLast && p.sigma(s) === 0 ? eps : adamsBashforth(history), t, s);
   }
   return x;
 }
@@ -110,7 +112,7 @@ const pndm = (x: Float64Array, grid: Float64Array, ctx: SampleContext, o: PndmOp
   pseudoLinearMultistep(x, grid, ctx, 4, o.skipPrk ? 'improved-euler' : 'runge-kutta');
 
 const ipndm = (x: Float64Array, grid: Float64Array, ctx: SampleContext, o: IpndmOptions) =>
-  pseudoLinearMultistep(x, grid, ctx, o.order, 'adams-bashforth');
+  pseudoLinearMultistep(x, grid, ctx, o.order, 'adams-bashforth', o.denoiseLast);
 
 function validateIpndm(o: IpndmOptions): void {
   if (!(Number.isInteger(o.order) && o.order >= 1 && o.order <= 4)) {
@@ -197,7 +199,7 @@ export const pndmSamplers = [
   }),
   entry({
     name: 'plms',
-    aliases: ['PLMS', 'PLMSSampler'],
+    aliases: ['PLMSSampler'],
     family: 'pndm',
     description: 'PLMS: PNDM with the pseudo improved Euler warm-up (diffusers skip_prk_steps, CompVis PLMSSampler)',
     cite,
@@ -208,13 +210,13 @@ export const pndmSamplers = [
   }),
   entry({
     name: 'ipndm',
-    aliases: ['IPNDMScheduler', 'iPNDM', 'sample_ipndm'],
+    aliases: ['IPNDMScheduler', 'iPNDM'],
     family: 'pndm',
     description: 'iPNDM: Adams–Bashforth on ε with the DDIM transfer, lower-order warm-up (no extra model calls)',
     cite: 'Zhang & Chen 2023, Fast Sampling of Diffusion Models with Exponential Integrator (iPNDM)',
     order: 4,
     stochastic: false,
-    defaults: { order: 4 },
+    defaults: { order: 4, denoiseLast: false },
     validate: validateIpndm,
     run: ipndm,
   }),
