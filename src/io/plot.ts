@@ -1,10 +1,11 @@
+import { fileURLToPath } from 'node:url';
+import { Resvg } from '@resvg/resvg-js';
 import { PNG } from 'pngjs';
 
 /**
- * Small, dependency-light plots for the CLI: a figure is plain data (lines, circles, rectangles,
- * text in figure pixels) built by the functions below, then rendered either as SVG text or as PNG
- * bytes by rasterising it ourselves (anti-aliased shapes, a built-in 5×8 bitmap font) and
- * encoding with pngjs.
+ * Plots for the CLI: a figure is plain data (lines, circles, rectangles, images, text in figure
+ * pixels) built by the functions below and written as SVG; PNG is that SVG rendered by resvg with
+ * the DejaVu Sans fonts shipped in assets/fonts.
  */
 
 export type Mark =
@@ -126,9 +127,15 @@ function drawPanel(marks: Mark[], p: Panel, title?: string): void {
   if (title) marks.push({ kind: 'text', x: p.x + p.w / 2, y: p.y - 8, text: title, size: 12, anchor: 'middle', bold: true });
 }
 
-/** Approximate advance width of text, shared by both renderers' layout. */
+/** Approximate advance widths of DejaVu Sans in em by character class, erring wide (layout only). */
+const NARROW = new Set([...'ijlI.,:;|!\'` ()[]{}/\\-frt']);
+const WIDE = new Set([...'mwMW%@']);
+
+/** Advance width of text in DejaVu Sans at `size` px, slightly over rather than under, for layout. */
 export function textWidth(text: string, size: number): number {
-  return [...text].length * size * 0.6;
+  let em = 0;
+  for (const ch of text) em += NARROW.has(ch) ? 0.4 : WIDE.has(ch) ? 1.0 : ch >= 'A' && ch <= 'Z' ? 0.75 : 0.65;
+  return em * size;
 }
 
 function legend(marks: Mark[], x: number, y: number, items: readonly { label: string; mark: (cx: number, cy: number) => Mark[] }[]): void {
@@ -139,6 +146,8 @@ function legend(marks: Mark[], x: number, y: number, items: readonly { label: st
     cx += 20 + textWidth(item.label, 12) + 24;
   }
 }
+
+const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 function rangeOf(values: Iterable<number>): [number, number] {
   let lo = Infinity;
@@ -368,7 +377,7 @@ function svgMark(m: Mark): string {
     }
     case 'image': {
       const uri = `data:image/png;base64,${Buffer.from(grayPng(m.gray, m.cols, m.rows)).toString('base64')}`;
-      return `<image x="${num(m.x)}" y="${num(m.y)}" width="${num(m.w)}" height="${num(m.h)}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${uri}"/>`;
+      return `<image x="${num(m.x)}" y="${num(m.y)}" width="${num(m.w)}" height="${num(m.h)}" preserveAspectRatio="none" image-rendering="optimizeSpeed" href="${uri}"/>`;
     }
     case 'text': {
       const anchor = m.anchor && m.anchor !== 'start' ? ` text-anchor="${m.anchor}"` : '';
@@ -388,7 +397,7 @@ export function fitText(f: Figure, margin = 8): Figure {
   let right = f.width;
   for (const m of f.marks) {
     if (m.kind !== 'text' || m.vertical) continue;
-    const w = textWidth(m.text, m.size) + (m.bold ? 2 : 0);
+    const w = textWidth(m.text, m.size) * (m.bold ? 1.12 : 1);
     const x0 = m.x - (m.anchor === 'middle' ? w / 2 : m.anchor === 'end' ? w : 0);
     left = Math.min(left, x0 - margin);
     right = Math.max(right, x0 + w + margin);
@@ -403,7 +412,7 @@ export function fitText(f: Figure, margin = 8): Figure {
 export function renderSvg(figure: Figure): string {
   const f = fitText(figure);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${f.width}" height="${f.height}" viewBox="0 0 ${f.width} ${f.height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${f.width}" height="${f.height}" viewBox="0 0 ${f.width} ${f.height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`,
     `<rect width="${f.width}" height="${f.height}" fill="#ffffff"/>`,
     ...f.marks.map(svgMark),
     '</svg>',
@@ -413,166 +422,16 @@ export function renderSvg(figure: Figure): string {
 
 // ---------------------------------------------------------------- PNG
 
-/** 5×8 glyphs: eight rows of five bits (rows 0–6 above the baseline, row 7 the descender). */
-const GLYPHS: Record<string, string> = {
-  ' ': '0000000000000000', '0': '0e11131519110e00', '1': '040c040404040e00', '2': '0e11010204081f00',
-  '3': '1e01010e01011e00', '4': '02060a121f020200', '5': '1f101e0101110e00', '6': '0608101e11110e00',
-  '7': '1f01020408080800', '8': '0e11110e11110e00', '9': '0e11110f01020c00', 'A': '0e11111f11111100',
-  'B': '1e11111e11111e00', 'C': '0e11101010110e00', 'D': '1c12111111121c00', 'E': '1f10101e10101f00',
-  'F': '1f10101e10101000', 'G': '0e11101711110f00', 'H': '1111111f11111100', 'I': '0e04040404040e00',
-  'J': '0702020202120c00', 'K': '1112141814121100', 'L': '1010101010101f00', 'M': '111b151511111100',
-  'N': '1111191513111100', 'O': '0e11111111110e00', 'P': '1e11111e10101000', 'Q': '0e11111115120d00',
-  'R': '1e11111e14121100', 'S': '0f10100e01011e00', 'T': '1f04040404040400', 'U': '1111111111110e00',
-  'V': '11111111110a0400', 'W': '1111111515150a00', 'X': '11110a040a111100', 'Y': '11110a0404040400',
-  'Z': '1f01020408101f00', 'a': '00000e010f110f00', 'b': '1010161911111e00', 'c': '00000e1010110e00',
-  'd': '01010d1311110f00', 'e': '00000e111f100e00', 'f': '0609081c08080800', 'g': '00000f11110f010e',
-  'h': '1010161911111100', 'i': '04000c0404040e00', 'j': '020006020202120c', 'k': '1010121418141200',
-  'l': '0c04040404040e00', 'm': '00001a1515111100', 'n': '0000161911111100', 'o': '00000e1111110e00',
-  'p': '00001e11111e1010', 'q': '00000f11110f0101', 'r': '0000161910101000', 's': '00000e100e011e00',
-  't': '08081c0808090600', 'u': '0000111111130d00', 'v': '00001111110a0400', 'w': '0000111115150a00',
-  'x': '0000110a040a1100', 'y': '00001111110f010e', 'z': '00001f0204081f00', '.': '00000000000c0c00',
-  ',': '00000000000c0408', ':': '000c0c000c0c0000', ';': '000c0c000c040800', '-': '0000001f00000000',
-  '+': '0004041f04040000', '=': '00001f001f000000', '_': '000000000000001f', '/': '0001020408100000',
-  '\\': '0010080402010000', '(': '0204080808040200', ')': '0804020202040800', '[': '0e08080808080e00',
-  ']': '0e02020202020e00', '<': '0204081008040200', '>': '0804020102040800', '%': '1819020408130300',
-  "'": '0404080000000000', '"': '0a0a000000000000', '*': '0004150e15040000', '^': '040a110000000000',
-  '|': '0404040404040400', '!': '0404040404000400', '?': '0e11010204000400', '#': '0a0a1f0a1f0a0a00',
-  '&': '0c12140815120d00', '@': '0e11171517100e00', '~': '0000081502000000', '$': '040f140e051e0400',
-  '`': '0804000000000000', '{': '0304040804040300', '}': '1804040204041800', '·': '0000000400000000',
-  '×': '0000110a040a1100', '→': '0004021f02040000', 'σ': '00000f1211110e00', 'λ': '100808040a111100',
-  '≥': '0804020408001f00', '≤': '0204080402001f00', '−': '0000001f00000000', 'ε': '00000e100c100e00',
-  'α': '00000d1212120d00', '√': '07040404140c0400',};
+/** The fonts PNGs are drawn with, shipped in the package (servers often have none installed). */
+const FONTS = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => fileURLToPath(new URL(`../../assets/fonts/${f}`, import.meta.url)));
 
-function glyphRows(ch: string): number[] {
-  const hex = GLYPHS[ch] ?? GLYPHS['?'];
-  return Array.from({ length: 8 }, (_, r) => parseInt(hex.slice(2 * r, 2 * r + 2), 16));
-}
-
-function rgb(color: string): [number, number, number] {
-  const v = parseInt(color.slice(1), 16);
-  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
-}
-
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
-
-/** An RGBA canvas on white; every shape is drawn with coverage-based anti-aliasing. */
-class Raster {
-  readonly data: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {
-    this.data = new Uint8Array(width * height * 4).fill(255);
-  }
-
-  blend(x: number, y: number, c: readonly number[], a: number): void {
-    if (a <= 0 || x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const o = (y * this.width + x) * 4;
-    for (let k = 0; k < 3; k++) this.data[o + k] = Math.round(this.data[o + k] * (1 - a) + c[k] * a);
-  }
-
-  /** Visit the pixels of a box, clipped to the canvas. */
-  each(x0: number, y0: number, x1: number, y1: number, f: (x: number, y: number) => void): void {
-    for (let y = Math.max(0, Math.floor(y0)); y <= Math.min(this.height - 1, Math.ceil(y1)); y++) {
-      for (let x = Math.max(0, Math.floor(x0)); x <= Math.min(this.width - 1, Math.ceil(x1)); x++) f(x, y);
-    }
-  }
-
-  /** A polyline: coverage is the maximum over its segments, so joints are not drawn twice. */
-  line(points: readonly (readonly [number, number])[], width: number, c: readonly number[]): void {
-    const cover = new Map<number, number>();
-    const h = width / 2;
-    for (let i = 1; i < points.length; i++) {
-      const [ax, ay] = points[i - 1];
-      const [bx, by] = points[i];
-      this.each(Math.min(ax, bx) - h - 1, Math.min(ay, by) - h - 1, Math.max(ax, bx) + h + 1, Math.max(ay, by) + h + 1, (x, y) => {
-        const a = clamp01(h + 0.5 - segmentDistance(x + 0.5, y + 0.5, ax, ay, bx, by));
-        const key = y * this.width + x;
-        if (a > (cover.get(key) ?? 0)) cover.set(key, a);
-      });
-    }
-    for (const [key, a] of cover) this.blend(key % this.width, Math.floor(key / this.width), c, a);
-  }
-
-  circle(m: Extract<Mark, { kind: 'circle' }>, s: number): void {
-    const cx = m.x * s;
-    const cy = m.y * s;
-    const r = m.r * s;
-    const sw = (m.strokeWidth ?? 1) * s;
-    const fill = m.fill ? rgb(m.fill) : undefined;
-    const stroke = m.stroke ? rgb(m.stroke) : undefined;
-    const ext = r + sw;
-    this.each(cx - ext, cy - ext, cx + ext, cy + ext, (x, y) => {
-      const dist = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
-      if (fill) this.blend(x, y, fill, clamp01(r + 0.5 - dist) * (m.opacity ?? 1));
-      if (stroke) this.blend(x, y, stroke, clamp01(sw / 2 + 0.5 - Math.abs(dist - r)));
-    });
-  }
-
-  rect(m: Extract<Mark, { kind: 'rect' }>, s: number): void {
-    const [x0, y0, x1, y1] = [m.x * s, m.y * s, (m.x + m.w) * s, (m.y + m.h) * s];
-    const c = rgb(m.fill);
-    this.each(x0, y0, x1, y1, (x, y) => {
-      const cover = clamp01(Math.min(x + 1, x1) - Math.max(x, x0)) * clamp01(Math.min(y + 1, y1) - Math.max(y, y0));
-      this.blend(x, y, c, cover * (m.opacity ?? 1));
-    });
-  }
-
-  /** A grayscale bitmap stretched over a box, nearest neighbour (pixel edges stay sharp). */
-  image(m: Extract<Mark, { kind: 'image' }>, s: number): void {
-    const [x0, y0, x1, y1] = [Math.round(m.x * s), Math.round(m.y * s), Math.round((m.x + m.w) * s), Math.round((m.y + m.h) * s)];
-    for (let y = Math.max(0, y0); y < Math.min(this.height, y1); y++) {
-      const row = Math.floor(((y - y0 + 0.5) * m.rows) / (y1 - y0));
-      for (let x = Math.max(0, x0); x < Math.min(this.width, x1); x++) {
-        const v = m.gray[row * m.cols + Math.floor(((x - x0 + 0.5) * m.cols) / (x1 - x0))];
-        this.blend(x, y, [v, v, v], 1);
-      }
-    }
-  }
-
-  /** Bitmap text: each font pixel is a k×k block, k chosen from the font size. */
-  text(m: Extract<Mark, { kind: 'text' }>, s: number): void {
-    // k ≤ size·s/10 keeps each 6k-pixel character within textWidth's 0.6·size figure pixels
-    const k = Math.max(1, Math.floor((m.size * s) / 10));
-    const chars = [...m.text];
-    const length = chars.length * 6 * k - k;
-    const shift = m.anchor === 'middle' ? length / 2 : m.anchor === 'end' ? length : 0;
-    const ox = Math.round(m.x * s);
-    const oy = Math.round(m.y * s);
-    const c = rgb(m.color ?? INK);
-    const put = (u: number, v: number) => {
-      // u runs along the text, v down from the top of the glyph row (baseline at v = 7k)
-      const [x, y] = m.vertical ? [ox + v - 7 * k, oy - u] : [ox + u, oy + v - 7 * k];
-      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k + (m.bold ? 1 : 0); dx++) this.blend(x + dx, y + dy, c, 1);
-    };
-    chars.forEach((ch, i) => {
-      glyphRows(ch).forEach((bits, row) => {
-        for (let col = 0; col < 5; col++) if (bits & (16 >> col)) put(Math.round(i * 6 * k + col * k - shift), row * k);
-      });
-    });
-  }
-}
-
-function segmentDistance(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
-  const dx = bx - ax;
-  const dy = by - ay;
-  const len2 = dx * dx + dy * dy;
-  const t = len2 > 0 ? clamp01(((x - ax) * dx + (y - ay) * dy) / len2) : 0;
-  return Math.hypot(x - ax - t * dx, y - ay - t * dy);
-}
-
-/** Rasterise a figure at `scale` device pixels per figure pixel and encode it as PNG bytes. */
+/** Render a figure's SVG with resvg at `scale` device pixels per figure pixel, as PNG bytes. */
 export function renderPng(figure: Figure, scale = 2): Uint8Array {
-  const f = fitText(figure);
-  const r = new Raster(Math.ceil(f.width * scale), Math.ceil(f.height * scale));
-  for (const m of f.marks) {
-    if (m.kind === 'line') r.line(m.points.map(([x, y]) => [x * scale, y * scale] as const), m.width * scale, rgb(m.color));
-    else if (m.kind === 'circle') r.circle(m, scale);
-    else if (m.kind === 'rect') r.rect(m, scale);
-    else if (m.kind === 'image') r.image(m, scale);
-    else r.text(m, scale);
-  }
-  return encodePng(r.data, r.width, r.height);
+  const svg = new Resvg(renderSvg(figure), {
+    fitTo: { mode: 'zoom', value: scale },
+    font: { loadSystemFonts: false, fontFiles: FONTS, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return new Uint8Array(svg.render().asPng());
 }
 
 function encodePng(rgba: Uint8Array, width: number, height: number): Uint8Array {

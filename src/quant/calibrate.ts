@@ -6,6 +6,7 @@ import { sizeOf } from '../core/tensor.js';
 import type { OnnxDenoiser } from '../models/onnx/denoiser.js';
 import { resolveLayout } from '../models/onnx/graph.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
+import { runShared } from '../models/onnx/runner.js';
 import { OutputErrorMean } from './bias.js';
 import { calibrationTimes, trajectoryInputs, type TimeDistribution } from './ndtc.js';
 import { CalibrationStatistics, type TensorStatistics } from './stats.js';
@@ -104,16 +105,12 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
     for (let s = 0; s < o.n; s += o.batch) {
       const m = Math.min(o.batch, o.n - s);
       const feeds = buildFeeds(model.session, model, Tensor, x.subarray(s * dim, (s + m) * dim), times.subarray(s, s + m), set?.subarray(s, s + m), m);
-      const results: Disposables[] = [];
       try {
-        const augmented = session ? await keep(results, session.run(feeds)) : undefined;
-        if (augmented) {
-          if (!checked) {
-            await checkSameNetwork(model, feeds, augmented, o.augmented?.path ?? '');
-            checked = true;
-          }
+        const output = (r: Record<string, { data: unknown }>, name: string) => Float32Array.from(r[name].data as Float32Array);
+        // The augmented graph computes the full-precision output too: it stands in for the model's run.
+        const reference = session ? await runShared(session, feeds, (r) => {
           for (const name of extra) {
-            const v = augmented[name];
+            const v = r[name];
             if (v.type !== 'float32') throw new UsageError(`${o.augmented?.path}: output "${name}" is ${v.type}; only float32 tensors can be calibrated`);
             try {
               stats.add(name, v.data as Float32Array);
@@ -121,20 +118,23 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
               throw new UsageError(`${o.augmented?.path}: tensor "${name}": ${e instanceof Error ? e.message : String(e)}`);
             }
           }
+          return output(r, card.output);
+        }, `running the augmented graph ${o.augmented?.path}`) : undefined;
+        if (reference && !checked) {
+          await checkSameNetwork(model, feeds, reference, o.augmented?.path ?? '');
+          checked = true;
         }
         if (quantised && errors) {
-          // The augmented graph computes the full-precision output too; otherwise run the model itself.
-          const reference = (augmented ?? await keep(results, model.session.run(feeds)))[card.output];
-          const q = (await keep(results, quantised.session.run(feeds)))[quantised.card.output];
+          const full = reference ?? await runShared(model.session, feeds, (r) => output(r, card.output), `running ${cardPath}`);
+          const q = await runShared(quantised.session, feeds, (r) => output(r, quantised.card.output), `running the quantised build ${o.quantized?.path}`);
           try {
             const at = times.subarray(s, s + m);
-            errors.add(reference.data as Float32Array, q.data as Float32Array, at, at.map((t) => p.sigma(t) * p.sigma(t)));
+            errors.add(full, q, at, at.map((t) => p.sigma(t) * p.sigma(t)));
           } catch (e) {
             throw new UsageError(`${o.quantized?.path}: ${e instanceof Error ? e.message : String(e)}`);
           }
         }
       } finally {
-        for (const r of results) for (const v of Object.values(r)) v.dispose();
         for (const f of Object.values(feeds)) f.dispose();
       }
       o.onProgress?.(++done, total, what);
@@ -168,15 +168,6 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
     outputError,
   };
   return { file, tensors: extra, runs: labelSets.length * o.n, distinctTimes: distinct, outputError, seconds };
-}
-
-type Disposables = Record<string, { dispose(): void }>;
-
-/** Await a run and remember its outputs for disposal. */
-async function keep<T extends Disposables>(results: Disposables[], run: Promise<T>): Promise<T> {
-  const r = await run;
-  results.push(r);
-  return r;
 }
 
 /** A UsageError unless the quantised card describes a network with the same inputs, sample shape and process. */
@@ -248,22 +239,16 @@ function buildFeeds(
 }
 
 /** The augmented graph must compute the card network's output: compare on the first batch. */
-async function checkSameNetwork(model: OnnxDenoiser, feeds: Record<string, OrtTensor>, augmented: Record<string, OrtTensor>, path: string): Promise<void> {
+async function checkSameNetwork(model: OnnxDenoiser, feeds: Record<string, OrtTensor>, a: Float32Array, path: string): Promise<void> {
   const name = model.card.output;
-  const reference = await model.session.run(feeds);
-  try {
-    const a = augmented[name].data as Float32Array;
-    const b = reference[name].data as Float32Array;
-    let diff = a.length === b.length ? 0 : Infinity;
-    let scale = 0;
-    for (let i = 0; i < a.length && i < b.length; i++) {
-      diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
-    if (!(diff <= 1e-4 * (1 + scale))) {
-      throw new UsageError(`${path} computes a different "${name}" than the card's network (max |difference| ${diff.toExponential(2)} on the first batch): augment this model's own ONNX file`);
-    }
-  } finally {
-    for (const v of Object.values(reference)) v.dispose();
+  const b = await runShared(model.session, feeds, (r) => Float32Array.from(r[name].data as Float32Array), `running ${name}`);
+  let diff = a.length === b.length ? 0 : Infinity;
+  let scale = 0;
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  if (!(diff <= 1e-4 * (1 + scale))) {
+    throw new UsageError(`${path} computes a different "${name}" than the card's network (max |difference| ${diff.toExponential(2)} on the first batch): augment this model's own ONNX file`);
   }
 }

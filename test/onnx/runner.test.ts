@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunQueue, runChunked, runOnce } from '../../src/models/onnx/runner.js';
+import { RunQueue, runChunked, runOnce, runShared } from '../../src/models/onnx/runner.js';
 import type { OrtSession, OrtTensor } from '../../src/models/onnx/runtime.js';
 import { RunError } from '../../src/core/errors.js';
 
@@ -26,6 +26,16 @@ describe('the ONNX session runner', () => {
     disposed.length = 0;
     await expect(runOnce(session(), { x: tensor('x', [1]) }, () => { throw new Error('read'); }, '')).rejects.toThrow('read');
     expect(disposed).toEqual(['x', 'y']);
+  });
+
+  it('runShared leaves the feeds to the caller (calibration reuses them) and disposes the results', async () => {
+    disposed.length = 0;
+    const feeds = { x: tensor('x', [3]) };
+    expect(await runShared(session(), feeds, (r) => (r.y.data as Float32Array)[0], 'a')).toBe(6);
+    expect(await runShared(session(), feeds, (r) => (r.y.data as Float32Array)[0], 'b')).toBe(6);
+    expect(disposed).toEqual(['y', 'y']);
+    await expect(runShared(session(true), feeds, () => 0, 'in the augmented graph')).rejects.toThrow(/ONNX Runtime failed in the augmented graph: bad graph/);
+    expect(disposed).toEqual(['y', 'y']);
   });
 
   it('splits a batch into chunks and queues runs in order', async () => {

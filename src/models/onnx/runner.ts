@@ -26,12 +26,30 @@ export class RunQueue {
 export async function runOnce<T>(session: OrtSession, feeds: Record<string, OrtTensor>, read: (result: Record<string, OrtTensor>) => T, what: string): Promise<T> {
   let result: Record<string, OrtTensor>;
   try {
-    result = await session.run(feeds);
-  } catch (e) {
-    throw new RunError(`ONNX Runtime failed ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    result = await runSession(session, feeds, what);
   } finally {
     for (const f of Object.values(feeds)) f.dispose();
   }
+  return readAndDispose(result, read);
+}
+
+/**
+ * One run on feeds the caller keeps (and disposes) for other runs (calibration feeds the same batch
+ * to the model, its augmented graph and its quantised build): the results are disposed after `read`.
+ */
+export async function runShared<T>(session: OrtSession, feeds: Record<string, OrtTensor>, read: (result: Record<string, OrtTensor>) => T, what: string): Promise<T> {
+  return readAndDispose(await runSession(session, feeds, what), read);
+}
+
+async function runSession(session: OrtSession, feeds: Record<string, OrtTensor>, what: string): Promise<Record<string, OrtTensor>> {
+  try {
+    return await session.run(feeds);
+  } catch (e) {
+    throw new RunError(`ONNX Runtime failed ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function readAndDispose<T>(result: Record<string, OrtTensor>, read: (result: Record<string, OrtTensor>) => T): T {
   try {
     return read(result);
   } finally {
