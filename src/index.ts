@@ -5,7 +5,8 @@
  *
  * One rule for namespaces: the shared core (processes, grids, samplers, sample/invert, models,
  * guidance, metrics) is exported flat; every other family — those with their own process (discrete,
- * pfgm, interpolant, mr, dmcmc) and the tools that fit files for the samplers (search, ems, quant) —
+ * pfgm, interpolant, mr, dmcmc), the tools that fit files for the samplers (search, ems, quant) and
+ * the multi-network pipelines (pipelines) —
  * is one namespace here and the subpath of the same name (`diffuse/search`), with the same
  * contents. `diffuse/guidance` is the flat guidance exports on their own.
  * @module
@@ -54,3 +55,4 @@ export * as dmcmc from './mcmc/index.js';
 export * as quant from './quant/index.js';
 export * as search from './search/index.js';
 export * as ems from './ems/index.js';
+export * as pipelines from './pipelines/index.js';

@@ -9,6 +9,7 @@ import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
 import { addCalibrateCommand } from './calibrate.js';
+import { addGenerateCommand } from './generate.js';
 import { processIo, type CliIo } from './io.js';
 import { expandModelSpec } from './model.js';
 import { numberArg } from './args.js';
@@ -48,6 +49,7 @@ function program(io: CliIo): Command {
   addMethodCommands(p, io);
   addEvalCommand(p, io);
   addCalibrateCommand(p, io);
+  addGenerateCommand(p, io);
   p.hook('preAction', async (root, command) => {
     const gib: unknown = root.opts().maxMemory;
     if (typeof gib === 'number') {
@@ -59,7 +61,7 @@ function program(io: CliIo): Command {
     if (typeof plot === 'string') plotFormat(plot);
     await checkOutputs(outputs);
     const model: unknown = command.getOptionValue('model');
-    if (typeof model === 'string') command.setOptionValue('model', await expandModelSpec(model));
+    if (typeof model === 'string' && command.name() !== 'generate') command.setOptionValue('model', await expandModelSpec(model));
   });
   return p;
 }

@@ -3,6 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { encodeNpy, expectShape, parseNpy } from './npy.js';
+import { PNG } from 'pngjs';
 import { renderPng, renderSvg, type Figure } from './plot.js';
 
 /** Node file access for the CLI: every failure becomes one UsageError naming the file. */
@@ -148,4 +149,27 @@ export function plotFormat(path: string): 'png' | 'svg' {
 export async function writePlot(path: string, figure: Figure): Promise<void> {
   const format = plotFormat(path);
   await writeBytes(path, format === 'png' ? renderPng(figure) : renderSvg(figure));
+}
+
+/** Write RGBA bytes (width × height × 4) as a PNG. */
+export async function writeRgbaPng(path: string, rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): Promise<void> {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  await writeBytes(path, PNG.sync.write(png));
+}
+
+/** An image file as RGB planes (3 × height × width) in [0, 1]; alpha is dropped. */
+export async function readPngRgb(path: string): Promise<{ width: number; height: number; rgb: Float32Array }> {
+  const bytes = await readBytes(path);
+  let png: PNG;
+  try {
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new UsageError(`${path} is not a PNG image this reader can decode (${describe(e)})`);
+  }
+  const { width, height, data } = png;
+  const plane = width * height;
+  const rgb = new Float32Array(3 * plane);
+  for (let k = 0; k < plane; k++) for (let c = 0; c < 3; c++) rgb[c * plane + k] = data[4 * k + c] / 255;
+  return { width, height, rgb };
 }

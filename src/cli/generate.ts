@@ -1,0 +1,109 @@
+import { Option, type Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { readPngRgb, writeRgbaPng } from '../io/files.js';
+import { toRgba, type ImageRequest } from '../pipelines/stable-diffusion.js';
+import { integerArg, keyValueArg, numberArg } from './args.js';
+import { progressBar, type CliIo } from './io.js';
+
+/**
+ * `diffuse generate "a prompt" --model DIR`: text-to-image (or image-to-image with --image) with a
+ * diffusers-format ONNX Stable Diffusion folder, by the folder's scheduler or any Diffuse sampler.
+ */
+
+interface GenerateArgs {
+  model: string;
+  negative?: string;
+  steps: number;
+  guidance: number;
+  guidanceRescale: number;
+  seed: number;
+  rng: 'philox' | 'torch';
+  width?: number;
+  height?: number;
+  n: number;
+  sampler?: string;
+  opt: Record<string, string>;
+  image?: string;
+  strength?: number;
+  out: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export function addGenerateCommand(program: Command, io: CliIo): void {
+  program
+    .command('generate')
+    .description('text-to-image (or image-to-image with --image) with a diffusers-format ONNX Stable Diffusion folder')
+    .argument('<prompt>', 'what to draw')
+    .requiredOption('--model <dir>', 'the folder: model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/ (vae_encoder/ for --image)')
+    .option('--negative <prompt>', 'negative prompt (default: the empty prompt)')
+    .option('--steps <n>', 'inference steps', integerArg(1, LIMITS.steps), 50)
+    .option('--guidance <g>', 'classifier-free guidance scale (diffusers\' convention; ≤ 1 runs the prompt alone)', numberArg, 7.5)
+    .option('--guidance-rescale <phi>', 'guidance rescale φ in [0, 1]', numberArg, 0)
+    .option('--seed <seed>', 'seed of the initial latents and sampler noise', integerArg(0, LIMITS.seed), 0)
+    .addOption(new Option('--rng <kind>', 'generator: philox (Diffuse) or torch (torch.randn on a CPU generator, as diffusers draws)').choices(['philox', 'torch']).default('philox'))
+    .option('--width <px>', 'image width (a multiple of 8; default: the model\'s)', integerArg(8, 8192))
+    .option('--height <px>', 'image height (a multiple of 8; default: the model\'s)', integerArg(8, 8192))
+    .option('--n <n>', 'images to make', integerArg(1, 64), 1)
+    .option('--sampler <name>', 'a Diffuse sampler instead of the folder\'s scheduler (see `diffuse list samplers`)')
+    .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
+    .option('--image <png>', 'image-to-image: the init image (its size is the output size)')
+    .option('--strength <s>', 'image-to-image strength in (0, 1] (default 0.8)', numberArg)
+    .requiredOption('--out <png>', 'output PNG (with --n > 1: NAME-0.png, NAME-1.png, …)')
+    .option('--quiet', 'no progress bar or summary')
+    .option('--json', 'print a JSON summary on stdout')
+    .action(async (prompt: string, a: GenerateArgs) => runGenerate(prompt, a, io));
+}
+
+const outName = (out: string, i: number, n: number) => (n === 1 ? out : out.replace(/(\.png)?$/i, `-${i}.png`));
+
+async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<void> {
+  if (!/\.png$/i.test(a.out)) throw new UsageError(`--out must name a .png file, got ${a.out}`);
+  if (a.strength !== undefined && !a.image) throw new UsageError('--strength goes with --image (image-to-image)');
+  const init = a.image ? await readPngRgb(a.image) : undefined;
+  if (init && ((a.width !== undefined && a.width !== init.width) || (a.height !== undefined && a.height !== init.height))) {
+    throw new UsageError(`--image is ${init.width}×${init.height}; drop --width/--height (the output has the init image's size)`);
+  }
+  const { loadStableDiffusion } = await import('../pipelines/node.js');
+  const quiet = a.quiet === true || a.json === true;
+  const loading = progressBar(io, quiet, 'loading');
+  const started = performance.now();
+  const pipe = await loadStableDiffusion(a.model, { onComponent: (_, done, total) => loading.update(done, total, 'components') }).finally(() => loading.stop());
+  const loadSeconds = (performance.now() - started) / 1000;
+  const bar = progressBar(io, quiet, 'steps');
+  const stepStart = performance.now();
+  const request: ImageRequest = {
+    prompt, steps: a.steps, guidance: a.guidance, guidanceRescale: a.guidanceRescale, seed: a.seed, rng: a.rng, n: a.n,
+    ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
+    ...(init ? { width: init.width, height: init.height, image: tile(init.rgb, a.n), strength: a.strength ?? 0.8 } : {}),
+    ...(!init && a.width !== undefined ? { width: a.width } : {}),
+    ...(!init && a.height !== undefined ? { height: a.height } : {}),
+    ...(a.sampler ? { sampler: a.sampler, options: a.opt } : Object.keys(a.opt).length ? { options: a.opt } : {}),
+    onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`),
+  };
+  const out = await pipe.generate(request).finally(() => bar.stop());
+  const seconds = (performance.now() - stepStart) / 1000;
+  const files: string[] = [];
+  for (let i = 0; i < out.n; i++) {
+    const file = outName(a.out, i, out.n);
+    await writeRgbaPng(file, toRgba(out, i), out.width, out.height);
+    files.push(file);
+  }
+  const summary = {
+    model: a.model, prompt, sampler: out.sampler, steps: out.steps, nfe: out.nfe, width: out.width, height: out.height, n: out.n, seed: a.seed,
+    loadSeconds, seconds, secondsPerStep: seconds / Math.max(out.steps, 1), files, ...(out.truncated ? { truncated: out.truncated } : {}),
+  };
+  if (out.truncated) io.stderr.write(`diffuse: warning: the prompt was truncated to the text encoder's ${pipe.parts.tokenizer.maxLength} tokens; cut: "${out.truncated}"\n`);
+  if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else if (!a.quiet) {
+    io.stdout.write(`${out.sampler}, ${out.steps} steps, NFE ${out.nfe}: ${out.n} image${out.n > 1 ? 's' : ''} ${out.width}×${out.height} in ${seconds.toFixed(2)} s (${(1000 * summary.secondsPerStep).toFixed(0)} ms/step; loading ${loadSeconds.toFixed(2)} s)\nwrote ${files.join(', ')}\n`);
+  }
+}
+
+/** The init image repeated for n images. */
+function tile(rgb: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n * rgb.length);
+  for (let i = 0; i < n; i++) out.set(rgb, i * rgb.length);
+  return out;
+}

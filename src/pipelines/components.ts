@@ -1,0 +1,173 @@
+import { UsageError, RunError } from '../core/errors.js';
+import { encodeHalf, fromHalfBits } from '../models/onnx/float16.js';
+import { RunQueue, runOnce } from '../models/onnx/runner.js';
+import type { OrtSession, OrtTensor, OrtTensorConstructor, OrtValueMetadata } from '../models/onnx/runtime.js';
+
+/**
+ * The networks of a diffusers-format ONNX pipeline (text encoder, UNet, VAE decoder and encoder)
+ * over ONNX Runtime sessions, with the input and output names optimum's exporter writes. Each reads
+ * its element types and shapes from the graph (float32 or float16 tensors, int32 or int64 token
+ * ids, an int64 / float32 / float16 timestep as a scalar, one value or one per sample), runs through
+ * the session runner (queued, native tensors disposed) and splits batches a graph fixes.
+ */
+
+/** A float tensor as the graph wants it: float16 bits or float32. */
+function floatTensor(T: OrtTensorConstructor, type: 'float32' | 'float16', data: ArrayLike<number>, dims: readonly number[]): OrtTensor {
+  return type === 'float16' ? new T('float16', encodeHalf(data, new Uint16Array(data.length)), dims) : new T('float32', Float32Array.from(data), dims);
+}
+
+/** A float output as float32 values (float16 bits decoded); a RunError naming it otherwise. */
+function readFloats(t: OrtTensor | undefined, what: string): Float32Array {
+  const data = t?.data;
+  if (t && t.type === 'float16' && data instanceof Uint16Array) return Float32Array.from(data, fromHalfBits);
+  if (t && data instanceof Float32Array) return Float32Array.from(data);
+  throw new RunError(`${what} is ${t ? `${t.type} [${t.dims.join(', ')}]` : 'missing'}; expected a float32 or float16 tensor`);
+}
+
+/** The graph's metadata for `name`, or a UsageError listing what the graph has. */
+function meta(session: OrtSession, kind: 'input' | 'output', name: string, source: string): OrtValueMetadata {
+  const list = kind === 'input' ? session.inputMetadata : session.outputMetadata;
+  const m = list.find((v) => v.name === name);
+  if (!m) throw new UsageError(`${source}: the graph has no ${kind} "${name}"; its ${kind}s are ${list.map((v) => v.name).join(', ')}`);
+  return m;
+}
+
+function floatType(m: OrtValueMetadata, source: string): 'float32' | 'float16' {
+  if (m.type === 'float32' || m.type === 'float16') return m.type;
+  throw new UsageError(`${source}: "${m.name}" is ${m.type ?? 'not a tensor'}; accepted: float32, float16`);
+}
+
+/** A positive batch size the graph fixes on its first axis, if it fixes one. */
+function fixedBatch(m: OrtValueMetadata): number | undefined {
+  const b = m.shape?.[0];
+  return typeof b === 'number' && b > 0 ? b : undefined;
+}
+
+/** Text encoder output: hidden states [n, tokens, width] and the pooled output [n, width] if the graph has one. */
+export interface TextEncoding {
+  hidden: Float32Array;
+  tokens: number;
+  width: number;
+  pooled?: Float32Array;
+}
+
+/** CLIP's text encoder (text_encoder/model.onnx): input_ids → last_hidden_state, pooler_output. */
+export class OnnxTextEncoder {
+  private readonly queue = new RunQueue();
+  private readonly idType: 'int32' | 'int64';
+
+  constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'text_encoder') {
+    const ids = meta(session, 'input', 'input_ids', source);
+    if (ids.type !== 'int32' && ids.type !== 'int64') throw new UsageError(`${source}: "input_ids" is ${ids.type}; accepted: int32, int64`);
+    this.idType = ids.type;
+    meta(session, 'output', 'last_hidden_state', source);
+  }
+
+  /** Encode n rows of token ids (n × tokens, row-major). */
+  encode(ids: Int32Array, n: number): Promise<TextEncoding> {
+    const tokens = ids.length / n;
+    if (!Number.isInteger(tokens)) throw new UsageError(`${this.source}: ${ids.length} token ids do not split into ${n} rows`);
+    const feed = this.idType === 'int32' ? new this.T('int32', Int32Array.from(ids), [n, tokens]) : new this.T('int64', BigInt64Array.from(ids, BigInt), [n, tokens]);
+    return this.queue.enqueue(() => runOnce(this.session, { input_ids: feed }, (r) => {
+      const hidden = readFloats(r.last_hidden_state, `${this.source} output "last_hidden_state"`);
+      const width = hidden.length / (n * tokens);
+      const pooled = r.pooler_output ? readFloats(r.pooler_output, `${this.source} output "pooler_output"`) : undefined;
+      return { hidden, tokens, width, ...(pooled ? { pooled } : {}) };
+    }, `running ${this.source}`));
+  }
+}
+
+/** The denoising UNet (unet/model.onnx): sample, timestep, encoder_hidden_states → out_sample. */
+export class OnnxUnet {
+  private readonly queue = new RunQueue();
+  private readonly sampleType: 'float32' | 'float16';
+  private readonly contextType: 'float32' | 'float16';
+  private readonly timeType: 'int64' | 'float32' | 'float16';
+  private readonly timeShape: 'scalar' | 'one' | 'batch';
+  private readonly batch?: number;
+
+  constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'unet') {
+    const sample = meta(session, 'input', 'sample', source);
+    this.sampleType = floatType(sample, source);
+    this.contextType = floatType(meta(session, 'input', 'encoder_hidden_states', source), source);
+    floatType(meta(session, 'output', 'out_sample', source), source);
+    const time = meta(session, 'input', 'timestep', source);
+    if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: int64, float32, float16`);
+    this.timeType = time.type;
+    this.batch = fixedBatch(sample);
+    const ts = time.shape ?? ['steps'];
+    this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
+    const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states'].includes(n));
+    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed (SDXL's text_embeds/time_ids and LCM's timestep_cond are not supported yet)`);
+  }
+
+  /**
+   * The network on n latents (n × shape, float64) at one timestep, row i attending to row i of the
+   * text context (n × tokens × width): a graph with a fixed batch runs in chunks of that batch.
+   */
+  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding): Promise<Float64Array> {
+    const dim = latents.length / n;
+    const ctx = context.tokens * context.width;
+    if (context.hidden.length !== n * ctx) throw new UsageError(`${this.source}: ${n} latents but text context for ${context.hidden.length / ctx} rows`);
+    const chunk = this.batch ?? n;
+    if (this.batch !== undefined && n % this.batch !== 0) throw new UsageError(`${this.source}: the graph's batch is fixed at ${this.batch}; got ${n} rows`);
+    return this.queue.enqueue(async () => {
+      const out = new Float64Array(latents.length);
+      for (let s = 0; s < n; s += chunk) {
+        const m = Math.min(chunk, n - s);
+        const count = this.timeShape === 'batch' ? m : 1;
+        const dims = this.timeShape === 'scalar' ? [] : [count];
+        const time = this.timeType === 'int64'
+          ? new this.T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims)
+          : floatTensor(this.T, this.timeType, new Float64Array(count).fill(timestep), dims);
+        const feeds = {
+          sample: floatTensor(this.T, this.sampleType, latents.subarray(s * dim, (s + m) * dim), [m, ...shape]),
+          timestep: time,
+          encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
+        };
+        await runOnce(this.session, feeds, (r) => {
+          const v = readFloats(r.out_sample, `${this.source} output "out_sample"`);
+          if (v.length !== m * dim) throw new RunError(`${this.source} output "out_sample" has ${v.length} values; expected ${m} × ${dim}`);
+          out.set(v, s * dim);
+        }, `running ${this.source} at timestep ${timestep}`);
+      }
+      return out;
+    });
+  }
+}
+
+/** The KL-VAE halves (vae_decoder/model.onnx, vae_encoder/model.onnx): latents ↔ images in [−1, 1]. */
+export class OnnxVae {
+  private readonly queue = new RunQueue();
+  private readonly inType: 'float32' | 'float16';
+  private readonly batch?: number;
+
+  constructor(
+    readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly kind: 'decoder' | 'encoder', readonly source = `vae_${kind}`,
+  ) {
+    const input = meta(session, 'input', kind === 'decoder' ? 'latent_sample' : 'sample', source);
+    this.inType = floatType(input, source);
+    this.batch = fixedBatch(input);
+    floatType(meta(session, 'output', kind === 'decoder' ? 'sample' : 'latent_sample', source), source);
+  }
+
+  /** Run on n inputs of `shape` (n × shape values); returns the outputs row after row. */
+  run(x: ArrayLike<number>, n: number, shape: readonly number[]): Promise<Float32Array> {
+    const [inName, outName] = this.kind === 'decoder' ? ['latent_sample', 'sample'] : ['sample', 'latent_sample'];
+    const dim = x.length / n;
+    const chunk = this.batch ?? n;
+    return this.queue.enqueue(async () => {
+      const parts: Float32Array[] = [];
+      for (let s = 0; s < n; s += chunk) {
+        const m = Math.min(chunk, n - s);
+        const rows = Float64Array.from({ length: m * dim }, (_, i) => x[s * dim + i]);
+        parts.push(await runOnce(this.session, { [inName]: floatTensor(this.T, this.inType, rows, [m, ...shape]) },
+          (r) => readFloats(r[outName], `${this.source} output "${outName}"`), `running ${this.source}`));
+      }
+      const out = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
+      let off = 0;
+      for (const p of parts) (out.set(p, off), (off += p.length));
+      return out;
+    });
+  }
+}

@@ -1,0 +1,83 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { readJsonObject } from '../io/files.js';
+import { nodeRuntime, type NodeSessionOptions } from '../models/onnx/node-runtime.js';
+import type { OrtSession } from '../models/onnx/runtime.js';
+import { OnnxTextEncoder, OnnxUnet, OnnxVae } from './components.js';
+import { PromptTokenizer } from './tokenizer.js';
+import { StableDiffusion } from './stable-diffusion.js';
+
+/** Options of loadStableDiffusion: ONNX Runtime session options and a callback per loaded component. */
+export interface LoadOptions {
+  sessionOptions?: NodeSessionOptions;
+  /** Called as each component is opened, with its name and how many of `total` are done. */
+  onComponent?: (name: string, done: number, total: number) => void;
+}
+
+const exists = async (path: string) => access(path).then(() => true, () => false);
+
+/** A JSON file of the folder, or undefined when it is absent (a UsageError when it is unreadable). */
+async function optionalJson(path: string): Promise<Record<string, unknown> | undefined> {
+  return (await exists(path)) ? readJsonObject(path) : undefined;
+}
+
+/**
+ * Load a diffusers-format ONNX Stable Diffusion folder (as optimum's exporter writes it) on
+ * onnxruntime-node: model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/ and,
+ * for image-to-image, vae_encoder/. Graphs with external weights (model.onnx_data) load from their
+ * folder. A missing component is a UsageError naming it.
+ */
+export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Promise<StableDiffusion> {
+  const index = join(dir, 'model_index.json');
+  if (!(await exists(index))) throw new UsageError(`${dir}: no model_index.json; a diffusers ONNX folder has model_index.json, scheduler/, tokenizer/, text_encoder/, unet/ and vae_decoder/`);
+  const required = ['scheduler/scheduler_config.json', 'text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx'];
+  const missing = [];
+  for (const f of required) if (!(await exists(join(dir, f)))) missing.push(f);
+  const tokenizerDir = join(dir, 'tokenizer');
+  const tokenizerJson = await optionalJson(join(tokenizerDir, 'tokenizer.json'));
+  if (!tokenizerJson && !((await exists(join(tokenizerDir, 'vocab.json'))) && (await exists(join(tokenizerDir, 'merges.txt'))))) missing.push('tokenizer/tokenizer.json (or vocab.json and merges.txt)');
+  if (missing.length) throw new UsageError(`${dir} lacks ${missing.join(', ')}`);
+  const config = { ...(await optionalJson(join(tokenizerDir, 'special_tokens_map.json'))), ...(await optionalJson(join(tokenizerDir, 'tokenizer_config.json'))) };
+  const tokenizer = new PromptTokenizer({
+    source: tokenizerDir, config,
+    ...(tokenizerJson ? { tokenizerJson } : { vocab: await readJsonObject(join(tokenizerDir, 'vocab.json')) as Record<string, number>, merges: await readFile(join(tokenizerDir, 'merges.txt'), 'utf8') }),
+  });
+  const scheduler = await readJsonObject(join(dir, 'scheduler/scheduler_config.json'));
+  const vae = (await optionalJson(join(dir, 'vae_decoder/config.json'))) ?? {};
+  const unetConfig = (await optionalJson(join(dir, 'unet/config.json'))) ?? {};
+  const hasEncoder = await exists(join(dir, 'vae_encoder/model.onnx'));
+  const runtime = await nodeRuntime();
+  const names = ['text_encoder', 'unet', 'vae_decoder', ...(hasEncoder ? ['vae_encoder'] : [])];
+  const sessions: Record<string, OrtSession & { release(): Promise<void> }> = {};
+  try {
+    for (const [k, name] of names.entries()) {
+      const path = join(dir, name, 'model.onnx');
+      try {
+        sessions[name] = await runtime.InferenceSession.create(path, o.sessionOptions ?? {});
+      } catch (e) {
+        throw new UsageError(`${path}: ONNX Runtime cannot load it (${e instanceof Error ? e.message : String(e)})`);
+      }
+      o.onComponent?.(name, k + 1, names.length);
+    }
+    const T = runtime.Tensor;
+    const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+    const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+    return new StableDiffusion({
+      tokenizer,
+      textEncoder: new OnnxTextEncoder(sessions.text_encoder, T, join(dir, 'text_encoder')),
+      unet: new OnnxUnet(sessions.unet, T, join(dir, 'unet')),
+      vaeDecoder: new OnnxVae(sessions.vae_decoder, T, 'decoder', join(dir, 'vae_decoder')),
+      ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(sessions.vae_encoder, T, 'encoder', join(dir, 'vae_encoder')) } : {}),
+      scheduler,
+      scalingFactor: num(vae.scaling_factor, 0.18215),
+      latentChannels: num(vae.latent_channels, 4),
+      vaeFactor: 1 << (blocks - 1),
+      defaultSize: num(unetConfig.sample_size, 64) * (1 << (blocks - 1)),
+      source: dir,
+    });
+  } catch (e) {
+    await Promise.all(Object.values(sessions).map((s) => s.release()));
+    throw e;
+  }
+}

@@ -1,0 +1,212 @@
+import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { TorchGenerator } from '../core/torch-rng.js';
+import { createProcess } from '../process/index.js';
+import type { Process } from '../process/types.js';
+import type { Model } from '../models/types.js';
+import { diffusersTimeModel } from '../models/integer-time.js';
+import { classifierFreeGuidance } from '../guidance/cfg.js';
+import { fromDiffusersConfig } from '../samplers/index.js';
+import { planSample, runPlan, type StepInfo } from '../sample.js';
+import type { GridSpec } from '../grid/index.js';
+import type { StrengthRule } from '../img2img.js';
+import type { OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
+import type { PromptTokenizer } from './tokenizer.js';
+
+/**
+ * Stable Diffusion 1.x/2.x text-to-image and image-to-image over a diffusers-format ONNX folder, in
+ * diffusers' StableDiffusionPipeline order of operations: prompt and negative prompt tokenized
+ * (padded to 77, truncated) and encoded; latents z·init_noise_sigma (the scheduler's Translation.init),
+ * or for img2img the image's latents noised to the strength's first timestep; each step the UNet on
+ * [negative; prompt] and CFG u + g(c − u) with guidance rescale (only when g > 1, as diffusers);
+ * the image decode(latents / scaling_factor), (x / 2 + 0.5) clipped to [0, 1]. The scheduler is the
+ * folder's scheduler_config.json translated to a Diffuse sampler and grid, or any Diffuse sampler.
+ */
+
+/** The parts of a loaded pipeline folder. */
+export interface StableDiffusionParts {
+  tokenizer: PromptTokenizer;
+  textEncoder: OnnxTextEncoder;
+  unet: OnnxUnet;
+  vaeDecoder: OnnxVae;
+  vaeEncoder?: OnnxVae;
+  /** scheduler/scheduler_config.json. */
+  scheduler: Readonly<Record<string, unknown>>;
+  /** The VAE's scaling_factor (vae_decoder/config.json; SD 1.x/2.x: 0.18215). */
+  scalingFactor: number;
+  /** Latent channels (4) and the VAE's downsampling factor (8). */
+  latentChannels: number;
+  vaeFactor: number;
+  /** Image size when the request names none (unet sample_size × vaeFactor). */
+  defaultSize: number;
+  /** The folder, for messages. */
+  source: string;
+}
+
+/** One text-to-image or image-to-image request. */
+export interface ImageRequest {
+  prompt: string;
+  /** Default "" (diffusers' empty-prompt embedding). */
+  negativePrompt?: string;
+  /** Inference steps of the scheduler (default 50, diffusers' default). */
+  steps?: number;
+  /** Guidance scale g (diffusers' convention; ≤ 1: no unconditional call). Default 7.5. */
+  guidance?: number;
+  /** φ of guidance rescale (Lin et al. 2024); default 0. */
+  guidanceRescale?: number;
+  /** Images to make (default 1). */
+  n?: number;
+  seed?: number;
+  /** 'torch' draws z as torch.randn on a CPU generator seeded `seed` (diffusers' bits); default Diffuse's Philox. */
+  rng?: 'philox' | 'torch';
+  /** The standard normals z of the initial latents (n × channels × h/8 × w/8), as diffusers' `latents` argument. */
+  latents?: Float64Array;
+  /** Pixel size; multiples of the VAE factor (default: the model's). */
+  width?: number;
+  height?: number;
+  /** Replace the folder's scheduler: any Diffuse sampler name, its options and a grid. */
+  sampler?: string;
+  options?: Readonly<Record<string, unknown>>;
+  grid?: GridSpec;
+  /** img2img: the init image(s), n × 3 × height × width in [0, 1], and strength in (0, 1]. */
+  image?: Float32Array;
+  strength?: number;
+  strengthRule?: StrengthRule;
+  /** Called at each sampler step (progress bars). */
+  onStep?: (info: StepInfo) => void;
+}
+
+/** What a pipeline run made. */
+export interface GeneratedImages {
+  n: number;
+  width: number;
+  height: number;
+  /** n × 3 × height × width in [0, 1]. */
+  pixels: Float32Array;
+  /** The final latents (n × channels × height/8 × width/8), before decoding. */
+  latents: Float64Array;
+  nfe: number;
+  sampler: string;
+  steps: number;
+  /** Prompt text the tokenizer cut off at 77 tokens ('' when none), as diffusers warns. */
+  truncated: string;
+}
+
+/** RGBA bytes of image i (for a canvas' ImageData or a PNG encoder). */
+export function toRgba(images: GeneratedImages, i: number): Uint8ClampedArray {
+  const { width, height, pixels } = images;
+  const plane = width * height;
+  const out = new Uint8ClampedArray(plane * 4);
+  const base = i * 3 * plane;
+  for (let k = 0; k < plane; k++) {
+    for (let c = 0; c < 3; c++) out[4 * k + c] = Math.round(255 * pixels[base + c * plane + k]);
+    out[4 * k + 3] = 255;
+  }
+  return out;
+}
+
+const positiveInt = (v: number, what: string, max: number) => {
+  if (!(Number.isInteger(v) && v >= 1 && v <= max)) throw new UsageError(`${what} must be an integer from 1 to ${max}, got ${v}`);
+  return v;
+};
+
+/** A text-to-image / image-to-image pipeline over loaded parts. */
+export class StableDiffusion {
+  readonly process: Process;
+
+  constructor(readonly parts: StableDiffusionParts) {
+    this.process = createProcess(fromDiffusersConfig(parts.scheduler, 10, `${parts.source}/scheduler/scheduler_config.json`).process);
+  }
+
+  /** Run one request; see ImageRequest for the defaults. */
+  async generate(r: ImageRequest): Promise<GeneratedImages> {
+    const p = this.parts;
+    const steps = positiveInt(r.steps ?? 50, 'steps', LIMITS.steps);
+    const n = positiveInt(r.n ?? 1, 'n', 64);
+    const g = r.guidance ?? 7.5;
+    if (!Number.isFinite(g)) throw new UsageError(`guidance must be a finite number, got ${g}`);
+    const width = r.width ?? p.defaultSize;
+    const height = r.height ?? p.defaultSize;
+    for (const [v, what] of [[width, 'width'], [height, 'height']] as const) {
+      if (!(Number.isInteger(v) && v > 0 && v % p.vaeFactor === 0 && v <= 8192)) {
+        throw new UsageError(`${what} must be a positive multiple of ${p.vaeFactor} (the VAE's factor) up to 8192, got ${v}`);
+      }
+    }
+    const shape = [p.latentChannels, height / p.vaeFactor, width / p.vaeFactor];
+    const dim = shape[0] * shape[1] * shape[2];
+    const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`);
+    const cond = p.tokenizer.encode(r.prompt);
+    const guided = g > 1;
+    const prompts = await this.encode(guided ? [r.negativePrompt ?? '', r.prompt] : [r.prompt]);
+    const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0);
+    const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
+    const torch = r.rng === 'torch' ? new TorchGenerator(r.seed ?? 0) : undefined;
+    const image = r.image ? await this.encodeImage(r.image, n, width, height, r.strength ?? 0.8, r.strengthRule) : undefined;
+    const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : undefined);
+    const req = {
+      model: timed, process: this.process,
+      sampler: r.sampler ?? t.sampler, options: r.sampler ? r.options ?? {} : { ...t.options, ...r.options },
+      grid: r.sampler && r.grid ? r.grid : r.grid ?? t.grid, steps,
+      n, seed: r.seed ?? 0, init: t.init ?? 'prior', ...(z ? { z } : {}), ...(image ? { image } : {}),
+      ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
+      ...(r.onStep ? { onStep: r.onStep } : {}),
+    };
+    const plan = planSample(req);
+    const result = await runPlan(plan, req);
+    const scaled = result.x.data.map((v) => v / p.scalingFactor);
+    const decoded = await p.vaeDecoder.run(scaled, n, shape);
+    if (decoded.length !== n * 3 * width * height) throw new UsageError(`${p.source}: the VAE decoder made ${decoded.length / n} values per image; expected 3 × ${height} × ${width}`);
+    const pixels = decoded.map((v) => Math.min(1, Math.max(0, v / 2 + 0.5)));
+    return { n, width, height, pixels, latents: result.x.data, nfe: result.nfe, sampler: result.sampler, steps: plan.grid.length - 1, truncated: cond.truncated };
+  }
+
+  /** Encode prompts (one row each) with the text encoder. */
+  private async encode(prompts: string[]): Promise<TextEncoding> {
+    const ids = new Int32Array(prompts.length * this.parts.tokenizer.maxLength);
+    prompts.forEach((q, i) => ids.set(this.parts.tokenizer.encode(q).ids, i * this.parts.tokenizer.maxLength));
+    return this.parts.textEncoder.encode(ids, prompts.length);
+  }
+
+  /**
+   * The UNet as a Diffuse Model in the scheduler's process (latents x_t = α·x0 + σ·ε, what diffusers'
+   * scale_model_input hands the UNet for every scheduler), with CFG in diffusers' convention over one
+   * doubled batch [negative; prompt] when g > 1.
+   */
+  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number): Model {
+    const { unet } = this.parts;
+    const rows = (which: number): TextEncoding => {
+      const row = text.tokens * text.width;
+      const hidden = new Float32Array(n * row);
+      for (let i = 0; i < n; i++) hidden.set(text.hidden.subarray(which * row, (which + 1) * row), i * row);
+      return { hidden, tokens: text.tokens, width: text.width };
+    };
+    const promptRows = rows(guided ? 1 : 0);
+    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows) };
+    if (!guided) return conditional;
+    const negativeRows = rows(0);
+    const both: TextEncoding = { hidden: new Float32Array([...negativeRows.hidden, ...promptRows.hidden]), tokens: text.tokens, width: text.width };
+    return classifierFreeGuidance({
+      conditional,
+      unconditional: { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, negativeRows) },
+      scale: g,
+      rescale,
+      both: async (x, m, t) => {
+        const doubled = new Float64Array(2 * x.length);
+        doubled.set(x);
+        doubled.set(x, x.length);
+        const out = await unet.predict(doubled, 2 * m, shape, t, both);
+        return [out.subarray(x.length), out.subarray(0, x.length)];
+      },
+    });
+  }
+
+  /** img2img: the init images through the VAE encoder, × scaling_factor, with the strength to start at. */
+  private async encodeImage(image: Float32Array, n: number, width: number, height: number, strength: number, rule?: StrengthRule) {
+    const p = this.parts;
+    if (!p.vaeEncoder) throw new UsageError(`${p.source} has no vae_encoder/model.onnx, which image-to-image needs`);
+    const size = 3 * width * height;
+    if (image.length !== n * size) throw new UsageError(`the init image holds ${image.length} values; expected n × 3 × ${height} × ${width} = ${n * size}`);
+    const latents = await p.vaeEncoder.run(image.map((v) => 2 * v - 1), n, [3, height, width]);
+    return { x0: Float64Array.from(latents, (v) => v * p.scalingFactor), strength, ...(rule ? { rule } : {}) };
+  }
+}

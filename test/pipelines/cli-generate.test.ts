@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { main } from '../../src/cli/main.js';
+import { loadOrt } from '../onnx/support.js';
+
+const ort = await loadOrt();
+const model = fileURLToPath(new URL('../fixtures/tiny-sd', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'diffuse-generate-'));
+const tmp = (name: string) => join(dir, name);
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  return { code, out, err };
+}
+
+describe.skipIf(!ort)('diffuse generate', () => {
+  it('writes the image(s) and a summary with the time per step; --image runs image-to-image', async () => {
+    const r = await run('generate', 'a photo of a cat', '--model', model, '--steps', '4', '--sampler', 'dpmpp-2m', '--n', '2', '--out', tmp('cat.png'), '--json');
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out) as { sampler: string; nfe: number; files: string[]; secondsPerStep: number; width: number };
+    expect([s.sampler, s.nfe, s.width]).toEqual(['dpmpp-2m', 4, 64]);
+    expect(s.files).toEqual([tmp('cat-0.png'), tmp('cat-1.png')]);
+    expect(s.secondsPerStep).toBeGreaterThan(0);
+    const png = PNG.sync.read(readFileSync(tmp('cat-0.png')));
+    expect([png.width, png.height]).toEqual([64, 64]);
+    const i2i = await run('generate', 'a photo of a cat', '--model', model, '--steps', '10', '--image', tmp('cat-0.png'), '--strength', '0.5', '--out', tmp('i2i.png'), '--quiet');
+    expect(i2i.code, i2i.err).toBe(0);
+    expect(existsSync(tmp('i2i.png'))).toBe(true);
+  });
+
+  it('bad input is a clear error (exit 2) and leaves the output untouched', async () => {
+    writeFileSync(tmp('keep.png'), 'old');
+    const cases: [string[], RegExp][] = [
+      [['--model', dir], /no model_index.json/],
+      [['--model', model, '--width', '60'], /width must be a positive multiple of 8/],
+      [['--model', model, '--image', tmp('keep.png')], /is not a PNG image/],
+      [['--model', model, '--strength', '0.5'], /--strength goes with --image/],
+      [['--model', model, '--sampler', 'dpmpp-3000'], /unknown sampler "dpmpp-3000"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run('generate', 'a cat', ...args, '--out', tmp('keep.png'));
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(readFileSync(tmp('keep.png'), 'utf8')).toBe('old');
+    }
+  });
+});

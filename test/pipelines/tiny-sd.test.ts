@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseNpy } from '../../src/io/npy.js';
+import { loadStableDiffusion } from '../../src/pipelines/node.js';
+import { toRgba } from '../../src/pipelines/stable-diffusion.js';
+import { loadOrt } from '../onnx/support.js';
+
+const ort = await loadOrt();
+
+/**
+ * The tiny random-weight SD 1.x-class folder (training/tiny_sd.py: optimum's layout, file and I/O
+ * names) against the recipe's PyTorch reference of diffusers' StableDiffusionPipeline and
+ * StableDiffusionImg2ImgPipeline with DDIMScheduler, on the same weights from the same z.
+ */
+const dir = fileURLToPath(new URL('../fixtures/tiny-sd', import.meta.url));
+const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as {
+  prompt: string; negative_prompt: string; steps: number; guidance: number; guidance_rescale: number; width: number; height: number;
+  input_ids: number[][]; img2img_strength: number;
+};
+const array = (name: string) => Float64Array.from(parseNpy(readFileSync(`${dir}/reference/${name}.npy`)).data as ArrayLike<number>);
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+const base = () => ({
+  prompt: ref.prompt, negativePrompt: ref.negative_prompt, steps: ref.steps, guidance: ref.guidance, guidanceRescale: ref.guidance_rescale,
+  width: ref.width, height: ref.height, latents: array('z'),
+});
+
+describe.skipIf(!ort)('the tiny SD folder against its PyTorch reference', async () => {
+  const pipe = ort ? await loadStableDiffusion(dir) : undefined;
+  const sd = () => pipe as NonNullable<typeof pipe>;
+
+  it('tokenizes the prompt and the empty negative prompt as the reference does', () => {
+    expect(Array.from(sd().parts.tokenizer.encode(ref.prompt).ids)).toEqual(ref.input_ids[1]);
+    expect(Array.from(sd().parts.tokenizer.encode('').ids)).toEqual(ref.input_ids[0]);
+  });
+
+  it('text-to-image: the DDIM latents and the decoded image, CFG 7.5 with guidance rescale 0.7', async () => {
+    const out = await sd().generate(base());
+    const latents = array('latents');
+    expect(out.nfe).toBe(ref.steps);
+    expect(out.sampler).toBe('ddim');
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('image'))).toBeLessThan(1e-5);
+    const rgba = toRgba(out, 0);
+    expect(rgba).toHaveLength(64 * 64 * 4);
+    expect(rgba[3]).toBe(255);
+    expect(rgba[0]).toBe(Math.round(255 * out.pixels[0]));
+  });
+
+  it('image-to-image at strength 0.6: the init image through the VAE encoder, noised to the 5th of 10 timesteps, then the tail', async () => {
+    const out = await sd().generate({ ...base(), image: Float32Array.from(array('img2img_init')), strength: ref.img2img_strength });
+    const latents = array('img2img_latents');
+    expect(out.steps).toBe(6);
+    expect(out.nfe).toBe(6);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('img2img_image'))).toBeLessThan(1e-5);
+  });
+
+  it('guidance ≤ 1 runs the prompt alone, as diffusers does (no unconditional call)', async () => {
+    const one = await sd().generate({ ...base(), guidance: 1 });
+    const half = await sd().generate({ ...base(), guidance: 0.5 });
+    const cfg = await sd().generate(base());
+    expect(Array.from(half.latents)).toEqual(Array.from(one.latents));
+    expect(maxAbs(one.latents, cfg.latents)).toBeGreaterThan(1e-3);
+  });
+
+  it('any Diffuse sampler replaces the folder\'s scheduler, and seeds reproduce', async () => {
+    const a = await sd().generate({ prompt: ref.prompt, steps: 4, sampler: 'dpmpp-2m', seed: 3 });
+    const b = await sd().generate({ prompt: ref.prompt, steps: 4, sampler: 'dpmpp-2m', seed: 3 });
+    expect(a.sampler).toBe('dpmpp-2m');
+    expect(a.width).toBe(64);
+    expect(Array.from(a.pixels)).toEqual(Array.from(b.pixels));
+    expect(a.pixels.every((v) => v >= 0 && v <= 1)).toBe(true);
+  });
+
+  it('refuses sizes that are not multiples of 8, an init image of another size, and img2img without a VAE encoder', async () => {
+    await expect(sd().generate({ ...base(), width: 60 })).rejects.toThrow(/width must be a positive multiple of 8/);
+    await expect(sd().generate({ ...base(), image: new Float32Array(10), strength: 0.5 })).rejects.toThrow(/init image holds 10 values; expected n × 3 × 64 × 64/);
+    await expect(sd().generate({ ...base(), strength: 0 , image: Float32Array.from(array('img2img_init')) })).rejects.toThrow(/strength 0 leaves no step/);
+  });
+
+  it('names what a folder lacks', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tiny-sd-'));
+    try {
+      await expect(loadStableDiffusion(tmp)).rejects.toThrow(/no model_index.json/);
+      cpSync(dir, tmp, { recursive: true });
+      rmSync(join(tmp, 'unet'), { recursive: true });
+      rmSync(join(tmp, 'tokenizer', 'merges.txt'));
+      await expect(loadStableDiffusion(tmp)).rejects.toThrow(/lacks unet\/model.onnx, tokenizer\/tokenizer.json \(or vocab.json and merges.txt\)/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
