@@ -266,19 +266,21 @@ class EncoderOut(nn.Module):
         return self.enc(sample)[:, :LATENT]
 
 
-def export(models, vocab, merges, out=OUT):
+def export(models, vocab, merges, out=OUT, variant=False):
     out.mkdir(parents=True, exist_ok=True)
-    ids = torch.zeros(1, SEQ, dtype=torch.int32)
+    ids = torch.zeros(1, SEQ, dtype=torch.int64 if variant else torch.int32)
     specs = {
         "text_encoder": (models["text_encoder"], (ids,), ["input_ids"], ["last_hidden_state", "pooler_output"],
                          {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}, "pooler_output": {0: "batch_size"}}),
-        "unet": (models["unet"], (torch.zeros(2, LATENT, 8, 8), torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH)),
+        "unet": (ScalarTimestepUNet(models["unet"]) if variant else models["unet"],
+                 (torch.zeros(2, LATENT, 8, 8), torch.tensor(999.0) if variant else torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH)),
                  ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-                 {"sample": {0: "batch_size", 2: "height", 3: "width"}, "timestep": {0: "steps"}, "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}}),
+                 {"sample": {0: "batch_size", 2: "height", 3: "width"}, **({} if variant else {"timestep": {0: "steps"}}), "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}}),
         "vae_decoder": (models["vae_decoder"], (torch.zeros(1, LATENT, 8, 8),), ["latent_sample"], ["sample"],
                         {"latent_sample": {0: "batch_size", 2: "height_latent", 3: "width_latent"}, "sample": {0: "batch_size", 2: "height", 3: "width"}}),
-        "vae_encoder": (EncoderOut(models["vae_encoder"]), (torch.zeros(1, 3, 64, 64),), ["sample"], ["latent_sample"],
-                        {"sample": {0: "batch_size", 2: "height", 3: "width"}, "latent_sample": {0: "batch_size", 2: "height_latent", 3: "width_latent"}}),
+        "vae_encoder": (LatentParameters(models["vae_encoder"]) if variant else EncoderOut(models["vae_encoder"]), (torch.zeros(1, 3, 64, 64),), ["sample"],
+                        ["latent_parameters" if variant else "latent_sample"],
+                        {"sample": {0: "batch_size", 2: "height", 3: "width"}, ("latent_parameters" if variant else "latent_sample"): {0: "batch_size", 2: "height_latent", 3: "width_latent"}}),
     }
     for name, (module, args, inputs, outputs, axes) in specs.items():
         (out / name).mkdir(exist_ok=True)
@@ -302,6 +304,71 @@ def export(models, vocab, merges, out=OUT):
              "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
              "vae_decoder": ["diffusers", "AutoencoderKL"], "vae_encoder": ["diffusers", "AutoencoderKL"], "requires_safety_checker": False}
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+class LatentParameters(nn.Module):
+    """vae_encoder as optimum >= 1.23 exports it: the distribution's parameters, mean and log-variance."""
+
+    def __init__(self, enc):
+        super().__init__()
+        self.enc = enc
+
+    def forward(self, sample):
+        return self.enc(sample)
+
+
+
+
+class ScalarTimestepUNet(nn.Module):
+    """The UNet with a rank-0 float timestep, as optimum >= 1.24 exports it."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return self.unet(sample, timestep.reshape(1).expand(sample.shape[0]), encoder_hidden_states)
+
+
+def half_io(path):
+    """Make a graph's float inputs and outputs float16 (Cast nodes around the float32 body), as a
+    float16 export's I/O is, while the arithmetic stays float32 (ONNX Runtime's CPU kernels)."""
+    import onnx
+    from onnx import TensorProto, helper
+    m = onnx.load(str(path), load_external_data=True)
+    g = m.graph
+    for vi in list(g.input):
+        if vi.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        inner = vi.name + "_f32"
+        for node in g.node:
+            node.input[:] = [inner if x == vi.name else x for x in node.input]
+        g.node.insert(0, helper.make_node("Cast", [vi.name], [inner], to=TensorProto.FLOAT))
+        vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for vo in list(g.output):
+        if vo.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        inner = vo.name + "_f32"
+        for node in g.node:
+            node.output[:] = [inner if x == vo.name else x for x in node.output]
+            node.input[:] = [inner if x == vo.name else x for x in node.input]
+        g.node.append(helper.make_node("Cast", [inner], [vo.name], to=TensorProto.FLOAT16))
+        vo.type.tensor_type.elem_type = TensorProto.FLOAT16
+    return m
+
+
+def export_v124(models, out):
+    """The same weights as optimum >= 1.24 writes them: int64 input_ids, a scalar float16 timestep,
+    float16 I/O, the UNet's weights in model.onnx_data, the VAE encoder's latent_parameters."""
+    import onnx
+    export(models, *tokenizer_files(), out=out, variant=True)
+    for name in ("text_encoder", "unet", "vae_decoder", "vae_encoder"):
+        path = out / name / "model.onnx"
+        m = half_io(path)
+        if name == "unet":
+            onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
+        else:
+            onnx.save_model(m, str(path))
 
 
 SCHEDULER = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
@@ -360,6 +427,7 @@ def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=
 def main():
     models, vocab, merges = build()
     export(models, vocab, merges)
+    export_v124(models, OUT.parent / "tiny-sd-v124")
     rng = np.random.default_rng(0)
     z = rng.standard_normal((1, LATENT, 8, 8))
     latents, image, ids = reference(models, vocab, z)

@@ -141,6 +141,12 @@ export class OnnxVae {
   private readonly queue = new RunQueue();
   private readonly inType: 'float32' | 'float16';
   private readonly batch?: number;
+  private readonly outName: string;
+  /**
+   * An encoder that returns the latent distribution's parameters, mean and log-variance stacked on
+   * the channel axis (`latent_parameters`, optimum ≥ 1.23), not one latent (`latent_sample`).
+   */
+  readonly parameters: boolean;
 
   constructor(
     readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly kind: 'decoder' | 'encoder', readonly source = `vae_${kind}`,
@@ -148,12 +154,15 @@ export class OnnxVae {
     const input = meta(session, 'input', kind === 'decoder' ? 'latent_sample' : 'sample', source);
     this.inType = floatType(input, source);
     this.batch = fixedBatch(input);
-    floatType(meta(session, 'output', kind === 'decoder' ? 'sample' : 'latent_sample', source), source);
+    this.parameters = kind === 'encoder' && session.outputNames.includes('latent_parameters');
+    this.outName = kind === 'decoder' ? 'sample' : this.parameters ? 'latent_parameters' : 'latent_sample';
+    floatType(meta(session, 'output', this.outName, source), source);
   }
 
   /** Run on n inputs of `shape` (n × shape values); returns the outputs row after row. */
   run(x: ArrayLike<number>, n: number, shape: readonly number[]): Promise<Float32Array> {
-    const [inName, outName] = this.kind === 'decoder' ? ['latent_sample', 'sample'] : ['sample', 'latent_sample'];
+    const inName = this.kind === 'decoder' ? 'latent_sample' : 'sample';
+    const { outName } = this;
     const dim = x.length / n;
     const chunk = this.batch ?? n;
     return this.queue.enqueue(async () => {

@@ -1,6 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { TorchGenerator } from '../core/torch-rng.js';
+import { Rng } from '../core/rng.js';
 import { createProcess } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import type { Model } from '../models/types.js';
@@ -72,6 +73,11 @@ export interface ImageRequest {
   image?: Float32Array;
   strength?: number;
   strengthRule?: StrengthRule;
+  /**
+   * How an encoder that returns the latent distribution (latent_parameters) gives the init latents:
+   * 'sample' (default, diffusers' img2img: mean + std·ε, ε drawn before the noise) or 'argmax' (the mean).
+   */
+  latentMode?: 'sample' | 'argmax';
   /** Called at each sampler step (progress bars). */
   onStep?: (info: StepInfo) => void;
 }
@@ -110,6 +116,26 @@ const positiveInt = (v: number, what: string, max: number) => {
   return v;
 };
 
+/**
+ * The latents of a VAE encoder that returns its distribution's parameters (mean ‖ log-variance on
+ * the channel axis): diffusers' DiagonalGaussianDistribution — 'sample' mean + exp(½·clamp(logvar,
+ * −30, 20))·ε, 'argmax' the mean (retrieve_latents' sample modes).
+ */
+function latentOf(params: Float32Array, n: number, channels: number, mode: 'sample' | 'argmax', noise: (size: number) => Float64Array): Float64Array {
+  const plane = params.length / (n * 2 * channels);
+  const dim = channels * plane;
+  const out = new Float64Array(n * dim);
+  const eps = mode === 'sample' ? noise(n * dim) : undefined;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < dim; k++) {
+      const mean = params[i * 2 * dim + k];
+      const logvar = Math.min(20, Math.max(-30, params[i * 2 * dim + dim + k]));
+      out[i * dim + k] = eps ? mean + Math.exp(0.5 * logvar) * eps[i * dim + k] : mean;
+    }
+  }
+  return out;
+}
+
 /** A text-to-image / image-to-image pipeline over loaded parts. */
 export class StableDiffusion {
   readonly process: Process;
@@ -141,7 +167,9 @@ export class StableDiffusion {
     const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0);
     const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
     const torch = r.rng === 'torch' ? new TorchGenerator(r.seed ?? 0) : undefined;
-    const image = r.image ? await this.encodeImage(r.image, n, width, height, r.strength ?? 0.8, r.strengthRule) : undefined;
+    // diffusers draws the encoder's sample before the noise, from the same generator
+    const encoderNoise = (size: number) => (torch ? Float64Array.from(torch.randn(size)) : new Rng(r.seed ?? 0).fork(2).fillNormal(new Float64Array(size)));
+    const image = r.image ? await this.encodeImage(r.image, n, width, height, r.strength ?? 0.8, r.strengthRule, r.latentMode ?? 'sample', encoderNoise) : undefined;
     const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : undefined);
     const req = {
       model: timed, process: this.process,
@@ -201,12 +229,13 @@ export class StableDiffusion {
   }
 
   /** img2img: the init images through the VAE encoder, × scaling_factor, with the strength to start at. */
-  private async encodeImage(image: Float32Array, n: number, width: number, height: number, strength: number, rule?: StrengthRule) {
+  private async encodeImage(image: Float32Array, n: number, width: number, height: number, strength: number, rule: StrengthRule | undefined, mode: 'sample' | 'argmax', noise: (size: number) => Float64Array) {
     const p = this.parts;
     if (!p.vaeEncoder) throw new UsageError(`${p.source} has no vae_encoder/model.onnx, which image-to-image needs`);
     const size = 3 * width * height;
     if (image.length !== n * size) throw new UsageError(`the init image holds ${image.length} values; expected n × 3 × ${height} × ${width} = ${n * size}`);
-    const latents = await p.vaeEncoder.run(image.map((v) => 2 * v - 1), n, [3, height, width]);
-    return { x0: Float64Array.from(latents, (v) => v * p.scalingFactor), strength, ...(rule ? { rule } : {}) };
+    const out = await p.vaeEncoder.run(image.map((v) => 2 * v - 1), n, [3, height, width]);
+    const latents = p.vaeEncoder.parameters ? latentOf(out, n, p.latentChannels, mode, noise) : Float64Array.from(out);
+    return { x0: latents.map((v) => v * p.scalingFactor), strength, ...(rule ? { rule } : {}) };
   }
 }

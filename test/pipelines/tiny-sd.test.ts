@@ -98,3 +98,30 @@ describe.skipIf(!ort)('the tiny SD folder against its PyTorch reference', async 
     }
   });
 });
+
+/**
+ * The same weights as optimum ≥ 1.24 writes them (test/fixtures/tiny-sd-v124): int64 input_ids, a
+ * scalar float16 timestep, float16 inputs and outputs, the UNet's weights in model.onnx_data, and a
+ * VAE encoder that returns latent_parameters (mean ‖ log-variance).
+ */
+describe.skipIf(!ort)('the optimum ≥ 1.24 layout of the same weights (float16 I/O, external data)', async () => {
+  const v124 = fileURLToPath(new URL('../fixtures/tiny-sd-v124', import.meta.url));
+  const pipe = ort ? await loadStableDiffusion(v124) : undefined;
+  const sd = () => pipe as NonNullable<typeof pipe>;
+  const rel = (a: ArrayLike<number>, b: Float64Array) => maxAbs(a, b) / Math.max(...b.map(Math.abs));
+
+  it('text-to-image matches the float32 reference to float16 rounding', async () => {
+    const out = await sd().generate(base());
+    expect(rel(out.latents, array('latents'))).toBeLessThan(2e-4);
+    expect(maxAbs(out.pixels, array('image'))).toBeLessThan(1e-3);
+  });
+
+  it('image-to-image takes the mean of latent_parameters with latentMode argmax, and samples it by default', async () => {
+    const init = Float32Array.from(array('img2img_init'));
+    const mean = await sd().generate({ ...base(), image: init, strength: ref.img2img_strength, latentMode: 'argmax' });
+    expect(rel(mean.latents, array('img2img_latents'))).toBeLessThan(2e-4);
+    expect(maxAbs(mean.pixels, array('img2img_image'))).toBeLessThan(1e-3);
+    const sampled = await sd().generate({ ...base(), image: init, strength: ref.img2img_strength });
+    expect(maxAbs(sampled.latents, mean.latents)).toBeGreaterThan(1e-3);
+  });
+});
