@@ -179,13 +179,14 @@ class SpatialTransformer(nn.Module):
 
 
 class UNet(nn.Module):
-    """sample [b, 4, h, w], timestep [b], encoder_hidden_states [b, 77, d] -> out_sample (ε)."""
+    """sample [b, 4, h, w] (an inpainting UNet: [b, 9, h, w], the latents, the mask and the masked
+    image's latents), timestep [b], encoder_hidden_states [b, 77, d] -> out_sample (ε, 4 channels)."""
 
-    def __init__(self, ctx=WIDTH, c=32, temb=64):
+    def __init__(self, ctx=WIDTH, c=32, temb=64, in_channels=LATENT):
         super().__init__()
         self.c = c
         self.time = nn.Sequential(nn.Linear(c, temb), nn.SiLU(), nn.Linear(temb, temb))
-        self.conv_in = nn.Conv2d(LATENT, c, 3, padding=1)
+        self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
         self.down = ResBlock(c, c, temb)
         self.down_attn = SpatialTransformer(c, ctx)
         self.downsample = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
@@ -273,7 +274,7 @@ def export(models, vocab, merges, out=OUT, variant=False):
         "text_encoder": (models["text_encoder"], (ids,), ["input_ids"], ["last_hidden_state", "pooler_output"],
                          {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}, "pooler_output": {0: "batch_size"}}),
         "unet": (ScalarTimestepUNet(models["unet"]) if variant else models["unet"],
-                 (torch.zeros(2, LATENT, 8, 8), torch.tensor(999.0) if variant else torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH)),
+                 (torch.zeros(2, models["unet"].conv_in.in_channels, 8, 8), torch.tensor(999.0) if variant else torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH)),
                  ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
                  {"sample": {0: "batch_size", 2: "height", 3: "width"}, **({} if variant else {"timestep": {0: "steps"}}), "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}}),
         "vae_decoder": (models["vae_decoder"], (torch.zeros(1, LATENT, 8, 8),), ["latent_sample"], ["sample"],
@@ -289,7 +290,7 @@ def export(models, vocab, merges, out=OUT, variant=False):
     vae = {"_class_name": "AutoencoderKL", "scaling_factor": SCALING, "latent_channels": LATENT, "block_out_channels": [32, 32, 32, 32]}
     for name in ("vae_decoder", "vae_encoder"):
         (out / name / "config.json").write_text(json.dumps(vae, indent=2) + "\n")
-    (out / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", "in_channels": LATENT, "sample_size": 8, "cross_attention_dim": WIDTH}, indent=2) + "\n")
+    (out / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", "in_channels": models["unet"].conv_in.in_channels, "out_channels": LATENT, "sample_size": 8, "cross_attention_dim": WIDTH}, indent=2) + "\n")
     (out / "text_encoder" / "config.json").write_text(json.dumps({"architectures": ["CLIPTextModel"], "hidden_size": WIDTH, "max_position_embeddings": SEQ}, indent=2) + "\n")
     (out / "scheduler").mkdir(exist_ok=True)
     (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(SCHEDULER, indent=2) + "\n")
@@ -366,6 +367,7 @@ def export_v124(models, out):
         path = out / name / "model.onnx"
         m = half_io(path)
         if name == "unet":
+            (out / name / "model.onnx_data").unlink(missing_ok=True)  # save_model appends to an existing file
             onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
         else:
             onnx.save_model(m, str(path))
@@ -424,10 +426,45 @@ def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids.numpy()
 
 
+def inpaint_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
+    """StableDiffusionInpaintPipeline (9-channel UNet, strength 1) + DDIMScheduler in float64: the mask
+    binarized at 0.5 (1 = repaint), masked_image = (2 image - 1) * (mask < 0.5), its latents (the encoder's
+    mean) x scaling_factor, the mask resized to the latents by nearest neighbour; each step the UNet
+    on [latents, mask, masked_image_latents] along the channels."""
+    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet_inpaint", "vae_decoder", "vae_encoder"))
+    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
+    ac = alphas_cumprod().double()
+    ratio = 1000 // steps
+    timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
+    with torch.no_grad():
+        context = te(ids)[0]
+        m = (torch.tensor(mask, dtype=torch.float64) >= 0.5).double()
+        masked = (torch.tensor(image, dtype=torch.float64) * 2 - 1) * (m < 0.5)
+        masked_latents = enc(masked)[:, :LATENT] * SCALING
+        m_latent = F.interpolate(m, size=(8, 8))
+        latents = torch.tensor(z, dtype=torch.float64)
+        for t in timesteps:
+            x = torch.cat([latents, m_latent, masked_latents], dim=1)
+            out = unet(torch.cat([x, x]), torch.tensor([t, t]), context)
+            uncond, cond = out.chunk(2)
+            eps = uncond + guidance * (cond - uncond)
+            prev = t - ratio
+            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
+            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+        image_out = dec(latents / SCALING)
+    return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
+
+
 def main():
     models, vocab, merges = build()
     export(models, vocab, merges)
     export_v124(models, OUT.parent / "tiny-sd-v124")
+    torch.manual_seed(1)
+    models["unet_inpaint"] = UNet(in_channels=9).eval()
+    with torch.no_grad():
+        models["unet_inpaint"].conv_out.weight.mul_(0.1)
+    export({**models, "unet": models["unet_inpaint"]}, vocab, merges, out=OUT.parent / "tiny-sd-inpaint")
     rng = np.random.default_rng(0)
     z = rng.standard_normal((1, LATENT, 8, 8))
     latents, image, ids = reference(models, vocab, z)
@@ -437,10 +474,14 @@ def main():
            "input_ids": ids.tolist(), "img2img_strength": 0.6,
            "arrays": "reference/*.npy: z and latents float64, images float32 (n, 3, 64, 64) in [0, 1]"}
     (OUT / "reference.json").write_text(json.dumps(ref) + "\n")
+    mask = np.zeros((1, 1, 64, 64))
+    mask[:, :, 16:48, 8:40] = 1.0
+    latents3, image3 = inpaint_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
-                               ("img2img_init", init_image, np.float32), ("img2img_latents", latents2, np.float64), ("img2img_image", image2, np.float32)]:
+                               ("img2img_init", init_image, np.float32), ("img2img_latents", latents2, np.float64), ("img2img_image", image2, np.float32),
+                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

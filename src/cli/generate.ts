@@ -25,6 +25,7 @@ interface GenerateArgs {
   sampler?: string;
   opt: Record<string, string>;
   image?: string;
+  mask?: string;
   strength?: number;
   out: string;
   quiet?: boolean;
@@ -49,7 +50,8 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .option('--sampler <name>', 'a Diffuse sampler instead of the folder\'s scheduler (see `diffuse list samplers`)')
     .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
     .option('--image <png>', 'image-to-image: the init image (its size is the output size)')
-    .option('--strength <s>', 'image-to-image strength in (0, 1] (default 0.8)', numberArg)
+    .option('--mask <png>', 'inpainting (with --image): white where to repaint, black where to keep (its size is the image\'s)')
+    .option('--strength <s>', 'image-to-image strength in (0, 1] (default 0.8; inpainting 1)', numberArg)
     .requiredOption('--out <png>', 'output PNG (with --n > 1: NAME-0.png, NAME-1.png, …)')
     .option('--quiet', 'no progress bar or summary')
     .option('--json', 'print a JSON summary on stdout')
@@ -61,7 +63,12 @@ const outName = (out: string, i: number, n: number) => (n === 1 ? out : out.repl
 async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<void> {
   if (!/\.png$/i.test(a.out)) throw new UsageError(`--out must name a .png file, got ${a.out}`);
   if (a.strength !== undefined && !a.image) throw new UsageError('--strength goes with --image (image-to-image)');
+  if (a.mask && !a.image) throw new UsageError('--mask goes with --image (inpainting)');
   const init = a.image ? await readPngRgb(a.image) : undefined;
+  const mask = a.mask ? await readPngRgb(a.mask) : undefined;
+  if (init && mask && (mask.width !== init.width || mask.height !== init.height)) {
+    throw new UsageError(`--mask is ${mask.width}×${mask.height} but --image is ${init.width}×${init.height}; they must have one size`);
+  }
   if (init && ((a.width !== undefined && a.width !== init.width) || (a.height !== undefined && a.height !== init.height))) {
     throw new UsageError(`--image is ${init.width}×${init.height}; drop --width/--height (the output has the init image's size)`);
   }
@@ -76,7 +83,8 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   const request: ImageRequest = {
     prompt, steps: a.steps, guidance: a.guidance, guidanceRescale: a.guidanceRescale, seed: a.seed, rng: a.rng, n: a.n,
     ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
-    ...(init ? { width: init.width, height: init.height, image: tile(init.rgb, a.n), strength: a.strength ?? 0.8 } : {}),
+    ...(init ? { width: init.width, height: init.height, image: tile(init.rgb, a.n), ...(a.strength !== undefined ? { strength: a.strength } : {}) } : {}),
+    ...(mask ? { mask: tile(luminance(mask.rgb), a.n) } : {}),
     ...(!init && a.width !== undefined ? { width: a.width } : {}),
     ...(!init && a.height !== undefined ? { height: a.height } : {}),
     ...(a.sampler ? { sampler: a.sampler, options: a.opt } : Object.keys(a.opt).length ? { options: a.opt } : {}),
@@ -106,4 +114,10 @@ function tile(rgb: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n * rgb.length);
   for (let i = 0; i < n; i++) out.set(rgb, i * rgb.length);
   return out;
+}
+
+/** Grayscale as diffusers' mask processor converts it (ITU-R 601 luma). */
+function luminance(rgb: Float32Array): Float32Array {
+  const plane = rgb.length / 3;
+  return Float32Array.from({ length: plane }, (_, k) => 0.299 * rgb[k] + 0.587 * rgb[plane + k] + 0.114 * rgb[2 * plane + k]);
 }

@@ -77,6 +77,24 @@ export class OnnxTextEncoder {
   }
 }
 
+/** Channels concatenated after the latents of every row (an inpainting UNet's mask and masked-image latents). */
+export interface ExtraChannels {
+  /** n × channels × h × w. */
+  data: Float64Array;
+  channels: number;
+}
+
+/** Rows s..s+m of [latents, extra] along the channel axis. */
+function withChannels(latents: Float64Array, extra: ExtraChannels, s: number, m: number, dim: number, plane: number): Float64Array {
+  const k = extra.channels * plane;
+  const out = new Float64Array(m * (dim + k));
+  for (let i = 0; i < m; i++) {
+    out.set(latents.subarray((s + i) * dim, (s + i + 1) * dim), i * (dim + k));
+    out.set(extra.data.subarray((s + i) * k, (s + i + 1) * k), i * (dim + k) + dim);
+  }
+  return out;
+}
+
 /** The denoising UNet (unet/model.onnx): sample, timestep, encoder_hidden_states → out_sample. */
 export class OnnxUnet {
   private readonly queue = new RunQueue();
@@ -85,6 +103,8 @@ export class OnnxUnet {
   private readonly timeType: 'int64' | 'float32' | 'float16';
   private readonly timeShape: 'scalar' | 'one' | 'batch';
   private readonly batch?: number;
+  /** The input channels the graph fixes (4; an inpainting UNet 9), when it fixes them. */
+  readonly inChannels?: number;
 
   constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'unet') {
     const sample = meta(session, 'input', 'sample', source);
@@ -95,6 +115,8 @@ export class OnnxUnet {
     if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: int64, float32, float16`);
     this.timeType = time.type;
     this.batch = fixedBatch(sample);
+    const c = sample.shape?.[1];
+    if (typeof c === 'number' && c > 0) this.inChannels = c;
     const ts = time.shape ?? ['steps'];
     this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
     const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states'].includes(n));
@@ -105,8 +127,13 @@ export class OnnxUnet {
    * The network on n latents (n × shape, float64) at one timestep, row i attending to row i of the
    * text context (n × tokens × width): a graph with a fixed batch runs in chunks of that batch.
    */
-  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding): Promise<Float64Array> {
+  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, extra?: ExtraChannels): Promise<Float64Array> {
     const dim = latents.length / n;
+    const plane = shape[1] * shape[2];
+    const inChannels = shape[0] + (extra?.channels ?? 0);
+    if (this.inChannels !== undefined && this.inChannels !== inChannels) {
+      throw new UsageError(`${this.source}: the graph takes ${this.inChannels} input channels, got ${inChannels}${this.inChannels === shape[0] + 5 ? ' (an inpainting UNet: pass an image and a mask)' : ''}`);
+    }
     const ctx = context.tokens * context.width;
     if (context.hidden.length !== n * ctx) throw new UsageError(`${this.source}: ${n} latents but text context for ${context.hidden.length / ctx} rows`);
     const chunk = this.batch ?? n;
@@ -121,7 +148,7 @@ export class OnnxUnet {
           ? new this.T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims)
           : floatTensor(this.T, this.timeType, new Float64Array(count).fill(timestep), dims);
         const feeds = {
-          sample: floatTensor(this.T, this.sampleType, latents.subarray(s * dim, (s + m) * dim), [m, ...shape]),
+          sample: floatTensor(this.T, this.sampleType, extra ? withChannels(latents, extra, s, m, dim, plane) : latents.subarray(s * dim, (s + m) * dim), [m, inChannels, shape[1], shape[2]]),
           timestep: time,
           encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
         };

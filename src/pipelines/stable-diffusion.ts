@@ -11,7 +11,7 @@ import { fromDiffusersConfig } from '../samplers/index.js';
 import { planSample, runPlan, type StepInfo } from '../sample.js';
 import type { GridSpec } from '../grid/index.js';
 import type { StrengthRule } from '../img2img.js';
-import type { OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
+import type { ExtraChannels, OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
 import type { PromptTokenizer } from './tokenizer.js';
 
 /**
@@ -69,8 +69,10 @@ export interface ImageRequest {
   sampler?: string;
   options?: Readonly<Record<string, unknown>>;
   grid?: GridSpec;
-  /** img2img: the init image(s), n × 3 × height × width in [0, 1], and strength in (0, 1]. */
+  /** img2img: the init image(s), n × 3 × height × width in [0, 1], and strength in (0, 1] (default 0.8; inpainting 1). */
   image?: Float32Array;
+  /** Inpainting (with `image`): n × height × width in [0, 1], 1 where to repaint (binarized at 0.5). */
+  mask?: Float32Array;
   strength?: number;
   strengthRule?: StrengthRule;
   /**
@@ -164,13 +166,22 @@ export class StableDiffusion {
     const cond = p.tokenizer.encode(r.prompt);
     const guided = g > 1;
     const prompts = await this.encode(guided ? [r.negativePrompt ?? '', r.prompt] : [r.prompt]);
-    const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0);
-    const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
+    const inpainting = p.unet.inChannels === p.latentChannels + 5;
+    if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
+    if (inpainting && !(r.image && r.mask)) throw new UsageError(`${p.source}/unet is an inpainting UNet (${p.unet.inChannels} input channels): pass an image and a mask`);
+    if (r.mask && !inpainting) throw new UsageError(`${p.source}/unet takes ${p.unet.inChannels ?? p.latentChannels} channels; inpainting with a ${p.latentChannels}-channel UNet (latent blending) is not supported yet: use an inpainting UNet (${p.latentChannels + 5} input channels)`);
+    const strength = r.strength ?? (r.mask ? 1 : 0.8);
     const torch = r.rng === 'torch' ? new TorchGenerator(r.seed ?? 0) : undefined;
-    // diffusers draws the encoder's sample before the noise, from the same generator
-    const encoderNoise = (size: number) => (torch ? Float64Array.from(torch.randn(size)) : new Rng(r.seed ?? 0).fork(2).fillNormal(new Float64Array(size)));
-    const image = r.image ? await this.encodeImage(r.image, n, width, height, r.strength ?? 0.8, r.strengthRule, r.latentMode ?? 'sample', encoderNoise) : undefined;
+    // diffusers draws an encoder's sample from the same generator as the noise: the init image's before, the masked image's after
+    const philox = new Rng(r.seed ?? 0).fork(2);
+    const encoderNoise = (size: number) => (torch ? Float64Array.from(torch.randn(size)) : philox.fillNormal(new Float64Array(size)));
+    const mode = r.latentMode ?? 'sample';
+    const startFromImage = r.image && !(r.mask && strength >= 1);
+    const image = startFromImage && r.image ? await this.encodeImage(r.image, n, width, height, strength, r.strengthRule, mode, encoderNoise) : undefined;
     const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : undefined);
+    const extra = r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
+    const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra);
+    const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
     const req = {
       model: timed, process: this.process,
       sampler: r.sampler ?? t.sampler, options: r.sampler ? r.options ?? {} : { ...t.options, ...r.options },
@@ -200,7 +211,7 @@ export class StableDiffusion {
    * scale_model_input hands the UNet for every scheduler), with CFG in diffusers' convention over one
    * doubled batch [negative; prompt] when g > 1.
    */
-  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number): Model {
+  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number, extra?: ExtraChannels): Model {
     const { unet } = this.parts;
     const rows = (which: number): TextEncoding => {
       const row = text.tokens * text.width;
@@ -209,23 +220,53 @@ export class StableDiffusion {
       return { hidden, tokens: text.tokens, width: text.width };
     };
     const promptRows = rows(guided ? 1 : 0);
-    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows) };
+    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows, extra) };
     if (!guided) return conditional;
     const negativeRows = rows(0);
     const both: TextEncoding = { hidden: new Float32Array([...negativeRows.hidden, ...promptRows.hidden]), tokens: text.tokens, width: text.width };
     return classifierFreeGuidance({
       conditional,
-      unconditional: { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, negativeRows) },
+      unconditional: { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, negativeRows, extra) },
       scale: g,
       rescale,
       both: async (x, m, t) => {
         const doubled = new Float64Array(2 * x.length);
         doubled.set(x);
         doubled.set(x, x.length);
-        const out = await unet.predict(doubled, 2 * m, shape, t, both);
+        const out = await unet.predict(doubled, 2 * m, shape, t, both, extra && { channels: extra.channels, data: Float64Array.from([...extra.data, ...extra.data]) });
         return [out.subarray(x.length), out.subarray(0, x.length)];
       },
     });
+  }
+
+  /**
+   * An inpainting UNet's extra channels (diffusers' StableDiffusionInpaintPipeline): the mask
+   * binarized at 0.5 (1 = repaint) and resized to the latents by nearest neighbour, then the latents
+   * (× scaling_factor) of the image with the repainted part blacked out, image · (mask < 0.5).
+   */
+  private async maskChannels(image: Float32Array, mask: Float32Array, n: number, width: number, height: number, mode: 'sample' | 'argmax', noise: (size: number) => Float64Array): Promise<ExtraChannels> {
+    const p = this.parts;
+    const plane = width * height;
+    if (mask.length !== n * plane) throw new UsageError(`the mask holds ${mask.length} values; expected n × ${height} × ${width} = ${n * plane} (one value per pixel, 1 = repaint)`);
+    if (image.length !== n * 3 * plane) throw new UsageError(`the init image holds ${image.length} values; expected n × 3 × ${height} × ${width} = ${n * 3 * plane}`);
+    const keep = (i: number, k: number) => (mask[i * plane + k] >= 0.5 ? 0 : 1);
+    const masked = image.map((v, j) => {
+      const i = Math.floor(j / (3 * plane));
+      return (2 * v - 1) * keep(i, j % plane);
+    });
+    const encoder = p.vaeEncoder;
+    if (!encoder) throw new UsageError(`${p.source} has no vae_encoder/model.onnx, which inpainting needs`);
+    const out = await encoder.run(masked, n, [3, height, width]);
+    const latents = encoder.parameters ? latentOf(out, n, p.latentChannels, mode, noise) : Float64Array.from(out);
+    const [h, w, f] = [height / p.vaeFactor, width / p.vaeFactor, p.vaeFactor];
+    const dim = p.latentChannels * h * w;
+    const data = new Float64Array(n * (1 + p.latentChannels) * h * w);
+    for (let i = 0; i < n; i++) {
+      const row = data.subarray(i * (dim + h * w), (i + 1) * (dim + h * w));
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) row[y * w + x] = 1 - keep(i, y * f * width + x * f);
+      for (let k = 0; k < dim; k++) row[h * w + k] = latents[i * dim + k] * p.scalingFactor;
+    }
+    return { channels: 1 + p.latentChannels, data };
   }
 
   /** img2img: the init images through the VAE encoder, × scaling_factor, with the strength to start at. */

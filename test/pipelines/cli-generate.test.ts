@@ -32,6 +32,13 @@ describe.skipIf(!ort)('diffuse generate', () => {
     const i2i = await run('generate', 'a photo of a cat', '--model', model, '--steps', '10', '--image', tmp('cat-0.png'), '--strength', '0.5', '--out', tmp('i2i.png'), '--quiet');
     expect(i2i.code, i2i.err).toBe(0);
     expect(existsSync(tmp('i2i.png'))).toBe(true);
+    const mask = new PNG({ width: 64, height: 64 });
+    for (let k = 0; k < 64 * 64; k++) mask.data.set(k % 64 < 32 ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * k);
+    writeFileSync(tmp('mask.png'), PNG.sync.write(mask));
+    const inpaint = fileURLToPath(new URL('../fixtures/tiny-sd-inpaint', import.meta.url));
+    const inp = await run('generate', 'a photo of a cat', '--model', inpaint, '--steps', '3', '--image', tmp('cat-0.png'), '--mask', tmp('mask.png'), '--out', tmp('inp.png'), '--quiet');
+    expect(inp.code, inp.err).toBe(0);
+    expect(PNG.sync.read(readFileSync(tmp('inp.png'))).width).toBe(64);
   });
 
   it('bad input is a clear error (exit 2) and leaves the output untouched', async () => {
@@ -41,6 +48,7 @@ describe.skipIf(!ort)('diffuse generate', () => {
       [['--model', model, '--width', '60'], /width must be a positive multiple of 8/],
       [['--model', model, '--image', tmp('keep.png')], /is not a PNG image/],
       [['--model', model, '--strength', '0.5'], /--strength goes with --image/],
+      [['--model', model, '--mask', tmp('keep.png')], /--mask goes with --image/],
       [['--model', model, '--sampler', 'dpmpp-3000'], /unknown sampler "dpmpp-3000"/],
     ];
     for (const [args, message] of cases) {

@@ -125,3 +125,37 @@ describe.skipIf(!ort)('the optimum ≥ 1.24 layout of the same weights (float16 
     expect(maxAbs(sampled.latents, mean.latents)).toBeGreaterThan(1e-3);
   });
 });
+
+/**
+ * Inpainting with a 9-channel UNet (test/fixtures/tiny-sd-inpaint) against the recipe's reference of
+ * diffusers' StableDiffusionInpaintPipeline at strength 1: the latents, the mask and the masked
+ * image's latents stacked on the channel axis at every step.
+ */
+describe.skipIf(!ort)('inpainting with a 9-channel UNet', async () => {
+  const folder = fileURLToPath(new URL('../fixtures/tiny-sd-inpaint', import.meta.url));
+  const pipe = ort ? await loadStableDiffusion(folder) : undefined;
+  const sd = () => pipe as NonNullable<typeof pipe>;
+
+  it('matches the reference latents and image', async () => {
+    const out = await sd().generate({
+      ...base(), guidanceRescale: 0, image: Float32Array.from(array('img2img_init')), mask: Float32Array.from(array('inpaint_mask')),
+    });
+    const latents = array('inpaint_latents');
+    expect(sd().parts.unet.inChannels).toBe(9);
+    expect(out.nfe).toBe(ref.steps);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('inpaint_image'))).toBeLessThan(1e-5);
+  });
+
+  it('asks for an image and a mask, of the right sizes', async () => {
+    await expect(sd().generate(base())).rejects.toThrow(/an inpainting UNet \(9 input channels\): pass an image and a mask/);
+    const image = Float32Array.from(array('img2img_init'));
+    await expect(sd().generate({ ...base(), image, mask: new Float32Array(7) })).rejects.toThrow(/the mask holds 7 values; expected n × 64 × 64 = 4096/);
+  });
+
+  it('a 4-channel UNet refuses a mask, naming what it needs', async () => {
+    const plain = await loadStableDiffusion(dir);
+    await expect(plain.generate({ ...base(), image: Float32Array.from(array('img2img_init')), mask: new Float32Array(4096) }))
+      .rejects.toThrow(/inpainting with a 4-channel UNet \(latent blending\) is not supported yet/);
+  });
+});
