@@ -60,6 +60,12 @@ export interface SampleRequest<N extends string = string> {
   denoiseToZero?: boolean;
   /** Called at the start of every step and once at the end (progress bars). */
   onStep?: (info: StepInfo) => void;
+  /**
+   * Change the sample in place at each grid time after the first, where the sampler holds it (every
+   * step boundary; a singlestep solver's group boundaries), and once more after the last step with
+   * `final` true: e.g. inpainting with a plain UNet puts the known region, noised to t, back in.
+   */
+  project?: (x: Float64Array, t: number, final: boolean) => void;
 }
 
 /**
@@ -129,14 +135,19 @@ export function planSample<const N extends string>(req: SampleRequest<N>): Sampl
 }
 
 /** Run a plan: the sampler from plan.xT through plan.grid with the request's model and noise. */
-export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model' | 'process' | 'noise' | 'denoiseToZero' | 'onStep'>): Promise<SampleResult> {
+export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model' | 'process' | 'noise' | 'denoiseToZero' | 'onStep' | 'project'>): Promise<SampleResult> {
   const { sampler, options, grid, n, dim } = plan;
   const denoiser = new Denoiser(req.model, req.process);
   const noise = noiseSource(req.noise, new Rng(plan.seed).fork(1), n * dim);
-  const ctx = samplerContext(denoiser, n, dim, noise, req.onStep);
+  const project = req.project;
+  if (project && sampler.family === 'time-shift') {
+    throw new UsageError(`${sampler.name} moves each sample on its own shifted times, so no sample sits at the grid's times for project; use a sampler without time shift`);
+  }
+  const ctx = samplerContext(denoiser, n, dim, noise, req.onStep, project && ((x, i) => project(x, grid[i], false)));
   let x = await sampler.run(Float64Array.from(plan.xT), grid, ctx, options);
   const tLast = grid[grid.length - 1];
   if (req.denoiseToZero && req.process.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
+  project?.(x, tLast, true);
   req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe });
   return {
     x: tensor('float64', [n, ...req.model.sampleShape], x),
@@ -173,15 +184,18 @@ function scaleInit(p: Process, z: Float64Array, t0: number, init: NonNullable<Sa
 const countRepeats = (g: Float64Array) => g.reduce((k, t, i) => k + (i > 0 && t === g[i - 1] ? 1 : 0), 0);
 
 /** What a sampler runs with: the denoiser (counting NFE), the batch, its noise and progress reporting. */
-export function samplerContext(denoiser: Denoiser, n: number, dim: number, noise: () => Float64Array, onStep?: (info: StepInfo) => void): SampleContext {
+export function samplerContext(
+  denoiser: Denoiser, n: number, dim: number, noise: () => Float64Array, onStep?: (info: StepInfo) => void, project?: (x: Float64Array, i: number) => void,
+): SampleContext {
   return {
     process: denoiser.process,
     n,
     dim,
     denoise: (x, t) => denoiser.denoise(x, n, t),
     noise,
-    step: (i, total) => {
+    step: (i, total, x) => {
       denoiser.step = i;
+      if (project && x && i > 0) project(x, i);
       onStep?.({ step: i, total, nfe: denoiser.nfe });
     },
   };

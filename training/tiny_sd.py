@@ -456,6 +456,39 @@ def inpaint_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
     return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
 
 
+def blend_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
+    """StableDiffusionInpaintPipeline with a 4-channel UNet (strength 1) + DDIMScheduler in float64:
+    after every step the kept region (mask < 0.5 at the latents' nearest pixel) is replaced by the
+    image's latents noised with the initial noise to the next timestep, and by the clean latents
+    after the last."""
+    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet", "vae_decoder", "vae_encoder"))
+    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
+    ac = alphas_cumprod().double()
+    ratio = 1000 // steps
+    timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
+    with torch.no_grad():
+        context = te(ids)[0]
+        m = F.interpolate((torch.tensor(mask, dtype=torch.float64) >= 0.5).double(), size=(8, 8))
+        image_latents = enc(torch.tensor(image, dtype=torch.float64) * 2 - 1)[:, :LATENT] * SCALING
+        noise = torch.tensor(z, dtype=torch.float64)
+        latents = noise
+        for i, t in enumerate(timesteps):
+            out = unet(torch.cat([latents, latents]), torch.tensor([t, t]), context)
+            uncond, cond = out.chunk(2)
+            eps = uncond + guidance * (cond - uncond)
+            prev = t - ratio
+            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
+            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            proper = image_latents
+            if i < len(timesteps) - 1:
+                a = ac[timesteps[i + 1]]
+                proper = a.sqrt() * image_latents + (1 - a).sqrt() * noise
+            latents = (1 - m) * proper + m * latents
+        image_out = dec(latents / SCALING)
+    return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
+
+
 def main():
     models, vocab, merges = build()
     export(models, vocab, merges)
@@ -477,11 +510,13 @@ def main():
     mask = np.zeros((1, 1, 64, 64))
     mask[:, :, 16:48, 8:40] = 1.0
     latents3, image3 = inpaint_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
+    latents4, image4 = blend_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
                                ("img2img_init", init_image, np.float32), ("img2img_latents", latents2, np.float64), ("img2img_image", image2, np.float32),
-                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32)]:
+                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32),
+                               ("blend_latents", latents4, np.float64), ("blend_image", image4, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

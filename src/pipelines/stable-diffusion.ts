@@ -2,6 +2,7 @@ import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { TorchGenerator } from '../core/torch-rng.js';
 import { Rng } from '../core/rng.js';
+import { exp } from '../core/math.js';
 import { createProcess } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import type { Model } from '../models/types.js';
@@ -132,7 +133,7 @@ function latentOf(params: Float32Array, n: number, channels: number, mode: 'samp
     for (let k = 0; k < dim; k++) {
       const mean = params[i * 2 * dim + k];
       const logvar = Math.min(20, Math.max(-30, params[i * 2 * dim + dim + k]));
-      out[i * dim + k] = eps ? mean + Math.exp(0.5 * logvar) * eps[i * dim + k] : mean;
+      out[i * dim + k] = eps ? mean + exp(0.5 * logvar) * eps[i * dim + k] : mean;
     }
   }
   return out;
@@ -169,24 +170,26 @@ export class StableDiffusion {
     const inpainting = p.unet.inChannels === p.latentChannels + 5;
     if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
     if (inpainting && !(r.image && r.mask)) throw new UsageError(`${p.source}/unet is an inpainting UNet (${p.unet.inChannels} input channels): pass an image and a mask`);
-    if (r.mask && !inpainting) throw new UsageError(`${p.source}/unet takes ${p.unet.inChannels ?? p.latentChannels} channels; inpainting with a ${p.latentChannels}-channel UNet (latent blending) is not supported yet: use an inpainting UNet (${p.latentChannels + 5} input channels)`);
     const strength = r.strength ?? (r.mask ? 1 : 0.8);
     const torch = r.rng === 'torch' ? new TorchGenerator(r.seed ?? 0) : undefined;
     // diffusers draws an encoder's sample from the same generator as the noise: the init image's before, the masked image's after
     const philox = new Rng(r.seed ?? 0).fork(2);
     const encoderNoise = (size: number) => (torch ? Float64Array.from(torch.randn(size)) : philox.fillNormal(new Float64Array(size)));
     const mode = r.latentMode ?? 'sample';
-    const startFromImage = r.image && !(r.mask && strength >= 1);
-    const image = startFromImage && r.image ? await this.encodeImage(r.image, n, width, height, strength, r.strengthRule, mode, encoderNoise) : undefined;
-    const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : undefined);
-    const extra = r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
+    // The init image's latents start img2img (strength < 1) and are what a plain UNet's inpainting blends back in.
+    const blending = Boolean(r.mask) && !inpainting;
+    const imageLatents = r.image && (strength < 1 || blending) ? await this.encodeImage(r.image, n, width, height, mode, encoderNoise) : undefined;
+    const image = imageLatents && !(r.mask && strength >= 1) ? { x0: imageLatents, strength, ...(r.strengthRule ? { rule: r.strengthRule } : {}) } : undefined;
+    const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : new Rng(r.seed ?? 0).fork(0).fillNormal(new Float64Array(n * dim)));
+    const extra = inpainting && r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
+    const project = blending && r.mask && imageLatents ? this.blend(imageLatents, z, this.latentMask(r.mask, n, width, height), n) : undefined;
     const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra);
     const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
     const req = {
       model: timed, process: this.process,
       sampler: r.sampler ?? t.sampler, options: r.sampler ? r.options ?? {} : { ...t.options, ...r.options },
       grid: r.sampler && r.grid ? r.grid : r.grid ?? t.grid, steps,
-      n, seed: r.seed ?? 0, init: t.init ?? 'prior', ...(z ? { z } : {}), ...(image ? { image } : {}),
+      n, seed: r.seed ?? 0, init: t.init ?? 'prior', z, ...(image ? { image } : {}), ...(project ? { project } : {}),
       ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
       ...(r.onStep ? { onStep: r.onStep } : {}),
     };
@@ -269,14 +272,45 @@ export class StableDiffusion {
     return { channels: 1 + p.latentChannels, data };
   }
 
-  /** img2img: the init images through the VAE encoder, × scaling_factor, with the strength to start at. */
-  private async encodeImage(image: Float32Array, n: number, width: number, height: number, strength: number, rule: StrengthRule | undefined, mode: 'sample' | 'argmax', noise: (size: number) => Float64Array) {
+  /** The init images' latents (× scaling_factor) through the VAE encoder, for img2img and inpainting. */
+  private async encodeImage(image: Float32Array, n: number, width: number, height: number, mode: 'sample' | 'argmax', noise: (size: number) => Float64Array): Promise<Float64Array> {
     const p = this.parts;
-    if (!p.vaeEncoder) throw new UsageError(`${p.source} has no vae_encoder/model.onnx, which image-to-image needs`);
+    if (!p.vaeEncoder) throw new UsageError(`${p.source} has no vae_encoder/model.onnx, which image-to-image and inpainting need`);
     const size = 3 * width * height;
     if (image.length !== n * size) throw new UsageError(`the init image holds ${image.length} values; expected n × 3 × ${height} × ${width} = ${n * size}`);
     const out = await p.vaeEncoder.run(image.map((v) => 2 * v - 1), n, [3, height, width]);
     const latents = p.vaeEncoder.parameters ? latentOf(out, n, p.latentChannels, mode, noise) : Float64Array.from(out);
-    return { x0: latents.map((v) => v * p.scalingFactor), strength, ...(rule ? { rule } : {}) };
+    return latents.map((v) => v * p.scalingFactor);
   }
+
+  /** The mask binarized at 0.5 and resized to the latents by nearest neighbour (diffusers: F.interpolate), 1 = repaint. */
+  private latentMask(mask: Float32Array, n: number, width: number, height: number): Float64Array {
+    const { vaeFactor: f } = this.parts;
+    const plane = width * height;
+    if (mask.length !== n * plane) throw new UsageError(`the mask holds ${mask.length} values; expected n × ${height} × ${width} = ${n * plane} (one value per pixel, 1 = repaint)`);
+    const [h, w] = [height / f, width / f];
+    const out = new Float64Array(n * h * w);
+    for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(i * h + y) * w + x] = mask[i * plane + y * f * width + x * f] >= 0.5 ? 1 : 0;
+    return out;
+  }
+
+  /**
+   * Inpainting with a plain UNet (diffusers' StableDiffusionInpaintPipeline with 4 channels): after
+   * every step the kept latents (mask 0) are the image's latents noised with the initial noise to
+   * the next time, α(t)·x0 + σ(t)·z, and after the last step the clean latents.
+   */
+  private blend(x0: Float64Array, z: Float64Array, mask: Float64Array, n: number): (x: Float64Array, t: number, final: boolean) => void {
+    const p = this.process;
+    const plane = mask.length / n;
+    const perImage = x0.length / n;
+    return (x, t, final) => {
+      const [a, s] = final ? [1, 0] : [p.alpha(t), p.sigma(t)];
+      for (let j = 0; j < x.length; j++) {
+        const i = Math.floor(j / perImage);
+        if (mask[i * plane + ((j % perImage) % plane)] === 0) x[j] = a * x0[j] + s * z[j];
+      }
+    };
+  }
+
+
 }

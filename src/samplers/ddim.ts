@@ -38,7 +38,7 @@ async function ddim(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: 
   const p = ctx.process;
   const steps = grid.length - 1;
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     const t = grid[i];
     const s = grid[i + 1];
     const x0 = await ctx.denoise(x, t);
@@ -152,7 +152,7 @@ async function tcd(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: T
   const steps = grid.length - 1;
   const discrete = p.name === 'vp-discrete';
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     const [t, next] = [grid[i], grid[i + 1]];
     const x0 = await ctx.denoise(x, t);
     const [at, st] = [p.alpha(t), p.sigma(t)];

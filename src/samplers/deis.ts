@@ -160,7 +160,7 @@ async function deis(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: 
   const lambdas: number[] = [];
   const finalOrders = o.lowerOrderFinal && steps < o.lowerOrderFinalSteps;
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     const t = grid[i];
     const s = grid[i + 1];
     const x0 = processX0(await ctx.denoise(x, t), ctx.n, o);

@@ -171,7 +171,7 @@ async function dpmSolverV3(x: Float64Array, grid: Float64Array, ctx: SampleConte
   let history: Point[] = [];
   let lastOrder = 0;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     if (grid[i + 1] === grid[i]) continue;
     const t = grid[i];
     const alpha = p.alpha(t);

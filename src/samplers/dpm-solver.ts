@@ -198,7 +198,7 @@ async function multistep(x: Float64Array, grid: Float64Array, ctx: SampleContext
   const outputs: Float64Array[] = [];
   const lambdas: number[] = [];
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     if (grid[i + 1] === grid[i]) continue;
     const from = nodeAt(p, grid[i]);
     const to = nodeAt(p, grid[i + 1]);
@@ -298,7 +298,7 @@ async function singlestep(x: Float64Array, grid: Float64Array, ctx: SampleContex
     const m: Float64Array[] = [];
     let xi = x;
     for (let j = 1; j <= k; j++) {
-      ctx.step(start + j - 1, n);
+      ctx.step(start + j - 1, n, j === 1 ? x : undefined);
       m.push(await modelOutput(ctx, xi, nodes[start + j - 1], o.algorithm, o));
       const to = nodes[start + j];
       const w = weights(o.algorithm, n0, to);
@@ -339,7 +339,7 @@ async function dpmppSde(x: Float64Array, grid: Float64Array, ctx: SampleContext,
   const n = grid.length - 1;
   const sigmaVe = (node: Node) => node.sigma / node.alpha;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     if (grid[i + 1] === grid[i]) continue;
     const from = nodeAt(p, grid[i]);
     const to = nodeAt(p, grid[i + 1]);
@@ -388,7 +388,7 @@ async function dpmpp2sAncestral(x: Float64Array, grid: Float64Array, ctx: Sample
   const p = ctx.process;
   const n = grid.length - 1;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     if (grid[i + 1] === grid[i]) continue;
     const from = nodeAt(p, grid[i]);
     const to = nodeAt(p, grid[i + 1]);

@@ -69,9 +69,9 @@ function dualContext(ctx: SampleContext, o: DualFastOptions): SampleContext {
     n: ctx.n,
     dim: ctx.dim,
     noise: () => ctx.noise(),
-    step(i, total) {
+    step(i, total, x) {
       c = mixingAt(o, i, total);
-      ctx.step(i, total);
+      ctx.step(i, total, x);
     },
     async denoise(x, t) {
       const d = await ctx.denoise(x, t);

@@ -72,7 +72,7 @@ async function scaledLoop(
   const steps = grid.length - 1;
   const xs = toScaled(p, x, grid[0]);
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     if (grid[i + 1] === grid[i]) continue;
     await step(xs, i, sig);
   }

@@ -151,7 +151,7 @@ async function evodiff(x: Float64Array, grid: Float64Array, ctx: SampleContext, 
   const span = grid[0] - grid[n];
   let pending: Pending | undefined;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     if (grid[i + 1] === grid[i]) continue;
     const from = nodeAt(p, grid[i]);
     const to = nodeAt(p, grid[i + 1]);

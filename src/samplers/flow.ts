@@ -73,7 +73,7 @@ function flowSampler(step: FlowStep) {
     const steps = grid.length - 1;
     const out = Float64Array.from(x);
     for (let i = 0; i < steps; i++) {
-      ctx.step(i, steps);
+      ctx.step(i, steps, out);
       if (grid[i + 1] !== grid[i]) await step(ctx, out, grid[i], grid[i + 1]);
     }
     return out;

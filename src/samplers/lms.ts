@@ -46,7 +46,7 @@ async function lms(x: Float64Array, grid: Float64Array, ctx: SampleContext, o: L
   const xs = toScaled(p, x, grid[0]);
   const history: { sigma: number; d: Float64Array }[] = [];
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     if (grid[i + 1] === grid[i]) continue;
     const d0 = await denoiseScaled(ctx, xs, grid[i]);
     if (o.denoiseLast && sig[i + 1] === 0) {

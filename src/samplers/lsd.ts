@@ -83,7 +83,7 @@ async function runLsd(x: Float64Array, grid: Float64Array, ctx: SampleContext, o
   const analytic = given.length === 0 ? analyticCoefficients(p, grid) : [];
   let previous: Float64Array | undefined;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     const t = grid[i];
     const s = grid[i + 1];
     if (s === t) continue;

@@ -93,7 +93,7 @@ async function pseudoLinearMultistep(
   const steps = grid.length - 1;
   const history: Float64Array[] = [];
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     const t = grid[i];
     const s = grid[i + 1];
     const eps = await epsAt(ctx, x, t);

@@ -165,7 +165,7 @@ async function runSchedule(x: Float64Array, grid: Float64Array, ctx: SampleConte
   const hist: Point[] = [];
   let prev: { x: Float64Array; t: number; order: number; kind: PredictionKind } | undefined;
   for (let i = 0; i < n; i++) {
-    ctx.step(i, n);
+    ctx.step(i, n, x);
     const t = grid[i];
     const s = grid[i + 1];
     if (s === t) continue;

@@ -17,8 +17,11 @@ export interface SampleContext {
   denoise(x: Float64Array, t: number): Promise<Float64Array>;
   /** Fresh standard-normal noise of the batch's size (seeded generator or replayed noise). */
   noise(): Float64Array;
-  /** Call at the start of step i of `total` (progress bar and error messages). */
-  step(i: number, total: number): void;
+  /**
+   * Call at the start of step i of `total` (progress bar and error messages) with the sample x at
+   * grid[i] where the sampler holds it: a request's `project` may change it in place there.
+   */
+  step(i: number, total: number, x?: Float64Array): void;
 }
 
 /**

@@ -187,7 +187,7 @@ async function unipc(x: Float64Array, grid: Float64Array, ctx: SampleContext, o:
   // the last predictor step: its start point, order, index and whether h was finite
   let prev: { x: Float64Array; t: number; order: number; step: number; finite: boolean } | undefined;
   for (let i = 0; i < steps; i++) {
-    ctx.step(i, steps);
+    ctx.step(i, steps, x);
     const t = grid[i];
     const s = grid[i + 1];
     if (s === t) continue;

@@ -153,9 +153,11 @@ describe.skipIf(!ort)('inpainting with a 9-channel UNet', async () => {
     await expect(sd().generate({ ...base(), image, mask: new Float32Array(7) })).rejects.toThrow(/the mask holds 7 values; expected n × 64 × 64 = 4096/);
   });
 
-  it('a 4-channel UNet refuses a mask, naming what it needs', async () => {
+  it('a plain 4-channel UNet inpaints by blending the kept latents back in after every step (the reference to 1e-6)', async () => {
     const plain = await loadStableDiffusion(dir);
-    await expect(plain.generate({ ...base(), image: Float32Array.from(array('img2img_init')), mask: new Float32Array(4096) }))
-      .rejects.toThrow(/inpainting with a 4-channel UNet \(latent blending\) is not supported yet/);
+    const out = await plain.generate({ ...base(), guidanceRescale: 0, image: Float32Array.from(array('img2img_init')), mask: Float32Array.from(array('inpaint_mask')) });
+    const latents = array('blend_latents');
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('blend_image'))).toBeLessThan(1e-5);
   });
 });
