@@ -392,7 +392,7 @@ def rescale_noise_cfg(cfg, cond, rescale):
     return rescale * rescaled + (1 - rescale) * cfg
 
 
-def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=None, strength=1.0):
+def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=None, strength=1.0, prediction="epsilon"):
     """StableDiffusionPipeline (or StableDiffusionImg2ImgPipeline with init_image) + DDIMScheduler
     (eta 0) in float64 on the float32 weights."""
     te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet", "vae_decoder", "vae_encoder"))
@@ -420,7 +420,13 @@ def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=
                 eps = rescale_noise_cfg(eps, cond, rescale)
             prev = t - ratio
             a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
-            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            if prediction == "v_prediction":
+                # DDIMScheduler.step: x0 = sqrt(a) x - sqrt(1 - a) v, eps = sqrt(a) v + sqrt(1 - a) x (the CFG'd output is v)
+                v = eps
+                x0 = a_t.sqrt() * latents - (1 - a_t).sqrt() * v
+                eps = a_t.sqrt() * v + (1 - a_t).sqrt() * latents
+            else:
+                x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
             latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
         image = dec(latents / SCALING)
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids.numpy()
@@ -510,13 +516,15 @@ def main():
     mask = np.zeros((1, 1, 64, 64))
     mask[:, :, 16:48, 8:40] = 1.0
     latents3, image3 = inpaint_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
+    latents5, image5, _ = reference(models, vocab, z, prediction="v_prediction")
     latents4, image4 = blend_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
                                ("img2img_init", init_image, np.float32), ("img2img_latents", latents2, np.float64), ("img2img_image", image2, np.float32),
                                ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32),
-                               ("blend_latents", latents4, np.float64), ("blend_image", image4, np.float32)]:
+                               ("blend_latents", latents4, np.float64), ("blend_image", image4, np.float32),
+                               ("v_latents", latents5, np.float64), ("v_image", image5, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

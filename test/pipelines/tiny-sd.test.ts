@@ -161,3 +161,16 @@ describe.skipIf(!ort)('inpainting with a 9-channel UNet', async () => {
     expect(maxAbs(out.pixels, array('blend_image'))).toBeLessThan(1e-5);
   });
 });
+
+describe.skipIf(!ort)('SD 2.x-style v-prediction (the scheduler config says prediction_type v_prediction)', () => {
+  it('CFG on v, then the DDIM update from v, as the reference', async () => {
+    const { StableDiffusion } = await import('../../src/pipelines/stable-diffusion.js');
+    const plain = await loadStableDiffusion(dir);
+    const scheduler = { ...plain.parts.scheduler, prediction_type: 'v_prediction' };
+    const v = new StableDiffusion({ ...plain.parts, scheduler });
+    const out = await v.generate(base());
+    const latents = array('v_latents');
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('v_image'))).toBeLessThan(1e-5);
+  });
+});
