@@ -182,10 +182,12 @@ class UNet(nn.Module):
     """sample [b, 4, h, w] (an inpainting UNet: [b, 9, h, w], the latents, the mask and the masked
     image's latents), timestep [b], encoder_hidden_states [b, 77, d] -> out_sample (ε, 4 channels)."""
 
-    def __init__(self, ctx=WIDTH, c=32, temb=64, in_channels=LATENT):
+    def __init__(self, ctx=WIDTH, c=32, temb=64, in_channels=LATENT, cond_dim=None):
         super().__init__()
         self.c = c
         self.time = nn.Sequential(nn.Linear(c, temb), nn.SiLU(), nn.Linear(temb, temb))
+        # LCM's guidance embedding (diffusers TimestepEmbedding.cond_proj): added to the sinusoidal embedding
+        self.cond_proj = nn.Linear(cond_dim, c, bias=False) if cond_dim else None
         self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
         self.down = ResBlock(c, c, temb)
         self.down_attn = SpatialTransformer(c, ctx)
@@ -196,9 +198,12 @@ class UNet(nn.Module):
         self.up_attn = SpatialTransformer(c, ctx)
         self.norm_out, self.conv_out = nn.GroupNorm(8, c), nn.Conv2d(c, LATENT, 3, padding=1)
 
-    def forward(self, sample, timestep, encoder_hidden_states):
+    def forward(self, sample, timestep, encoder_hidden_states, timestep_cond=None):
         t = timestep.reshape(-1).expand(sample.shape[0]) if timestep.numel() == 1 else timestep
-        emb = self.time(timestep_embedding(t, self.c, self.conv_in.weight.dtype))
+        emb = timestep_embedding(t, self.c, self.conv_in.weight.dtype)
+        if self.cond_proj is not None:
+            emb = emb + self.cond_proj(timestep_cond)
+        emb = self.time(emb)
         h = self.conv_in(sample)
         skip = self.down_attn(self.down(h, emb), encoder_hidden_states)
         h = self.downsample(skip)
@@ -267,16 +272,17 @@ class EncoderOut(nn.Module):
         return self.enc(sample)[:, :LATENT]
 
 
-def export(models, vocab, merges, out=OUT, variant=False):
+def export(models, vocab, merges, out=OUT, variant=False, scheduler=None):
     out.mkdir(parents=True, exist_ok=True)
     ids = torch.zeros(1, SEQ, dtype=torch.int64 if variant else torch.int32)
     specs = {
         "text_encoder": (models["text_encoder"], (ids,), ["input_ids"], ["last_hidden_state", "pooler_output"],
                          {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}, "pooler_output": {0: "batch_size"}}),
         "unet": (ScalarTimestepUNet(models["unet"]) if variant else models["unet"],
-                 (torch.zeros(2, models["unet"].conv_in.in_channels, 8, 8), torch.tensor(999.0) if variant else torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH)),
-                 ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-                 {"sample": {0: "batch_size", 2: "height", 3: "width"}, **({} if variant else {"timestep": {0: "steps"}}), "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}}),
+                 (torch.zeros(2, models["unet"].conv_in.in_channels, 8, 8), torch.tensor(999.0) if variant else torch.tensor([999, 999], dtype=torch.int64), torch.zeros(2, SEQ, WIDTH),
+                  *([torch.zeros(2, LCM_COND)] if models["unet"].cond_proj is not None else [])),
+                 ["sample", "timestep", "encoder_hidden_states", *(["timestep_cond"] if models["unet"].cond_proj is not None else [])], ["out_sample"],
+                 {"sample": {0: "batch_size", 2: "height", 3: "width"}, **({} if variant else {"timestep": {0: "steps"}}), "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "timestep_cond": {0: "batch_size"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}}),
         "vae_decoder": (models["vae_decoder"], (torch.zeros(1, LATENT, 8, 8),), ["latent_sample"], ["sample"],
                         {"latent_sample": {0: "batch_size", 2: "height_latent", 3: "width_latent"}, "sample": {0: "batch_size", 2: "height", 3: "width"}}),
         "vae_encoder": (LatentParameters(models["vae_encoder"]) if variant else EncoderOut(models["vae_encoder"]), (torch.zeros(1, 3, 64, 64),), ["sample"],
@@ -290,10 +296,13 @@ def export(models, vocab, merges, out=OUT, variant=False):
     vae = {"_class_name": "AutoencoderKL", "scaling_factor": SCALING, "latent_channels": LATENT, "block_out_channels": [32, 32, 32, 32]}
     for name in ("vae_decoder", "vae_encoder"):
         (out / name / "config.json").write_text(json.dumps(vae, indent=2) + "\n")
-    (out / "unet" / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", "in_channels": models["unet"].conv_in.in_channels, "out_channels": LATENT, "sample_size": 8, "cross_attention_dim": WIDTH}, indent=2) + "\n")
+    unet_config = {"_class_name": "UNet2DConditionModel", "in_channels": models["unet"].conv_in.in_channels, "out_channels": LATENT, "sample_size": 8, "cross_attention_dim": WIDTH}
+    if models["unet"].cond_proj is not None:
+        unet_config["time_cond_proj_dim"] = LCM_COND
+    (out / "unet" / "config.json").write_text(json.dumps(unet_config, indent=2) + "\n")
     (out / "text_encoder" / "config.json").write_text(json.dumps({"architectures": ["CLIPTextModel"], "hidden_size": WIDTH, "max_position_embeddings": SEQ}, indent=2) + "\n")
     (out / "scheduler").mkdir(exist_ok=True)
-    (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(SCHEDULER, indent=2) + "\n")
+    (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler or SCHEDULER, indent=2) + "\n")
     tok = out / "tokenizer"
     tok.mkdir(exist_ok=True)
     (tok / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n")
@@ -373,6 +382,10 @@ def export_v124(models, out):
             onnx.save_model(m, str(path))
 
 
+LCM_COND = 16
+LCM_SCHEDULER = {"_class_name": "LCMScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                 "original_inference_steps": 50, "clip_sample": False, "set_alpha_to_one": True, "steps_offset": 1, "prediction_type": "epsilon",
+                 "timestep_spacing": "leading", "timestep_scaling": 10.0}
 SCHEDULER = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
              "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": "epsilon", "timestep_spacing": "leading"}
 
@@ -495,6 +508,46 @@ def blend_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
     return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
 
 
+def guidance_embedding(w, dim):
+    """diffusers' get_guidance_scale_embedding: w * 1000, sin and cos of it at dim / 2 frequencies."""
+    w = w * 1000.0
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float64) * -(math.log(10000.0) / (half - 1)))
+    emb = w[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
+
+
+def lcm_reference(models, vocab, z, noises, steps=4, guidance=8.5):
+    """LatentConsistencyModelPipeline + LCMScheduler in float64: no CFG; the guidance scale enters as
+    timestep_cond = embedding(g - 1); timesteps from the 50 distillation steps 20 i - 1; each step
+    denoised = c_out x0 + c_skip x (t scaled by 10, sigma_data 0.5), re-noised with the next draw to
+    the next timestep, the last step's denoised decoded."""
+    te, unet, dec = (models[k].double() for k in ("text_encoder", "unet_lcm", "vae_decoder"))
+    ids = torch.tensor([clip_bpe(vocab, PROMPT)], dtype=torch.int32)
+    ac = alphas_cumprod().double()
+    origin = (np.arange(1, 51) * 20 - 1)[::-1]
+    timesteps = origin[np.floor(np.linspace(0, 50, steps, endpoint=False)).astype(int)]
+    with torch.no_grad():
+        context = te(ids)[0]
+        cond = guidance_embedding(torch.tensor([guidance - 1.0], dtype=torch.float64), LCM_COND)
+        latents = torch.tensor(z, dtype=torch.float64)
+        for i, t in enumerate(timesteps):
+            eps = unet(latents, torch.tensor([t]), context, cond)
+            a_t = ac[t]
+            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            scaled = 10.0 * t
+            c_skip = 0.25 / (scaled ** 2 + 0.25)
+            c_out = scaled / (scaled ** 2 + 0.25) ** 0.5
+            denoised = c_out * x0 + c_skip * latents
+            if i < len(timesteps) - 1:
+                a_prev = ac[timesteps[i + 1]]
+                latents = a_prev.sqrt() * denoised + (1 - a_prev).sqrt() * torch.tensor(noises[i], dtype=torch.float64)
+            else:
+                latents = denoised
+        image = dec(latents / SCALING)
+    return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy()
+
+
 def main():
     models, vocab, merges = build()
     export(models, vocab, merges)
@@ -504,6 +557,11 @@ def main():
     with torch.no_grad():
         models["unet_inpaint"].conv_out.weight.mul_(0.1)
     export({**models, "unet": models["unet_inpaint"]}, vocab, merges, out=OUT.parent / "tiny-sd-inpaint")
+    torch.manual_seed(2)
+    models["unet_lcm"] = UNet(cond_dim=LCM_COND).eval()
+    with torch.no_grad():
+        models["unet_lcm"].conv_out.weight.mul_(0.1)
+    export({**models, "unet": models["unet_lcm"]}, vocab, merges, out=OUT.parent / "tiny-lcm", scheduler=LCM_SCHEDULER)
     rng = np.random.default_rng(0)
     z = rng.standard_normal((1, LATENT, 8, 8))
     latents, image, ids = reference(models, vocab, z)
@@ -517,6 +575,8 @@ def main():
     mask[:, :, 16:48, 8:40] = 1.0
     latents3, image3 = inpaint_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     latents5, image5, _ = reference(models, vocab, z, prediction="v_prediction")
+    lcm_noise = rng.standard_normal((3, 1, LATENT, 8, 8))
+    latents6, image6 = lcm_reference(models, vocab, z, lcm_noise)
     latents4, image4 = blend_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
@@ -524,7 +584,8 @@ def main():
                                ("img2img_init", init_image, np.float32), ("img2img_latents", latents2, np.float64), ("img2img_image", image2, np.float32),
                                ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32),
                                ("blend_latents", latents4, np.float64), ("blend_image", image4, np.float32),
-                               ("v_latents", latents5, np.float64), ("v_image", image5, np.float32)]:
+                               ("v_latents", latents5, np.float64), ("v_image", image5, np.float32),
+                               ("lcm_noise", lcm_noise, np.float64), ("lcm_latents", latents6, np.float64), ("lcm_image", image6, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

@@ -14,8 +14,8 @@ import { progressBar, type CliIo } from './io.js';
 interface GenerateArgs {
   model: string;
   negative?: string;
-  steps: number;
-  guidance: number;
+  steps?: number;
+  guidance?: number;
   guidanceRescale: number;
   seed: number;
   rng: 'philox' | 'torch';
@@ -39,8 +39,8 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .argument('<prompt>', 'what to draw')
     .requiredOption('--model <dir>', 'the folder: model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/ (vae_encoder/ for --image)')
     .option('--negative <prompt>', 'negative prompt (default: the empty prompt)')
-    .option('--steps <n>', 'inference steps', integerArg(1, LIMITS.steps), 50)
-    .option('--guidance <g>', 'classifier-free guidance scale (diffusers\' convention; ≤ 1 runs the prompt alone)', numberArg, 7.5)
+    .option('--steps <n>', 'inference steps (default 50; an LCM model 4)', integerArg(1, LIMITS.steps))
+    .option('--guidance <g>', 'classifier-free guidance scale, diffusers\' convention; ≤ 1 runs the prompt alone (default 7.5; an LCM model: its guidance embedding, default 8.5)', numberArg)
     .option('--guidance-rescale <phi>', 'guidance rescale φ in [0, 1]', numberArg, 0)
     .option('--seed <seed>', 'seed of the initial latents and sampler noise', integerArg(0, LIMITS.seed), 0)
     .addOption(new Option('--rng <kind>', 'generator: philox (Diffuse) or torch (torch.randn on a CPU generator, as diffusers draws)').choices(['philox', 'torch']).default('philox'))
@@ -81,7 +81,9 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   const bar = progressBar(io, quiet, 'steps');
   const stepStart = performance.now();
   const request: ImageRequest = {
-    prompt, steps: a.steps, guidance: a.guidance, guidanceRescale: a.guidanceRescale, seed: a.seed, rng: a.rng, n: a.n,
+    prompt, guidanceRescale: a.guidanceRescale, seed: a.seed, rng: a.rng, n: a.n,
+    ...(a.steps !== undefined ? { steps: a.steps } : {}),
+    ...(a.guidance !== undefined ? { guidance: a.guidance } : {}),
     ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
     ...(init ? { width: init.width, height: init.height, image: tile(init.rgb, a.n), ...(a.strength !== undefined ? { strength: a.strength } : {}) } : {}),
     ...(mask ? { mask: tile(luminance(mask.rgb), a.n) } : {}),

@@ -105,6 +105,9 @@ export class OnnxUnet {
   private readonly batch?: number;
   /** The input channels the graph fixes (4; an inpainting UNet 9), when it fixes them. */
   readonly inChannels?: number;
+  /** LCM's guidance embedding input (timestep_cond): its element type, and its width when the graph fixes it. */
+  readonly condType?: 'float32' | 'float16';
+  readonly condDim?: number;
 
   constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'unet') {
     const sample = meta(session, 'input', 'sample', source);
@@ -119,15 +122,22 @@ export class OnnxUnet {
     if (typeof c === 'number' && c > 0) this.inChannels = c;
     const ts = time.shape ?? ['steps'];
     this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
-    const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states'].includes(n));
-    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed (SDXL's text_embeds/time_ids and LCM's timestep_cond are not supported yet)`);
+    if (session.inputNames.includes('timestep_cond')) {
+      const cond = meta(session, 'input', 'timestep_cond', source);
+      this.condType = floatType(cond, source);
+      const dim = cond.shape?.[1];
+      if (typeof dim === 'number' && dim > 0) this.condDim = dim;
+    }
+    const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond'].includes(n));
+    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed (SDXL's text_embeds and time_ids are not supported yet)`);
   }
 
   /**
    * The network on n latents (n × shape, float64) at one timestep, row i attending to row i of the
    * text context (n × tokens × width): a graph with a fixed batch runs in chunks of that batch.
    */
-  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, extra?: ExtraChannels): Promise<Float64Array> {
+  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, extra?: ExtraChannels, cond?: Float64Array): Promise<Float64Array> {
+    if (this.condType && !cond) throw new UsageError(`${this.source}: the graph takes timestep_cond (an LCM UNet's guidance embedding); pass it`);
     const dim = latents.length / n;
     const plane = shape[1] * shape[2];
     const inChannels = shape[0] + (extra?.channels ?? 0);
@@ -151,6 +161,7 @@ export class OnnxUnet {
           sample: floatTensor(this.T, this.sampleType, extra ? withChannels(latents, extra, s, m, dim, plane) : latents.subarray(s * dim, (s + m) * dim), [m, inChannels, shape[1], shape[2]]),
           timestep: time,
           encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
+          ...(this.condType && cond ? { timestep_cond: floatTensor(this.T, this.condType, cond.subarray(s * (cond.length / n), (s + m) * (cond.length / n)), [m, cond.length / n]) } : {}),
         };
         await runOnce(this.session, feeds, (r) => {
           const v = readFloats(r.out_sample, `${this.source} output "out_sample"`);

@@ -74,6 +74,7 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
       latentChannels: num(vae.latent_channels, 4),
       vaeFactor: 1 << (blocks - 1),
       defaultSize: num(unetConfig.sample_size, 64) * (1 << (blocks - 1)),
+      ...(typeof unetConfig.time_cond_proj_dim === 'number' ? { timeCondDim: unetConfig.time_cond_proj_dim } : {}),
       source: dir,
     });
   } catch (e) {

@@ -2,7 +2,8 @@ import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { TorchGenerator } from '../core/torch-rng.js';
 import { Rng } from '../core/rng.js';
-import { exp } from '../core/math.js';
+import { cos, exp, log, sin } from '../core/math.js';
+import { toDataCoefficients } from '../param/convert.js';
 import { createProcess } from '../process/index.js';
 import type { Process } from '../process/types.js';
 import type { Model } from '../models/types.js';
@@ -41,6 +42,8 @@ export interface StableDiffusionParts {
   vaeFactor: number;
   /** Image size when the request names none (unet sample_size × vaeFactor). */
   defaultSize: number;
+  /** An LCM UNet's guidance-embedding width (unet/config.json time_cond_proj_dim), when the graph does not fix it. */
+  timeCondDim?: number;
   /** The folder, for messages. */
   source: string;
 }
@@ -50,9 +53,12 @@ export interface ImageRequest {
   prompt: string;
   /** Default "" (diffusers' empty-prompt embedding). */
   negativePrompt?: string;
-  /** Inference steps of the scheduler (default 50, diffusers' default). */
+  /** Inference steps of the scheduler (default 50, diffusers' default; an LCM UNet 4). */
   steps?: number;
-  /** Guidance scale g (diffusers' convention; ≤ 1: no unconditional call). Default 7.5. */
+  /**
+   * Guidance scale g (diffusers' convention; ≤ 1: no unconditional call). Default 7.5. An LCM UNet
+   * (a timestep_cond input) takes it as its guidance embedding of g − 1 instead (default 8.5).
+   */
   guidance?: number;
   /** φ of guidance rescale (Lin et al. 2024); default 0. */
   guidanceRescale?: number;
@@ -63,6 +69,8 @@ export interface ImageRequest {
   rng?: 'philox' | 'torch';
   /** The standard normals z of the initial latents (n × channels × h/8 × w/8), as diffusers' `latents` argument. */
   latents?: Float64Array;
+  /** Replayed noise for stochastic samplers (LCM's re-noising): one array of the latents' size per draw. */
+  noise?: readonly Float64Array[];
   /** Pixel size; multiples of the VAE factor (default: the model's). */
   width?: number;
   height?: number;
@@ -139,6 +147,42 @@ function latentOf(params: Float32Array, n: number, channels: number, mode: 'samp
   return out;
 }
 
+/**
+ * LCM's guidance-scale embedding (diffusers' get_guidance_scale_embedding, after Meng et al. 2023):
+ * w·1000 times dim/2 frequencies 10000^(−k/(dim/2 − 1)), sines then cosines, zero-padded to an odd dim.
+ */
+export function guidanceEmbedding(w: number, dim: number): Float64Array {
+  const half = Math.floor(dim / 2);
+  const out = new Float64Array(dim);
+  for (let k = 0; k < half; k++) {
+    const arg = w * 1000 * exp((-k * log(10000)) / (half - 1));
+    out[k] = sin(arg);
+    out[half + k] = cos(arg);
+  }
+  return out;
+}
+
+/**
+ * The consistency model's boundary condition as LCMScheduler applies it: D = c_skip·x + c_out·x̂0 with
+ * c_skip = σ_d²/((s·t)² + σ_d²), c_out = s·t/√((s·t)² + σ_d²), σ_d = 0.5 and s the timestep scaling
+ * (Song et al. 2023, Eq. 4 with LCM's discrete timesteps). The result predicts x0 ('sample'). At the
+ * timesteps LCM uses (t ≥ 19, s = 10) it moves x̂0 by less than 1e-5 relative.
+ */
+function consistencyBoundary(model: Model, process: Process, scaling: number): Model {
+  return {
+    prediction: 'sample',
+    sampleShape: model.sampleShape,
+    async predict(x, n, t) {
+      const out = await model.predict(x, n, t);
+      const [a, b] = toDataCoefficients(process, t, model.prediction);
+      const st = scaling * t;
+      const cSkip = 0.25 / (st * st + 0.25);
+      const cOut = st / Math.sqrt(st * st + 0.25);
+      return out.map((o, i) => cSkip * x[i] + cOut * (a * x[i] + b * o));
+    },
+  };
+}
+
 /** A text-to-image / image-to-image pipeline over loaded parts. */
 export class StableDiffusion {
   readonly process: Process;
@@ -150,9 +194,10 @@ export class StableDiffusion {
   /** Run one request; see ImageRequest for the defaults. */
   async generate(r: ImageRequest): Promise<GeneratedImages> {
     const p = this.parts;
-    const steps = positiveInt(r.steps ?? 50, 'steps', LIMITS.steps);
+    const lcm = p.unet.condType !== undefined;
+    const steps = positiveInt(r.steps ?? (lcm ? 4 : 50), 'steps', LIMITS.steps);
     const n = positiveInt(r.n ?? 1, 'n', 64);
-    const g = r.guidance ?? 7.5;
+    const g = r.guidance ?? (lcm ? 8.5 : 7.5);
     if (!Number.isFinite(g)) throw new UsageError(`guidance must be a finite number, got ${g}`);
     const width = r.width ?? p.defaultSize;
     const height = r.height ?? p.defaultSize;
@@ -164,8 +209,8 @@ export class StableDiffusion {
     const shape = [p.latentChannels, height / p.vaeFactor, width / p.vaeFactor];
     const dim = shape[0] * shape[1] * shape[2];
     const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`);
-    const cond = p.tokenizer.encode(r.prompt);
-    const guided = g > 1;
+    const tokens = p.tokenizer.encode(r.prompt);
+    const guided = g > 1 && !lcm;
     const prompts = await this.encode(guided ? [r.negativePrompt ?? '', r.prompt] : [r.prompt]);
     const inpainting = p.unet.inChannels === p.latentChannels + 5;
     if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
@@ -183,14 +228,17 @@ export class StableDiffusion {
     const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : new Rng(r.seed ?? 0).fork(0).fillNormal(new Float64Array(n * dim)));
     const extra = inpainting && r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
     const project = blending && r.mask && imageLatents ? this.blend(imageLatents, z, this.latentMask(r.mask, n, width, height), n) : undefined;
-    const model = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra);
+    const cond = lcm ? this.guidanceCondition(g, n) : undefined;
+    const unetModel = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra, cond);
+    // LCMScheduler applies the consistency boundary condition to the UNet's x̂0 (Song et al. 2023, Eq. 4)
+    const model = t.className === 'LCMScheduler' && !r.sampler ? consistencyBoundary(unetModel, this.process, Number(p.scheduler.timestep_scaling ?? 10)) : unetModel;
     const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
     const req = {
       model: timed, process: this.process,
       sampler: r.sampler ?? t.sampler, options: r.sampler ? r.options ?? {} : { ...t.options, ...r.options },
       grid: r.sampler && r.grid ? r.grid : r.grid ?? t.grid, steps,
       n, seed: r.seed ?? 0, init: t.init ?? 'prior', z, ...(image ? { image } : {}), ...(project ? { project } : {}),
-      ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
+      ...(r.noise ? { noise: r.noise } : torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
       ...(r.onStep ? { onStep: r.onStep } : {}),
     };
     const plan = planSample(req);
@@ -199,7 +247,17 @@ export class StableDiffusion {
     const decoded = await p.vaeDecoder.run(scaled, n, shape);
     if (decoded.length !== n * 3 * width * height) throw new UsageError(`${p.source}: the VAE decoder made ${decoded.length / n} values per image; expected 3 × ${height} × ${width}`);
     const pixels = decoded.map((v) => Math.min(1, Math.max(0, v / 2 + 0.5)));
-    return { n, width, height, pixels, latents: result.x.data, nfe: result.nfe, sampler: result.sampler, steps: plan.grid.length - 1, truncated: cond.truncated };
+    return { n, width, height, pixels, latents: result.x.data, nfe: result.nfe, sampler: result.sampler, steps: plan.grid.length - 1, truncated: tokens.truncated };
+  }
+
+  /** An LCM UNet's timestep_cond: the guidance embedding of w = g − 1, one row per image. */
+  private guidanceCondition(g: number, n: number): Float64Array {
+    const dim = this.parts.unet.condDim ?? this.parts.timeCondDim;
+    if (dim === undefined) throw new UsageError(`${this.parts.source}/unet takes timestep_cond but neither the graph nor unet/config.json (time_cond_proj_dim) says its width`);
+    const row = guidanceEmbedding(g - 1, dim);
+    const out = new Float64Array(n * dim);
+    for (let i = 0; i < n; i++) out.set(row, i * dim);
+    return out;
   }
 
   /** Encode prompts (one row each) with the text encoder. */
@@ -214,7 +272,7 @@ export class StableDiffusion {
    * scale_model_input hands the UNet for every scheduler), with CFG in diffusers' convention over one
    * doubled batch [negative; prompt] when g > 1.
    */
-  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number, extra?: ExtraChannels): Model {
+  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number, extra?: ExtraChannels, cond?: Float64Array): Model {
     const { unet } = this.parts;
     const rows = (which: number): TextEncoding => {
       const row = text.tokens * text.width;
@@ -223,7 +281,7 @@ export class StableDiffusion {
       return { hidden, tokens: text.tokens, width: text.width };
     };
     const promptRows = rows(guided ? 1 : 0);
-    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows, extra) };
+    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows, extra, cond) };
     if (!guided) return conditional;
     const negativeRows = rows(0);
     const both: TextEncoding = { hidden: new Float32Array([...negativeRows.hidden, ...promptRows.hidden]), tokens: text.tokens, width: text.width };

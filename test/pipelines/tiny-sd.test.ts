@@ -174,3 +174,33 @@ describe.skipIf(!ort)('SD 2.x-style v-prediction (the scheduler config says pred
     expect(maxAbs(out.pixels, array('v_image'))).toBeLessThan(1e-5);
   });
 });
+
+/**
+ * LCM (test/fixtures/tiny-lcm: a UNet with timestep_cond, LCMScheduler) against the reference of
+ * diffusers' LatentConsistencyModelPipeline: no CFG, the guidance embedding of g − 1, 4 steps at
+ * timesteps 999, 759, 499, 259, the boundary condition, re-noising with the replayed draws.
+ */
+describe.skipIf(!ort)('LCM: guidance embedding and the consistency boundary condition', async () => {
+  const folder = fileURLToPath(new URL('../fixtures/tiny-lcm', import.meta.url));
+  const pipe = ort ? await loadStableDiffusion(folder) : undefined;
+  const sd = () => pipe as NonNullable<typeof pipe>;
+  const noise = () => {
+    const all = array('lcm_noise');
+    return [0, 1, 2].map((k) => all.slice(k * 256, (k + 1) * 256));
+  };
+
+  it('matches the reference in 4 steps with one UNet call each', async () => {
+    const out = await sd().generate({ prompt: ref.prompt, width: 64, height: 64, latents: array('z'), noise: noise() });
+    const latents = array('lcm_latents');
+    expect([out.sampler, out.steps, out.nfe]).toEqual(['lcm', 4, 4]);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('lcm_image'))).toBeLessThan(1e-5);
+  });
+
+  it('the guidance scale changes the embedding, not the number of calls', async () => {
+    const a = await sd().generate({ prompt: ref.prompt, guidance: 2, latents: array('z'), noise: noise() });
+    const b = await sd().generate({ prompt: ref.prompt, latents: array('z'), noise: noise() });
+    expect(a.nfe).toBe(4);
+    expect(maxAbs(a.latents, b.latents)).toBeGreaterThan(1e-4);
+  });
+});
