@@ -7,7 +7,8 @@ import { env, InferenceSession, Tensor } from 'onnxruntime-web';
 import { UsageError } from '../../core/errors.js';
 import { parseModelCard } from './card.js';
 import { OnnxDenoiser } from './denoiser.js';
-import { readChunks, type LoadProgress } from './progress.js';
+import type { LoadProgress } from './progress.js';
+import { absoluteUrl, backendProblems, fetchBytes } from './web-fetch.js';
 
 /** A backend onnxruntime-web runs networks on. */
 export type WebBackend = 'webgpu' | 'wasm';
@@ -48,10 +49,6 @@ export interface WebModel {
   backend: WebBackend;
   /** Frees the session (and its WebGPU buffers); the model cannot run afterwards. */
   release(): Promise<void>;
-}
-
-interface GpuLike {
-  requestAdapter(): Promise<unknown>;
 }
 
 /**
@@ -107,52 +104,6 @@ async function resolveSource(source: string | URL | BundledModel, fetchFn: typeo
   return { name, card: parseModelCard(source.card, name), network: () => Promise.resolve(bytes) };
 }
 
-/** Why each requested backend cannot run here (undefined: it can); WebGPU is probed only when requested. */
-async function backendProblems(requested: readonly WebBackend[]): Promise<Record<WebBackend, string | undefined>> {
-  return {
-    wasm: typeof WebAssembly === 'object' ? undefined : 'WebAssembly is missing',
-    webgpu: requested.includes('webgpu') ? await webGpuReason() : 'not probed',
-  };
-}
-
-/** Why WebGPU cannot be used here, or undefined when an adapter can be requested. */
-async function webGpuReason(): Promise<string | undefined> {
-  const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
-  if (!gpu) return 'navigator.gpu is missing';
-  try {
-    return (await gpu.requestAdapter()) ? undefined : 'navigator.gpu.requestAdapter() found no adapter';
-  } catch (e) {
-    return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-
-function absoluteUrl(u: string | URL): URL {
-  const base = (globalThis as { location?: { href?: string } }).location?.href;
-  try {
-    return new URL(u, base);
-  } catch {
-    throw new UsageError(`model card URL ${JSON.stringify(String(u))} is not a valid URL${base ? '' : ' (there is no page location to resolve a relative URL against)'}`);
-  }
-}
-
-async function fetchBytes(fetchFn: typeof fetch, url: URL, what: string, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetchFn(url);
-  } catch (e) {
-    throw new UsageError(`${url.href}: cannot fetch ${what} (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (!response.ok) throw new UsageError(`${url.href}: fetching ${what} gave HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-  const length = Number(response.headers.get('content-length'));
-  const total = Number.isFinite(length) && length > 0 ? length : undefined;
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    onProgress?.({ file: url.href, loaded: bytes.length, total: bytes.length });
-    return bytes;
-  }
-  return readChunks(response.body.getReader(), url.href, total, onProgress);
-}
-
 function parseJson(bytes: Uint8Array, source: string): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -162,3 +113,4 @@ function parseJson(bytes: Uint8Array, source: string): unknown {
 }
 
 export * from './index.js';
+export { loadStableDiffusionWeb, type WebPipeline, type WebPipelineOptions } from '../../pipelines/web.js';

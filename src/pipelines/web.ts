@@ -1,0 +1,135 @@
+import { env, InferenceSession, Tensor } from 'onnxruntime-web';
+import { UsageError } from '../core/errors.js';
+import type { LoadProgress } from '../models/onnx/progress.js';
+import { absoluteUrl, backendProblems, fetchBytes } from '../models/onnx/web-fetch.js';
+import type { OrtSession } from '../models/onnx/runtime.js';
+import { OnnxTextEncoder, OnnxUnet, OnnxVae } from './components.js';
+import { PromptTokenizer } from './tokenizer.js';
+import { StableDiffusion } from './stable-diffusion.js';
+
+/** A backend onnxruntime-web runs networks on (as models/onnx/web.ts's WebBackend). */
+type Backend = 'webgpu' | 'wasm';
+
+/** Options of loadStableDiffusionWeb: backends, where onnxruntime-web's .wasm files are, fetch and progress. */
+export interface WebPipelineOptions {
+  /** Backends to try, in order; the first that loads every network is used. Default: ['webgpu', 'wasm']. */
+  executionProviders?: readonly Backend[];
+  /** Where onnxruntime-web's .wasm files are served (its `env.wasm.wasmPaths`). */
+  wasmPaths?: string;
+  /** The fetch to use (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Other onnxruntime-web session options. */
+  sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders' | 'externalData'>;
+  /** Bytes of each file received so far, after each chunk. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** What loadStableDiffusionWeb returns: the pipeline, the backend its networks run on, and how to free them. */
+export interface WebPipeline {
+  pipeline: StableDiffusion;
+  backend: Backend;
+  /** Frees every session; the pipeline cannot run afterwards. */
+  release(): Promise<void>;
+}
+
+/**
+ * Load a diffusers-format ONNX folder served over HTTP (its URL, e.g. '/models/sd-turbo/') into a
+ * StableDiffusion pipeline on onnxruntime-web: the same files as the Node loader reads, a UNet's
+ * weights in `unet/model.onnx_data` passed as external data when the folder has them. Problems are
+ * UsageErrors naming the URL.
+ */
+export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelineOptions = {}): Promise<WebPipeline> {
+  const base = absoluteUrl(String(folder).endsWith('/') ? folder : `${String(folder)}/`);
+  const fetchFn = o.fetch ?? globalThis.fetch;
+  const url = (path: string) => new URL(path, base);
+  const get = (path: string, what: string) => fetchBytes(fetchFn, url(path), what, o.onProgress);
+  const json = async (path: string, what: string) => parseJson(await get(path, what), url(path).href);
+  const optional = async (path: string): Promise<Uint8Array | undefined> => {
+    const response = await fetchFn(url(path), { method: 'HEAD' }).catch(() => undefined);
+    return response?.ok ? get(path, path) : undefined;
+  };
+  await json('model_index.json', 'model_index.json (a diffusers folder has model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/)');
+  const scheduler = await json('scheduler/scheduler_config.json', 'the scheduler config');
+  const tokenizerJson = await optional('tokenizer/tokenizer.json');
+  const config = {
+    ...await optionalJson(optional, 'tokenizer/special_tokens_map.json'),
+    ...await optionalJson(optional, 'tokenizer/tokenizer_config.json'),
+  };
+  const tokenizer = new PromptTokenizer({
+    source: url('tokenizer/').href, config,
+    ...(tokenizerJson ? { tokenizerJson: parseJson(tokenizerJson, url('tokenizer/tokenizer.json').href) } : {
+      vocab: await json('tokenizer/vocab.json', 'the tokenizer vocabulary (tokenizer.json or vocab.json)') as Record<string, number>,
+      merges: new TextDecoder().decode(await get('tokenizer/merges.txt', 'the tokenizer merges')),
+    }),
+  });
+  const vae = (await optionalJson(optional, 'vae_decoder/config.json')) ?? {};
+  const unetConfig = (await optionalJson(optional, 'unet/config.json')) ?? {};
+  const requested = o.executionProviders ?? ['webgpu', 'wasm'];
+  const problems = await backendProblems(requested);
+  const backends = requested.filter((b) => problems[b] === undefined);
+  if (backends.length === 0) throw new UsageError(`no requested backend is available: ${requested.map((b) => `${b} (${problems[b]})`).join(', ')}`);
+  if (o.wasmPaths !== undefined) env.wasm.wasmPaths = o.wasmPaths;
+  const names = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+  const files: Record<string, { bytes: Uint8Array; external?: Uint8Array }> = {};
+  for (const name of names) {
+    const bytes = name === 'vae_encoder' ? await optional(`${name}/model.onnx`) : await get(`${name}/model.onnx`, `${name}/model.onnx`);
+    if (bytes) files[name] = { bytes, ...(await optional(`${name}/model.onnx_data`).then((d) => (d ? { external: d } : {}))) };
+  }
+  const failures: string[] = [];
+  for (const backend of backends) {
+    const sessions: Record<string, InferenceSession> = {};
+    try {
+      for (const [name, f] of Object.entries(files)) {
+        sessions[name] = await InferenceSession.create(f.bytes, {
+          ...o.sessionOptions, executionProviders: [backend],
+          ...(f.external ? { externalData: [{ path: 'model.onnx_data', data: f.external }] } : {}),
+        });
+      }
+    } catch (e) {
+      failures.push(`${backend}: ${e instanceof Error ? e.message : String(e)}`);
+      await Promise.all(Object.values(sessions).map((s) => s.release()));
+      continue;
+    }
+    const release = () => Promise.all(Object.values(sessions).map((s) => s.release())).then(() => undefined);
+    try {
+      const session = (name: string) => sessions[name] as unknown as OrtSession;
+      const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+      const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+      const pipeline = new StableDiffusion({
+        tokenizer,
+        textEncoder: new OnnxTextEncoder(session('text_encoder'), Tensor, url('text_encoder/').href),
+        unet: new OnnxUnet(session('unet'), Tensor, url('unet/').href),
+        vaeDecoder: new OnnxVae(session('vae_decoder'), Tensor, 'decoder', url('vae_decoder/').href),
+        ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(session('vae_encoder'), Tensor, 'encoder', url('vae_encoder/').href) } : {}),
+        scheduler,
+        scalingFactor: num(vae.scaling_factor, 0.18215),
+        latentChannels: num(vae.latent_channels, 4),
+        vaeFactor: 1 << (blocks - 1),
+        defaultSize: num(unetConfig.sample_size, 64) * (1 << (blocks - 1)),
+        ...(typeof unetConfig.time_cond_proj_dim === 'number' ? { timeCondDim: unetConfig.time_cond_proj_dim } : {}),
+        source: base.href,
+      });
+      return { pipeline, backend, release };
+    } catch (e) {
+      await release();
+      throw e;
+    }
+  }
+  throw new UsageError(`${base.href}: onnxruntime-web cannot load the networks (${failures.join('; ')})`);
+}
+
+async function optionalJson(optional: (path: string) => Promise<Uint8Array | undefined>, path: string): Promise<Record<string, unknown> | undefined> {
+  const bytes = await optional(path);
+  return bytes ? parseJson(bytes, path) : undefined;
+}
+
+function parseJson(bytes: Uint8Array, source: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new UsageError(`${source} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${source} must hold a JSON object`);
+  return v as Record<string, unknown>;
+}
