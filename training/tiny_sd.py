@@ -214,13 +214,13 @@ class UNet(nn.Module):
 
 
 class VaeDecoder(nn.Module):
-    """latent_sample [b, 4, h, w] -> sample [b, 3, 8h, 8w] (three nearest-neighbour 2x upsamplings)."""
+    """latent_sample [b, 4, h, w] -> sample [b, 3, 8h, 8w] (`levels` nearest-neighbour 2x upsamplings, default 3)."""
 
-    def __init__(self, c=32):
+    def __init__(self, c=32, levels=3):
         super().__init__()
         self.conv_in = nn.Conv2d(LATENT, c, 3, padding=1)
-        self.blocks = nn.ModuleList([ResBlock(c, c, 1) for _ in range(3)])
-        self.ups = nn.ModuleList([nn.Conv2d(c, c, 3, padding=1) for _ in range(3)])
+        self.blocks = nn.ModuleList([ResBlock(c, c, 1) for _ in range(levels)])
+        self.ups = nn.ModuleList([nn.Conv2d(c, c, 3, padding=1) for _ in range(levels)])
         self.norm_out, self.conv_out = nn.GroupNorm(8, c), nn.Conv2d(c, 3, 3, padding=1)
 
     def forward(self, latent_sample):
@@ -233,11 +233,11 @@ class VaeDecoder(nn.Module):
 class VaeEncoder(nn.Module):
     """sample [b, 3, H, W] -> the latent distribution's mean and log-variance (8 channels at H/8)."""
 
-    def __init__(self, c=32):
+    def __init__(self, c=32, levels=3):
         super().__init__()
         self.conv_in = nn.Conv2d(3, c, 3, padding=1)
-        self.blocks = nn.ModuleList([ResBlock(c, c, 1) for _ in range(3)])
-        self.downs = nn.ModuleList([nn.Conv2d(c, c, 3, stride=2, padding=1) for _ in range(3)])
+        self.blocks = nn.ModuleList([ResBlock(c, c, 1) for _ in range(levels)])
+        self.downs = nn.ModuleList([nn.Conv2d(c, c, 3, stride=2, padding=1) for _ in range(levels)])
         self.norm_out, self.conv_out = nn.GroupNorm(8, c), nn.Conv2d(c, 2 * LATENT, 3, padding=1)
 
     def forward(self, sample):

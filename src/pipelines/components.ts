@@ -48,7 +48,10 @@ export interface TextEncoding {
   hidden: Float32Array;
   tokens: number;
   width: number;
+  /** pooler_output, or a CLIPTextModelWithProjection's text_embeds (its projected pooled output). */
   pooled?: Float32Array;
+  /** hidden_states.0 … hidden_states.L (embeddings, then each layer's output), when the graph exports them (SDXL, SD3). */
+  layers?: Float32Array[];
 }
 
 /** CLIP's text encoder (text_encoder/model.onnx): input_ids → last_hidden_state, pooler_output. */
@@ -71,8 +74,11 @@ export class OnnxTextEncoder {
     return this.queue.enqueue(() => runOnce(this.session, { input_ids: feed }, (r) => {
       const hidden = readFloats(r.last_hidden_state, `${this.source} output "last_hidden_state"`);
       const width = hidden.length / (n * tokens);
-      const pooled = r.pooler_output ? readFloats(r.pooler_output, `${this.source} output "pooler_output"`) : undefined;
-      return { hidden, tokens, width, ...(pooled ? { pooled } : {}) };
+      const pooledName = r.text_embeds ? 'text_embeds' : 'pooler_output';
+      const pooled = r[pooledName] ? readFloats(r[pooledName], `${this.source} output "${pooledName}"`) : undefined;
+      const layers: Float32Array[] = [];
+      for (let k = 0; r[`hidden_states.${k}`]; k++) layers.push(readFloats(r[`hidden_states.${k}`], `${this.source} output "hidden_states.${k}"`));
+      return { hidden, tokens, width, ...(pooled ? { pooled } : {}), ...(layers.length ? { layers } : {}) };
     }, `running ${this.source}`));
   }
 }
@@ -83,6 +89,15 @@ export interface ExtraChannels {
   data: Float64Array;
   channels: number;
 }
+
+/** SDXL's added conditions, one row per sample: the pooled text embedding and the six time ids. */
+export interface AddedConditions {
+  textEmbeds: Float64Array;
+  timeIds: Float64Array;
+}
+
+/** Rows s..s+m of an n-row array. */
+const rowsOf = (v: Float64Array, n: number, s: number, m: number) => v.subarray((s * v.length) / n, ((s + m) * v.length) / n);
 
 /** Rows s..s+m of [latents, extra] along the channel axis. */
 function withChannels(latents: Float64Array, extra: ExtraChannels, s: number, m: number, dim: number, plane: number): Float64Array {
@@ -108,6 +123,8 @@ export class OnnxUnet {
   /** LCM's guidance embedding input (timestep_cond): its element type, and its width when the graph fixes it. */
   readonly condType?: 'float32' | 'float16';
   readonly condDim?: number;
+  /** SDXL's added conditions (text_embeds, time_ids): their element types, when the graph takes them. */
+  readonly addedTypes?: readonly ['float32' | 'float16', 'float32' | 'float16'];
 
   constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'unet') {
     const sample = meta(session, 'input', 'sample', source);
@@ -122,22 +139,28 @@ export class OnnxUnet {
     if (typeof c === 'number' && c > 0) this.inChannels = c;
     const ts = time.shape ?? ['steps'];
     this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
+    if (session.inputNames.includes('text_embeds') || session.inputNames.includes('time_ids')) {
+      this.addedTypes = [floatType(meta(session, 'input', 'text_embeds', source), source), floatType(meta(session, 'input', 'time_ids', source), source)];
+    }
     if (session.inputNames.includes('timestep_cond')) {
       const cond = meta(session, 'input', 'timestep_cond', source);
       this.condType = floatType(cond, source);
       const dim = cond.shape?.[1];
       if (typeof dim === 'number' && dim > 0) this.condDim = dim;
     }
-    const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond'].includes(n));
-    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed (SDXL's text_embeds and time_ids are not supported yet)`);
+    const unfed = session.inputNames.filter((n) => !['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond', 'text_embeds', 'time_ids'].includes(n));
+    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed`);
   }
 
   /**
    * The network on n latents (n × shape, float64) at one timestep, row i attending to row i of the
    * text context (n × tokens × width): a graph with a fixed batch runs in chunks of that batch.
    */
-  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, extra?: ExtraChannels, cond?: Float64Array): Promise<Float64Array> {
+  predict(
+    latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, extra?: ExtraChannels, cond?: Float64Array, added?: AddedConditions,
+  ): Promise<Float64Array> {
     if (this.condType && !cond) throw new UsageError(`${this.source}: the graph takes timestep_cond (an LCM UNet's guidance embedding); pass it`);
+    if (this.addedTypes && !added) throw new UsageError(`${this.source}: the graph takes text_embeds and time_ids (an SDXL UNet); pass them`);
     const dim = latents.length / n;
     const plane = shape[1] * shape[2];
     const inChannels = shape[0] + (extra?.channels ?? 0);
@@ -162,6 +185,10 @@ export class OnnxUnet {
           timestep: time,
           encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
           ...(this.condType && cond ? { timestep_cond: floatTensor(this.T, this.condType, cond.subarray(s * (cond.length / n), (s + m) * (cond.length / n)), [m, cond.length / n]) } : {}),
+          ...(this.addedTypes && added ? {
+            text_embeds: floatTensor(this.T, this.addedTypes[0], rowsOf(added.textEmbeds, n, s, m), [m, added.textEmbeds.length / n]),
+            time_ids: floatTensor(this.T, this.addedTypes[1], rowsOf(added.timeIds, n, s, m), [m, added.timeIds.length / n]),
+          } : {}),
         };
         await runOnce(this.session, feeds, (r) => {
           const v = readFloats(r.out_sample, `${this.source} output "out_sample"`);

@@ -38,17 +38,16 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
   const tokenizerJson = await optionalJson(join(tokenizerDir, 'tokenizer.json'));
   if (!tokenizerJson && !((await exists(join(tokenizerDir, 'vocab.json'))) && (await exists(join(tokenizerDir, 'merges.txt'))))) missing.push('tokenizer/tokenizer.json (or vocab.json and merges.txt)');
   if (missing.length) throw new UsageError(`${dir} lacks ${missing.join(', ')}`);
-  const config = { ...(await optionalJson(join(tokenizerDir, 'special_tokens_map.json'))), ...(await optionalJson(join(tokenizerDir, 'tokenizer_config.json'))) };
-  const tokenizer = new PromptTokenizer({
-    source: tokenizerDir, config,
-    ...(tokenizerJson ? { tokenizerJson } : { vocab: await readJsonObject(join(tokenizerDir, 'vocab.json')) as Record<string, number>, merges: await readFile(join(tokenizerDir, 'merges.txt'), 'utf8') }),
-  });
+  const tokenizer = await readTokenizer(tokenizerDir);
+  const model = await readJsonObject(index);
+  const xl = await exists(join(dir, 'text_encoder_2/model.onnx'));
+  const tokenizer2 = xl ? await readTokenizer(join(dir, 'tokenizer_2')) : undefined;
   const scheduler = await readJsonObject(join(dir, 'scheduler/scheduler_config.json'));
   const vae = (await optionalJson(join(dir, 'vae_decoder/config.json'))) ?? {};
   const unetConfig = (await optionalJson(join(dir, 'unet/config.json'))) ?? {};
   const hasEncoder = await exists(join(dir, 'vae_encoder/model.onnx'));
   const runtime = await nodeRuntime();
-  const names = ['text_encoder', 'unet', 'vae_decoder', ...(hasEncoder ? ['vae_encoder'] : [])];
+  const names = ['text_encoder', ...(xl ? ['text_encoder_2'] : []), 'unet', 'vae_decoder', ...(hasEncoder ? ['vae_encoder'] : [])];
   const sessions: Record<string, OrtSession & { release(): Promise<void> }> = {};
   try {
     for (const [k, name] of names.entries()) {
@@ -66,6 +65,8 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
     return new StableDiffusion({
       tokenizer,
       textEncoder: new OnnxTextEncoder(sessions.text_encoder, T, join(dir, 'text_encoder')),
+      ...(tokenizer2 && sessions.text_encoder_2 ? { tokenizer2, textEncoder2: new OnnxTextEncoder(sessions.text_encoder_2, T, join(dir, 'text_encoder_2')) } : {}),
+      ...(model.force_zeros_for_empty_prompt === true ? { forceZerosForEmptyPrompt: true } : {}),
       unet: new OnnxUnet(sessions.unet, T, join(dir, 'unet')),
       vaeDecoder: new OnnxVae(sessions.vae_decoder, T, 'decoder', join(dir, 'vae_decoder')),
       ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(sessions.vae_encoder, T, 'encoder', join(dir, 'vae_encoder')) } : {}),
@@ -81,4 +82,17 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
     await Promise.all(Object.values(sessions).map((s) => s.release()));
     throw e;
   }
+}
+
+/** A tokenizer folder: tokenizer.json, or vocab.json + merges.txt, with its configs. */
+async function readTokenizer(dir: string): Promise<PromptTokenizer> {
+  const tokenizerJson = await optionalJson(join(dir, 'tokenizer.json'));
+  if (!tokenizerJson && !((await exists(join(dir, 'vocab.json'))) && (await exists(join(dir, 'merges.txt'))))) {
+    throw new UsageError(`${dir} lacks tokenizer.json (or vocab.json and merges.txt)`);
+  }
+  const config = { ...(await optionalJson(join(dir, 'special_tokens_map.json'))), ...(await optionalJson(join(dir, 'tokenizer_config.json'))) };
+  return new PromptTokenizer({
+    source: dir, config,
+    ...(tokenizerJson ? { tokenizerJson } : { vocab: await readJsonObject(join(dir, 'vocab.json')) as Record<string, number>, merges: await readFile(join(dir, 'merges.txt'), 'utf8') }),
+  });
 }

@@ -13,7 +13,7 @@ import { fromDiffusersConfig } from '../samplers/index.js';
 import { planSample, runPlan, type StepInfo } from '../sample.js';
 import type { GridSpec } from '../grid/index.js';
 import type { StrengthRule } from '../img2img.js';
-import type { ExtraChannels, OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
+import type { AddedConditions, ExtraChannels, OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
 import type { PromptTokenizer } from './tokenizer.js';
 
 /**
@@ -30,6 +30,11 @@ import type { PromptTokenizer } from './tokenizer.js';
 export interface StableDiffusionParts {
   tokenizer: PromptTokenizer;
   textEncoder: OnnxTextEncoder;
+  /** SDXL's second tokenizer and text encoder (CLIPTextModelWithProjection). */
+  tokenizer2?: PromptTokenizer;
+  textEncoder2?: OnnxTextEncoder;
+  /** SDXL: an empty negative prompt is zeros, not the encoding of "" (model_index.json's force_zeros_for_empty_prompt). */
+  forceZerosForEmptyPrompt?: boolean;
   unet: OnnxUnet;
   vaeDecoder: OnnxVae;
   vaeEncoder?: OnnxVae;
@@ -51,7 +56,7 @@ export interface StableDiffusionParts {
 /** One text-to-image or image-to-image request. */
 export interface ImageRequest {
   prompt: string;
-  /** Default "" (diffusers' empty-prompt embedding). */
+  /** Default: diffusers' empty-prompt embedding ("" encoded; SDXL: zeros). */
   negativePrompt?: string;
   /** Inference steps of the scheduler (default 50, diffusers' default; an LCM UNet 4). */
   steps?: number;
@@ -183,6 +188,25 @@ function consistencyBoundary(model: Model, process: Process, scaling: number): M
   };
 }
 
+/** What the UNet is conditioned on for n rows: the text encoding and SDXL's added conditions. */
+interface UnetRows {
+  text: TextEncoding;
+  added?: AddedConditions;
+}
+
+const concat32 = (a: Float32Array, b: Float32Array) => {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
+const concat64 = (a: Float64Array, b: Float64Array) => {
+  const out = new Float64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
+
 /** A text-to-image / image-to-image pipeline over loaded parts. */
 export class StableDiffusion {
   readonly process: Process;
@@ -211,7 +235,7 @@ export class StableDiffusion {
     const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`);
     const tokens = p.tokenizer.encode(r.prompt);
     const guided = g > 1 && !lcm;
-    const prompts = await this.encode(guided ? [r.negativePrompt ?? '', r.prompt] : [r.prompt]);
+    const conditioning = await this.conditioning(r.prompt, guided ? r.negativePrompt ?? null : undefined, n, width, height);
     const inpainting = p.unet.inChannels === p.latentChannels + 5;
     if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
     if (inpainting && !(r.image && r.mask)) throw new UsageError(`${p.source}/unet is an inpainting UNet (${p.unet.inChannels} input channels): pass an image and a mask`);
@@ -229,7 +253,7 @@ export class StableDiffusion {
     const extra = inpainting && r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
     const project = blending && r.mask && imageLatents ? this.blend(imageLatents, z, this.latentMask(r.mask, n, width, height), n) : undefined;
     const cond = lcm ? this.guidanceCondition(g, n) : undefined;
-    const unetModel = this.unetModel(prompts, guided, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra, cond);
+    const unetModel = this.unetModel(conditioning, n, shape, t.prediction ?? 'epsilon', g, r.guidanceRescale ?? 0, extra, cond);
     // LCMScheduler applies the consistency boundary condition to the UNet's x̂0 (Song et al. 2023, Eq. 4)
     const model = t.className === 'LCMScheduler' && !r.sampler ? consistencyBoundary(unetModel, this.process, Number(p.scheduler.timestep_scaling ?? 10)) : unetModel;
     const timed = t.modelTime ? diffusersTimeModel(model, this.process, t.modelTime, t.modelTimeScale) : model;
@@ -260,11 +284,53 @@ export class StableDiffusion {
     return out;
   }
 
-  /** Encode prompts (one row each) with the text encoder. */
-  private async encode(prompts: string[]): Promise<TextEncoding> {
-    const ids = new Int32Array(prompts.length * this.parts.tokenizer.maxLength);
-    prompts.forEach((q, i) => ids.set(this.parts.tokenizer.encode(q).ids, i * this.parts.tokenizer.maxLength));
-    return this.parts.textEncoder.encode(ids, prompts.length);
+  /**
+   * What the UNet is conditioned on, for the prompt and (with CFG) the negative prompt, each repeated
+   * for the n images: SD's text encoder output; for SDXL both encoders' hidden_states[−2] side by side
+   * and the added conditions (text_encoder_2's text_embeds; time ids: original size, crop (0, 0),
+   * target size). `negative` null: no negative prompt given; undefined: no CFG.
+   */
+  private async conditioning(prompt: string, negative: string | null | undefined, n: number, width: number, height: number): Promise<{ cond: UnetRows; uncond?: UnetRows }> {
+    const p = this.parts;
+    const texts = negative === undefined ? [prompt] : [negative ?? '', prompt];
+    const ids = (tokenizer: PromptTokenizer) => {
+      const out = new Int32Array(texts.length * tokenizer.maxLength);
+      texts.forEach((q, i) => out.set(tokenizer.encode(q).ids, i * tokenizer.maxLength));
+      return out;
+    };
+    const repeat = <T extends Float32Array | Float64Array>(v: T, rows: number, which: number, make: (k: number) => T): T => {
+      const row = v.length / rows;
+      const out = make(n * row);
+      for (let i = 0; i < n; i++) out.set(v.subarray(which * row, (which + 1) * row), i * row);
+      return out;
+    };
+    const k = texts.length;
+    if (!p.textEncoder2 || !p.tokenizer2) {
+      const e = await p.textEncoder.encode(ids(p.tokenizer), k);
+      const rows = (which: number): UnetRows => ({ text: { hidden: repeat(e.hidden, k, which, (m) => new Float32Array(m)), tokens: e.tokens, width: e.width } });
+      return { cond: rows(k - 1), ...(k === 2 ? { uncond: rows(0) } : {}) };
+    }
+    const [a, b] = [await p.textEncoder.encode(ids(p.tokenizer), k), await p.textEncoder2.encode(ids(p.tokenizer2), k)];
+    const penultimate = (e: TextEncoding, which: string) => {
+      if (!e.layers || e.layers.length < 2) throw new UsageError(`${p.source}/${which} exports no hidden_states.* outputs, which SDXL's prompt embedding (hidden_states[-2]) needs`);
+      return e.layers[e.layers.length - 2];
+    };
+    if (!b.pooled) throw new UsageError(`${p.source}/text_encoder_2 has no text_embeds output, which SDXL's pooled embedding needs`);
+    const [ha, hb] = [penultimate(a, 'text_encoder'), penultimate(b, 'text_encoder_2')];
+    const features = a.width + b.width;
+    const hidden = new Float32Array(k * a.tokens * features);
+    for (let r = 0; r < k * a.tokens; r++) {
+      hidden.set(ha.subarray(r * a.width, (r + 1) * a.width), r * features);
+      hidden.set(hb.subarray(r * b.width, (r + 1) * b.width), r * features + a.width);
+    }
+    const pooled = Float64Array.from(b.pooled);
+    const sizes = Float64Array.from({ length: n * 6 }, (_, j) => [height, width, 0, 0, height, width][j % 6]);
+    const rows = (which: number, zero: boolean): UnetRows => ({
+      text: { hidden: zero ? new Float32Array(n * a.tokens * features) : repeat(hidden, k, which, (m) => new Float32Array(m)), tokens: a.tokens, width: features },
+      added: { textEmbeds: zero ? new Float64Array(n * (pooled.length / k)) : repeat(pooled, k, which, (m) => new Float64Array(m)), timeIds: sizes },
+    });
+    const zeros = negative === null && p.forceZerosForEmptyPrompt === true;
+    return { cond: rows(k - 1, false), ...(k === 2 ? { uncond: rows(0, zeros) } : {}) };
   }
 
   /**
@@ -272,33 +338,30 @@ export class StableDiffusion {
    * scale_model_input hands the UNet for every scheduler), with CFG in diffusers' convention over one
    * doubled batch [negative; prompt] when g > 1.
    */
-  private unetModel(text: TextEncoding, guided: boolean, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number, extra?: ExtraChannels, cond?: Float64Array): Model {
+  private unetModel(c: { cond: UnetRows; uncond?: UnetRows }, n: number, shape: number[], prediction: Model['prediction'], g: number, rescale: number, extra?: ExtraChannels, cond?: Float64Array): Model {
     const { unet } = this.parts;
-    const rows = (which: number): TextEncoding => {
-      const row = text.tokens * text.width;
-      const hidden = new Float32Array(n * row);
-      for (let i = 0; i < n; i++) hidden.set(text.hidden.subarray(which * row, (which + 1) * row), i * row);
-      return { hidden, tokens: text.tokens, width: text.width };
+    const run = (rows: UnetRows) => (x: Float64Array, m: number, t: number) => unet.predict(x, m, shape, t, rows.text, extra, cond, rows.added);
+    const conditional: Model = { prediction, sampleShape: shape, predict: run(c.cond) };
+    if (!c.uncond) return conditional;
+    const [u, p] = [c.uncond, c.cond];
+    const doubledRows: UnetRows = {
+      text: { hidden: concat32(u.text.hidden, p.text.hidden), tokens: p.text.tokens, width: p.text.width },
+      ...(p.added && u.added ? { added: { textEmbeds: concat64(u.added.textEmbeds, p.added.textEmbeds), timeIds: concat64(u.added.timeIds, p.added.timeIds) } } : {}),
     };
-    const promptRows = rows(guided ? 1 : 0);
-    const conditional: Model = { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, promptRows, extra, cond) };
-    if (!guided) return conditional;
-    const negativeRows = rows(0);
-    const both: TextEncoding = { hidden: new Float32Array([...negativeRows.hidden, ...promptRows.hidden]), tokens: text.tokens, width: text.width };
+    const doubledExtra = extra && { channels: extra.channels, data: concat64(extra.data, extra.data) };
+    const doubledCond = cond && concat64(cond, cond);
     return classifierFreeGuidance({
       conditional,
-      unconditional: { prediction, sampleShape: shape, predict: (x, m, t) => unet.predict(x, m, shape, t, negativeRows, extra) },
+      unconditional: { prediction, sampleShape: shape, predict: run(u) },
       scale: g,
       rescale,
       both: async (x, m, t) => {
-        const doubled = new Float64Array(2 * x.length);
-        doubled.set(x);
-        doubled.set(x, x.length);
-        const out = await unet.predict(doubled, 2 * m, shape, t, both, extra && { channels: extra.channels, data: Float64Array.from([...extra.data, ...extra.data]) });
+        const out = await unet.predict(concat64(x, x), 2 * m, shape, t, doubledRows.text, doubledExtra, doubledCond, doubledRows.added);
         return [out.subarray(x.length), out.subarray(0, x.length)];
       },
     });
   }
+
 
   /**
    * An inpainting UNet's extra channels (diffusers' StableDiffusionInpaintPipeline): the mask

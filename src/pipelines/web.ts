@@ -48,20 +48,25 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
     const response = await fetchFn(url(path), { method: 'HEAD' }).catch(() => undefined);
     return response?.ok ? get(path, path) : undefined;
   };
-  await json('model_index.json', 'model_index.json (a diffusers folder has model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/)');
+  const model = await json('model_index.json', 'model_index.json (a diffusers folder has model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/)');
   const scheduler = await json('scheduler/scheduler_config.json', 'the scheduler config');
-  const tokenizerJson = await optional('tokenizer/tokenizer.json');
-  const config = {
-    ...await optionalJson(optional, 'tokenizer/special_tokens_map.json'),
-    ...await optionalJson(optional, 'tokenizer/tokenizer_config.json'),
+  const readTokenizer = async (folderName: string) => {
+    const tokenizerJson = await optional(`${folderName}/tokenizer.json`);
+    const config = {
+      ...await optionalJson(optional, `${folderName}/special_tokens_map.json`),
+      ...await optionalJson(optional, `${folderName}/tokenizer_config.json`),
+    };
+    return new PromptTokenizer({
+      source: url(`${folderName}/`).href, config,
+      ...(tokenizerJson ? { tokenizerJson: parseJson(tokenizerJson, url(`${folderName}/tokenizer.json`).href) } : {
+        vocab: await json(`${folderName}/vocab.json`, 'the tokenizer vocabulary (tokenizer.json or vocab.json)') as Record<string, number>,
+        merges: new TextDecoder().decode(await get(`${folderName}/merges.txt`, 'the tokenizer merges')),
+      }),
+    });
   };
-  const tokenizer = new PromptTokenizer({
-    source: url('tokenizer/').href, config,
-    ...(tokenizerJson ? { tokenizerJson: parseJson(tokenizerJson, url('tokenizer/tokenizer.json').href) } : {
-      vocab: await json('tokenizer/vocab.json', 'the tokenizer vocabulary (tokenizer.json or vocab.json)') as Record<string, number>,
-      merges: new TextDecoder().decode(await get('tokenizer/merges.txt', 'the tokenizer merges')),
-    }),
-  });
+  const tokenizer = await readTokenizer('tokenizer');
+  const xl = typeof model.text_encoder_2 === 'object' && model.text_encoder_2 !== null;
+  const tokenizer2 = xl ? await readTokenizer('tokenizer_2') : undefined;
   const vae = (await optionalJson(optional, 'vae_decoder/config.json')) ?? {};
   const unetConfig = (await optionalJson(optional, 'unet/config.json')) ?? {};
   const requested = o.executionProviders ?? ['webgpu', 'wasm'];
@@ -69,7 +74,7 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
   const backends = requested.filter((b) => problems[b] === undefined);
   if (backends.length === 0) throw new UsageError(`no requested backend is available: ${requested.map((b) => `${b} (${problems[b]})`).join(', ')}`);
   if (o.wasmPaths !== undefined) env.wasm.wasmPaths = o.wasmPaths;
-  const names = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+  const names = ['text_encoder', ...(xl ? ['text_encoder_2'] : []), 'unet', 'vae_decoder', 'vae_encoder'];
   const files: Record<string, { bytes: Uint8Array; external?: Uint8Array }> = {};
   for (const name of names) {
     const bytes = name === 'vae_encoder' ? await optional(`${name}/model.onnx`) : await get(`${name}/model.onnx`, `${name}/model.onnx`);
@@ -98,6 +103,8 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
       const pipeline = new StableDiffusion({
         tokenizer,
         textEncoder: new OnnxTextEncoder(session('text_encoder'), Tensor, url('text_encoder/').href),
+        ...(tokenizer2 ? { tokenizer2, textEncoder2: new OnnxTextEncoder(session('text_encoder_2'), Tensor, url('text_encoder_2/').href) } : {}),
+        ...(model.force_zeros_for_empty_prompt === true ? { forceZerosForEmptyPrompt: true } : {}),
         unet: new OnnxUnet(session('unet'), Tensor, url('unet/').href),
         vaeDecoder: new OnnxVae(session('vae_decoder'), Tensor, 'decoder', url('vae_decoder/').href),
         ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(session('vae_encoder'), Tensor, 'encoder', url('vae_encoder/').href) } : {}),

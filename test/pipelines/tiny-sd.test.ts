@@ -204,3 +204,32 @@ describe.skipIf(!ort)('LCM: guidance embedding and the consistency boundary cond
     expect(maxAbs(a.latents, b.latents)).toBeGreaterThan(1e-4);
   });
 });
+
+/**
+ * SDXL (test/fixtures/tiny-sdxl, training/tiny_sdxl.py): two tokenizers and text encoders, the
+ * prompt embedding from both encoders' hidden_states[-2], text_encoder_2's text_embeds and the time
+ * ids as added conditions, an empty negative prompt as zeros; against the reference of diffusers'
+ * StableDiffusionXLPipeline with DDIMScheduler.
+ */
+describe.skipIf(!ort)('SDXL: two text encoders and the added conditions', async () => {
+  const folder = fileURLToPath(new URL('../fixtures/tiny-sdxl', import.meta.url));
+  const xlRef = JSON.parse(readFileSync(`${folder}/reference.json`, 'utf8')) as { prompt: string; steps: number; guidance: number; input_ids: number[]; input_ids_2: number[] };
+  const xl = (name: string) => Float64Array.from(parseNpy(readFileSync(`${folder}/reference/${name}.npy`)).data as ArrayLike<number>);
+  const pipe = ort ? await loadStableDiffusion(folder) : undefined;
+  const sd = () => pipe as NonNullable<typeof pipe>;
+
+  it('tokenizes with each tokenizer\'s own padding and matches the reference', async () => {
+    expect(Array.from(sd().parts.tokenizer.encode(xlRef.prompt).ids)).toEqual(xlRef.input_ids);
+    expect(Array.from(sd().parts.tokenizer2?.encode(xlRef.prompt).ids ?? [])).toEqual(xlRef.input_ids_2);
+    const out = await sd().generate({ prompt: xlRef.prompt, steps: xlRef.steps, guidance: xlRef.guidance, width: 64, height: 64, latents: xl('z') });
+    const latents = xl('latents');
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, xl('image'))).toBeLessThan(1e-5);
+  });
+
+  it('an explicit "" negative prompt is encoded, not zeros (diffusers zeroes only a missing one)', async () => {
+    const zeros = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z') });
+    const empty = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z'), negativePrompt: '' });
+    expect(maxAbs(zeros.latents, empty.latents)).toBeGreaterThan(1e-4);
+  });
+});
