@@ -10,10 +10,11 @@ export { loadOnnxMaskedLM } from './discrete/onnx/node.js';
 export { loadStableDiffusion, type LoadOptions } from './pipelines/node.js';
 export { readPngRgb, writeRgbaPng } from './io/files.js';
 export { nodeRuntime, INSTALL_NODE_RUNTIME, type NodeRuntime, type NodeSessionOptions } from './models/onnx/node-runtime.js';
-export { shippedModels, shippedModelCard, shippedModelsDir, type ShippedModel, type ShippedModelKind } from './models/onnx/shipped.js';
+export { shippedModels, shippedModelCard, shippedModelsDir, shippedPipelineDir, type ShippedModel, type ShippedModelKind } from './models/onnx/shipped.js';
 export { readNpyFile, writeNpyFile, readJsonObject, readTextFile } from './io/files.js';
 export {
   loadClassifier, loadMnistDigits, loadFashionImages, loadRealImages, realSubset, realFeatureFit, evaluateSampler,
-  DEFAULT_CLASSIFIER, DEFAULT_EVAL_BATCH, realDataSets,
+  DEFAULT_CLASSIFIER, DEFAULT_EVAL_BATCH, realDataSets, scoreTextToImage, captionClasses,
+  type CaptionClass, type TextToImageScoreOptions, type TextToImageScores,
   type DigitClassifier, type RealData, type EvalRequest, type EvalResult,
 } from './eval/index.js';

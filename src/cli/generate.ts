@@ -5,6 +5,7 @@ import { readPngRgb, writeRgbaPng } from '../io/files.js';
 import { toRgba, type ImageRequest } from '../pipelines/stable-diffusion.js';
 import { integerArg, keyValueArg, numberArg } from './args.js';
 import { progressBar, type CliIo } from './io.js';
+import { shippedPipelineDir } from '../models/onnx/shipped.js';
 
 /**
  * `diffuse generate "a prompt" --model DIR`: text-to-image (or image-to-image with --image) with a
@@ -28,6 +29,7 @@ interface GenerateArgs {
   mask?: string;
   strength?: number;
   out: string;
+  upscale?: number;
   quiet?: boolean;
   json?: boolean;
 }
@@ -37,7 +39,7 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .command('generate')
     .description('text-to-image (or image-to-image with --image) with a diffusers-format ONNX Stable Diffusion folder')
     .argument('<prompt>', 'what to draw')
-    .requiredOption('--model <dir>', 'the folder: model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/ (vae_encoder/ for --image)')
+    .requiredOption('--model <dir>', 'a diffusers ONNX folder (model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/; vae_encoder/ for --image), or a shipped text-to-image model\'s name')
     .option('--negative <prompt>', 'negative prompt (default: the empty prompt)')
     .option('--steps <n>', 'inference steps (default 50; an LCM model 4)', integerArg(1, LIMITS.steps))
     .option('--guidance <g>', 'classifier-free guidance scale, diffusers\' convention; ≤ 1 runs the prompt alone (default 7.5; an LCM model: its guidance embedding, default 8.5)', numberArg)
@@ -53,6 +55,7 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .option('--mask <png>', 'inpainting (with --image): white where to repaint, black where to keep (its size is the image\'s)')
     .option('--strength <s>', 'image-to-image strength in (0, 1] (default 0.8; inpainting 1)', numberArg)
     .requiredOption('--out <png>', 'output PNG (with --n > 1: NAME-0.png, NAME-1.png, …)')
+    .option('--upscale <k>', 'write each pixel as k × k (default: enough for 128 px, e.g. 4 for the built-in 32 px model)', integerArg(1, 64))
     .option('--quiet', 'no progress bar or summary')
     .option('--json', 'print a JSON summary on stdout')
     .action(async (prompt: string, a: GenerateArgs) => runGenerate(prompt, a, io));
@@ -73,10 +76,11 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
     throw new UsageError(`--image is ${init.width}×${init.height}; drop --width/--height (the output has the init image's size)`);
   }
   const { loadStableDiffusion } = await import('../pipelines/node.js');
+  const folder = (await shippedPipelineDir(a.model)) ?? a.model;
   const quiet = a.quiet === true || a.json === true;
   const loading = progressBar(io, quiet, 'loading');
   const started = performance.now();
-  const pipe = await loadStableDiffusion(a.model, { onComponent: (_, done, total) => loading.update(done, total, 'components') }).finally(() => loading.stop());
+  const pipe = await loadStableDiffusion(folder, { onComponent: (_, done, total) => loading.update(done, total, 'components') }).finally(() => loading.stop());
   const loadSeconds = (performance.now() - started) / 1000;
   const bar = progressBar(io, quiet, 'steps');
   const stepStart = performance.now();
@@ -95,9 +99,10 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   const out = await pipe.generate(request).finally(() => bar.stop());
   const seconds = (performance.now() - stepStart) / 1000;
   const files: string[] = [];
+  const k = a.upscale ?? Math.max(1, Math.ceil(128 / Math.max(out.width, out.height)));
   for (let i = 0; i < out.n; i++) {
     const file = outName(a.out, i, out.n);
-    await writeRgbaPng(file, toRgba(out, i), out.width, out.height);
+    await writeRgbaPng(file, upscale(toRgba(out, i), out.width, out.height, k), k * out.width, k * out.height);
     files.push(file);
   }
   const summary = {
@@ -122,4 +127,14 @@ function tile(rgb: Float32Array, n: number): Float32Array {
 function luminance(rgb: Float32Array): Float32Array {
   const plane = rgb.length / 3;
   return Float32Array.from({ length: plane }, (_, k) => 0.299 * rgb[k] + 0.587 * rgb[plane + k] + 0.114 * rgb[2 * plane + k]);
+}
+
+/** RGBA bytes with each pixel repeated k × k (nearest neighbour). */
+function upscale(rgba: Uint8ClampedArray, width: number, height: number, k: number): Uint8ClampedArray {
+  if (k === 1) return rgba;
+  const out = new Uint8ClampedArray(width * height * k * k * 4);
+  for (let y = 0; y < height * k; y++) {
+    for (let x = 0; x < width * k; x++) out.set(rgba.subarray(4 * (Math.floor(y / k) * width + Math.floor(x / k)), 4 * (Math.floor(y / k) * width + Math.floor(x / k)) + 4), 4 * (y * width * k + x));
+  }
+  return out;
 }

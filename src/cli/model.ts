@@ -34,6 +34,7 @@ const accepted = `a shipped network's NAME (\`diffuse list models\`), builtin:NA
 export async function expandModelSpec(value: string): Promise<string> {
   if (/^[a-z]+:/i.test(value)) return value;
   const shipped = (await shippedModels()).find((m) => m.name === value);
+  if (shipped?.kind === 'text-to-image') throw new UsageError(`${value} is a text-to-image model: run it with \`diffuse generate "a prompt" --model ${value}\``);
   if (shipped) return `onnx:${shipped.card}`;
   if (builtinNames.includes(value)) return `builtin:${value}`;
   throw new UsageError(`--model must be ${accepted}; got "${value}"`);

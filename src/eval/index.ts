@@ -2,3 +2,4 @@
 export * from './classifier.js';
 export * from './data.js';
 export * from './evaluate.js';
+export * from './text-to-image.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 
 describe.skipIf(!ort)('diffuse generate', () => {
   it('writes the image(s) and a summary with the time per step; --image runs image-to-image', async () => {
-    const r = await run('generate', 'a photo of a cat', '--model', model, '--steps', '4', '--sampler', 'dpmpp-2m', '--n', '2', '--out', tmp('cat.png'), '--json');
+    const r = await run('generate', 'a photo of a cat', '--model', model, '--steps', '4', '--sampler', 'dpmpp-2m', '--n', '2', '--upscale', '1', '--out', tmp('cat.png'), '--json');
     expect(r.code, r.err).toBe(0);
     const s = JSON.parse(r.out) as { sampler: string; nfe: number; files: string[]; secondsPerStep: number; width: number };
     expect([s.sampler, s.nfe, s.width]).toEqual(['dpmpp-2m', 4, 64]);
@@ -31,14 +31,14 @@ describe.skipIf(!ort)('diffuse generate', () => {
     expect([png.width, png.height]).toEqual([64, 64]);
     const i2i = await run('generate', 'a photo of a cat', '--model', model, '--steps', '10', '--image', tmp('cat-0.png'), '--strength', '0.5', '--out', tmp('i2i.png'), '--quiet');
     expect(i2i.code, i2i.err).toBe(0);
-    expect(existsSync(tmp('i2i.png'))).toBe(true);
+    expect(PNG.sync.read(readFileSync(tmp('i2i.png'))).width, 'small images are written at k × k per pixel, to 128 px').toBe(128);
     const mask = new PNG({ width: 64, height: 64 });
     for (let k = 0; k < 64 * 64; k++) mask.data.set(k % 64 < 32 ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * k);
     writeFileSync(tmp('mask.png'), PNG.sync.write(mask));
     const inpaint = fileURLToPath(new URL('../fixtures/tiny-sd-inpaint', import.meta.url));
     const inp = await run('generate', 'a photo of a cat', '--model', inpaint, '--steps', '3', '--image', tmp('cat-0.png'), '--mask', tmp('mask.png'), '--out', tmp('inp.png'), '--quiet');
     expect(inp.code, inp.err).toBe(0);
-    expect(PNG.sync.read(readFileSync(tmp('inp.png'))).width).toBe(64);
+    expect(PNG.sync.read(readFileSync(tmp('inp.png'))).width).toBe(128);
   });
 
   it('bad input is a clear error (exit 2) and leaves the output untouched', async () => {

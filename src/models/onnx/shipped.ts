@@ -13,8 +13,11 @@ import { readJsonObject } from '../../io/files.js';
 /** The package's models/ folder (the same from src/ under tsx and from dist/ when installed). */
 export const shippedModelsDir: string = fileURLToPath(new URL('../../../models/', import.meta.url));
 
-/** What a shipped network is, read from its card's `format`: a diffusion denoiser, an image classifier or a masked language model. */
-export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm';
+/**
+ * What a shipped network is, read from its card's `format` (a diffusion denoiser, an image classifier
+ * or a masked language model), or a diffusers folder with a model_index.json (a text-to-image model).
+ */
+export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm' | 'text-to-image';
 
 /** One network in the package's models/ folder, as shippedModels lists it. */
 export interface ShippedModel {
@@ -22,7 +25,7 @@ export interface ShippedModel {
   name: string;
   /** Which kind of card it has. */
   kind: ShippedModelKind;
-  /** Absolute path of its card. */
+  /** Absolute path of its card (a text-to-image model: of its folder's model_index.json). */
   card: string;
   /** Its card's description ("" when it has none). */
   description: string;
@@ -49,6 +52,8 @@ export async function shippedModels(): Promise<ShippedModel[]> {
     try {
       json = await readJsonObject(card);
     } catch {
+      const pipeline = await textToImage(name);
+      if (pipeline) out.push(pipeline);
       continue;
     }
     const kind = Object.hasOwn(kinds, String(json.format)) ? kinds[String(json.format)] : undefined;
@@ -63,4 +68,22 @@ export async function shippedModelCard(name: string, accept: readonly ShippedMod
   const hit = models.find((m) => m.name === name);
   if (!hit) throw new UsageError(`no shipped model "${name}"; accepted: ${models.map((m) => m.name).join(', ') || '(none in this installation)'} (see \`diffuse list models\`)`);
   return hit.card;
+}
+
+/** A diffusers folder (model_index.json) in models/, described by its about.json. */
+async function textToImage(name: string): Promise<ShippedModel | undefined> {
+  const index = join(shippedModelsDir, name, 'model_index.json');
+  try {
+    await readJsonObject(index);
+  } catch {
+    return undefined;
+  }
+  const about = await readJsonObject(join(shippedModelsDir, name, 'about.json')).catch(() => ({} as Record<string, unknown>));
+  return { name, kind: 'text-to-image', card: index, description: typeof about.description === 'string' ? about.description : '' };
+}
+
+/** The folder of a shipped text-to-image model (a models/ folder with a model_index.json), by name. */
+export async function shippedPipelineDir(name: string): Promise<string | undefined> {
+  const hit = (await shippedModels()).find((m) => m.name === name && m.kind === 'text-to-image');
+  return hit ? join(shippedModelsDir, name) : undefined;
 }

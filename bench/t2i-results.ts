@@ -1,0 +1,60 @@
+/**
+ * The built-in text-to-image model (models/t2i, training/tiny_t2i.py): how often the shipped MNIST /
+ * Fashion-MNIST classifiers see the class a prompt names, per class, and the Fréchet distance of the
+ * classifiers' features to their fits of 10 000 real images, for the model's own scheduler and other
+ * samplers at several step counts, with and without guidance.
+ *
+ * Run: npx tsx bench/t2i-results.ts → writes docs/t2i-results.md. Env T2I_N sets the images per
+ * class (default 100).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadStableDiffusion } from '../src/pipelines/node.js';
+import { captionClasses, scoreTextToImage, type TextToImageScores } from '../src/eval/text-to-image.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const N = Number(process.env.T2I_N ?? 100);
+if (!existsSync(join(root, 'models/t2i/model_index.json'))) {
+  console.error('models/t2i is missing: make it with /usr/bin/python3 training/tiny_t2i.py --out models/t2i');
+  process.exit(2);
+}
+const pipe = await loadStableDiffusion(join(root, 'models/t2i'));
+const runs: { label: string; sampler?: string; steps: number; guidance: number }[] = [
+  { label: 'scheduler (DPM-Solver++ 2M)', steps: 20, guidance: 4 },
+  { label: 'scheduler (DPM-Solver++ 2M)', steps: 10, guidance: 4 },
+  { label: 'scheduler (DPM-Solver++ 2M)', steps: 5, guidance: 4 },
+  { label: 'scheduler (DPM-Solver++ 2M)', steps: 20, guidance: 1 },
+  { label: 'unipc', sampler: 'unipc', steps: 10, guidance: 4 },
+  { label: 'ddim', sampler: 'ddim', steps: 10, guidance: 4 },
+];
+const results: [typeof runs[number], TextToImageScores][] = [];
+for (const r of runs) {
+  const s = await scoreTextToImage(pipe, { perClass: N, steps: r.steps, guidance: r.guidance, ...(r.sampler ? { sampler: r.sampler } : {}) });
+  results.push([r, s]);
+  console.log(`${r.label} ${r.steps} steps, guidance ${r.guidance}: accuracy ${s.accuracy.toFixed(3)}, FD mnist ${s.fd.mnist.toFixed(1)} fashion ${s.fd.fashion.toFixed(1)} (${s.seconds.toFixed(0)} s)`);
+}
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+const [best] = results;
+const lines = [
+  '# The built-in text-to-image model',
+  '',
+  `models/t2i, made by training/tiny_t2i.py. ${N} images per class (${20 * N} per row), seeds per class and batch; the shipped`,
+  'classifiers score each image cropped to 28 × 28 grey levels. Accuracy: how often the classifier sees the class the',
+  'prompt names. FD: Fréchet distance of the classifier\'s features to its shipped fit of 10 000 real images.',
+  `Generated with \`npm run results:t2i\` on ${cpus().length} CPU cores.`,
+  '',
+  '| sampler | steps | guidance | NFE | accuracy | FD digits | FD clothes | seconds |',
+  '|---|---|---|---|---|---|---|---|',
+  ...results.map(([r, s]) => `| ${r.label} | ${r.steps} | ${r.guidance} | ${s.nfe} | ${pct(s.accuracy)} | ${s.fd.mnist.toFixed(1)} | ${s.fd.fashion.toFixed(1)} | ${s.seconds.toFixed(0)} |`),
+  '',
+  `Per class (${best[0].label}, ${best[0].steps} steps, guidance ${best[0].guidance}):`,
+  '',
+  '| prompt | accuracy |',
+  '|---|---|',
+  ...best[1].perClass.map((c, i) => `| ${captionClasses[i].caption} | ${pct(c.accuracy)} |`),
+  '',
+];
+writeFileSync(join(root, 'docs/t2i-results.md'), lines.join('\n'));
+console.log('wrote docs/t2i-results.md');
