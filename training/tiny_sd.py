@@ -405,6 +405,20 @@ def rescale_noise_cfg(cfg, cond, rescale):
     return rescale * rescaled + (1 - rescale) * cfg
 
 
+def ddim_step(latents, out, t, ratio, ac, prediction="epsilon"):
+    """DDIMScheduler.step with eta 0 and set_alpha_to_one false: from timestep t to t - ratio (alpha_0
+    below 0); out is the (guided) model output, epsilon or v (x0 = sqrt(a) x - sqrt(1 - a) v,
+    eps = sqrt(a) v + sqrt(1 - a) x)."""
+    prev = t - ratio
+    a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
+    if prediction == "v_prediction":
+        x0 = a_t.sqrt() * latents - (1 - a_t).sqrt() * out
+        eps = a_t.sqrt() * out + (1 - a_t).sqrt() * latents
+    else:
+        x0, eps = (latents - (1 - a_t).sqrt() * out) / a_t.sqrt(), out
+    return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+
+
 def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=None, strength=1.0, prediction="epsilon"):
     """StableDiffusionPipeline (or StableDiffusionImg2ImgPipeline with init_image) + DDIMScheduler
     (eta 0) in float64 on the float32 weights."""
@@ -431,16 +445,7 @@ def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=
             eps = uncond + guidance * (cond - uncond)
             if rescale > 0:
                 eps = rescale_noise_cfg(eps, cond, rescale)
-            prev = t - ratio
-            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
-            if prediction == "v_prediction":
-                # DDIMScheduler.step: x0 = sqrt(a) x - sqrt(1 - a) v, eps = sqrt(a) v + sqrt(1 - a) x (the CFG'd output is v)
-                v = eps
-                x0 = a_t.sqrt() * latents - (1 - a_t).sqrt() * v
-                eps = a_t.sqrt() * v + (1 - a_t).sqrt() * latents
-            else:
-                x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            latents = ddim_step(latents, eps, t, ratio, ac, prediction)
         image = dec(latents / SCALING)
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids.numpy()
 
@@ -467,10 +472,7 @@ def inpaint_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
             out = unet(torch.cat([x, x]), torch.tensor([t, t]), context)
             uncond, cond = out.chunk(2)
             eps = uncond + guidance * (cond - uncond)
-            prev = t - ratio
-            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
-            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            latents = ddim_step(latents, eps, t, ratio, ac)
         image_out = dec(latents / SCALING)
     return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
 
@@ -495,10 +497,7 @@ def blend_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
             out = unet(torch.cat([latents, latents]), torch.tensor([t, t]), context)
             uncond, cond = out.chunk(2)
             eps = uncond + guidance * (cond - uncond)
-            prev = t - ratio
-            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
-            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            latents = ddim_step(latents, eps, t, ratio, ac)
             proper = image_latents
             if i < len(timesteps) - 1:
                 a = ac[timesteps[i + 1]]

@@ -158,10 +158,7 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64):
             out = unet(torch.cat([latents, latents]), torch.tensor(float(t), dtype=torch.float64), context, text_embeds, time_ids)
             uncond, cond = out.chunk(2)
             eps = uncond + guidance * (cond - uncond)
-            prev = t - ratio
-            a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else ac[0])
-            x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-            latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            latents = tiny_sd.ddim_step(latents, eps, t, ratio, ac)
         image = dec(latents / SCALING)
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids1.numpy(), ids2.numpy()
 

@@ -4,9 +4,8 @@ import { UsageError } from '../core/errors.js';
 import { readJsonObject } from '../io/files.js';
 import { nodeRuntime, type NodeSessionOptions } from '../models/onnx/node-runtime.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
-import { OnnxTextEncoder, OnnxUnet, OnnxVae } from './components.js';
 import { PromptTokenizer } from './tokenizer.js';
-import { StableDiffusion } from './stable-diffusion.js';
+import { partsOf, StableDiffusion } from './stable-diffusion.js';
 
 /** Options of loadStableDiffusion: ONNX Runtime session options and a callback per loaded component. */
 export interface LoadOptions {
@@ -59,25 +58,10 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
       }
       o.onComponent?.(name, k + 1, names.length);
     }
-    const T = runtime.Tensor;
-    const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
-    const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
-    return new StableDiffusion({
-      tokenizer,
-      textEncoder: new OnnxTextEncoder(sessions.text_encoder, T, join(dir, 'text_encoder')),
-      ...(tokenizer2 && sessions.text_encoder_2 ? { tokenizer2, textEncoder2: new OnnxTextEncoder(sessions.text_encoder_2, T, join(dir, 'text_encoder_2')) } : {}),
-      ...(model.force_zeros_for_empty_prompt === true ? { forceZerosForEmptyPrompt: true } : {}),
-      unet: new OnnxUnet(sessions.unet, T, join(dir, 'unet')),
-      vaeDecoder: new OnnxVae(sessions.vae_decoder, T, 'decoder', join(dir, 'vae_decoder')),
-      ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(sessions.vae_encoder, T, 'encoder', join(dir, 'vae_encoder')) } : {}),
-      scheduler,
-      scalingFactor: num(vae.scaling_factor, 0.18215),
-      latentChannels: num(vae.latent_channels, 4),
-      vaeFactor: 1 << (blocks - 1),
-      defaultSize: num(unetConfig.sample_size, 64) * (1 << (blocks - 1)),
-      ...(typeof unetConfig.time_cond_proj_dim === 'number' ? { timeCondDim: unetConfig.time_cond_proj_dim } : {}),
-      source: dir,
-    });
+    return new StableDiffusion(partsOf({
+      model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}),
+      sessions, T: runtime.Tensor, where: (name) => join(dir, name), source: dir,
+    }));
   } catch (e) {
     await Promise.all(Object.values(sessions).map((s) => s.release()));
     throw e;

@@ -13,7 +13,8 @@ import { fromDiffusersConfig } from '../samplers/index.js';
 import { planSample, runPlan, type StepInfo } from '../sample.js';
 import type { GridSpec } from '../grid/index.js';
 import type { StrengthRule } from '../img2img.js';
-import type { AddedConditions, ExtraChannels, OnnxTextEncoder, OnnxUnet, OnnxVae, TextEncoding } from './components.js';
+import { OnnxTextEncoder, OnnxUnet, OnnxVae, type AddedConditions, type ExtraChannels, type TextEncoding } from './components.js';
+import type { OrtSession, OrtTensorConstructor } from '../models/onnx/runtime.js';
 import type { PromptTokenizer } from './tokenizer.js';
 
 /**
@@ -112,6 +113,45 @@ export interface GeneratedImages {
   steps: number;
   /** Prompt text the tokenizer cut off at 77 tokens ('' when none), as diffusers warns. */
   truncated: string;
+}
+
+/** What a loader read from a diffusers folder: its configs, tokenizers and one session per network. */
+export interface FolderContents {
+  model: Readonly<Record<string, unknown>>;
+  scheduler: Readonly<Record<string, unknown>>;
+  vae: Readonly<Record<string, unknown>>;
+  unet: Readonly<Record<string, unknown>>;
+  tokenizer: PromptTokenizer;
+  tokenizer2?: PromptTokenizer;
+  /** text_encoder, unet, vae_decoder; text_encoder_2 and vae_encoder where the folder has them. */
+  sessions: Readonly<Record<string, OrtSession>>;
+  T: OrtTensorConstructor;
+  /** A component's name as messages give it (a path or a URL). */
+  where: (component: string) => string;
+  source: string;
+}
+
+/** The parts of a pipeline from a folder's contents (the Node and the web loader share this). */
+export function partsOf(c: FolderContents): StableDiffusionParts {
+  const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+  const blocks = Array.isArray(c.vae.block_out_channels) ? c.vae.block_out_channels.length : 4;
+  const { sessions, T, where } = c;
+  return {
+    tokenizer: c.tokenizer,
+    textEncoder: new OnnxTextEncoder(sessions.text_encoder, T, where('text_encoder')),
+    ...(c.tokenizer2 && sessions.text_encoder_2 ? { tokenizer2: c.tokenizer2, textEncoder2: new OnnxTextEncoder(sessions.text_encoder_2, T, where('text_encoder_2')) } : {}),
+    ...(c.model.force_zeros_for_empty_prompt === true ? { forceZerosForEmptyPrompt: true } : {}),
+    unet: new OnnxUnet(sessions.unet, T, where('unet')),
+    vaeDecoder: new OnnxVae(sessions.vae_decoder, T, 'decoder', where('vae_decoder')),
+    ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(sessions.vae_encoder, T, 'encoder', where('vae_encoder')) } : {}),
+    scheduler: c.scheduler,
+    scalingFactor: num(c.vae.scaling_factor, 0.18215),
+    latentChannels: num(c.vae.latent_channels, 4),
+    vaeFactor: 1 << (blocks - 1),
+    defaultSize: num(c.unet.sample_size, 64) * (1 << (blocks - 1)),
+    ...(typeof c.unet.time_cond_proj_dim === 'number' ? { timeCondDim: c.unet.time_cond_proj_dim } : {}),
+    source: c.source,
+  };
 }
 
 /** RGBA bytes of image i (for a canvas' ImageData or a PNG encoder). */

@@ -3,9 +3,8 @@ import { UsageError } from '../core/errors.js';
 import type { LoadProgress } from '../models/onnx/progress.js';
 import { absoluteUrl, backendProblems, fetchBytes } from '../models/onnx/web-fetch.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
-import { OnnxTextEncoder, OnnxUnet, OnnxVae } from './components.js';
 import { PromptTokenizer } from './tokenizer.js';
-import { StableDiffusion } from './stable-diffusion.js';
+import { partsOf, StableDiffusion } from './stable-diffusion.js';
 
 /** A backend onnxruntime-web runs networks on (as models/onnx/web.ts's WebBackend). */
 type Backend = 'webgpu' | 'wasm';
@@ -97,25 +96,10 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
     }
     const release = () => Promise.all(Object.values(sessions).map((s) => s.release())).then(() => undefined);
     try {
-      const session = (name: string) => sessions[name] as unknown as OrtSession;
-      const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
-      const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
-      const pipeline = new StableDiffusion({
-        tokenizer,
-        textEncoder: new OnnxTextEncoder(session('text_encoder'), Tensor, url('text_encoder/').href),
-        ...(tokenizer2 ? { tokenizer2, textEncoder2: new OnnxTextEncoder(session('text_encoder_2'), Tensor, url('text_encoder_2/').href) } : {}),
-        ...(model.force_zeros_for_empty_prompt === true ? { forceZerosForEmptyPrompt: true } : {}),
-        unet: new OnnxUnet(session('unet'), Tensor, url('unet/').href),
-        vaeDecoder: new OnnxVae(session('vae_decoder'), Tensor, 'decoder', url('vae_decoder/').href),
-        ...(sessions.vae_encoder ? { vaeEncoder: new OnnxVae(session('vae_encoder'), Tensor, 'encoder', url('vae_encoder/').href) } : {}),
-        scheduler,
-        scalingFactor: num(vae.scaling_factor, 0.18215),
-        latentChannels: num(vae.latent_channels, 4),
-        vaeFactor: 1 << (blocks - 1),
-        defaultSize: num(unetConfig.sample_size, 64) * (1 << (blocks - 1)),
-        ...(typeof unetConfig.time_cond_proj_dim === 'number' ? { timeCondDim: unetConfig.time_cond_proj_dim } : {}),
-        source: base.href,
-      });
+      const pipeline = new StableDiffusion(partsOf({
+        model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}),
+        sessions: sessions as unknown as Record<string, OrtSession>, T: Tensor, where: (name) => url(`${name}/`).href, source: base.href,
+      }));
       return { pipeline, backend, release };
     } catch (e) {
       await release();
