@@ -157,6 +157,9 @@ def main():
     enc, dec, latents, scaling = train_vae(x, args, print)
     te, unet, facts = train_denoiser(latents, y, vocab, args, print)
     tiny_sd.SCALING = scaling
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.save({"text_encoder": te.state_dict(), "unet": unet.state_dict(), "vae_encoder": enc.state_dict(), "vae_decoder": dec.state_dict(),
+                "scaling": scaling, "vocab": vocab}, args.out / "weights.pt")  # to resume or fine-tune; not shipped
     models = {"text_encoder": te, "unet": unet, "vae_decoder": dec, "vae_encoder": enc}
     scheduler = {"_class_name": "DPMSolverMultistepScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
                  "beta_schedule": "scaled_linear", "prediction_type": "epsilon", "solver_order": 2, "algorithm_type": "dpmsolver++",
