@@ -138,8 +138,9 @@ def pad_ids(vocab, text, pad):
     return ids[:n] + [vocab[pad]] * (SEQ - n)
 
 
-def reference(m, vocab, z, steps=10, guidance=5.0, size=64):
-    """StableDiffusionXLPipeline + DDIMScheduler in float64, empty negative prompt (zeros)."""
+def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None):
+    """StableDiffusionXLPipeline + DDIMScheduler in float64, empty negative prompt (zeros); clip_skip k
+    takes hidden_states[-(k + 2)] of both encoders (encode_prompt)."""
     te1, te2, unet, dec = (m[k].double() for k in ("text_encoder", "text_encoder_2", "unet", "vae_decoder"))
     ids1 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "<|endoftext|>")])
     ids2 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "!")])
@@ -148,7 +149,8 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64):
     timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
     with torch.no_grad():
         o1, o2 = te1(ids1), te2(ids2)
-        embeds = torch.cat([o1[-2], o2[-2]], dim=-1)          # hidden_states[-2] of each
+        layer = -2 if clip_skip is None else -(clip_skip + 2)
+        embeds = torch.cat([o1[layer], o2[layer]], dim=-1)    # hidden_states[-2] of each, or clip_skip's
         pooled = o2[0]                                         # text_embeds
         context = torch.cat([torch.zeros_like(embeds), embeds])
         text_embeds = torch.cat([torch.zeros_like(pooled), pooled])
@@ -168,8 +170,10 @@ def main():
     export(m, vocab, merges)
     z = np.random.default_rng(5).standard_normal((1, LATENT, 8, 8))
     latents, image, ids1, ids2 = reference(m, vocab, z)
+    skip_latents, _, _, _ = reference(m, vocab, z, clip_skip=1)
     (OUT / "reference").mkdir(exist_ok=True)
-    for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32)]:
+    for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
+                               ("clip_skip1_latents", skip_latents, np.float64)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 10, "guidance": 5.0, "width": 64, "height": 64,
                                                      "input_ids": ids1.tolist()[0], "input_ids_2": ids2.tolist()[0]}) + "\n")

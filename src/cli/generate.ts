@@ -23,6 +23,7 @@ interface GenerateArgs {
   width?: number;
   height?: number;
   n: number;
+  clipSkip?: number;
   sampler?: string;
   opt: Record<string, string>;
   image?: string;
@@ -49,6 +50,7 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .option('--width <px>', 'image width (a multiple of 8; default: the model\'s)', integerArg(8, 8192))
     .option('--height <px>', 'image height (a multiple of 8; default: the model\'s)', integerArg(8, 8192))
     .option('--n <n>', 'images to make', integerArg(1, 64), 1)
+    .option('--clip-skip <k>', 'CLIP skip (SDXL): the prompt embedding from k layers earlier', integerArg(0, 64))
     .option('--sampler <name>', 'a Diffuse sampler instead of the folder\'s scheduler (see `diffuse list samplers`)')
     .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
     .option('--image <png>', 'image-to-image: the init image (its size is the output size)')
@@ -87,6 +89,7 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   const request: ImageRequest = {
     prompt, guidanceRescale: a.guidanceRescale, seed: a.seed, rng: a.rng, n: a.n,
     ...(a.steps !== undefined ? { steps: a.steps } : {}),
+    ...(a.clipSkip !== undefined ? { clipSkip: a.clipSkip } : {}),
     ...(a.guidance !== undefined ? { guidance: a.guidance } : {}),
     ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
     ...(init ? { width: init.width, height: init.height, image: tile(init.rgb, a.n), ...(a.strength !== undefined ? { strength: a.strength } : {}) } : {}),

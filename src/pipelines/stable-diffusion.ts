@@ -70,6 +70,11 @@ export interface ImageRequest {
   guidanceRescale?: number;
   /** Images to make (default 1). */
   n?: number;
+  /**
+   * CLIP skip (SDXL): the prompt embedding from hidden_states[−(k + 2)] of each text encoder instead
+   * of [−2], as diffusers' clip_skip. SD 1.x/2.x exports have no hidden states to skip to.
+   */
+  clipSkip?: number;
   seed?: number;
   /** 'torch' draws z as torch.randn on a CPU generator seeded `seed` (diffusers' bits); default Diffuse's Philox. */
   rng?: 'philox' | 'torch';
@@ -275,7 +280,7 @@ export class StableDiffusion {
     const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`);
     const tokens = p.tokenizer.encode(r.prompt);
     const guided = g > 1 && !lcm;
-    const conditioning = await this.conditioning(r.prompt, guided ? r.negativePrompt ?? null : undefined, n, width, height);
+    const conditioning = await this.conditioning(r.prompt, guided ? r.negativePrompt ?? null : undefined, n, width, height, r.clipSkip ?? 0);
     const inpainting = p.unet.inChannels === p.latentChannels + 5;
     if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
     if (inpainting && !(r.image && r.mask)) throw new UsageError(`${p.source}/unet is an inpainting UNet (${p.unet.inChannels} input channels): pass an image and a mask`);
@@ -330,8 +335,11 @@ export class StableDiffusion {
    * and the added conditions (text_encoder_2's text_embeds; time ids: original size, crop (0, 0),
    * target size). `negative` null: no negative prompt given; undefined: no CFG.
    */
-  private async conditioning(prompt: string, negative: string | null | undefined, n: number, width: number, height: number): Promise<{ cond: UnetRows; uncond?: UnetRows }> {
+  private async conditioning(
+    prompt: string, negative: string | null | undefined, n: number, width: number, height: number, clipSkip: number,
+  ): Promise<{ cond: UnetRows; uncond?: UnetRows }> {
     const p = this.parts;
+    if (!(Number.isInteger(clipSkip) && clipSkip >= 0)) throw new UsageError(`clipSkip must be an integer ≥ 0, got ${clipSkip}`);
     const texts = negative === undefined ? [prompt] : [negative ?? '', prompt];
     const ids = (tokenizer: PromptTokenizer) => {
       const out = new Int32Array(texts.length * tokenizer.maxLength);
@@ -346,14 +354,20 @@ export class StableDiffusion {
     };
     const k = texts.length;
     if (!p.textEncoder2 || !p.tokenizer2) {
+      if (clipSkip > 0) {
+        throw new UsageError(`clipSkip needs the text encoder's hidden states before its final layer norm; this SD 1.x/2.x-style export (${p.source}) has only its output, so CLIP skip is not available (SDXL folders support it)`);
+      }
       const e = await p.textEncoder.encode(ids(p.tokenizer), k);
       const rows = (which: number): UnetRows => ({ text: { hidden: repeat(e.hidden, k, which, (m) => new Float32Array(m)), tokens: e.tokens, width: e.width } });
       return { cond: rows(k - 1), ...(k === 2 ? { uncond: rows(0) } : {}) };
     }
     const [a, b] = [await p.textEncoder.encode(ids(p.tokenizer), k), await p.textEncoder2.encode(ids(p.tokenizer2), k)];
     const penultimate = (e: TextEncoding, which: string) => {
-      if (!e.layers || e.layers.length < 2) throw new UsageError(`${p.source}/${which} exports no hidden_states.* outputs, which SDXL's prompt embedding (hidden_states[-2]) needs`);
-      return e.layers[e.layers.length - 2];
+      const back = 2 + clipSkip;
+      if (!e.layers || e.layers.length < back) {
+        throw new UsageError(`${p.source}/${which} exports ${e.layers?.length ?? 0} hidden_states.* outputs; SDXL's prompt embedding with clipSkip ${clipSkip} needs hidden_states[-${back}]`);
+      }
+      return e.layers[e.layers.length - back];
     };
     if (!b.pooled) throw new UsageError(`${p.source}/text_encoder_2 has no text_embeds output, which SDXL's pooled embedding needs`);
     const [ha, hb] = [penultimate(a, 'text_encoder'), penultimate(b, 'text_encoder_2')];

@@ -227,6 +227,15 @@ describe.skipIf(!ort)('SDXL: two text encoders and the added conditions', async 
     expect(maxAbs(out.pixels, xl('image'))).toBeLessThan(1e-5);
   });
 
+  it('CLIP skip 1 takes hidden_states[-3] of both encoders, as the reference; SD 1.x exports cannot skip', async () => {
+    const out = await sd().generate({ prompt: xlRef.prompt, steps: xlRef.steps, guidance: xlRef.guidance, width: 64, height: 64, latents: xl('z'), clipSkip: 1 });
+    const latents = xl('clip_skip1_latents');
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    await expect(sd().generate({ prompt: 'a cat', steps: 2, clipSkip: 2 })).rejects.toThrow(/exports 3 hidden_states.\* outputs; SDXL's prompt embedding with clipSkip 2 needs hidden_states\[-4\]/);
+    const plain = await loadStableDiffusion(dir);
+    await expect(plain.generate({ prompt: 'a cat', steps: 2, clipSkip: 1 })).rejects.toThrow(/CLIP skip is not available/);
+  });
+
   it('an explicit "" negative prompt is encoded, not zeros (diffusers zeroes only a missing one)', async () => {
     const zeros = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z') });
     const empty = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z'), negativePrompt: '' });
