@@ -1,7 +1,7 @@
 // Type-checked under strict TypeScript and run in an empty app with the packed tarball installed
 // (scripts/pack-check.sh): the public API a user of the package writes against.
 import { builtinProblem, createProcess, GaussianMixture, GmmOracle, guided, planSample, sample, type SampleResult, type SamplerOptions } from 'diffuse';
-import { loadOnnxModel, shippedModelCard, shippedModels } from 'diffuse/node';
+import { loadOnnxModel, loadStableDiffusion, pipelines, shippedModelCard, shippedModels, writeRgbaPng } from 'diffuse/node';
 import { classifierFreeGuidance } from 'diffuse/guidance';
 import { searchGrid } from 'diffuse/search';
 import { discrete } from 'diffuse';
@@ -24,5 +24,5 @@ const digits = await sample({
 });
 const finite = Array.from(digits.x.data).every(Number.isFinite);
 console.log(JSON.stringify({
-  exactNfe: exact.nfe, networks: names, digitsShape: digits.x.shape, finite, searchGrid: typeof searchGrid, cfg: typeof classifierFreeGuidance, discrete: typeof discrete.ancestral, pfgm: typeof samplePfgm, planSteps: plan.grid.length - 1, typo: typeof typo,
+  exactNfe: exact.nfe, networks: names, digitsShape: digits.x.shape, finite, searchGrid: typeof searchGrid, cfg: typeof classifierFreeGuidance, discrete: typeof discrete.ancestral, pipeline: [typeof loadStableDiffusion, typeof pipelines.toRgba, typeof writeRgbaPng].join(), pfgm: typeof samplePfgm, planSteps: plan.grid.length - 1, typo: typeof typo,
 }));
