@@ -153,6 +153,16 @@ describe.skipIf(!ort)('inpainting with a 9-channel UNet', async () => {
     await expect(sd().generate({ ...base(), image, mask: new Float32Array(7) })).rejects.toThrow(/the mask holds 7 values; expected n × 64 × 64 = 4096/);
   });
 
+  it('an all-keep mask returns the input image up to the VAE round trip (plain UNet, latent blending)', async () => {
+    const plain = await loadStableDiffusion(dir);
+    const image = Float32Array.from(array('img2img_init'));
+    const out = await plain.generate({ ...base(), steps: 4, image, mask: new Float32Array(64 * 64) });
+    const vae = plain.parts;
+    const latents = await vae.vaeEncoder?.run(image.map((v) => 2 * v - 1), 1, [3, 64, 64]);
+    const roundTrip = await vae.vaeDecoder.run(Float64Array.from(latents ?? []), 1, [4, 8, 8]);
+    expect(maxAbs(out.pixels, roundTrip.map((v) => Math.min(1, Math.max(0, v / 2 + 0.5))))).toBeLessThan(1e-6);
+  });
+
   it('a plain 4-channel UNet inpaints by blending the kept latents back in after every step (the reference to 1e-6)', async () => {
     const plain = await loadStableDiffusion(dir);
     const out = await plain.generate({ ...base(), guidanceRescale: 0, image: Float32Array.from(array('img2img_init')), mask: Float32Array.from(array('inpaint_mask')) });
