@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCli } from './support/cli.js';
 import { sample } from '../src/sample.js';
 import { builtinProblem } from '../src/models/oracle/builtin.js';
 import { GaussianMixture, GmmOracle } from '../src/models/oracle/gmm.js';
@@ -15,12 +15,7 @@ import { emsFromMixture, estimateEms, parseEms } from '../src/ems/index.js';
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-methods-'));
 const tmp = (name: string) => join(dir, name);
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
-  return { code, out, err };
-}
+const run = runCli;
 
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const small = ['--nfe', '5', '--n', '16', '--seed', '1'];

@@ -405,6 +405,15 @@ def rescale_noise_cfg(cfg, cond, rescale):
     return rescale * rescaled + (1 - rescale) * cfg
 
 
+def pipeline_setup(models, vocab, unet, steps):
+    """What every reference pipeline starts with, in float64: the networks (the UNet under `unet`), the
+    [negative; prompt] token ids, alphas_cumprod, and DDIM's leading timesteps with steps_offset 1."""
+    te, un, dec, enc = (models[k].double() for k in ("text_encoder", unet, "vae_decoder", "vae_encoder"))
+    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
+    ratio = 1000 // steps
+    return te, un, dec, enc, ids, alphas_cumprod().double(), ratio, (np.arange(0, steps) * ratio)[::-1] + 1
+
+
 def ddim_step(latents, out, t, ratio, ac, prediction="epsilon"):
     """DDIMScheduler.step with eta 0 and set_alpha_to_one false: from timestep t to t - ratio (alpha_0
     below 0); out is the (guided) model output, epsilon or v (x0 = sqrt(a) x - sqrt(1 - a) v,
@@ -422,11 +431,7 @@ def ddim_step(latents, out, t, ratio, ac, prediction="epsilon"):
 def reference(models, vocab, z, steps=10, guidance=7.5, rescale=0.7, init_image=None, strength=1.0, prediction="epsilon"):
     """StableDiffusionPipeline (or StableDiffusionImg2ImgPipeline with init_image) + DDIMScheduler
     (eta 0) in float64 on the float32 weights."""
-    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet", "vae_decoder", "vae_encoder"))
-    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
-    ac = alphas_cumprod().double()
-    ratio = 1000 // steps
-    timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
+    te, unet, dec, enc, ids, ac, ratio, timesteps = pipeline_setup(models, vocab, "unet", steps)
     noise = torch.tensor(z, dtype=torch.float64)
     with torch.no_grad():
         context = te(ids)[0]
@@ -455,11 +460,7 @@ def inpaint_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
     binarized at 0.5 (1 = repaint), masked_image = (2 image - 1) * (mask < 0.5), its latents (the encoder's
     mean) x scaling_factor, the mask resized to the latents by nearest neighbour; each step the UNet
     on [latents, mask, masked_image_latents] along the channels."""
-    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet_inpaint", "vae_decoder", "vae_encoder"))
-    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
-    ac = alphas_cumprod().double()
-    ratio = 1000 // steps
-    timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
+    te, unet, dec, enc, ids, ac, ratio, timesteps = pipeline_setup(models, vocab, "unet_inpaint", steps)
     with torch.no_grad():
         context = te(ids)[0]
         m = (torch.tensor(mask, dtype=torch.float64) >= 0.5).double()
@@ -482,11 +483,7 @@ def blend_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
     after every step the kept region (mask < 0.5 at the latents' nearest pixel) is replaced by the
     image's latents noised with the initial noise to the next timestep, and by the clean latents
     after the last."""
-    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet", "vae_decoder", "vae_encoder"))
-    ids = torch.tensor([clip_bpe(vocab, NEGATIVE), clip_bpe(vocab, PROMPT)], dtype=torch.int32)
-    ac = alphas_cumprod().double()
-    ratio = 1000 // steps
-    timesteps = (np.arange(0, steps) * ratio)[::-1] + 1
+    te, unet, dec, enc, ids, ac, ratio, timesteps = pipeline_setup(models, vocab, "unet", steps)
     with torch.no_grad():
         context = te(ids)[0]
         m = F.interpolate((torch.tensor(mask, dtype=torch.float64) >= 0.5).double(), size=(8, 8))

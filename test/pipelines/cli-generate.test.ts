@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../support/cli.js';
 import { loadOrt } from '../onnx/support.js';
 
 const ort = await loadOrt();
@@ -12,12 +12,7 @@ const model = fileURLToPath(new URL('../fixtures/tiny-sd', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-generate-'));
 const tmp = (name: string) => join(dir, name);
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe.skipIf(!ort)('diffuse generate', () => {
   it('writes the image(s) and a summary with the time per step; --image runs image-to-image', async () => {
