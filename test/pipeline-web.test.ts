@@ -86,6 +86,19 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
     }
   });
 
+  it('loads an SD3 folder by URL (three text encoders, T5 tokenizer.json, the transformer) and matches its reference', async () => {
+    const sd3 = (name: string) => Float64Array.from(parseNpy(readFileSync(join(fixtures, `tiny-sd3/reference/${name}.npy`))).data as ArrayLike<number>);
+    const r = JSON.parse(readFileSync(join(fixtures, 'tiny-sd3/reference.json'), 'utf8')) as { prompt: string; steps: number; guidance: number };
+    const { pipeline, release } = await loadStableDiffusionWeb(`${origin}/models/tiny-sd3/`, { executionProviders: ['wasm'] });
+    try {
+      expect(pipeline.parts.tokenizer3?.maxLength).toBe(256);
+      const out = await pipeline.generate({ prompt: r.prompt, steps: r.steps, guidance: r.guidance, width: 64, height: 64, latents: sd3('z') });
+      expect(maxAbs(out.pixels, sd3('image'))).toBeLessThan(1e-5);
+    } finally {
+      await release();
+    }
+  });
+
   it('says what is missing at a URL', async () => {
     await expect(loadStableDiffusionWeb(`${origin}/models/nowhere/`, { executionProviders: ['wasm'] })).rejects.toThrow(/model_index.json.*HTTP 404/);
   });

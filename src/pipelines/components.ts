@@ -245,3 +245,66 @@ export class OnnxVae {
     });
   }
 }
+
+/**
+ * A flow-matching transformer (transformer/model.onnx, SD3's MMDiT as optimum exports it):
+ * hidden_states [n, c, h, w], timestep [n] (σ·1000), encoder_hidden_states [n, tokens, width],
+ * pooled_projections [n, p] → out_hidden_states (the velocity).
+ */
+export class OnnxTransformer {
+  private readonly queue = new RunQueue();
+  private readonly sampleType: 'float32' | 'float16';
+  private readonly contextType: 'float32' | 'float16';
+  private readonly pooledType: 'float32' | 'float16';
+  private readonly timeType: 'int64' | 'float32' | 'float16';
+  private readonly timeShape: 'scalar' | 'one' | 'batch';
+  private readonly batch?: number;
+
+  constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'transformer') {
+    const sample = meta(session, 'input', 'hidden_states', source);
+    this.sampleType = floatType(sample, source);
+    this.contextType = floatType(meta(session, 'input', 'encoder_hidden_states', source), source);
+    this.pooledType = floatType(meta(session, 'input', 'pooled_projections', source), source);
+    floatType(meta(session, 'output', 'out_hidden_states', source), source);
+    const time = meta(session, 'input', 'timestep', source);
+    if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: float32, float16, int64`);
+    this.timeType = time.type;
+    this.batch = fixedBatch(sample);
+    const ts = time.shape ?? ['step'];
+    this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
+    const unfed = session.inputNames.filter((k) => !['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections'].includes(k));
+    if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed`);
+  }
+
+  /** The network on n latents (n × shape) at one timestep; row i reads row i of the context and pooled rows. */
+  predict(latents: Float64Array, n: number, shape: readonly number[], timestep: number, context: TextEncoding, pooled: Float64Array): Promise<Float64Array> {
+    const dim = latents.length / n;
+    const ctx = context.tokens * context.width;
+    const p = pooled.length / n;
+    if (context.hidden.length !== n * ctx) throw new UsageError(`${this.source}: ${n} latents but text context for ${context.hidden.length / ctx} rows`);
+    if (this.batch !== undefined && n % this.batch !== 0) throw new UsageError(`${this.source}: the graph's batch is fixed at ${this.batch}; got ${n} rows`);
+    const chunk = this.batch ?? n;
+    return this.queue.enqueue(async () => {
+      const out = new Float64Array(latents.length);
+      for (let s = 0; s < n; s += chunk) {
+        const m = Math.min(chunk, n - s);
+        const count = this.timeShape === 'batch' ? m : 1;
+        const dims = this.timeShape === 'scalar' ? [] : [count];
+        const feeds = {
+          hidden_states: floatTensor(this.T, this.sampleType, latents.subarray(s * dim, (s + m) * dim), [m, ...shape]),
+          timestep: this.timeType === 'int64'
+            ? new this.T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims)
+            : floatTensor(this.T, this.timeType, new Float64Array(count).fill(timestep), dims),
+          encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
+          pooled_projections: floatTensor(this.T, this.pooledType, pooled.subarray(s * p, (s + m) * p), [m, p]),
+        };
+        await runOnce(this.session, feeds, (r) => {
+          const v = readFloats(r.out_hidden_states, `${this.source} output "out_hidden_states"`);
+          if (v.length !== m * dim) throw new RunError(`${this.source} output "out_hidden_states" has ${v.length} values; expected ${m} × ${dim}`);
+          out.set(v, s * dim);
+        }, `running ${this.source} at timestep ${timestep}`);
+      }
+      return out;
+    });
+  }
+}

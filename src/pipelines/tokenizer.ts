@@ -20,6 +20,8 @@ export interface TokenizerFiles {
   config?: Readonly<Record<string, unknown>>;
   /** Name used in error messages (e.g. the folder). */
   source?: string;
+  /** Ids per prompt, when the pipeline sets it rather than the config (SD3's T5: max_sequence_length 256). */
+  maxLength?: number;
 }
 
 /** A prompt as a text encoder takes it: exactly maxLength ids, and what truncation cut off. */
@@ -63,7 +65,11 @@ function clipDefinition(vocab: Readonly<Record<string, number>>, merges: string,
   };
 }
 
-/** A tokenizer that gives every prompt as exactly `maxLength` ids (CLIP: 77), BOS … EOS then padding. */
+/**
+ * A tokenizer that gives every prompt as exactly `maxLength` ids (CLIP: 77), BOS … EOS then padding.
+ * BOS and EOS are the config's bos_token and eos_token (default CLIP's); a vocabulary without the BOS
+ * token (T5: `</s>` after the prompt, no BOS) starts with the prompt.
+ */
 export class PromptTokenizer {
   readonly maxLength: number;
   readonly padId: number;
@@ -84,12 +90,13 @@ export class PromptTokenizer {
     } catch (e) {
       throw new UsageError(`${source}: the tokenizer files could not be read: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const max = config.model_max_length;
+    const max = files.maxLength ?? config.model_max_length;
     // Tokenizer configs write "no limit" as 1e30; CLIP text encoders take 77 positions.
-    this.maxLength = typeof max === 'number' && Number.isInteger(max) && max > 0 && max < 1e6 ? max : 77;
-    this.bos = this.tokenizer.token_to_id(BOS);
-    this.eos = this.tokenizer.token_to_id(EOS);
-    const pad = tokenText(config.pad_token) ?? EOS;
+    this.maxLength = typeof max === 'number' && Number.isInteger(max) && max > 2 && max < 1e6 ? max : 77;
+    const eos = tokenText(config.eos_token) ?? EOS;
+    this.bos = this.tokenizer.token_to_id(tokenText(config.bos_token) ?? BOS);
+    this.eos = this.tokenizer.token_to_id(eos);
+    const pad = tokenText(config.pad_token) ?? eos;
     const padId = this.tokenizer.token_to_id(pad);
     if (padId === undefined) throw new UsageError(`${source}: pad_token ${JSON.stringify(pad)} is not in the vocabulary`);
     this.padId = padId;

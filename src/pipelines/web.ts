@@ -49,14 +49,14 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
   };
   const model = await json('model_index.json', 'model_index.json (a diffusers folder has model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/)');
   const scheduler = await json('scheduler/scheduler_config.json', 'the scheduler config');
-  const readTokenizer = async (folderName: string) => {
+  const readTokenizer = async (folderName: string, maxLength?: number) => {
     const tokenizerJson = await optional(`${folderName}/tokenizer.json`);
     const config = {
       ...await optionalJson(optional, `${folderName}/special_tokens_map.json`),
       ...await optionalJson(optional, `${folderName}/tokenizer_config.json`),
     };
     return new PromptTokenizer({
-      source: url(`${folderName}/`).href, config,
+      source: url(`${folderName}/`).href, config, ...(maxLength ? { maxLength } : {}),
       ...(tokenizerJson ? { tokenizerJson: parseJson(tokenizerJson, url(`${folderName}/tokenizer.json`).href) } : {
         vocab: await json(`${folderName}/vocab.json`, 'the tokenizer vocabulary (tokenizer.json or vocab.json)') as Record<string, number>,
         merges: new TextDecoder().decode(await get(`${folderName}/merges.txt`, 'the tokenizer merges')),
@@ -66,14 +66,17 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
   const tokenizer = await readTokenizer('tokenizer');
   const xl = typeof model.text_encoder_2 === 'object' && model.text_encoder_2 !== null;
   const tokenizer2 = xl ? await readTokenizer('tokenizer_2') : undefined;
+  const flow = typeof model.transformer === 'object' && model.transformer !== null;
+  const t5 = flow && typeof model.text_encoder_3 === 'object' && model.text_encoder_3 !== null;
+  const tokenizer3 = t5 ? await readTokenizer('tokenizer_3', 256) : undefined;
   const vae = (await optionalJson(optional, 'vae_decoder/config.json')) ?? {};
-  const unetConfig = (await optionalJson(optional, 'unet/config.json')) ?? {};
+  const unetConfig = (await optionalJson(optional, flow ? 'transformer/config.json' : 'unet/config.json')) ?? {};
   const requested = o.executionProviders ?? ['webgpu', 'wasm'];
   const problems = await backendProblems(requested);
   const backends = requested.filter((b) => problems[b] === undefined);
   if (backends.length === 0) throw new UsageError(`no requested backend is available: ${requested.map((b) => `${b} (${problems[b]})`).join(', ')}`);
   if (o.wasmPaths !== undefined) env.wasm.wasmPaths = o.wasmPaths;
-  const names = ['text_encoder', ...(xl ? ['text_encoder_2'] : []), 'unet', 'vae_decoder', 'vae_encoder'];
+  const names = ['text_encoder', ...(xl ? ['text_encoder_2'] : []), ...(t5 ? ['text_encoder_3'] : []), flow ? 'transformer' : 'unet', 'vae_decoder', 'vae_encoder'];
   const files: Record<string, { bytes: Uint8Array; external?: Uint8Array }> = {};
   for (const name of names) {
     const bytes = name === 'vae_encoder' ? await optional(`${name}/model.onnx`) : await get(`${name}/model.onnx`, `${name}/model.onnx`);
@@ -97,7 +100,7 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
     const release = () => Promise.all(Object.values(sessions).map((s) => s.release())).then(() => undefined);
     try {
       const pipeline = new StableDiffusion(partsOf({
-        model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}),
+        model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}), ...(tokenizer3 ? { tokenizer3 } : {}),
         sessions: sessions as unknown as Record<string, OrtSession>, T: Tensor, where: (name) => url(`${name}/`).href, source: base.href,
       }));
       return { pipeline, backend, release };
