@@ -182,10 +182,13 @@ class UNet(nn.Module):
     """sample [b, 4, h, w] (an inpainting UNet: [b, 9, h, w], the latents, the mask and the masked
     image's latents), timestep [b], encoder_hidden_states [b, 77, d] -> out_sample (ε, 4 channels)."""
 
-    def __init__(self, ctx=WIDTH, c=32, temb=64, in_channels=LATENT, cond_dim=None):
+    def __init__(self, ctx=WIDTH, c=32, temb=64, in_channels=LATENT, cond_dim=None, pooled_text=False):
         super().__init__()
         self.c = c
         self.time = nn.Sequential(nn.Linear(c, temb), nn.SiLU(), nn.Linear(temb, temb))
+        # optional global conditioning (as Imagen's pooled text embedding): the mean of the text states,
+        # projected and added to the time embedding; the graph's inputs stay SD 1.x's
+        self.text_proj = nn.Linear(ctx, temb) if pooled_text else None
         # LCM's guidance embedding (diffusers TimestepEmbedding.cond_proj): added to the sinusoidal embedding
         self.cond_proj = nn.Linear(cond_dim, c, bias=False) if cond_dim else None
         self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
@@ -204,6 +207,8 @@ class UNet(nn.Module):
         if self.cond_proj is not None:
             emb = emb + self.cond_proj(timestep_cond)
         emb = self.time(emb)
+        if self.text_proj is not None:
+            emb = emb + self.text_proj(encoder_hidden_states.mean(dim=1))
         h = self.conv_in(sample)
         skip = self.down_attn(self.down(h, emb), encoder_hidden_states)
         h = self.downsample(skip)

@@ -106,7 +106,11 @@ def train_vae(x, args, log):
 
 def train_denoiser(latents, labels, vocab, args, log):
     torch.manual_seed(args.seed)
-    te, unet = TextEncoder(len(vocab), d=WIDTH), UNet(ctx=WIDTH, c=CHANNELS, temb=2 * CHANNELS)
+    te, unet = TextEncoder(len(vocab), d=WIDTH), UNet(ctx=WIDTH, c=args.channels, temb=2 * args.channels, pooled_text=True)
+    # an auxiliary head that names the class from the pooled text embedding: it makes the text encoder
+    # tell the captions apart from the first steps, so the UNet's cross-attention has something to read
+    # (it is trained with the rest and dropped at export)
+    head = torch.nn.Linear(WIDTH, 20)
     ids = {c: [torch.tensor(tiny_sd.clip_bpe(vocab, cap), dtype=torch.int64) for cap in captions(c)] for c in range(20)}
     empty = torch.tensor(tiny_sd.clip_bpe(vocab, ""), dtype=torch.int64)
     abar = tiny_sd.alphas_cumprod()
@@ -114,7 +118,7 @@ def train_denoiser(latents, labels, vocab, args, log):
     class Both(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.te, self.unet = te, unet
+            self.te, self.unet, self.head = te, unet, head
 
     both = Both()
 
@@ -130,7 +134,11 @@ def train_denoiser(latents, labels, vocab, args, log):
         eps = torch.randn(x0.shape, generator=gen)
         a = abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-        return F.mse_loss(unet(xt, t, te(unique)[0][inverse]), eps)
+        hidden, pooled = te(unique)
+        loss = F.mse_loss(unet(xt, t, hidden[inverse]), eps)
+        if args.aux > 0 and (~drop).any():
+            loss = loss + args.aux * F.cross_entropy(head(pooled[inverse][~drop]), y[~drop])
+        return loss
 
     fit_args = argparse.Namespace(seed=args.seed, ema=0.999, lr=args.lr, steps=args.steps, log_every=250)
     both, facts = mnist.fit(both, fit_args, batch_loss, log)
@@ -145,6 +153,8 @@ def main():
     p.add_argument("--steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--channels", type=int, default=CHANNELS)
+    p.add_argument("--aux", type=float, default=0.1, help="weight of the text encoder's auxiliary class loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -176,7 +186,7 @@ def main():
     about = {"description": "Diffuse's built-in text-to-image model: a tiny latent diffusion model (KL-VAE 32x32 -> 4x8x8, CLIP-like text encoder, "
                             "cross-attention UNet) trained by training/tiny_t2i.py on MNIST digits and Fashion-MNIST clothes with captions",
              "captions": {str(c): captions(c) for c in range(20)}, "seconds": round(time.time() - started), "unet": facts, "seed": args.seed,
-             "vae_steps": args.vae_steps, "steps": args.steps, "batch": args.batch}
+             "vae_steps": args.vae_steps, "steps": args.steps, "batch": args.batch, "channels": args.channels, "aux": args.aux}
     (args.out / "about.json").write_text(json.dumps(about, indent=2) + "\n")
     print(f"wrote {args.out} in {time.time() - started:.0f} s")
 
