@@ -15,6 +15,13 @@ export interface StepInfo {
   step: number;
   total: number;
   nfe: number;
+  /**
+   * The batch the sampler holds at this step boundary (n × dim, the sampler's own array: copy it to
+   * keep it) and its grid time, where the sampler reports it (every sampler at its step boundaries;
+   * singlestep solvers at their group boundaries; time-shift samplers give no x).
+   */
+  x?: Float64Array;
+  t?: number;
 }
 
 /**
@@ -143,12 +150,14 @@ export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model'
   if (project && sampler.family === 'time-shift') {
     throw new UsageError(`${sampler.name} moves each sample on its own shifted times, so no sample sits at the grid's times for project; use a sampler without time shift`);
   }
-  const ctx = samplerContext(denoiser, n, dim, noise, req.onStep, project && ((x, i) => project(x, grid[i], false)));
+  const user = req.onStep;
+  const onStep = user && ((info: StepInfo) => user(info.x && sampler.family !== 'time-shift' ? { ...info, t: grid[info.step] } : { step: info.step, total: info.total, nfe: info.nfe }));
+  const ctx = samplerContext(denoiser, n, dim, noise, onStep, project && ((x, i) => project(x, grid[i], false)));
   let x = await sampler.run(Float64Array.from(plan.xT), grid, ctx, options);
   const tLast = grid[grid.length - 1];
   if (req.denoiseToZero && req.process.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
   project?.(x, tLast, true);
-  req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe });
+  req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe, x, t: tLast });
   return {
     x: tensor('float64', [n, ...req.model.sampleShape], x),
     xT: plan.xT,
@@ -196,7 +205,7 @@ export function samplerContext(
     step: (i, total, x) => {
       denoiser.step = i;
       if (project && x && i > 0) project(x, i);
-      onStep?.({ step: i, total, nfe: denoiser.nfe });
+      onStep?.({ step: i, total, nfe: denoiser.nfe, ...(x ? { x } : {}) });
     },
   };
 }

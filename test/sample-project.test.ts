@@ -44,3 +44,34 @@ describe('project', () => {
     expect(Array.from(pinned.x.data)).not.toEqual(Array.from(free.x.data));
   });
 });
+
+/**
+ * StepInfo.x and t: onStep reports the batch at the start and at each step boundary with its grid time; for a
+ * deterministic sampler the batch at step k is what the same sampler reaches on the grid cut at k.
+ */
+describe('onStep with the batch', () => {
+  const process = createProcess({ name: 'vp' });
+  const model = new GmmOracle(new GaussianMixture(builtinProblem('ring8')), process, 'epsilon');
+
+  it('gives x at the grid times, equal to a run stopped there', async () => {
+    const seen = new Map<number, { t: number; x: Float64Array }>();
+    const r = await sample({
+      model, process, sampler: 'ddim', steps: 6, n: 3, seed: 2,
+      onStep: (info) => {
+        if (info.x && info.t !== undefined) seen.set(info.step, { t: info.t, x: Float64Array.from(info.x) });
+      },
+    });
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(Array.from(seen.get(0)?.x ?? [])).toEqual(Array.from(r.xT));
+    for (const [k, v] of seen) expect(v.t).toBe(r.grid[k]);
+    expect(Array.from(seen.get(6)?.x ?? [])).toEqual(Array.from(r.x.data));
+    const cut = await sample({ model, process, sampler: 'ddim', grid: r.grid.slice(0, 4), n: 3, xT: r.xT });
+    expect(Array.from(seen.get(3)?.x ?? [])).toEqual(Array.from(cut.x.data));
+  });
+
+  it('gives no x for the time-shift samplers but the final batch', async () => {
+    const steps: number[] = [];
+    await sample({ model, process, sampler: 'ts-ddim', steps: 4, n: 2, onStep: (info) => (info.x && steps.push(info.step)) });
+    expect(steps).toEqual([4]);
+  });
+});
