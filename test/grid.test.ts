@@ -51,6 +51,17 @@ describe('grids', () => {
     expect(sigmaVe(p, g[5])).toBeCloseTo(sigmaVe(p, 1e-3), 9);
   });
 
+  it('karras and exponential on flow, where σ(1) is infinite, start at 1 − t_end as logsnr does', () => {
+    const p = createProcess({ name: 'flow' });
+    for (const type of ['karras', 'exponential'] as const) {
+      const g = makeGrid(p, { type, steps: 5 });
+      expect(g.every((t) => Number.isFinite(t)), type).toBe(true);
+      expect(g[0]).toBeCloseTo(1 - p.tMin, 12);
+      expect(sigmaVe(p, g[0])).toBeCloseTo(1 / sigmaVe(p, p.tMin), 6);
+      expect(g[g.length - 1]).toBe(0);
+    }
+  });
+
   it('SD3 flow shift', () => {
     expect(flowShift(0.5, 3)).toBeCloseTo(0.75, 15);
     expect(flowShift(1, 3)).toBe(1);

@@ -74,7 +74,9 @@ basicGrids.push({
 
 function sigmaRange(p: Process, s: { sigmaMin?: number; sigmaMax?: number }, tEnd: number): [number, number] {
   const lo = s.sigmaMin ?? sigmaVe(p, tEnd);
-  const hi = s.sigmaMax ?? sigmaVe(p, p.tMax);
+  // where α(tMax) = 0 (flow at t = 1) σ_max is infinite: start at 1/σ(t_end), i.e. t = 1 − t_end, as the logsnr grid does
+  const top = sigmaVe(p, p.tMax);
+  const hi = s.sigmaMax ?? (Number.isFinite(top) ? top : 1 / sigmaVe(p, tEnd));
   if (!(lo > 0 && hi > lo)) throw new UsageError(`grid needs 0 < sigmaMin < sigmaMax, got ${lo}, ${hi}`);
   return [lo, hi];
 }
@@ -82,7 +84,7 @@ function sigmaRange(p: Process, s: { sigmaMin?: number; sigmaMax?: number }, tEn
 // Karras et al. 2022, Eq. 5: σ_i = (σmax^{1/ρ} + i/(N−1)(σmin^{1/ρ} − σmax^{1/ρ}))^ρ.
 basicGrids.push({
   type: 'karras',
-  description: 'Karras et al. 2022 Eq. 5 in σ = σ/α (k-diffusion get_sigmas_karras), ρ = 7 by default',
+  description: 'Karras et al. 2022 Eq. 5 in σ = σ/α (k-diffusion get_sigmas_karras), ρ = 7 by default; on flow it starts at 1 − t_end',
   build: (p, spec) => {
     const s = spec as Spec<'karras'>;
     const rho = s.rho ?? 7;
@@ -99,7 +101,7 @@ basicGrids.push({
 // k-diffusion get_sigmas_exponential: uniform in log σ.
 basicGrids.push({
   type: 'exponential',
-  description: 'uniform in log σ (k-diffusion get_sigmas_exponential)',
+  description: 'uniform in log σ (k-diffusion get_sigmas_exponential); on flow it starts at 1 − t_end',
   build: (p, spec) => {
     const s = spec as Spec<'exponential'>;
     return withEnd(p, s.steps, s.end ?? 'zero', (n, tEnd) => {
