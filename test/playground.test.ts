@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { runCli } from './support/cli.js';
+
+/**
+ * The playground built by Vite into a static folder, served by a plain file server (no Node at run
+ * time), opened in headless Chromium: the Lab's numbers equal the CLI's for the same settings
+ * (`diffuse sample --json`'s error against the exact endpoint, `diffuse bench --json`'s rows), the
+ * settings live in the URL, bad settings give a message, the canvases are not blank and the page
+ * logs no error. Screenshots stay in the test's temp folder.
+ */
+const CHROMIUM = process.env.DIFFUSE_CHROMIUM ?? '/usr/bin/chromium';
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const out = mkdtempSync(join(tmpdir(), 'diffuse-playground-'));
+const site = join(out, 'site');
+const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+function serve(dir: string): Server {
+  return createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const file = join(dir, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      return res.end('not found');
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+}
+
+/** Share of a screenshot's pixels that differ from its most common colour. */
+function inkShare(png: Buffer): number {
+  const { data } = PNG.sync.read(png);
+  const counts = new Map<number, number>();
+  for (let i = 0; i < data.length; i += 4) {
+    const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const total = data.length / 4;
+  return 1 - Math.max(...counts.values()) / total;
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', () => {
+  let server: Server;
+  let origin = '';
+  let context: BrowserContext;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    await build({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'silent', build: { outDir: site, emptyOutDir: true } });
+    server = serve(site);
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    context = await chromium.launchPersistentContext(join(out, 'profile'), {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1000, height: 1400 },
+      args: ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+  });
+
+  const open = async (query: string): Promise<Page> => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+    await page.goto(`${origin}/?${query}`);
+    await page.waitForSelector('body[data-ready="run"], body[data-ready="error"]', { timeout: 60_000 });
+    return page;
+  };
+
+  it('shows the error against the exact endpoint that `diffuse sample` reports, for both samplers on the same noise', async () => {
+    const page = await open('tab=lab&problem=moons&process=vp&sampler=dpmpp-2m&compare=unipc&steps=7&n=48&seed=3');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows.map((r) => r.sampler)).toEqual(['dpmpp-2m', 'unipc']);
+    for (const row of rows) {
+      const cli = await runCli('sample', '--model', 'builtin:moons', '--process', 'vp', '--sampler', row.sampler as string, '--steps', '7', '--n', '48', '--seed', '3', '--json', '--quiet');
+      expect(cli.code, cli.err).toBe(0);
+      const summary = JSON.parse(cli.out) as { nfe: number; error: { rmsErr: number } };
+      expect(Number(row.nfe)).toBe(summary.nfe);
+      expect(Number(row.rmsErr)).toBeCloseTo(summary.error.rmsErr, 12);
+    }
+    // the settings are in the URL the page keeps
+    expect(new URL(page.url()).searchParams.get('compare')).toBe('unipc');
+    await page.waitForTimeout(2800);
+    const shot = await page.locator('#lab-canvas').screenshot();
+    writeFileSync(join(out, 'lab.png'), shot);
+    expect(inkShare(shot)).toBeGreaterThan(0.02);
+    await page.close();
+  }, 120_000);
+
+  it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
+    const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');
+    await page.click('#run-bench');
+    await page.waitForSelector('#bench[data-ready="bench"]', { timeout: 60_000 });
+    const rows = await page.$$eval('#bench-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const cli = await runCli('bench', '--model', 'builtin:ring8', '--samplers', 'ddim,unipc', '--nfe', '4,8', '--n', '32', '--seed', '0', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    const expected = JSON.parse(cli.out) as { label: string; nfe: number; medianErr: number }[];
+    expect(rows).toHaveLength(expected.length);
+    rows.forEach((r, i) => {
+      expect([r.label, Number(r.nfe)]).toEqual([expected[i].label, expected[i].nfe]);
+      expect(Number(r.medianErr)).toBeCloseTo(expected[i].medianErr, 12);
+    });
+    const shot = await page.locator('#chart').screenshot();
+    writeFileSync(join(out, 'chart.png'), shot);
+    expect(inkShare(shot)).toBeGreaterThan(0.01);
+    await page.close();
+  }, 120_000);
+
+  it('says what is wrong with a link, and runs the flow samplers from pure noise on flow', async () => {
+    const page = await open('tab=lab&problem=nowhere&process=flow&sampler=flow-heun&compare=flow-euler&steps=6');
+    expect(await page.getAttribute('body', 'data-ready')).toBe('run');
+    expect(await page.textContent('#error')).toContain('unknown problem "nowhere" (using ring8)');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows.map((r) => [r.sampler, r.nfe])).toEqual([['flow-heun', '11'], ['flow-euler', '6']]);
+    await page.close();
+  }, 60_000);
+
+  it('logged no page error', () => {
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * The playground page: the Lab, where a sampler runs on an exact 2-D Gaussian mixture and the page
+ * shows its trajectories beside the exact probability-flow path, its error against the exact
+ * endpoint, a second sampler on the same noise, and error-vs-NFE curves. Every setting lives in
+ * the URL; the numerics run in a Web Worker (worker.ts).
+ */
+import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from './protocol.js';
+import { drawChart, drawLab, PALETTE } from './draw.js';
+
+const DEFAULTS: LabState = {
+  problem: 'ring8', process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
+  bench: ['ddim', 'dpmpp-2m', 'unipc', 'heun'], nfes: [3, 5, 8, 10, 15, 20, 30, 50],
+};
+
+/** The Lab's state from the URL's query, each field checked; what is missing or malformed takes its default. */
+export function readState(search: string): LabState {
+  const q = new URLSearchParams(search);
+  const int = (k: string, d: number, lo: number, hi: number) => {
+    const v = Number(q.get(k));
+    return q.has(k) && Number.isInteger(v) && v >= lo && v <= hi ? v : d;
+  };
+  const list = (k: string, d: string[]) => (q.get(k) ? (q.get(k) as string).split(',').filter(Boolean) : d);
+  const nfes = list('nfes', DEFAULTS.nfes.map(String)).map(Number).filter((v) => Number.isInteger(v) && v >= 1 && v <= 1000);
+  return {
+    problem: q.get('problem') ?? DEFAULTS.problem,
+    process: q.get('process') ?? DEFAULTS.process,
+    sampler: q.get('sampler') ?? DEFAULTS.sampler,
+    compare: q.has('compare') ? (q.get('compare') as string) : DEFAULTS.compare,
+    steps: int('steps', DEFAULTS.steps, 1, 1000),
+    grid: q.get('grid') ?? DEFAULTS.grid,
+    n: int('n', DEFAULTS.n, 1, 4096),
+    seed: int('seed', DEFAULTS.seed, 0, 2 ** 31 - 1),
+    bench: list('bench', DEFAULTS.bench),
+    nfes: nfes.length ? nfes : DEFAULTS.nfes,
+  };
+}
+
+function writeState(s: LabState): void {
+  const q = new URLSearchParams({
+    tab: 'lab', problem: s.problem, process: s.process, sampler: s.sampler, compare: s.compare, steps: String(s.steps), grid: s.grid,
+    n: String(s.n), seed: String(s.seed), bench: s.bench.join(','), nfes: s.nfes.join(','),
+    ...(benchRows.length ? { chart: '1' } : {}),
+  });
+  history.replaceState(null, '', `?${q}`);
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+let nextId = 1;
+const pending = new Map<number, { ok: (r: Reply) => void; progress?: (r: Extract<Reply, { kind: 'progress' }>) => void }>();
+
+function ask(m: Omit<Request, 'id'>, progress?: (r: Extract<Reply, { kind: 'progress' }>) => void): Promise<Reply> {
+  const id = nextId++;
+  return new Promise((ok) => {
+    pending.set(id, { ok, ...(progress ? { progress } : {}) });
+    worker.postMessage({ ...m, id } as Request);
+  });
+}
+
+const catalogReady = new Promise<Catalog>((ok) => {
+  worker.onmessage = (e: MessageEvent<Reply | { kind: 'catalog'; catalog: Catalog }>) => {
+    const m = e.data;
+    if (m.kind === 'catalog') return ok(m.catalog);
+    const p = pending.get(m.id);
+    if (!p) return;
+    if (m.kind === 'progress') return p.progress?.(m);
+    pending.delete(m.id);
+    p.ok(m);
+  };
+});
+worker.onerror = (e) => showError(`the worker failed: ${e.message}`);
+
+function showError(message: string): void {
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = message === '';
+}
+
+function fillSelect(el: HTMLSelectElement, options: { value: string; label: string; title?: string }[], value: string): void {
+  el.replaceChildren(...options.map((o) => {
+    const opt = document.createElement('option');
+    opt.value = o.value;
+    opt.textContent = o.label;
+    if (o.title) opt.title = o.title;
+    return opt;
+  }));
+  el.value = options.some((o) => o.value === value) ? value : options[0]?.value ?? '';
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(3)) : String(v));
+
+let state = readState(location.search);
+let benchRows: BenchPoint[] = [];
+let result: LabResult | undefined;
+let animation = { start: 0, playing: false };
+const ANIMATION_MS = 2500;
+
+function formState(): LabState {
+  const v = (id: string) => ($(id) as HTMLInputElement | HTMLSelectElement).value;
+  const checked = [...document.querySelectorAll<HTMLInputElement>('#bench-samplers input:checked')].map((c) => c.value);
+  return {
+    ...state,
+    problem: v('problem'), process: v('process'), sampler: v('sampler'), compare: v('compare'), grid: v('grid'),
+    steps: Math.max(1, Math.min(1000, Math.round(Number(v('steps'))) || state.steps)),
+    n: Math.max(1, Math.min(4096, Math.round(Number(v('n'))) || state.n)),
+    seed: Math.max(0, Math.round(Number(v('seed'))) || 0),
+    bench: checked.length ? checked : state.bench,
+  };
+}
+
+function renderMetrics(r: LabResult): void {
+  const rows = r.runs.map((run, i) => {
+    const tr = document.createElement('tr');
+    const cells = [
+      `<span class="swatch" style="background:${PALETTE[i]}"></span>${run.sampler}`, String(run.grid.length - 1), String(run.nfe),
+      run.error ? fmt(run.error.rmsErr) : '—', run.error ? fmt(run.error.medianSampleRmsErr) : '—', run.error ? fmt(run.error.maxAbsErr) : '—',
+      run.error ? String(run.error.modeFlips) : '—', `${(run.seconds * 1000).toFixed(1)}`,
+    ];
+    tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join('');
+    tr.dataset.sampler = run.sampler;
+    if (run.error) tr.dataset.rmsErr = String(run.error.rmsErr);
+    tr.dataset.nfe = String(run.nfe);
+    if (run.note) tr.title = run.note;
+    return tr;
+  });
+  $('metrics-body').replaceChildren(...rows);
+  $('notes').textContent = r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`).join(' ');
+}
+
+function frame(now: number): void {
+  if (!result) return;
+  // a frame's timestamp may precede the performance.now() that started the animation
+  const p = animation.playing ? Math.min(1, Math.max(0, (now - animation.start) / ANIMATION_MS)) : Number(($('scrub') as HTMLInputElement).value) / 1000;
+  if (animation.playing) ($('scrub') as HTMLInputElement).value = String(Math.round(p * 1000));
+  drawLab($('lab-canvas') as HTMLCanvasElement, result, p);
+  if (animation.playing && p < 1) requestAnimationFrame(frame);
+  else animation.playing = false;
+}
+
+function play(): void {
+  animation = { start: performance.now(), playing: true };
+  requestAnimationFrame(frame);
+}
+
+async function runLab(): Promise<void> {
+  state = formState();
+  writeState(state);
+  showError('');
+  $('status').textContent = 'running…';
+  document.body.dataset.ready = '';
+  const reply = await ask({ kind: 'run', state });
+  if (reply.kind === 'error') {
+    showError(reply.message);
+    $('status').textContent = '';
+    document.body.dataset.ready = 'error';
+    return;
+  }
+  if (reply.kind !== 'run') return;
+  result = reply.result;
+  renderMetrics(result);
+  $('status').textContent = `${result.runs.map((r) => `${r.sampler}: NFE ${r.nfe}`).join(' · ')}${result.exact ? ' · grey: exact PF-ODE path' : ''}`;
+  document.body.dataset.ready = 'run';
+  play();
+}
+
+async function runBench(): Promise<void> {
+  state = formState();
+  writeState(state);
+  showError('');
+  const bar = $('bench-progress') as HTMLProgressElement;
+  bar.hidden = false;
+  bar.value = 0;
+  $('bench').dataset.ready = '';
+  const reply = await ask({ kind: 'bench', state }, (p) => {
+    bar.max = p.total;
+    bar.value = p.done;
+    $('bench-status').textContent = `${p.done}/${p.total}: ${p.label}`;
+  });
+  bar.hidden = true;
+  if (reply.kind === 'error') {
+    showError(reply.message);
+    $('bench-status').textContent = '';
+    return;
+  }
+  if (reply.kind !== 'bench') return;
+  benchRows = reply.rows;
+  $('bench-status').textContent = `${benchRows.length} runs, ${state.n} samples each, median per-sample RMS error vs the exact endpoint`;
+  drawChart($('chart') as HTMLCanvasElement, benchRows);
+  $('bench-body').replaceChildren(...benchRows.map((r) => {
+    const tr = document.createElement('tr');
+    tr.innerHTML = [r.label, String(r.budget), String(r.steps), String(r.nfe), fmt(r.medianErr), fmt(r.rmsErr), String(r.modeFlips)].map((c) => `<td>${c}</td>`).join('');
+    Object.assign(tr.dataset, { label: r.label, nfe: String(r.nfe), medianErr: String(r.medianErr) });
+    return tr;
+  }));
+  $('bench').dataset.ready = 'bench';
+}
+
+/** Names in the link the page does not know, each replaced by its default, as one message. */
+function unknownNames(catalog: Catalog): string {
+  const problems: string[] = [];
+  const check = (field: 'problem' | 'process' | 'sampler' | 'compare' | 'grid', known: string[]) => {
+    const v = state[field];
+    if (v === '' && field === 'compare') return;
+    if (!known.includes(v)) {
+      problems.push(`unknown ${field} "${v}" (using ${DEFAULTS[field]})`);
+      state = { ...state, [field]: DEFAULTS[field] };
+    }
+  };
+  check('problem', catalog.problems.map((p) => p.name));
+  check('process', catalog.processes.map((p) => p.name));
+  check('sampler', catalog.samplers.map((s) => s.name));
+  check('compare', catalog.samplers.map((s) => s.name));
+  check('grid', ['default', ...catalog.grids.map((g) => g.type)]);
+  const unknownBench = state.bench.filter((b) => !catalog.samplers.some((s) => s.name === b));
+  if (unknownBench.length) problems.push(`unknown samplers in bench: ${unknownBench.join(', ')} (left out)`);
+  state = { ...state, bench: state.bench.filter((b) => !unknownBench.includes(b)) };
+  return problems.length ? `This link names settings the playground does not know: ${problems.join('; ')}.` : '';
+}
+
+async function init(): Promise<void> {
+  const catalog = await catalogReady;
+  const linkProblems = unknownNames(catalog);
+  const samplerOptions = catalog.samplers.map((s) => ({ value: s.name, label: s.name, title: s.description }));
+  fillSelect($('problem'), catalog.problems.map((p) => ({ value: p.name, label: p.name, title: p.description })), state.problem);
+  fillSelect($('process'), catalog.processes.map((p) => ({ value: p.name, label: p.name, title: p.description })), state.process);
+  fillSelect($('sampler'), samplerOptions, state.sampler);
+  fillSelect($('compare'), [{ value: '', label: '(none)' }, ...samplerOptions], state.compare);
+  fillSelect($('grid'), [{ value: 'default', label: 'the sampler\'s default' }, ...catalog.grids.map((g) => ({ value: g.type, label: g.type, title: g.description }))], state.grid);
+  ($('steps') as HTMLInputElement).value = String(state.steps);
+  ($('n') as HTMLInputElement).value = String(state.n);
+  ($('seed') as HTMLInputElement).value = String(state.seed);
+  $('bench-samplers').replaceChildren(...catalog.samplers.filter((s) => !s.stochastic).map((s) => {
+    const label = document.createElement('label');
+    label.title = s.description;
+    label.innerHTML = `<input type="checkbox" value="${s.name}"${state.bench.includes(s.name) ? ' checked' : ''}> ${s.name}`;
+    return label;
+  }));
+  for (const id of ['problem', 'process', 'sampler', 'compare', 'grid', 'steps', 'n', 'seed']) $(id).addEventListener('change', () => void runLab());
+  $('replay').addEventListener('click', play);
+  $('scrub').addEventListener('input', () => {
+    animation.playing = false;
+    requestAnimationFrame(frame);
+  });
+  $('run-bench').addEventListener('click', () => void runBench());
+  const chart = new URLSearchParams(location.search).get('chart') === '1';
+  await runLab();
+  if (linkProblems && !$('error').textContent) showError(linkProblems);
+  if (chart) await runBench();
+}
+
+void init();

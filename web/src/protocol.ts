@@ -1,0 +1,76 @@
+/** What the page asks the worker and what it answers (structured-clone data only). */
+
+/** The Lab's settings, as the URL holds them. */
+export interface LabState {
+  problem: string;
+  process: string;
+  /** The sampler, and an optional second one run on the same noise ('' for none). */
+  sampler: string;
+  compare: string;
+  steps: number;
+  /** A grid type, or 'default' for the sampler's own. */
+  grid: string;
+  n: number;
+  seed: number;
+  /** Samplers and NFE budgets of the error-vs-NFE chart. */
+  bench: string[];
+  nfes: number[];
+}
+
+/** One sampler's run on the Lab's problem. */
+export interface RunResult {
+  sampler: string;
+  stochastic: boolean;
+  grid: number[];
+  nfe: number;
+  seconds: number;
+  /** The batch at the start and at each step boundary the sampler reports (n × 2 each), with its time. */
+  frames: { t: number; x: number[] }[];
+  /** Errors against the exact PF-ODE endpoint from the same x_T (absent for stochastic samplers or a start with α = 0). */
+  error?: { rmsErr: number; medianSampleRmsErr: number; maxAbsErr: number; modeFlips: number };
+  /** Why there is no error, when there is none. */
+  note?: string;
+}
+
+/** The exact probability-flow path of x_T at the first sampler's grid times. */
+export interface ExactPath {
+  times: number[];
+  frames: number[][];
+}
+
+/** Everything the Lab draws for one setting. */
+export interface LabResult {
+  means: number[][];
+  stds: number[];
+  runs: RunResult[];
+  exact?: ExactPath;
+}
+
+/** One row of the error-vs-NFE chart (diffuse bench's columns). */
+export interface BenchPoint {
+  label: string;
+  budget: number;
+  steps: number;
+  nfe: number;
+  medianErr: number;
+  rmsErr: number;
+  modeFlips: number;
+}
+
+export type Request =
+  | { id: number; kind: 'run'; state: LabState }
+  | { id: number; kind: 'bench'; state: LabState };
+
+export type Reply =
+  | { id: number; kind: 'run'; result: LabResult }
+  | { id: number; kind: 'bench'; rows: BenchPoint[] }
+  | { id: number; kind: 'progress'; done: number; total: number; label: string }
+  | { id: number; kind: 'error'; message: string };
+
+/** Choices the page offers (the worker accepts any name the library knows). */
+export interface Catalog {
+  problems: { name: string; description: string }[];
+  processes: { name: string; description: string }[];
+  samplers: { name: string; description: string; stochastic: boolean }[];
+  grids: { type: string; description: string }[];
+}

@@ -1,0 +1,116 @@
+/**
+ * The playground's numerics, off the page's thread: the Lab's runs (a sampler on an exact
+ * Gaussian mixture, its trajectories and its error against the exact PF-ODE endpoint, as
+ * `diffuse sample` computes it) and the error-vs-NFE benchmark (`diffuse bench`'s rows).
+ */
+import {
+  benchmark, builtinNames, builtinDescription, builtinProblem, createProcess, findSampler, GaussianMixture, GmmOracle, gridTypes,
+  pfOdeEndpoint, processes, sample, sampleErrors, samplers, type GridSpec, type ProcessConfig,
+} from '../../src/index.js';
+import type { BenchPoint, Catalog, ExactPath, LabResult, LabState, Reply, Request, RunResult } from './protocol.js';
+
+const scope = self as unknown as { postMessage(m: Reply | { kind: 'catalog'; catalog: Catalog }): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
+
+/**
+ * What the exact model predicts: velocity on flow (so the flow samplers can start at pure noise,
+ * t = 1), ε elsewhere (`diffuse sample`'s default; pass --prediction velocity for the CLI's flow numbers).
+ */
+const prediction = (state: LabState) => (state.process === 'flow' ? 'velocity' as const : 'epsilon' as const);
+
+function setting(state: LabState) {
+  const gmm = new GaussianMixture(builtinProblem(state.problem));
+  if (gmm.d !== 2) throw new Error(`the Lab draws 2-D problems; ${state.problem} has d = ${gmm.d}`);
+  const process = createProcess({ name: state.process } as ProcessConfig);
+  return { gmm, process, model: new GmmOracle(gmm, process, prediction(state)) };
+}
+
+const gridOf = (state: LabState): GridSpec | undefined => (state.grid === 'default' ? undefined : ({ type: state.grid, steps: state.steps } as GridSpec));
+
+async function runOne(state: LabState, name: string): Promise<RunResult> {
+  const { gmm, process, model } = setting(state);
+  const entry = findSampler(name);
+  const frames: { t: number; x: number[] }[] = [];
+  const started = performance.now();
+  const r = await sample({
+    model, process, sampler: name, steps: state.steps, n: state.n, seed: state.seed, ...(gridOf(state) ? { grid: gridOf(state) } : {}),
+    onStep: (info) => {
+      if (!info.x || info.t === undefined) return;
+      const last = frames[frames.length - 1];
+      if (last && last.t === info.t) frames.pop();
+      frames.push({ t: info.t, x: Array.from(info.x) });
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const grid = Array.from(r.grid);
+  // samplers that report no intermediate batch still have their start and end
+  if (frames.length === 0 || frames[0].t !== grid[0]) frames.unshift({ t: grid[0], x: Array.from(r.xT) });
+  if (frames[frames.length - 1].t !== grid[grid.length - 1]) frames.push({ t: grid[grid.length - 1], x: Array.from(r.x.data) });
+  const base = { sampler: entry.name, stochastic: entry.stochastic, grid, nfe: r.nfe, seconds, frames };
+  if (entry.stochastic) return { ...base, note: 'a stochastic sampler: its endpoint differs from the PF-ODE\'s even without discretisation error' };
+  if (!(process.alpha(grid[0]) > 0)) return { ...base, note: 'the grid starts at pure noise (α = 0), where the exact PF-ODE solve cannot start' };
+  const truth = pfOdeEndpoint(gmm, process, r.xT, grid[0], grid[grid.length - 1]);
+  const e = sampleErrors(r.x.data, truth, gmm);
+  return { ...base, error: { rmsErr: e.rmsErr, medianSampleRmsErr: e.medianSampleRmsErr, maxAbsErr: e.maxAbsErr, modeFlips: e.modeFlips } };
+}
+
+/** The exact PF-ODE path of the first run's x_T through its grid times, segment by segment. */
+function exactPath(state: LabState, run: RunResult): ExactPath | undefined {
+  const { gmm, process } = setting(state);
+  const times = run.grid;
+  if (!(process.alpha(times[0]) > 0) || run.frames.length === 0) return undefined;
+  let x: Float64Array = Float64Array.from(run.frames[0].x);
+  const frames = [Array.from(x)];
+  for (let k = 1; k < times.length; k++) {
+    if (times[k] === times[k - 1]) {
+      frames.push(Array.from(x));
+      continue;
+    }
+    x = pfOdeEndpoint(gmm, process, x, times[k - 1], times[k], { rtol: 1e-8, atol: 1e-10 });
+    frames.push(Array.from(x));
+  }
+  return { times, frames };
+}
+
+async function run(state: LabState): Promise<LabResult> {
+  const { gmm } = setting(state);
+  const runs = [await runOne(state, state.sampler)];
+  if (state.compare) runs.push(await runOne(state, state.compare));
+  const means: number[][] = [];
+  const stds: number[] = [];
+  for (let k = 0; k < gmm.K; k++) {
+    means.push([gmm.means[2 * k], gmm.means[2 * k + 1]]);
+    stds.push(Math.sqrt(Math.max(gmm.variances[2 * k], gmm.variances[2 * k + 1])));
+  }
+  const exact = exactPath(state, runs[0]);
+  return { means, stds, runs, ...(exact ? { exact } : {}) };
+}
+
+async function bench(id: number, state: LabState): Promise<BenchPoint[]> {
+  const { gmm, process } = setting(state);
+  const grid = gridOf(state);
+  const rows = await benchmark({
+    gmm, process,
+    samplers: state.bench.map((name) => ({ name, ...(grid ? { grid: { type: grid.type } as never } : {}) })),
+    nfes: state.nfes, n: state.n, seed: state.seed, prediction: prediction(state),
+    onProgress: (p) => scope.postMessage({ id, kind: 'progress', done: p.done, total: p.total, label: `${p.label} at NFE ${p.budget}` }),
+  });
+  return rows.map((r) => ({ label: r.label, budget: r.budget, steps: r.steps, nfe: r.nfe, medianErr: r.medianErr, rmsErr: r.rmsErr, modeFlips: r.modeFlips }));
+}
+
+const catalog: Catalog = {
+  problems: builtinNames.filter((n) => builtinProblem(n).means[0].length === 2).map((name) => ({ name, description: builtinDescription(name) })),
+  processes: processes.map((p) => ({ name: p.name, description: p.description })),
+  samplers: samplers.map((s) => ({ name: s.name, description: s.description, stochastic: s.stochastic })),
+  grids: gridTypes().filter((g) => ['time-uniform', 'time-quadratic', 'logsnr', 'karras', 'exponential', 'flow-shift'].includes(g.type)).map((g) => ({ type: g.type, description: g.description })),
+};
+scope.postMessage({ kind: 'catalog', catalog });
+
+scope.onmessage = async (e: MessageEvent<Request>) => {
+  const m = e.data;
+  try {
+    if (m.kind === 'run') scope.postMessage({ id: m.id, kind: 'run', result: await run(m.state) });
+    else scope.postMessage({ id: m.id, kind: 'bench', rows: await bench(m.id, m.state) });
+  } catch (err) {
+    scope.postMessage({ id: m.id, kind: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+};
