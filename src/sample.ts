@@ -7,7 +7,7 @@ import type { NoiseSampler, OptionValue, SampleContext, SamplerEntry } from './s
 import { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.js';
 import { Rng } from './core/rng.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
-import { UsageError } from './core/errors.js';
+import { RunError, UsageError } from './core/errors.js';
 import { LIMITS } from './core/limits.js';
 
 /** Progress of a run: the step about to start (or the total at the end) and the model calls so far. */
@@ -157,6 +157,10 @@ export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model'
   const tLast = grid[grid.length - 1];
   if (req.denoiseToZero && req.process.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
   project?.(x, tLast, true);
+  const bad = x.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new RunError(`${sampler.name} ended with ${x[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}, on ${req.process.name} over ${grid.length - 1} steps from t=${grid[0]}: the values overflowed (model outputs near the float64 limit, or the method diverging on this grid: try more steps, another grid or another sampler)`);
+  }
   req.onStep?.({ step: grid.length - 1, total: grid.length - 1, nfe: denoiser.nfe, x, t: tLast });
   return {
     x: tensor('float64', [n, ...req.model.sampleShape], x),

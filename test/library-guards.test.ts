@@ -27,3 +27,19 @@ describe('library guards on batch sizes', () => {
     await expect(calibrate(req)).rejects.toThrow(/percentile must be in/);
   });
 });
+
+describe('a run never returns non-finite samples', () => {
+  it('an overflowing run is a RunError naming the sampler and where, not NaN samples', async () => {
+    const { sample, GaussianMixture, GmmOracle, builtinProblem } = await import('../src/index.js');
+    const process = createProcess({ name: 'edm' });
+    const huge = { prediction: 'epsilon' as const, sampleShape: [2], predict: async (x: Float64Array) => x.map(() => 1e307) };
+    await expect(sample({ model: huge, process, sampler: 'euler', steps: 4, n: 1 })).rejects.toThrow(/euler ended with NaN at sample 0, value 0, on edm over 4 steps.*overflowed/);
+    // the flow samplers on VE, whose σ = 0 is at t = −∞: the last step is x̂0, not an infinite step in t
+    const ve = createProcess({ name: 've' });
+    const model = new GmmOracle(new GaussianMixture(builtinProblem('ring8')), ve, 'epsilon');
+    for (const sampler of ['flow-euler', 'flow-heun', 'flow-midpoint']) {
+      const r = await sample({ model, process: ve, sampler, steps: 5, n: 2 });
+      expect(r.x.data.every(Number.isFinite), sampler).toBe(true);
+    }
+  });
+});

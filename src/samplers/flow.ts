@@ -68,13 +68,17 @@ const renoiseStep: FlowStep = async (ctx, x, t, tNext) => {
   lin2(x, p.alpha(tNext), d, p.sigma(tNext), z);
 };
 
+/** A sampler that takes `step` between the grid's times. */
 function flowSampler(step: FlowStep) {
   return async (x: Float64Array, grid: Float64Array, ctx: SampleContext): Promise<Float64Array> => {
     const steps = grid.length - 1;
     const out = Float64Array.from(x);
     for (let i = 0; i < steps; i++) {
       ctx.step(i, steps, out);
-      if (grid[i + 1] !== grid[i]) await step(ctx, out, grid[i], grid[i + 1]);
+      if (grid[i + 1] === grid[i]) continue;
+      // a process whose σ = 0 lies at t = −∞ (VE) has no step in t to it: the last step is x ← x̂0
+      if (!Number.isFinite(grid[i + 1])) out.set(await ctx.denoise(out, grid[i]));
+      else await step(ctx, out, grid[i], grid[i + 1]);
     }
     return out;
   };
