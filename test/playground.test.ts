@@ -8,6 +8,10 @@ import { build } from 'vite';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { runCli } from './support/cli.js';
+import { sample } from '../src/index.js';
+import { guided, loadOnnxModel } from '../src/models/onnx/node.js';
+import { shippedModelCard } from '../src/models/onnx/shipped.js';
+import { loadClassifier } from '../src/eval/classifier.js';
 
 /**
  * The playground built by Vite into a static folder, served by a plain file server (no Node at run
@@ -69,12 +73,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
   });
 
-  const open = async (query: string): Promise<Page> => {
+  const open = async (query: string, tab: 'lab' | 'net' = 'lab'): Promise<Page> => {
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
     await page.goto(`${origin}/?${query}`);
-    await page.waitForSelector('body[data-ready="run"], body[data-ready="error"]', { timeout: 60_000 });
+    if (tab === 'lab') await page.waitForSelector('body[data-ready="run"], body[data-ready="error"]', { timeout: 60_000 });
+    else await page.waitForSelector('body[data-net="images"], body[data-net="error"]', { timeout: 90_000 });
     return page;
   };
 
@@ -125,6 +130,34 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     expect(rows.map((r) => [r.sampler, r.nfe])).toEqual([['flow-heun', '11'], ['flow-euler', '6']]);
     await page.close();
   }, 60_000);
+
+  it('Networks: the shipped MNIST network on onnxruntime-web gives onnxruntime-node\'s digits for the same seed, and the classifier\'s accuracy', async () => {
+    const page = await open('tab=networks&model=mnist&classes=0,1,2,3,4,5,6,7,8,9&per=1&cfg=2&nsampler=dpmpp-2m&nsteps=10&nseed=0', 'net');
+    expect(await page.getAttribute('body', 'data-net')).toBe('images');
+    const got = await page.evaluate(() => (window as unknown as { diffuseNetworks: { images: number[]; labels: number[] } }).diffuseNetworks);
+    const net = await loadOnnxModel(await shippedModelCard('mnist'));
+    const labels = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const node = await sample({ model: guided(net, { labels, scale: 2 }), process: net.process, sampler: 'dpmpp-2m', steps: 10, n: 10, seed: 0 });
+    expect(got.labels).toEqual(labels);
+    let worst = 0;
+    node.x.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got.images[i]))));
+    expect(worst).toBeLessThan(1e-3);
+    await page.click('#net-score-button');
+    await page.waitForFunction(() => document.body.dataset.accuracy !== undefined, undefined, { timeout: 60_000 });
+    const classifier = await loadClassifier(await shippedModelCard('mnist-classifier'));
+    const { logits } = await classifier.classify(Float64Array.from(got.images), 10);
+    const right = labels.filter((c, i) => {
+      const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
+      return row.indexOf(Math.max(...row)) === c;
+    }).length;
+    expect(Number(await page.getAttribute('body', 'data-accuracy'))).toBe(right / 10);
+    const timings = await page.evaluate(() => ({ ...document.body.dataset }));
+    writeFileSync(join(out, 'networks.json'), `${JSON.stringify(timings, null, 2)}\n`);
+    const shot = await page.locator('#net-canvas').screenshot();
+    writeFileSync(join(out, 'networks.png'), shot);
+    expect(inkShare(shot)).toBeGreaterThan(0.05);
+    await page.close();
+  }, 120_000);
 
   it('logged no page error', () => {
     expect(errors).toEqual([]);

@@ -1,19 +1,57 @@
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 /**
  * The playground: `npm run playground` serves web/ with hot reload, `npm run build:web` writes a
  * static site to dist-web/ that any static file server can host. The numerics run in a module Web
- * Worker over the library's sources. Cross-origin isolation headers let the browser give
- * WebAssembly threads where a tab needs them (served by the dev and preview servers; a static
- * host sets them itself).
+ * Worker over the library's sources. Cross-origin isolation headers let onnxruntime-web use
+ * WebAssembly threads (served by the dev and preview servers; a static host sets them itself).
  */
+const root = fileURLToPath(new URL('..', import.meta.url));
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+/**
+ * Files the Networks tab fetches at run time: the shipped networks. (onnxruntime-web's WebAssembly
+ * runtime is an asset of its bundle, which Vite emits itself.)
+ */
+const RUNTIME_FILES: Record<string, string> = {
+  ...Object.fromEntries(['mnist/card.json', 'mnist/mnist.onnx', 'fashion/card.json', 'fashion/fashion.onnx', 'mnist-classifier/card.json',
+    'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
+};
+const TYPES: Record<string, string> = { '.json': 'application/json', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
+
+/** Serves RUNTIME_FILES in dev and copies them into the built site. */
+function runtimeFiles(): Plugin {
+  return {
+    name: 'diffuse-runtime-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/^\//, '');
+        const source = RUNTIME_FILES[path];
+        if (!source) return next();
+        const file = resolve(root, source);
+        res.setHeader('content-type', TYPES[extname(file)] ?? 'application/octet-stream');
+        res.setHeader('content-length', String(statSync(file).size));
+        createReadStream(file).pipe(res);
+      });
+    },
+    generateBundle() {
+      for (const [name, source] of Object.entries(RUNTIME_FILES)) {
+        const file = join(root, source);
+        if (!existsSync(file)) this.error(`${source} is missing: the shipped models are part of the repository`);
+        this.emitFile({ type: 'asset', fileName: name, source: readFileSync(file) });
+      }
+    },
+  };
+}
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
-  build: { outDir: '../dist-web', emptyOutDir: true, target: 'es2022' },
+  plugins: [runtimeFiles()],
+  build: { outDir: '../dist-web', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1024 },
   worker: { format: 'es' },
   server: { headers: isolation },
   preview: { headers: isolation },

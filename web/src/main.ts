@@ -6,6 +6,7 @@
  */
 import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from './protocol.js';
 import { drawChart, drawLab, PALETTE } from './draw.js';
+import { networksTab } from './networks.js';
 
 const DEFAULTS: LabState = {
   problem: 'ring8', process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
@@ -217,7 +218,7 @@ function unknownNames(catalog: Catalog): string {
   return problems.length ? `This link names settings the playground does not know: ${problems.join('; ')}.` : '';
 }
 
-async function init(): Promise<void> {
+async function initLab(): Promise<void> {
   const catalog = await catalogReady;
   const linkProblems = unknownNames(catalog);
   const samplerOptions = catalog.samplers.map((s) => ({ value: s.name, label: s.name, title: s.description }));
@@ -248,4 +249,30 @@ async function init(): Promise<void> {
   if (chart) await runBench();
 }
 
-void init();
+const networks = networksTab();
+let labStarted = false;
+const TABS = ['lab', 'networks'] as const;
+
+/** Show one tab (the others hidden) and start it the first time. */
+function showTab(name: (typeof TABS)[number]): void {
+  for (const t of TABS) {
+    $(`${t}-tab`).hidden = t !== name;
+    document.querySelector(`nav a[data-tab="${t}"]`)?.setAttribute('aria-current', t === name ? 'page' : 'false');
+  }
+  if (name === 'networks') networks.show();
+  else if (!labStarted) {
+    labStarted = true;
+    void initLab();
+  } else writeState(state);
+}
+
+for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a[data-tab]')) {
+  a.addEventListener('click', (e) => {
+    e.preventDefault();
+    const name = a.dataset.tab as (typeof TABS)[number];
+    history.replaceState(null, '', `?tab=${name}`);
+    showTab(name);
+  });
+}
+const requested = new URLSearchParams(location.search).get('tab');
+showTab(requested === 'networks' ? 'networks' : 'lab');

@@ -74,3 +74,28 @@ export interface Catalog {
   samplers: { name: string; description: string; stochastic: boolean }[];
   grids: { type: string; description: string }[];
 }
+
+/** The Networks tab's settings, as the URL holds them. */
+export interface NetState {
+  model: 'mnist' | 'fashion';
+  classes: number[];
+  perClass: number;
+  guidance: number;
+  sampler: string;
+  steps: number;
+  seed: number;
+}
+
+export type NetRequest =
+  | ({ id: number; kind: 'generate'; base: string } & NetState)
+  | { id: number; kind: 'score'; base: string };
+
+export type NetReply =
+  | { id: number; kind: 'load'; file: string; loaded: number; total: number }
+  | { id: number; kind: 'x0'; call: number; x0: number[] }
+  | {
+    id: number; kind: 'images'; images: number[]; labels: number[]; backend: string; threads: number;
+    nfe: number; steps: number; loadMs: number; sampleMs: number; msPerCall: number;
+  }
+  | { id: number; kind: 'score'; accuracy: number; predicted: number[] }
+  | { id: number; kind: 'error'; message: string };
