@@ -73,13 +73,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
   });
 
-  const open = async (query: string, tab: 'lab' | 'net' = 'lab'): Promise<Page> => {
+  const open = async (query: string, tab: 'lab' | 'net' | 'text' = 'lab'): Promise<Page> => {
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
     await page.goto(`${origin}/?${query}`);
     if (tab === 'lab') await page.waitForSelector('body[data-ready="run"], body[data-ready="error"]', { timeout: 60_000 });
-    else await page.waitForSelector('body[data-net="images"], body[data-net="error"]', { timeout: 90_000 });
+    else if (tab === 'net') await page.waitForSelector('body[data-net="images"], body[data-net="error"]', { timeout: 90_000 });
+    else await page.waitForSelector('body[data-text="done"], body[data-text="error"]', { timeout: 90_000 });
     return page;
   };
 
@@ -156,6 +157,26 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     const shot = await page.locator('#net-canvas').screenshot();
     writeFileSync(join(out, 'networks.png'), shot);
     expect(inkShare(shot)).toBeGreaterThan(0.05);
+    await page.close();
+  }, 120_000);
+
+  it('Text: the masked-diffusion model in the page writes the CLI\'s texts for the same seed, and the comparison gives each sampler\'s NFE', async () => {
+    const page = await open('tab=text&tsampler=first-hitting-parallel&tsteps=16&tn=3&tseed=1', 'text');
+    expect(await page.getAttribute('body', 'data-text')).toBe('done');
+    const got = await page.evaluate(() => (window as unknown as { diffuseText: { texts: string[]; nfe: number } }).diffuseText);
+    const cli = await runCli('sample-discrete', '--model', `onnx:${join(root, 'models/text/card.json')}`, '--sampler', 'first-hitting-parallel', '--steps', '16', '--n', '3', '--seed', '1', '--json');
+    expect(cli.code, cli.err).toBe(0);
+    const expected = JSON.parse(cli.out) as { texts: string[]; nfe: number };
+    expect(got.texts).toEqual(expected.texts);
+    expect(got.nfe).toBe(expected.nfe);
+    await page.click('#text-compare');
+    await page.waitForSelector('body[data-text-compare="done"]', { timeout: 90_000 });
+    const rows = await page.$$eval('#text-compare-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows.length).toBe(6);
+    for (const row of rows.slice(0, 3)) {
+      const r = await runCli('sample-discrete', '--model', `onnx:${join(root, 'models/text/card.json')}`, '--sampler', row.sampler as string, '--steps', '16', '--n', '3', '--seed', '1', '--json');
+      expect(Number(row.nfe), row.sampler).toBe((JSON.parse(r.out) as { nfe: number }).nfe);
+    }
     await page.close();
   }, 120_000);
 

@@ -18,7 +18,8 @@ const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-E
  */
 const RUNTIME_FILES: Record<string, string> = {
   ...Object.fromEntries(['mnist/card.json', 'mnist/mnist.onnx', 'fashion/card.json', 'fashion/fashion.onnx', 'mnist-classifier/card.json',
-    'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
+    'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx',
+    'text/card.json', 'text/text.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
 };
 const TYPES: Record<string, string> = { '.json': 'application/json', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 

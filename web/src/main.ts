@@ -7,6 +7,7 @@
 import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from './protocol.js';
 import { drawChart, drawLab, PALETTE } from './draw.js';
 import { networksTab } from './networks.js';
+import { textTab } from './text.js';
 
 const DEFAULTS: LabState = {
   problem: 'ring8', process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
@@ -250,8 +251,9 @@ async function initLab(): Promise<void> {
 }
 
 const networks = networksTab();
+const text = textTab();
 let labStarted = false;
-const TABS = ['lab', 'networks'] as const;
+const TABS = ['lab', 'networks', 'text'] as const;
 
 /** Show one tab (the others hidden) and start it the first time. */
 function showTab(name: (typeof TABS)[number]): void {
@@ -260,6 +262,7 @@ function showTab(name: (typeof TABS)[number]): void {
     document.querySelector(`nav a[data-tab="${t}"]`)?.setAttribute('aria-current', t === name ? 'page' : 'false');
   }
   if (name === 'networks') networks.show();
+  else if (name === 'text') text.show();
   else if (!labStarted) {
     labStarted = true;
     void initLab();
@@ -275,4 +278,4 @@ for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a[data-tab]'))
   });
 }
 const requested = new URLSearchParams(location.search).get('tab');
-showTab(requested === 'networks' ? 'networks' : 'lab');
+showTab(requested === 'networks' || requested === 'text' ? requested : 'lab');

@@ -68,7 +68,7 @@ export function networksTab(): { show: () => void } {
   let nextId = 1;
   let started = false;
   const handlers = new Map<number, (r: NetReply) => void>();
-  const ask = (m: Omit<NetRequest, 'id'>, on: (r: NetReply) => void) => {
+  const ask = (m: NetRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never, on: (r: NetReply) => void) => {
     worker ??= new Worker(new URL('./net-worker.ts', import.meta.url), { type: 'module' });
     worker.onmessage = (e: MessageEvent<NetReply>) => handlers.get(e.data.id)?.(e.data);
     const id = nextId++;

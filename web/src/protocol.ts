@@ -99,3 +99,29 @@ export type NetReply =
   }
   | { id: number; kind: 'score'; accuracy: number; predicted: number[] }
   | { id: number; kind: 'error'; message: string };
+
+/** The Text tab's settings, as the URL holds them. */
+export interface TextState {
+  sampler: string;
+  steps: number;
+  n: number;
+  seed: number;
+}
+
+export type TextRequest =
+  | ({ id: number; kind: 'text'; base: string } & TextState)
+  | { id: number; kind: 'text-compare'; base: string; samplers: string[]; steps: number; n: number; seed: number };
+
+export interface TextRun {
+  sampler: string;
+  texts: string[];
+  nfe: number;
+  nfePerSequence: number;
+  seconds: number;
+}
+
+export type TextReply =
+  | { id: number; kind: 'tokens'; call: number; texts: string[] }
+  | ({ id: number; kind: 'text' } & TextRun)
+  | { id: number; kind: 'text-compare'; runs: TextRun[] }
+  | { id: number; kind: 'error'; message: string };
