@@ -12,6 +12,8 @@ import { sample } from '../src/index.js';
 import { guided, loadOnnxModel } from '../src/models/onnx/node.js';
 import { shippedModelCard } from '../src/models/onnx/shipped.js';
 import { loadClassifier } from '../src/eval/classifier.js';
+import { loadStableDiffusion } from '../src/pipelines/node.js';
+import { toRgba } from '../src/pipelines/stable-diffusion.js';
 
 /**
  * The playground built by Vite into a static folder, served by a plain file server (no Node at run
@@ -177,6 +179,28 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
       const r = await runCli('sample-discrete', '--model', `onnx:${join(root, 'models/text/card.json')}`, '--sampler', row.sampler as string, '--steps', '16', '--n', '3', '--seed', '1', '--json');
       expect(Number(row.nfe), row.sampler).toBe((JSON.parse(r.out) as { nfe: number }).nfe);
     }
+    await page.close();
+  }, 120_000);
+
+  it('Text-to-image: a diffusers folder opened from disk runs on onnxruntime-web and gives the Node pipeline\'s images', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${origin}/?tab=image&prompt=a%20photo%20of%20a%20cat&isteps=6&guidance=5&iseed=2&in=2&isampler=`);
+    await page.waitForSelector('body[data-t2i="images"], body[data-t2i="error"]', { timeout: 60_000 });
+    await page.setInputFiles('#t2i-folder', join(root, 'test/fixtures/tiny-sd'));
+    await page.waitForFunction(() => document.body.dataset.t2i === 'images' && (window as unknown as { diffuseImages?: unknown }).diffuseImages !== undefined, undefined, { timeout: 60_000 });
+    expect(await page.textContent('#t2i-source')).toContain('tiny-sd');
+    const got = await page.evaluate(() => (window as unknown as { diffuseImages: { width: number; height: number; rgba: number[][]; sampler: string; nfe: number } }).diffuseImages);
+    const node = await (await loadStableDiffusion(join(root, 'test/fixtures/tiny-sd'))).generate({ prompt: 'a photo of a cat', steps: 6, guidance: 5, seed: 2, n: 2 });
+    expect([got.width, got.height, got.sampler, got.nfe]).toEqual([node.width, node.height, node.sampler, node.nfe]);
+    for (let i = 0; i < 2; i++) {
+      const want = toRgba(node, i);
+      let worst = 0;
+      want.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - got.rgba[i][k]))));
+      expect(worst).toBeLessThanOrEqual(1);
+    }
+    const shot = await page.locator('#t2i-images').screenshot();
+    writeFileSync(join(out, 'text-to-image.png'), shot);
     await page.close();
   }, 120_000);
 

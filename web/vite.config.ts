@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
@@ -21,6 +21,13 @@ const RUNTIME_FILES: Record<string, string> = {
     'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx',
     'text/card.json', 'text/text.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
 };
+// the built-in text-to-image model, when models/t2i holds one (its training weights, *.pt, stay out)
+const t2i = join(root, 'models/t2i');
+if (existsSync(join(t2i, 'model_index.json'))) {
+  for (const f of readdirSync(t2i, { recursive: true, encoding: 'utf8' })) {
+    if (statSync(join(t2i, f)).isFile() && !f.endsWith('.pt')) RUNTIME_FILES[`models/t2i/${f}`] = `models/t2i/${f}`;
+  }
+}
 const TYPES: Record<string, string> = { '.json': 'application/json', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 
 /** Serves RUNTIME_FILES in dev and copies them into the built site. */

@@ -8,6 +8,7 @@ import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from '.
 import { drawChart, drawLab, PALETTE } from './draw.js';
 import { networksTab } from './networks.js';
 import { textTab } from './text.js';
+import { t2iTab } from './t2i.js';
 
 const DEFAULTS: LabState = {
   problem: 'ring8', process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
@@ -252,8 +253,9 @@ async function initLab(): Promise<void> {
 
 const networks = networksTab();
 const text = textTab();
+const image = t2iTab();
 let labStarted = false;
-const TABS = ['lab', 'networks', 'text'] as const;
+const TABS = ['lab', 'networks', 'text', 'image'] as const;
 
 /** Show one tab (the others hidden) and start it the first time. */
 function showTab(name: (typeof TABS)[number]): void {
@@ -263,6 +265,7 @@ function showTab(name: (typeof TABS)[number]): void {
   }
   if (name === 'networks') networks.show();
   else if (name === 'text') text.show();
+  else if (name === 'image') image.show();
   else if (!labStarted) {
     labStarted = true;
     void initLab();
@@ -278,4 +281,4 @@ for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a[data-tab]'))
   });
 }
 const requested = new URLSearchParams(location.search).get('tab');
-showTab(requested === 'networks' || requested === 'text' ? requested : 'lab');
+showTab(requested === 'networks' || requested === 'text' || requested === 'image' ? requested : 'lab');

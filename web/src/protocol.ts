@@ -125,3 +125,29 @@ export type TextReply =
   | ({ id: number; kind: 'text' } & TextRun)
   | { id: number; kind: 'text-compare'; runs: TextRun[] }
   | { id: number; kind: 'error'; message: string };
+
+/** The Text-to-image tab's settings (the URL holds all but an opened folder). */
+export interface T2iState {
+  prompt: string;
+  negative: string;
+  steps: number;
+  guidance: number;
+  seed: number;
+  n: number;
+  /** '' for the folder's scheduler, else a Diffuse sampler. */
+  sampler: string;
+}
+
+/** Where the pipeline comes from: a folder served with the page, or files the user opened. */
+export type T2iSource = { kind: 'url'; url: string } | { kind: 'files'; name: string; files: { path: string; file: File }[] };
+
+export type T2iRequest = { id: number; kind: 't2i'; source: T2iSource } & T2iState;
+
+export type T2iReply =
+  | { id: number; kind: 'load'; file: string; loaded: number; total: number }
+  | { id: number; kind: 'step'; step: number; total: number; nfe: number }
+  | {
+    id: number; kind: 'images'; width: number; height: number; rgba: Uint8ClampedArray[]; backend: string; sampler: string;
+    steps: number; nfe: number; loadMs: number; sampleMs: number; truncated: string;
+  }
+  | { id: number; kind: 'error'; message: string };
