@@ -26,7 +26,7 @@ const CHROMIUM = process.env.DIFFUSE_CHROMIUM ?? '/usr/bin/chromium';
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const out = mkdtempSync(join(tmpdir(), 'diffuse-playground-'));
 const site = join(out, 'site');
-const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 function serve(dir: string): Server {
   return createServer((req, res) => {

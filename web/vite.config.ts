@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 
 /**
  * The playground: `npm run playground` serves web/ with hot reload, `npm run build:web` writes a
@@ -13,13 +13,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 /**
- * Files the Networks tab fetches at run time: the shipped networks. (onnxruntime-web's WebAssembly
- * runtime is an asset of its bundle, which Vite emits itself.)
+ * Files the tabs fetch at run time: the shipped networks, and onnxruntime-web's WebAssembly runtime
+ * as separate files (its loader script must be one so that it can start its threads' workers; the
+ * build resolves onnxruntime-web without the runtime inlined, condition onnxruntime-web-use-extern-wasm).
  */
 const RUNTIME_FILES: Record<string, string> = {
   ...Object.fromEntries(['mnist/card.json', 'mnist/mnist.onnx', 'fashion/card.json', 'fashion/fashion.onnx', 'mnist-classifier/card.json',
     'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx',
     'text/card.json', 'text/text.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
+  ...Object.fromEntries(['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'].map((f) => [`ort/${f}`, `node_modules/onnxruntime-web/dist/${f}`])),
 };
 // the built-in text-to-image model, when models/t2i holds one (its training weights, *.pt, stay out)
 const t2i = join(root, 'models/t2i');
@@ -59,6 +61,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [runtimeFiles()],
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
   build: { outDir: '../dist-web', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1024 },
   worker: { format: 'es' },
   server: { headers: isolation },

@@ -4,9 +4,10 @@
  * sample` does (`guided(net, { labels, scale })`), x̂0 reported after every model call; the shipped
  * classifier scores the batch on demand.
  */
-import { env, InferenceSession, Tensor } from 'onnxruntime-web';
+import { InferenceSession, Tensor } from 'onnxruntime-web';
 import { sample, toDataCoefficients, type Model } from '../../src/index.js';
 import { guided, loadOnnxModelWeb, type WebModel } from '../../src/models/onnx/web.js';
+import { configureRuntime, wasmThreads } from './runtime.js';
 import type { NetReply, NetRequest } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: NetReply): void; onmessage: ((e: MessageEvent<NetRequest>) => void) | null };
@@ -20,9 +21,7 @@ const fetchBytes = async (url: string): Promise<Uint8Array> => {
   return new Uint8Array(await r.arrayBuffer());
 };
 
-// One WebAssembly thread: onnxruntime-web's threads need its loader script as a separate file, which
-// the bundled build inlines (multi-threaded sessions in this worker did not start; see docs/playground.md).
-env.wasm.numThreads = 1;
+configureRuntime();
 
 /** The network of a shipped model, loaded once per worker (bytes reported as they arrive). */
 function network(id: number, base: string, name: string): Promise<WebModel> {
@@ -69,7 +68,7 @@ async function generate(m: Extract<NetRequest, { kind: 'generate' }>): Promise<v
   last = { model: m.model, images: r.x.data, labels };
   scope.postMessage({
     id: m.id, kind: 'images', images: Array.from(r.x.data), labels, backend: web.backend,
-    threads: web.backend === 'wasm' ? 1 : 0,
+    threads: web.backend === 'wasm' ? wasmThreads() : 0,
     nfe: r.nfe, steps: r.grid.length - 1, loadMs, sampleMs, msPerCall: sampleMs / Math.max(1, r.nfe),
   });
 }

@@ -3,13 +3,13 @@
  * the page, or a folder the user opens from disk) on onnxruntime-web through loadStableDiffusionWeb,
  * run with the folder's scheduler or any Diffuse sampler, steps reported as they finish.
  */
-import { env } from 'onnxruntime-web';
 import { loadStableDiffusionWeb, type WebPipeline } from '../../src/pipelines/web.js';
 import { toRgba } from '../../src/pipelines/stable-diffusion.js';
+import { configureRuntime } from './runtime.js';
 import type { T2iReply, T2iRequest, T2iSource } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: T2iReply, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<T2iRequest>) => void) | null };
-env.wasm.numThreads = 1;
+configureRuntime();
 let current: { key: string; pipe: Promise<WebPipeline> } | undefined;
 
 /** A fetch over the files of an opened folder, by their path under a made-up origin (HEAD says whether one exists). */

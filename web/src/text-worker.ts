@@ -3,13 +3,14 @@
  * sampled by the discrete samplers as `diffuse sample-discrete --model onnx:models/text/card.json`
  * does (runDiscreteSampler), with the partly unmasked sequences reported at every model call.
  */
-import { env, InferenceSession, Tensor } from 'onnxruntime-web';
+import { InferenceSession, Tensor } from 'onnxruntime-web';
 import { decodeTokens, OnnxMaskedLM, parseMlmCard, runDiscreteSampler, type DiscreteModel } from '../../src/discrete/index.js';
+import { configureRuntime } from './runtime.js';
 import type { OrtSession, OrtTensorConstructor } from '../../src/models/onnx/runtime.js';
 import type { TextReply, TextRequest, TextRun } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: TextReply): void; onmessage: ((e: MessageEvent<TextRequest>) => void) | null };
-env.wasm.numThreads = 1;
+configureRuntime();
 let loaded: Promise<OnnxMaskedLM> | undefined;
 
 const fetchBytes = async (url: string): Promise<Uint8Array> => {
