@@ -204,6 +204,18 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await page.close();
   }, 120_000);
 
+  it('fits a phone-sized screen: no sideways scrolling on any tab at 390 px', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const tab of ['lab', 'networks', 'text', 'image']) {
+      await page.goto(`${origin}/?tab=${tab}`);
+      await page.waitForTimeout(300);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width, tab).toBeLessThanOrEqual(390);
+    }
+    await page.close();
+  }, 60_000);
+
   it('logged no page error', () => {
     expect(errors).toEqual([]);
   });
