@@ -31,6 +31,7 @@ interface GenerateArgs {
   strength?: number;
   out: string;
   upscale?: number;
+  grid?: boolean;
   quiet?: boolean;
   json?: boolean;
 }
@@ -58,6 +59,7 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .option('--strength <s>', 'image-to-image strength in (0, 1] (default 0.8; inpainting 1)', numberArg)
     .requiredOption('--out <png>', 'output PNG (with --n > 1: NAME-0.png, NAME-1.png, …)')
     .option('--upscale <k>', 'write each pixel as k × k (default: enough for 128 px, e.g. 4 for the built-in 32 px model)', integerArg(1, 64))
+    .option('--grid', 'with --n > 1: one PNG with the images side by side in rows (⌈√n⌉ columns) instead of one file per image')
     .option('--quiet', 'no progress bar or summary')
     .option('--json', 'print a JSON summary on stdout')
     .action(async (prompt: string, a: GenerateArgs) => runGenerate(prompt, a, io));
@@ -103,10 +105,18 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   const seconds = (performance.now() - stepStart) / 1000;
   const files: string[] = [];
   const k = a.upscale ?? Math.max(1, Math.ceil(128 / Math.max(out.width, out.height)));
-  for (let i = 0; i < out.n; i++) {
-    const file = outName(a.out, i, out.n);
-    await writeRgbaPng(file, upscale(toRgba(out, i), out.width, out.height, k), k * out.width, k * out.height);
-    files.push(file);
+  if (a.grid && out.n > 1) {
+    const columns = Math.ceil(Math.sqrt(out.n));
+    const sheet = tileImages(Array.from({ length: out.n }, (_, i) => toRgba(out, i)), out.width, out.height, columns);
+    const [w, h] = [columns * out.width, Math.ceil(out.n / columns) * out.height];
+    await writeRgbaPng(a.out, upscale(sheet, w, h, k), k * w, k * h);
+    files.push(a.out);
+  } else {
+    for (let i = 0; i < out.n; i++) {
+      const file = outName(a.out, i, out.n);
+      await writeRgbaPng(file, upscale(toRgba(out, i), out.width, out.height, k), k * out.width, k * out.height);
+      files.push(file);
+    }
   }
   const summary = {
     model: a.model, prompt, sampler: out.sampler, steps: out.steps, nfe: out.nfe, width: out.width, height: out.height, n: out.n, seed: a.seed,
@@ -117,6 +127,18 @@ async function runGenerate(prompt: string, a: GenerateArgs, io: CliIo): Promise<
   else if (!a.quiet) {
     io.stdout.write(`${out.sampler}, ${out.steps} steps, NFE ${out.nfe}: ${out.n} image${out.n > 1 ? 's' : ''} ${out.width}×${out.height} in ${seconds.toFixed(2)} s (${(1000 * summary.secondsPerStep).toFixed(0)} ms/step; loading ${loadSeconds.toFixed(2)} s)\nwrote ${files.join(', ')}\n`);
   }
+}
+
+/** RGBA images of one size in rows of `columns` (tiles touch; unused cells black). */
+function tileImages(images: Uint8ClampedArray[], width: number, height: number, columns: number): Uint8ClampedArray {
+  const rows = Math.ceil(images.length / columns);
+  const out = new Uint8ClampedArray(columns * width * rows * height * 4);
+  for (let k = 3; k < out.length; k += 4) out[k] = 255;
+  images.forEach((img, i) => {
+    const [x0, y0] = [(i % columns) * width, Math.floor(i / columns) * height];
+    for (let y = 0; y < height; y++) out.set(img.subarray(4 * y * width, 4 * (y + 1) * width), 4 * ((y0 + y) * columns * width + x0));
+  });
+  return out;
 }
 
 /** The init image repeated for n images. */

@@ -24,6 +24,13 @@ describe.skipIf(!ort)('diffuse generate', () => {
     expect(s.secondsPerStep).toBeGreaterThan(0);
     const png = PNG.sync.read(readFileSync(tmp('cat-0.png')));
     expect([png.width, png.height]).toEqual([64, 64]);
+    // --grid: the same images in one sheet, ⌈√3⌉ = 2 columns, the first tile equal to the single file
+    const g = await run('generate', 'a photo of a cat', '--model', model, '--steps', '4', '--sampler', 'dpmpp-2m', '--n', '3', '--upscale', '1', '--grid', '--out', tmp('sheet.png'), '--quiet');
+    expect(g.code, g.err).toBe(0);
+    const sheet = PNG.sync.read(readFileSync(tmp('sheet.png')));
+    expect([sheet.width, sheet.height]).toEqual([128, 128]);
+    for (const y of [0, 31, 63]) expect(Array.from(sheet.data.subarray(4 * y * 128, 4 * (y * 128 + 64)))).toEqual(Array.from(png.data.subarray(4 * y * 64, 4 * (y + 1) * 64)));
+    expect(Array.from(sheet.data.subarray(4 * (100 * 128 + 100), 4 * (100 * 128 + 101)))).toEqual([0, 0, 0, 255]);
     const i2i = await run('generate', 'a photo of a cat', '--model', model, '--steps', '10', '--image', tmp('cat-0.png'), '--strength', '0.5', '--out', tmp('i2i.png'), '--quiet');
     expect(i2i.code, i2i.err).toBe(0);
     expect(PNG.sync.read(readFileSync(tmp('i2i.png'))).width, 'small images are written at k × k per pixel, to 128 px').toBe(128);
