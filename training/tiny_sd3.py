@@ -266,24 +266,27 @@ def flow_sigmas(steps, shift=3.0, n=1000):
     return np.append(shifted(timesteps / n), 0.0)
 
 
-def prompt_embeds(m, vocab, text):
-    """encode_prompt for one prompt: (prompt_embeds [1, 77 + 256, T5_WIDTH], pooled [1, W1 + W2])."""
+def prompt_embeds(m, vocab, text, clip_skip=None):
+    """encode_prompt for one prompt: (prompt_embeds [1, 77 + 256, T5_WIDTH], pooled [1, W1 + W2]);
+    clip_skip k takes hidden_states[-(k + 2)] of both CLIPs."""
     o1 = m["text_encoder"](torch.tensor([pad_ids(vocab, text, "<|endoftext|>")]))
     o2 = m["text_encoder_2"](torch.tensor([pad_ids(vocab, text, "!")]))
-    clip = torch.cat([o1[-2], o2[-2]], dim=-1)                       # hidden_states[-2] of each
+    layer = -2 if clip_skip is None else -(clip_skip + 2)
+    clip = torch.cat([o1[layer], o2[layer]], dim=-1)                 # hidden_states[-2] of each
     t5 = m["text_encoder_3"](torch.tensor([t5_ids(text)]))
     clip = F.pad(clip, (0, t5.shape[-1] - clip.shape[-1]))
     return torch.cat([clip, t5], dim=-2), torch.cat([o1[0], o2[0]], dim=-1)
 
 
-def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6):
+def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6, clip_skip=None):
     """StableDiffusion3Pipeline in float64 (negative prompt ""); with `image` (1 x 3 x 64 x 64 in
-    [0, 1]) StableDiffusion3Img2ImgPipeline with the encoder's mean as the image latents."""
+    [0, 1]) StableDiffusion3Img2ImgPipeline with the encoder's mean as the image latents; clip_skip
+    applies to the prompt only (encode_prompt encodes the negative prompt with clip_skip=None)."""
     m = {k: v.double() for k, v in m.items()}
     sigmas = flow_sigmas(steps)
     with torch.no_grad():
         neg, neg_pooled = prompt_embeds(m, vocab, "")
-        pos, pos_pooled = prompt_embeds(m, vocab, tiny_sd.PROMPT)
+        pos, pos_pooled = prompt_embeds(m, vocab, tiny_sd.PROMPT, clip_skip)
         context, pooled = torch.cat([neg, pos]), torch.cat([neg_pooled, pos_pooled])
         latents = torch.tensor(z, dtype=torch.float64)
         start = 0
@@ -307,9 +310,11 @@ def main():
     latents, image = reference(m, vocab, z)
     init = np.random.default_rng(12).uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
     i2i_latents, i2i_image = reference(m, vocab, z, image=init)
+    skip_latents, _ = reference(m, vocab, z, clip_skip=1)
     (OUT / "reference").mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
-                               ("init", init, np.float32), ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32)]:
+                               ("init", init, np.float32), ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32),
+                               ("clip_skip1_latents", skip_latents, np.float64)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 8, "guidance": 5.0, "width": 64, "height": 64, "strength": 0.6,
                                                      "input_ids_3": t5_ids(tiny_sd.PROMPT)}) + "\n")

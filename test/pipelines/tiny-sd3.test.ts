@@ -55,6 +55,11 @@ describe.skipIf(!ort)('SD3: three text encoders, a flow transformer and a shifte
     expect(maxAbs(out.pixels, array('img2img_image'))).toBeLessThan(1e-5);
   });
 
+  it('CLIP skip 1 takes hidden_states[-3] of both CLIPs for the prompt, [-2] for the negative prompt, as encode_prompt', async () => {
+    const out = await sd().generate({ ...base(), clipSkip: 1 });
+    expect(relative(out.latents, array('clip_skip1_latents'))).toBeLessThan(1e-6);
+  });
+
   it('uses SD3\'s defaults, and guidance ≤ 1 makes one call per step', async () => {
     const one = await sd().generate({ ...base(), guidance: 1, steps: 3 });
     expect(one.nfe).toBe(3);
