@@ -43,6 +43,9 @@ echo "installed (with onnxruntime-node): $(du -sh node_modules | cut -f1)"
 npx --no-install diffuse list models | grep -q '^  mnist '
 npx --no-install diffuse sample --model mnist --steps 10 --cfg 2 --n 20 --plot x.png
 test -s x.png
+# the README's second main job: the built-in text-to-image model, found by name inside the package
+npx --no-install diffuse generate "an ankle boot" --steps 10 --out boot.png --quiet
+test -s boot.png
 # eval reads the classifier's shipped reference fit: no mnist data package in this app
 npx --no-install diffuse eval --n 20 --steps 5 --json > "$work/eval.json"
 grep -q '"fd"' "$work/eval.json" || { cat "$work/eval.json"; echo "pack-check: diffuse eval must run without the data packages"; exit 1; }

@@ -41,7 +41,7 @@ export function addGenerateCommand(program: Command, io: CliIo): void {
     .command('generate')
     .description('text-to-image (or image-to-image with --image) with a diffusers-format ONNX folder: SD 1.x/2.x, SDXL, LCM or SD3')
     .argument('<prompt>', 'what to draw')
-    .requiredOption('--model <dir>', 'a diffusers ONNX folder (model_index.json, scheduler/, tokenizer/, text_encoder/, unet/, vae_decoder/; vae_encoder/ for --image), or a shipped text-to-image model\'s name')
+    .option('--model <dir>', 'a diffusers ONNX folder (model_index.json, scheduler/, tokenizer/, text_encoder/, unet/ or transformer/, vae_decoder/; vae_encoder/ for --image), or a shipped text-to-image model\'s name (default t2i, the built-in 32 × 32 digits-and-clothes model)', 't2i')
     .option('--negative <prompt>', 'negative prompt (default: the empty prompt)')
     .option('--steps <n>', 'inference steps (default 50; an LCM model 4; SD3 28)', integerArg(1, LIMITS.steps))
     .option('--guidance <g>', 'classifier-free guidance scale, diffusers\' convention; ≤ 1 runs the prompt alone (default 7.5; SD3 7; an LCM model: its guidance embedding, default 8.5)', numberArg)
