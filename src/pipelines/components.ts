@@ -43,6 +43,43 @@ function fixedBatch(m: OrtValueMetadata): number | undefined {
   return typeof b === 'number' && b > 0 ? b : undefined;
 }
 
+type TimeType = 'int64' | 'float32' | 'float16';
+type TimeShape = 'scalar' | 'one' | 'batch';
+
+/** A denoiser graph's timestep input: its element type and whether it is a scalar, one value or one per row. */
+function timestepInput(session: OrtSession, source: string, batch: number | undefined, fallback: string): { type: TimeType; shape: TimeShape } {
+  const time = meta(session, 'input', 'timestep', source);
+  if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: int64, float32, float16`);
+  const ts = time.shape ?? [fallback];
+  return { type: time.type, shape: ts.length === 0 ? 'scalar' : ts[0] === 1 && batch !== 1 ? 'one' : 'batch' };
+}
+
+/** The timestep for m rows as the graph takes it (int64 rounded, or float). */
+function timestepTensor(T: OrtTensorConstructor, t: { type: TimeType; shape: TimeShape }, m: number, timestep: number): OrtTensor {
+  const count = t.shape === 'batch' ? m : 1;
+  const dims = t.shape === 'scalar' ? [] : [count];
+  return t.type === 'int64' ? new T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims) : floatTensor(T, t.type, new Float64Array(count).fill(timestep), dims);
+}
+
+/**
+ * A denoiser graph on n rows of dim values, in chunks of `chunk` rows (a graph's fixed batch):
+ * feeds(s, m) gives chunk s..s+m's inputs, and its output `output` must hold m × dim values.
+ */
+async function chunkedRun(
+  session: OrtSession, n: number, dim: number, chunk: number, feeds: (s: number, m: number) => Record<string, OrtTensor>, output: string, what: string,
+): Promise<Float64Array> {
+  const out = new Float64Array(n * dim);
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    await runOnce(session, feeds(s, m), (r) => {
+      const v = readFloats(r[output], `${what} output "${output}"`);
+      if (v.length !== m * dim) throw new RunError(`${what} output "${output}" has ${v.length} values; expected ${m} × ${dim}`);
+      out.set(v, s * dim);
+    }, `running ${what}`);
+  }
+  return out;
+}
+
 /** Text encoder output: hidden states [n, tokens, width] and the pooled output [n, width] if the graph has one. */
 export interface TextEncoding {
   hidden: Float32Array;
@@ -115,8 +152,7 @@ export class OnnxUnet {
   private readonly queue = new RunQueue();
   private readonly sampleType: 'float32' | 'float16';
   private readonly contextType: 'float32' | 'float16';
-  private readonly timeType: 'int64' | 'float32' | 'float16';
-  private readonly timeShape: 'scalar' | 'one' | 'batch';
+  private readonly time: { type: TimeType; shape: TimeShape };
   private readonly batch?: number;
   /** The input channels the graph fixes (4; an inpainting UNet 9), when it fixes them. */
   readonly inChannels?: number;
@@ -131,14 +167,10 @@ export class OnnxUnet {
     this.sampleType = floatType(sample, source);
     this.contextType = floatType(meta(session, 'input', 'encoder_hidden_states', source), source);
     floatType(meta(session, 'output', 'out_sample', source), source);
-    const time = meta(session, 'input', 'timestep', source);
-    if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: int64, float32, float16`);
-    this.timeType = time.type;
     this.batch = fixedBatch(sample);
+    this.time = timestepInput(session, source, this.batch, 'steps');
     const c = sample.shape?.[1];
     if (typeof c === 'number' && c > 0) this.inChannels = c;
-    const ts = time.shape ?? ['steps'];
-    this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
     if (session.inputNames.includes('text_embeds') || session.inputNames.includes('time_ids')) {
       this.addedTypes = [floatType(meta(session, 'input', 'text_embeds', source), source), floatType(meta(session, 'input', 'time_ids', source), source)];
     }
@@ -171,33 +203,16 @@ export class OnnxUnet {
     if (context.hidden.length !== n * ctx) throw new UsageError(`${this.source}: ${n} latents but text context for ${context.hidden.length / ctx} rows`);
     const chunk = this.batch ?? n;
     if (this.batch !== undefined && n % this.batch !== 0) throw new UsageError(`${this.source}: the graph's batch is fixed at ${this.batch}; got ${n} rows`);
-    return this.queue.enqueue(async () => {
-      const out = new Float64Array(latents.length);
-      for (let s = 0; s < n; s += chunk) {
-        const m = Math.min(chunk, n - s);
-        const count = this.timeShape === 'batch' ? m : 1;
-        const dims = this.timeShape === 'scalar' ? [] : [count];
-        const time = this.timeType === 'int64'
-          ? new this.T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims)
-          : floatTensor(this.T, this.timeType, new Float64Array(count).fill(timestep), dims);
-        const feeds = {
-          sample: floatTensor(this.T, this.sampleType, extra ? withChannels(latents, extra, s, m, dim, plane) : latents.subarray(s * dim, (s + m) * dim), [m, inChannels, shape[1], shape[2]]),
-          timestep: time,
-          encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
-          ...(this.condType && cond ? { timestep_cond: floatTensor(this.T, this.condType, cond.subarray(s * (cond.length / n), (s + m) * (cond.length / n)), [m, cond.length / n]) } : {}),
-          ...(this.addedTypes && added ? {
-            text_embeds: floatTensor(this.T, this.addedTypes[0], rowsOf(added.textEmbeds, n, s, m), [m, added.textEmbeds.length / n]),
-            time_ids: floatTensor(this.T, this.addedTypes[1], rowsOf(added.timeIds, n, s, m), [m, added.timeIds.length / n]),
-          } : {}),
-        };
-        await runOnce(this.session, feeds, (r) => {
-          const v = readFloats(r.out_sample, `${this.source} output "out_sample"`);
-          if (v.length !== m * dim) throw new RunError(`${this.source} output "out_sample" has ${v.length} values; expected ${m} × ${dim}`);
-          out.set(v, s * dim);
-        }, `running ${this.source} at timestep ${timestep}`);
-      }
-      return out;
-    });
+    return this.queue.enqueue(() => chunkedRun(this.session, n, dim, chunk, (s, m) => ({
+      sample: floatTensor(this.T, this.sampleType, extra ? withChannels(latents, extra, s, m, dim, plane) : latents.subarray(s * dim, (s + m) * dim), [m, inChannels, shape[1], shape[2]]),
+      timestep: timestepTensor(this.T, this.time, m, timestep),
+      encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
+      ...(this.condType && cond ? { timestep_cond: floatTensor(this.T, this.condType, cond.subarray(s * (cond.length / n), (s + m) * (cond.length / n)), [m, cond.length / n]) } : {}),
+      ...(this.addedTypes && added ? {
+        text_embeds: floatTensor(this.T, this.addedTypes[0], rowsOf(added.textEmbeds, n, s, m), [m, added.textEmbeds.length / n]),
+        time_ids: floatTensor(this.T, this.addedTypes[1], rowsOf(added.timeIds, n, s, m), [m, added.timeIds.length / n]),
+      } : {}),
+    }), 'out_sample', `${this.source} at timestep ${timestep}`));
   }
 }
 
@@ -256,8 +271,7 @@ export class OnnxTransformer {
   private readonly sampleType: 'float32' | 'float16';
   private readonly contextType: 'float32' | 'float16';
   private readonly pooledType: 'float32' | 'float16';
-  private readonly timeType: 'int64' | 'float32' | 'float16';
-  private readonly timeShape: 'scalar' | 'one' | 'batch';
+  private readonly time: { type: TimeType; shape: TimeShape };
   private readonly batch?: number;
 
   constructor(readonly session: OrtSession, private readonly T: OrtTensorConstructor, readonly source = 'transformer') {
@@ -266,12 +280,8 @@ export class OnnxTransformer {
     this.contextType = floatType(meta(session, 'input', 'encoder_hidden_states', source), source);
     this.pooledType = floatType(meta(session, 'input', 'pooled_projections', source), source);
     floatType(meta(session, 'output', 'out_hidden_states', source), source);
-    const time = meta(session, 'input', 'timestep', source);
-    if (time.type !== 'int64' && time.type !== 'float32' && time.type !== 'float16') throw new UsageError(`${source}: "timestep" is ${time.type}; accepted: float32, float16, int64`);
-    this.timeType = time.type;
     this.batch = fixedBatch(sample);
-    const ts = time.shape ?? ['step'];
-    this.timeShape = ts.length === 0 ? 'scalar' : ts[0] === 1 && this.batch !== 1 ? 'one' : 'batch';
+    this.time = timestepInput(session, source, this.batch, 'step');
     const unfed = session.inputNames.filter((k) => !['hidden_states', 'timestep', 'encoder_hidden_states', 'pooled_projections'].includes(k));
     if (unfed.length) throw new UsageError(`${source}: the graph also needs ${unfed.join(', ')}, which this pipeline does not feed`);
   }
@@ -284,27 +294,11 @@ export class OnnxTransformer {
     if (context.hidden.length !== n * ctx) throw new UsageError(`${this.source}: ${n} latents but text context for ${context.hidden.length / ctx} rows`);
     if (this.batch !== undefined && n % this.batch !== 0) throw new UsageError(`${this.source}: the graph's batch is fixed at ${this.batch}; got ${n} rows`);
     const chunk = this.batch ?? n;
-    return this.queue.enqueue(async () => {
-      const out = new Float64Array(latents.length);
-      for (let s = 0; s < n; s += chunk) {
-        const m = Math.min(chunk, n - s);
-        const count = this.timeShape === 'batch' ? m : 1;
-        const dims = this.timeShape === 'scalar' ? [] : [count];
-        const feeds = {
-          hidden_states: floatTensor(this.T, this.sampleType, latents.subarray(s * dim, (s + m) * dim), [m, ...shape]),
-          timestep: this.timeType === 'int64'
-            ? new this.T('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims)
-            : floatTensor(this.T, this.timeType, new Float64Array(count).fill(timestep), dims),
-          encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
-          pooled_projections: floatTensor(this.T, this.pooledType, pooled.subarray(s * p, (s + m) * p), [m, p]),
-        };
-        await runOnce(this.session, feeds, (r) => {
-          const v = readFloats(r.out_hidden_states, `${this.source} output "out_hidden_states"`);
-          if (v.length !== m * dim) throw new RunError(`${this.source} output "out_hidden_states" has ${v.length} values; expected ${m} × ${dim}`);
-          out.set(v, s * dim);
-        }, `running ${this.source} at timestep ${timestep}`);
-      }
-      return out;
-    });
+    return this.queue.enqueue(() => chunkedRun(this.session, n, dim, chunk, (s, m) => ({
+      hidden_states: floatTensor(this.T, this.sampleType, latents.subarray(s * dim, (s + m) * dim), [m, ...shape]),
+      timestep: timestepTensor(this.T, this.time, m, timestep),
+      encoder_hidden_states: floatTensor(this.T, this.contextType, context.hidden.subarray(s * ctx, (s + m) * ctx), [m, context.tokens, context.width]),
+      pooled_projections: floatTensor(this.T, this.pooledType, pooled.subarray(s * p, (s + m) * p), [m, p]),
+    }), 'out_hidden_states', `${this.source} at timestep ${timestep}`));
   }
 }
