@@ -3,6 +3,7 @@
  * any sampler, guidance and step count; x̂0 after every model call, the backend and the timings,
  * and the shipped classifier's accuracy on demand. Settings live in the URL.
  */
+import { errorBox, workerClient } from './client.js';
 import type { NetReply, NetRequest, NetState } from './protocol.js';
 
 const DEFAULTS: NetState = { model: 'mnist', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], perClass: 1, guidance: 2, sampler: 'dpmpp-2m', steps: 10, seed: 0 };
@@ -64,22 +65,10 @@ function drawDigits(canvas: HTMLCanvasElement, images: ArrayLike<number>, n: num
 /** Set up the tab's controls and worker; returns what runs it. */
 export function networksTab(): { show: () => void } {
   let state = readNetState(location.search);
-  let worker: Worker | undefined;
-  let nextId = 1;
   let started = false;
-  const handlers = new Map<number, (r: NetReply) => void>();
-  const ask = (m: NetRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never, on: (r: NetReply) => void) => {
-    worker ??= new Worker(new URL('./net-worker.ts', import.meta.url), { type: 'module' });
-    worker.onmessage = (e: MessageEvent<NetReply>) => handlers.get(e.data.id)?.(e.data);
-    const id = nextId++;
-    handlers.set(id, on);
-    worker.postMessage({ ...m, id } as NetRequest);
-  };
+  const ask = workerClient<NetRequest, NetReply>(() => new Worker(new URL('./net-worker.ts', import.meta.url), { type: 'module' }));
   const base = new URL('./', location.href).href;
-  const showError = (message: string) => {
-    $('net-error').textContent = message;
-    $('net-error').hidden = message === '';
-  };
+  const showError = errorBox('net-error');
 
   const fill = () => {
     ($('net-model') as HTMLSelectElement).value = state.model;

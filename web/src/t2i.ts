@@ -3,6 +3,7 @@
  * the site was built with it), or a diffusers-format ONNX folder opened from disk, with the folder's
  * scheduler or any Diffuse sampler (t2i-worker.ts). Settings but the opened folder live in the URL.
  */
+import { errorBox } from './client.js';
 import type { T2iReply, T2iSource, T2iState } from './protocol.js';
 
 const DEFAULTS: T2iState = { prompt: 'an ankle boot', negative: '', steps: 20, guidance: 4, seed: 0, n: 4, sampler: '' };
@@ -31,10 +32,7 @@ export function t2iTab(): { show: () => void } {
   let worker: Worker | undefined;
   let nextId = 1;
   let started = false;
-  const showError = (message: string) => {
-    $('t2i-error').textContent = message;
-    $('t2i-error').hidden = message === '';
-  };
+  const showError = errorBox('t2i-error');
   const read = (): T2iState => {
     const v = (id: string) => ($(id) as HTMLInputElement | HTMLSelectElement).value;
     return readT2iState(`?${new URLSearchParams({ prompt: v('t2i-prompt'), negative: v('t2i-negative'), isteps: v('t2i-steps'), guidance: v('t2i-guidance'), iseed: v('t2i-seed'), in: v('t2i-n'), isampler: v('t2i-sampler') })}`);

@@ -2,6 +2,7 @@
  * The Text tab: the shipped masked-diffusion text model unmasking its tokens call by call
  * (text-worker.ts), and the discrete samplers compared by NFE and time on the same seed.
  */
+import { errorBox, workerClient } from './client.js';
 import type { TextReply, TextRequest, TextState } from './protocol.js';
 
 const SAMPLERS = ['ancestral', 'ancestral-nocache', 'first-hitting', 'first-hitting-parallel', 'confidence', 'any-order'];
@@ -23,22 +24,10 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 /** Set up the tab's controls and worker; returns what shows it. */
 export function textTab(): { show: () => void } {
   let state = readTextState(location.search);
-  let worker: Worker | undefined;
-  let nextId = 1;
   let started = false;
-  const handlers = new Map<number, (r: TextReply) => void>();
-  const ask = (m: TextRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never, on: (r: TextReply) => void) => {
-    worker ??= new Worker(new URL('./text-worker.ts', import.meta.url), { type: 'module' });
-    worker.onmessage = (e: MessageEvent<TextReply>) => handlers.get(e.data.id)?.(e.data);
-    const id = nextId++;
-    handlers.set(id, on);
-    worker.postMessage({ ...m, id } as TextRequest);
-  };
+  const ask = workerClient<TextRequest, TextReply>(() => new Worker(new URL('./text-worker.ts', import.meta.url), { type: 'module' }));
   const base = new URL('./', location.href).href;
-  const showError = (message: string) => {
-    $('text-error').textContent = message;
-    $('text-error').hidden = message === '';
-  };
+  const showError = errorBox('text-error');
   const read = (): TextState => {
     const v = (id: string) => ($(id) as HTMLInputElement | HTMLSelectElement).value;
     return readTextState(`?tsampler=${v('text-sampler')}&tsteps=${v('text-steps')}&tn=${v('text-n')}&tseed=${v('text-seed')}`);
