@@ -28,14 +28,20 @@ interface Config {
   runtime: 'onnxruntime-node' | 'onnxruntime-web (wasm)';
 }
 const configs: Config[] = [
-  { label: 'SD 1.x float32', folder: 'tiny-sd', runtime: 'onnxruntime-node' },
-  { label: 'SD 1.x float16 I/O, external data', folder: 'tiny-sd-v124', runtime: 'onnxruntime-node' },
-  { label: 'SDXL', folder: 'tiny-sdxl', runtime: 'onnxruntime-node' },
-  { label: 'SD 1.x float32', folder: 'tiny-sd', runtime: 'onnxruntime-web (wasm)' },
+  { label: 'SD 1.x float32', folder: 'test/fixtures/tiny-sd', runtime: 'onnxruntime-node' },
+  { label: 'SD 1.x float16 I/O, external data', folder: 'test/fixtures/tiny-sd-v124', runtime: 'onnxruntime-node' },
+  { label: 'SDXL', folder: 'test/fixtures/tiny-sdxl', runtime: 'onnxruntime-node' },
+  { label: 'LCM (4 steps of its scheduler)', folder: 'test/fixtures/tiny-lcm', runtime: 'onnxruntime-node' },
+  { label: 'SD3 (MMDiT, three text encoders; its FlowMatch scheduler)', folder: 'test/fixtures/tiny-sd3', runtime: 'onnxruntime-node' },
+  { label: 'built-in t2i (32 × 32; its DPM-Solver++ 2M)', folder: 'models/t2i', runtime: 'onnxruntime-node' },
+  { label: 'SD 1.x float32', folder: 'test/fixtures/tiny-sd', runtime: 'onnxruntime-web (wasm)' },
+  { label: 'SD 1.x float16 I/O, external data', folder: 'test/fixtures/tiny-sd-v124', runtime: 'onnxruntime-web (wasm)' },
+  { label: 'SD3 (MMDiT, three text encoders; its FlowMatch scheduler)', folder: 'test/fixtures/tiny-sd3', runtime: 'onnxruntime-web (wasm)' },
+  { label: 'built-in t2i (32 × 32; its DPM-Solver++ 2M)', folder: 'models/t2i', runtime: 'onnxruntime-web (wasm)' },
 ];
 
 async function open(c: Config): Promise<{ pipe: StableDiffusion; seconds: number; release: () => Promise<void> }> {
-  const dir = join(root, 'test/fixtures', c.folder);
+  const dir = join(root, c.folder);
   const started = performance.now();
   if (c.runtime === 'onnxruntime-node') {
     const pipe = await loadStableDiffusion(dir);
@@ -62,7 +68,8 @@ for (const o of opened) rows.set(key(o.c), { load: [o.seconds], perStep: [], per
 for (let round = 0; round < repeats; round++) {
   for (const o of opened) {
     const started = performance.now();
-    const out = await o.pipe.generate({ prompt: 'a photo of a cat', steps: STEPS, guidance: 7.5, seed: round });
+    const lcm = o.c.folder.endsWith('tiny-lcm');
+    const out = await o.pipe.generate({ prompt: o.c.folder === 'models/t2i' ? 'an ankle boot' : 'a photo of a cat', steps: lcm ? 4 : STEPS, guidance: lcm ? 8.5 : 7.5, seed: round });
     const seconds = (performance.now() - started) / 1000;
     const r = rows.get(key(o.c));
     r?.perImage.push(seconds / out.n);
@@ -76,7 +83,7 @@ const lines = [
   '# Pipeline speed (tiny folders)',
   '',
   `\`npx tsx bench/pipeline-speed.ts\` on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}); load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after.`,
-  `Text-to-image, 64 × 64, ${STEPS} steps of the folder's DDIM scheduler, CFG 7.5 (one doubled batch per step), one image;`,
+  `Text-to-image, 64 × 64 (the built-in model 32 × 32), ${STEPS} steps of the folder's scheduler (LCM: 4), CFG 7.5 (one doubled batch per step; LCM: its guidance embedding), one image;`,
   `medians of ${repeats} rounds that alternate between the configurations. Peak memory of the whole run: ${peak.toFixed(0)} MB.`,
   'The networks are tiny (0.06–0.4 M parameters each), so these numbers are the pipeline\'s and the runtimes\' fixed costs per call, not a real model\'s speed.',
   '',
