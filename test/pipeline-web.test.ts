@@ -103,7 +103,7 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
     await expect(loadStableDiffusionWeb(`${origin}/models/nowhere/`, { executionProviders: ['wasm'] })).rejects.toThrow(/model_index.json.*HTTP 404/);
   });
 
-  it.skipIf(!hasChromium)('runs in headless Chromium and matches the reference', async () => {
+  it.skipIf(!hasChromium)('runs in headless Chromium and matches the references: SD 1.x, SDXL and SD3', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'diffuse-chromium-'));
     const context = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM, headless: true,
@@ -118,6 +118,15 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
       const out = await page.evaluate((c) => (globalThis as unknown as { pipelineWeb: typeof pipelineWeb }).pipelineWeb.generate(c), run('tiny-sd'));
       expect([out.backend, out.sampler, out.nfe]).toEqual(['wasm', 'ddim', ref.steps]);
       expect(maxAbs(out.pixels, array('image'))).toBeLessThan(1e-5);
+      // the SDXL (two encoders, added conditions) and SD3 (T5, MMDiT) references in the page too
+      for (const [folder, sampler] of [['tiny-sdxl', 'ddim'], ['tiny-sd3', 'flow-euler']] as const) {
+        const r = JSON.parse(readFileSync(join(fixtures, `${folder}/reference.json`), 'utf8')) as { prompt: string; steps: number; guidance: number };
+        const ref2 = (name: string) => Array.from(parseNpy(readFileSync(join(fixtures, `${folder}/reference/${name}.npy`))).data as ArrayLike<number>);
+        const c = { folder: `${origin}/models/${folder}/`, prompt: r.prompt, steps: r.steps, guidance: r.guidance, guidanceRescale: 0, latents: ref2('z') };
+        const o = await page.evaluate((q) => (globalThis as unknown as { pipelineWeb: typeof pipelineWeb }).pipelineWeb.generate(q), c);
+        expect([o.sampler, o.nfe], folder).toEqual([sampler, r.steps]);
+        expect(maxAbs(o.pixels, ref2('image')), folder).toBeLessThan(1e-5);
+      }
       expect(errors).toEqual([]);
     } finally {
       await context.close();
