@@ -138,10 +138,12 @@ def pad_ids(vocab, text, pad):
     return ids[:n] + [vocab[pad]] * (SEQ - n)
 
 
-def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None):
+def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init_image=None, strength=0.6):
     """StableDiffusionXLPipeline + DDIMScheduler in float64, empty negative prompt (zeros); clip_skip k
-    takes hidden_states[-(k + 2)] of both encoders (encode_prompt)."""
-    te1, te2, unet, dec = (m[k].double() for k in ("text_encoder", "text_encoder_2", "unet", "vae_decoder"))
+    takes hidden_states[-(k + 2)] of both encoders (encode_prompt). With init_image (1 x 3 x 64 x 64
+    in [0, 1]): StableDiffusionXLImg2ImgPipeline (requires_aesthetics_score false, so the same time
+    ids), the encoder's mean x scaling_factor noised to the first of the strength's timesteps."""
+    te1, te2, unet, dec, enc = (m[k].double() for k in ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder"))
     ids1 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "<|endoftext|>")])
     ids2 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "!")])
     ac = tiny_sd.alphas_cumprod().double()
@@ -156,6 +158,11 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None):
         text_embeds = torch.cat([torch.zeros_like(pooled), pooled])
         time_ids = torch.tensor([[size, size, 0, 0, size, size]] * 2, dtype=torch.float64)
         latents = torch.tensor(z, dtype=torch.float64)
+        if init_image is not None:
+            timesteps = timesteps[steps - min(int(steps * strength), steps):]   # get_timesteps
+            init = enc(torch.tensor(init_image, dtype=torch.float64) * 2 - 1)[:, :LATENT] * SCALING
+            a = ac[timesteps[0]]
+            latents = a.sqrt() * init + (1 - a).sqrt() * latents           # scheduler.add_noise
         for t in timesteps:
             out = unet(torch.cat([latents, latents]), torch.tensor(float(t), dtype=torch.float64), context, text_embeds, time_ids)
             uncond, cond = out.chunk(2)
@@ -171,9 +178,12 @@ def main():
     z = np.random.default_rng(5).standard_normal((1, LATENT, 8, 8))
     latents, image, ids1, ids2 = reference(m, vocab, z)
     skip_latents, _, _, _ = reference(m, vocab, z, clip_skip=1)
+    init = np.random.default_rng(6).uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
+    i2i_latents, i2i_image, _, _ = reference(m, vocab, z, init_image=init.astype(np.float64))
     (OUT / "reference").mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
-                               ("clip_skip1_latents", skip_latents, np.float64)]:
+                               ("clip_skip1_latents", skip_latents, np.float64), ("init", init, np.float32),
+                               ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 10, "guidance": 5.0, "width": 64, "height": 64,
                                                      "input_ids": ids1.tolist()[0], "input_ids_2": ids2.tolist()[0]}) + "\n")

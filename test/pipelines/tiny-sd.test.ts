@@ -246,6 +246,14 @@ describe.skipIf(!ort)('SDXL: two text encoders and the added conditions', async 
     await expect(plain.generate({ prompt: 'a cat', steps: 2, clipSkip: 1 })).rejects.toThrow(/CLIP skip is not available/);
   });
 
+  it('image-to-image equals StableDiffusionXLImg2ImgPipeline (strength 0.6: 6 of 10 steps, the same time ids)', async () => {
+    const out = await sd().generate({ prompt: xlRef.prompt, steps: xlRef.steps, guidance: xlRef.guidance, latents: xl('z'), image: Float32Array.from(xl('init')), strength: 0.6, latentMode: 'argmax' });
+    const latents = xl('img2img_latents');
+    expect(out.nfe).toBe(6);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, xl('img2img_image'))).toBeLessThan(1e-5);
+  });
+
   it('an explicit "" negative prompt is encoded, not zeros (diffusers zeroes only a missing one)', async () => {
     const zeros = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z') });
     const empty = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z'), negativePrompt: '' });
