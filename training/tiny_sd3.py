@@ -278,10 +278,13 @@ def prompt_embeds(m, vocab, text, clip_skip=None):
     return torch.cat([clip, t5], dim=-2), torch.cat([o1[0], o2[0]], dim=-1)
 
 
-def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6, clip_skip=None):
+def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6, clip_skip=None, mask=None):
     """StableDiffusion3Pipeline in float64 (negative prompt ""); with `image` (1 x 3 x 64 x 64 in
     [0, 1]) StableDiffusion3Img2ImgPipeline with the encoder's mean as the image latents; clip_skip
-    applies to the prompt only (encode_prompt encodes the negative prompt with clip_skip=None)."""
+    applies to the prompt only (encode_prompt encodes the negative prompt with clip_skip=None). With
+    `image` and `mask` (1 x 1 x 64 x 64, 1 = repaint) StableDiffusion3InpaintPipeline with a 16-channel
+    transformer at strength 1: from pure noise, and after every step the kept latents replaced by the
+    image's latents noised to the next sigma (scale_noise), the clean ones after the last."""
     m = {k: v.double() for k, v in m.items()}
     sigmas = flow_sigmas(steps)
     with torch.no_grad():
@@ -290,7 +293,12 @@ def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6, clip
         context, pooled = torch.cat([neg, pos]), torch.cat([neg_pooled, pos_pooled])
         latents = torch.tensor(z, dtype=torch.float64)
         start = 0
-        if image is not None:
+        keep = None
+        if image is not None and mask is not None:
+            x0 = (m["vae_encoder"](torch.tensor(image, dtype=torch.float64) * 2 - 1)[:, :LATENT] - SHIFT) * SCALING
+            repaint = F.interpolate(torch.tensor(mask, dtype=torch.float64), size=(8, 8)) >= 0.5
+            keep = (x0, repaint.double(), latents.clone())
+        elif image is not None:
             x0 = (m["vae_encoder"](torch.tensor(image, dtype=torch.float64) * 2 - 1)[:, :LATENT] - SHIFT) * SCALING
             start = int(max(steps - min(steps * strength, steps), 0))   # get_timesteps
             latents = sigmas[start] * latents + (1 - sigmas[start]) * x0   # scale_noise
@@ -299,6 +307,10 @@ def reference(m, vocab, z, steps=8, guidance=5.0, image=None, strength=0.6, clip
             v = m["transformer"](torch.cat([latents, latents]), t, context, pooled)
             uncond, cond = v.chunk(2)
             latents = latents + (sigmas[i + 1] - sigmas[i]) * (uncond + guidance * (cond - uncond))
+            if keep is not None:
+                x0, repaint, noise = keep
+                proper = x0 if i == steps - 1 else sigmas[i + 1] * noise + (1 - sigmas[i + 1]) * x0
+                latents = (1 - repaint) * proper + repaint * latents
         decoded = m["vae_decoder"](latents / SCALING + SHIFT)
     return latents.numpy(), (decoded / 2 + 0.5).clamp(0, 1).numpy()
 
@@ -311,10 +323,14 @@ def main():
     init = np.random.default_rng(12).uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
     i2i_latents, i2i_image = reference(m, vocab, z, image=init)
     skip_latents, _ = reference(m, vocab, z, clip_skip=1)
+    mask = np.zeros((1, 1, 64, 64))
+    mask[:, :, 16:48, 8:40] = 1.0
+    inp_latents, inp_image = reference(m, vocab, z, image=init, mask=mask)
     (OUT / "reference").mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
                                ("init", init, np.float32), ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32),
-                               ("clip_skip1_latents", skip_latents, np.float64)]:
+                               ("clip_skip1_latents", skip_latents, np.float64), ("inpaint_mask", mask, np.float32),
+                               ("inpaint_latents", inp_latents, np.float64), ("inpaint_image", inp_image, np.float32)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 8, "guidance": 5.0, "width": 64, "height": 64, "strength": 0.6,
                                                      "input_ids_3": t5_ids(tiny_sd.PROMPT)}) + "\n")

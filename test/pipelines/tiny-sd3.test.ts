@@ -55,6 +55,13 @@ describe.skipIf(!ort)('SD3: three text encoders, a flow transformer and a shifte
     expect(maxAbs(out.pixels, array('img2img_image'))).toBeLessThan(1e-5);
   });
 
+  it('inpainting equals StableDiffusion3InpaintPipeline with a 16-channel transformer (latents blended with the σ-noised image after every step)', async () => {
+    const out = await sd().generate({ ...base(), image: Float32Array.from(array('init')), mask: Float32Array.from(array('inpaint_mask')), strength: 1, latentMode: 'argmax' });
+    expect(out.nfe).toBe(ref.steps);
+    expect(relative(out.latents, array('inpaint_latents'))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('inpaint_image'))).toBeLessThan(1e-5);
+  });
+
   it('CLIP skip 1 takes hidden_states[-3] of both CLIPs for the prompt, [-2] for the negative prompt, as encode_prompt', async () => {
     const out = await sd().generate({ ...base(), clipSkip: 1 });
     expect(relative(out.latents, array('clip_skip1_latents'))).toBeLessThan(1e-6);
