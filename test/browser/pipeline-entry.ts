@@ -12,13 +12,18 @@ export interface WebRunCase {
   guidance: number;
   guidanceRescale: number;
   latents: number[];
+  /** Replayed noise draws (LCM's re-noising), each of the latents' size. */
+  noise?: number[][];
 }
 
 /** Load the folder on WebAssembly, generate once, free the sessions; the pixels and what ran. */
 async function generate(c: WebRunCase): Promise<{ backend: string; pixels: number[]; nfe: number; sampler: string }> {
   const { pipeline, backend, release } = await loadStableDiffusionWeb(c.folder, { executionProviders: ['wasm'], wasmPaths: `${location.origin}/ort/` });
   try {
-    const out = await pipeline.generate({ prompt: c.prompt, steps: c.steps, guidance: c.guidance, guidanceRescale: c.guidanceRescale, latents: Float64Array.from(c.latents) });
+    const out = await pipeline.generate({
+      prompt: c.prompt, steps: c.steps, guidance: c.guidance, guidanceRescale: c.guidanceRescale, latents: Float64Array.from(c.latents),
+      ...(c.noise ? { noise: c.noise.map((v) => Float64Array.from(v)) } : {}),
+    });
     return { backend, pixels: Array.from(out.pixels), nfe: out.nfe, sampler: out.sampler };
   } finally {
     await release();
