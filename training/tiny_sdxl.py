@@ -138,11 +138,14 @@ def pad_ids(vocab, text, pad):
     return ids[:n] + [vocab[pad]] * (SEQ - n)
 
 
-def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init_image=None, strength=0.6):
+def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init_image=None, strength=0.6, mask=None):
     """StableDiffusionXLPipeline + DDIMScheduler in float64, empty negative prompt (zeros); clip_skip k
     takes hidden_states[-(k + 2)] of both encoders (encode_prompt). With init_image (1 x 3 x 64 x 64
     in [0, 1]): StableDiffusionXLImg2ImgPipeline (requires_aesthetics_score false, so the same time
-    ids), the encoder's mean x scaling_factor noised to the first of the strength's timesteps."""
+    ids), the encoder's mean x scaling_factor noised to the first of the strength's timesteps. With
+    init_image and mask (1 x 1 x 64 x 64, 1 = repaint): StableDiffusionXLInpaintPipeline with a
+    4-channel UNet at strength 1, from pure noise, the kept latents replaced after every step by the
+    image's latents noised to the next timestep (add_noise), the clean ones after the last."""
     te1, te2, unet, dec, enc = (m[k].double() for k in ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder"))
     ids1 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "<|endoftext|>")])
     ids2 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "!")])
@@ -158,7 +161,12 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init
         text_embeds = torch.cat([torch.zeros_like(pooled), pooled])
         time_ids = torch.tensor([[size, size, 0, 0, size, size]] * 2, dtype=torch.float64)
         latents = torch.tensor(z, dtype=torch.float64)
-        if init_image is not None:
+        keep = None
+        if init_image is not None and mask is not None:
+            x0 = enc(torch.tensor(init_image, dtype=torch.float64) * 2 - 1)[:, :LATENT] * SCALING
+            repaint = (torch.nn.functional.interpolate(torch.tensor(mask, dtype=torch.float64), size=(8, 8)) >= 0.5).double()
+            keep = (x0, repaint, latents.clone())
+        elif init_image is not None:
             timesteps = timesteps[steps - min(int(steps * strength), steps):]   # get_timesteps
             init = enc(torch.tensor(init_image, dtype=torch.float64) * 2 - 1)[:, :LATENT] * SCALING
             a = ac[timesteps[0]]
@@ -168,6 +176,11 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init
             uncond, cond = out.chunk(2)
             eps = uncond + guidance * (cond - uncond)
             latents = tiny_sd.ddim_step(latents, eps, t, ratio, ac)
+            if keep is not None:
+                x0, repaint, noise = keep
+                nxt = [u for u in timesteps if u < t]
+                proper = x0 if not nxt else ac[nxt[0]].sqrt() * x0 + (1 - ac[nxt[0]]).sqrt() * noise
+                latents = (1 - repaint) * proper + repaint * latents
         image = dec(latents / SCALING)
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids1.numpy(), ids2.numpy()
 
@@ -180,10 +193,14 @@ def main():
     skip_latents, _, _, _ = reference(m, vocab, z, clip_skip=1)
     init = np.random.default_rng(6).uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
     i2i_latents, i2i_image, _, _ = reference(m, vocab, z, init_image=init.astype(np.float64))
+    mask = np.zeros((1, 1, 64, 64))
+    mask[:, :, 8:40, 24:56] = 1.0
+    inp_latents, inp_image, _, _ = reference(m, vocab, z, init_image=init.astype(np.float64), mask=mask)
     (OUT / "reference").mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
                                ("clip_skip1_latents", skip_latents, np.float64), ("init", init, np.float32),
-                               ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32)]:
+                               ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32),
+                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", inp_latents, np.float64), ("inpaint_image", inp_image, np.float32)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 10, "guidance": 5.0, "width": 64, "height": 64,
                                                      "input_ids": ids1.tolist()[0], "input_ids_2": ids2.tolist()[0]}) + "\n")

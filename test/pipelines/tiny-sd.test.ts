@@ -254,6 +254,17 @@ describe.skipIf(!ort)('SDXL: two text encoders and the added conditions', async 
     expect(maxAbs(out.pixels, xl('img2img_image'))).toBeLessThan(1e-5);
   });
 
+  it('inpainting equals StableDiffusionXLInpaintPipeline with a 4-channel UNet at strength 1 (latent blending)', async () => {
+    const out = await sd().generate({
+      prompt: xlRef.prompt, steps: xlRef.steps, guidance: xlRef.guidance, latents: xl('z'), image: Float32Array.from(xl('init')),
+      mask: Float32Array.from(xl('inpaint_mask')), strength: 1, latentMode: 'argmax',
+    });
+    const latents = xl('inpaint_latents');
+    expect(out.nfe).toBe(xlRef.steps);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, xl('inpaint_image'))).toBeLessThan(1e-5);
+  });
+
   it('an explicit "" negative prompt is encoded, not zeros (diffusers zeroes only a missing one)', async () => {
     const zeros = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z') });
     const empty = await sd().generate({ prompt: xlRef.prompt, steps: 3, guidance: 5, latents: xl('z'), negativePrompt: '' });
