@@ -35,7 +35,7 @@ export { strengthStart, gridTail, noiseTo, type StrengthRule } from './img2img.j
 export { sample, planSample, runPlan, resolveGrid, defaultGrid, DEFAULT_STEPS, type SampleRequest, type SamplePlan, type SampleResult, type StepInfo } from './sample.js';
 export type { Model } from './models/types.js';
 export { Denoiser } from './models/denoiser.js';
-export { GaussianMixture, GmmOracle, type GmmSpec } from './models/oracle/gmm.js';
+export { GaussianMixture, GmmOracle, finiteDataSet, type GmmSpec } from './models/oracle/gmm.js';
 export { builtinNames, builtinProblem, builtinDescription, loadGmmJson } from './models/oracle/builtin.js';
 export { dop853, type OdeOptions } from './ode/dopri.js';
 export { pfOdeEndpoint } from './ode/pf-ode.js';

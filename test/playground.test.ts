@@ -12,6 +12,8 @@ import { sample } from '../src/index.js';
 import { guided, loadOnnxModel } from '../src/models/onnx/node.js';
 import { shippedModelCard } from '../src/models/onnx/shipped.js';
 import { loadClassifier } from '../src/eval/classifier.js';
+import { encodeNpy } from '../src/io/npy.js';
+import { tensor } from '../src/core/tensor.js';
 import { loadStableDiffusion } from '../src/pipelines/node.js';
 import { toRgba } from '../src/pipelines/stable-diffusion.js';
 
@@ -105,6 +107,23 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     expect(inkShare(shot)).toBeGreaterThan(0.02);
     await page.close();
   }, 120_000);
+
+  it('runs on points from the link as `diffuse sample --model data:points.npy` does, and a click in draw mode adds one', async () => {
+    const points = [[0.5, 0.5], [-0.5, 0.2], [0.1, -0.7]];
+    const page = await open(`tab=lab&problem=points&points=${points.map((p) => p.join(',')).join(';')}&process=vp&sampler=ddim&compare=&steps=6&n=32&seed=1`);
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const npy = join(out, 'points.npy');
+    writeFileSync(npy, encodeNpy(tensor('float64', [3, 2], Float64Array.from(points.flat()))));
+    const cli = await runCli('sample', '--model', `data:${npy}`, '--process', 'vp', '--sampler', 'ddim', '--steps', '6', '--n', '32', '--seed', '1', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    expect(Number(rows[0].rmsErr)).toBeCloseTo((JSON.parse(cli.out) as { error: { rmsErr: number } }).error.rmsErr, 12);
+    expect(await page.$eval('#problem', (el) => (el as HTMLSelectElement).selectedOptions[0].textContent)).toBe('your points (3)');
+    await page.click('#draw');
+    await page.click('#lab-canvas', { position: { x: 60, y: 60 } });
+    await page.waitForFunction(() => document.querySelector('#problem option[value="points"]')?.textContent === 'your points (4)');
+    expect(new URL(page.url()).searchParams.get('points')?.split(';')).toHaveLength(4);
+    await page.close();
+  }, 60_000);
 
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
     const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');

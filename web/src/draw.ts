@@ -31,10 +31,23 @@ function at(frames: number[][], p: number): number[] {
  * The Lab's picture at progress p: the mixture's components (2σ circles), the exact PF-ODE paths
  * (grey), each sampler's paths so far and its points now (one colour per sampler).
  */
-export function drawLab(canvas: HTMLCanvasElement, r: LabResult, p: number): void {
-  const { g, w, h } = prepare(canvas);
+/** Half the width of the Lab's square view, in data units: the means with a margin, at least 2.5. */
+function halfWidth(r: LabResult): number {
   let half = 2.5;
   for (const m of r.means) half = Math.max(half, Math.abs(m[0]) + 0.5, Math.abs(m[1]) + 0.5);
+  return half;
+}
+
+/** The data coordinates of a point (CSS pixels) of the Lab's canvas. */
+export function toData(canvas: HTMLCanvasElement, r: LabResult, x: number, y: number): number[] {
+  const [w, h] = [canvas.clientWidth || 480, canvas.clientHeight || 480];
+  const s = Math.min(w, h) / (2 * halfWidth(r));
+  return [(x - w / 2) / s, -(y - h / 2) / s];
+}
+
+export function drawLab(canvas: HTMLCanvasElement, r: LabResult, p: number): void {
+  const { g, w, h } = prepare(canvas);
+  const half = halfWidth(r);
   const s = Math.min(w, h) / (2 * half);
   const X = (x: number) => w / 2 + x * s;
   const Y = (y: number) => h / 2 - y * s;

@@ -5,13 +5,14 @@
  * the URL; the numerics run in a Web Worker (worker.ts).
  */
 import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from './protocol.js';
-import { drawChart, drawLab, PALETTE } from './draw.js';
+import { drawChart, drawLab, PALETTE, toData } from './draw.js';
+import { parseNpy } from '../../src/io/npy.js';
 import { networksTab } from './networks.js';
 import { textTab } from './text.js';
 import { t2iTab } from './t2i.js';
 
 const DEFAULTS: LabState = {
-  problem: 'ring8', process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
+  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
   bench: ['ddim', 'dpmpp-2m', 'unipc', 'heun'], nfes: [3, 5, 8, 10, 15, 20, 30, 50],
 };
 
@@ -24,8 +25,12 @@ export function readState(search: string): LabState {
   };
   const list = (k: string, d: string[]) => (q.get(k) ? (q.get(k) as string).split(',').filter(Boolean) : d);
   const nfes = list('nfes', DEFAULTS.nfes.map(String)).map(Number).filter((v) => Number.isInteger(v) && v >= 1 && v <= 1000);
+  const points = (q.get('points') ?? '').split(';').filter(Boolean).map((pair) => pair.split(',').map(Number))
+    .filter((p) => p.length === 2 && p.every((v) => Number.isFinite(v) && Math.abs(v) <= 10)).slice(0, MAX_LINK_POINTS);
+  const problem = q.get('problem') ?? DEFAULTS.problem;
   return {
-    problem: q.get('problem') ?? DEFAULTS.problem,
+    problem: problem === 'points' && points.length === 0 ? DEFAULTS.problem : problem,
+    points,
     process: q.get('process') ?? DEFAULTS.process,
     sampler: q.get('sampler') ?? DEFAULTS.sampler,
     compare: q.has('compare') ? (q.get('compare') as string) : DEFAULTS.compare,
@@ -38,9 +43,13 @@ export function readState(search: string): LabState {
   };
 }
 
+/** Drawn or dropped points kept in the link (more stay on the page only). */
+const MAX_LINK_POINTS = 256;
+
 function writeState(s: LabState): void {
   const q = new URLSearchParams({
-    tab: 'lab', problem: s.problem, process: s.process, sampler: s.sampler, compare: s.compare, steps: String(s.steps), grid: s.grid,
+    tab: 'lab', problem: s.problem,
+    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, compare: s.compare, steps: String(s.steps), grid: s.grid,
     n: String(s.n), seed: String(s.seed), bench: s.bench.join(','), nfes: s.nfes.join(','),
     ...(benchRows.length ? { chart: '1' } : {}),
   });
@@ -93,6 +102,23 @@ function fillSelect(el: HTMLSelectElement, options: { value: string; label: stri
 const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(3)) : String(v));
 
 let state = readState(location.search);
+let problemOptions: { value: string; label: string; title?: string }[] = [];
+let drawing = false;
+
+/** The problem menu: the built-ins, and the user's points when there are some. */
+function fillProblems(): void {
+  const mine = state.points.length ? [{ value: 'points', label: `your points (${state.points.length})`, title: 'a finite data set of the points you drew or dropped' }] : [];
+  fillSelect($('problem'), [...mine, ...problemOptions], state.problem);
+}
+
+/** Add points (data coordinates, rounded to 3 decimals) and run on them. */
+function addPoints(points: number[][]): void {
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  state = { ...state, problem: 'points', points: [...state.points, ...points.map((p) => [round(p[0]), round(p[1])])] };
+  fillProblems();
+  if (state.points.length > MAX_LINK_POINTS) $('notes').textContent = `${state.points.length} points: more than ${MAX_LINK_POINTS}, so the link does not hold them.`;
+  void runLab();
+}
 let benchRows: BenchPoint[] = [];
 let result: LabResult | undefined;
 let animation = { start: 0, playing: false };
@@ -143,6 +169,21 @@ function frame(now: number): void {
 function play(): void {
   animation = { start: performance.now(), playing: true };
   requestAnimationFrame(frame);
+}
+
+/** A dropped .npy of n × 2 points (float or int) becomes the problem. */
+function dropNpy(bytes: Uint8Array, name: string): void {
+  try {
+    const t = parseNpy(bytes);
+    if (t.shape.length !== 2 || t.shape[1] !== 2) throw new Error(`${name} has shape [${t.shape.join(', ')}]; the Lab takes n × 2 points`);
+    const v = Array.from(t.data as ArrayLike<number>, Number);
+    if (!v.every(Number.isFinite)) throw new Error(`${name} holds non-finite values`);
+    if (t.shape[0] > 4096) throw new Error(`${name} has ${t.shape[0]} points; the Lab takes up to 4096`);
+    state = { ...state, points: [] };
+    addPoints(Array.from({ length: t.shape[0] }, (_, i) => [v[2 * i], v[2 * i + 1]]));
+  } catch (e) {
+    showError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 async function runLab(): Promise<void> {
@@ -209,7 +250,7 @@ function unknownNames(catalog: Catalog): string {
       state = { ...state, [field]: DEFAULTS[field] };
     }
   };
-  check('problem', catalog.problems.map((p) => p.name));
+  check('problem', [...catalog.problems.map((p) => p.name), ...(state.points.length ? ['points'] : [])]);
   check('process', catalog.processes.map((p) => p.name));
   check('sampler', catalog.samplers.map((s) => s.name));
   check('compare', catalog.samplers.map((s) => s.name));
@@ -224,7 +265,8 @@ async function initLab(): Promise<void> {
   const catalog = await catalogReady;
   const linkProblems = unknownNames(catalog);
   const samplerOptions = catalog.samplers.map((s) => ({ value: s.name, label: s.name, title: s.description }));
-  fillSelect($('problem'), catalog.problems.map((p) => ({ value: p.name, label: p.name, title: p.description })), state.problem);
+  problemOptions = catalog.problems.map((p) => ({ value: p.name, label: p.name, title: p.description }));
+  fillProblems();
   fillSelect($('process'), catalog.processes.map((p) => ({ value: p.name, label: p.name, title: p.description })), state.process);
   fillSelect($('sampler'), samplerOptions, state.sampler);
   fillSelect($('compare'), [{ value: '', label: '(none)' }, ...samplerOptions], state.compare);
@@ -240,6 +282,28 @@ async function initLab(): Promise<void> {
   }));
   for (const id of ['problem', 'process', 'sampler', 'compare', 'grid', 'steps', 'n', 'seed']) $(id).addEventListener('change', () => void runLab());
   $('replay').addEventListener('click', play);
+  const canvas = $('lab-canvas') as HTMLCanvasElement;
+  $('draw').addEventListener('click', () => {
+    drawing = !drawing;
+    $('draw').textContent = drawing ? 'Stop drawing' : 'Draw points';
+    canvas.style.cursor = drawing ? 'crosshair' : '';
+  });
+  $('clear').addEventListener('click', () => {
+    state = { ...state, problem: state.problem === 'points' ? DEFAULTS.problem : state.problem, points: [] };
+    fillProblems();
+    void runLab();
+  });
+  canvas.addEventListener('click', (e) => {
+    if (!drawing || !result) return;
+    const r = canvas.getBoundingClientRect();
+    addPoints([toData(canvas, result, e.clientX - r.left, e.clientY - r.top)]);
+  });
+  canvas.addEventListener('dragover', (e) => e.preventDefault());
+  canvas.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer?.files[0];
+    if (file) void file.arrayBuffer().then((b) => dropNpy(new Uint8Array(b), file.name));
+  });
   $('scrub').addEventListener('input', () => {
     animation.playing = false;
     requestAnimationFrame(frame);

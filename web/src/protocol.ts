@@ -2,7 +2,9 @@
 
 /** The Lab's settings, as the URL holds them. */
 export interface LabState {
+  /** A built-in 2-D mixture, or 'points' for the points the user drew or dropped (a finite data set). */
   problem: string;
+  points: number[][];
   process: string;
   /** The sampler, and an optional second one run on the same noise ('' for none). */
   sampler: string;

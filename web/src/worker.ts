@@ -4,7 +4,7 @@
  * `diffuse sample` computes it) and the error-vs-NFE benchmark (`diffuse bench`'s rows).
  */
 import {
-  benchmark, builtinNames, builtinDescription, builtinProblem, createProcess, findSampler, GaussianMixture, GmmOracle, gridTypes,
+  benchmark, builtinNames, builtinDescription, builtinProblem, createProcess, finiteDataSet, findSampler, GaussianMixture, GmmOracle, gridTypes,
   pfOdeEndpoint, processes, sample, sampleErrors, samplers, type GridSpec, type ProcessConfig,
 } from '../../src/index.js';
 import type { BenchPoint, Catalog, ExactPath, LabResult, LabState, Reply, Request, RunResult } from './protocol.js';
@@ -18,7 +18,7 @@ const scope = self as unknown as { postMessage(m: Reply | { kind: 'catalog'; cat
 const prediction = (state: LabState) => (state.process === 'flow' ? 'velocity' as const : 'epsilon' as const);
 
 function setting(state: LabState) {
-  const gmm = new GaussianMixture(builtinProblem(state.problem));
+  const gmm = new GaussianMixture(state.problem === 'points' ? finiteDataSet(state.points) : builtinProblem(state.problem));
   if (gmm.d !== 2) throw new Error(`the Lab draws 2-D problems; ${state.problem} has d = ${gmm.d}`);
   const process = createProcess({ name: state.process } as ProcessConfig);
   return { gmm, process, model: new GmmOracle(gmm, process, prediction(state)) };
