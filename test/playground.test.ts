@@ -125,6 +125,18 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await page.close();
   }, 60_000);
 
+  it('shows the measured verdict of docs/results.md beside an accelerator', async () => {
+    const page = await open('tab=lab&problem=ring8&process=vp&sampler=dpm-solver-v3&compare=dualfast-ddim&steps=5&n=16');
+    const verdicts = await page.$$eval('#verdicts p', (ps) => ps.map((p) => ({ sampler: (p as HTMLElement).dataset.sampler, text: p.textContent ?? '' })));
+    const md = readFileSync(join(root, 'docs/results.md'), 'utf8');
+    expect(verdicts.map((v) => v.sampler)).toEqual(['dpm-solver-v3', 'dualfast-ddim']);
+    for (const v of verdicts) {
+      const sentence = v.text.slice(v.text.indexOf('Verdict'));
+      expect(md.replace(/\*\*/g, '')).toContain(sentence);
+    }
+    await page.close();
+  }, 60_000);
+
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
     const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');
     await page.click('#run-bench');

@@ -8,6 +8,7 @@ import type { BenchPoint, Catalog, LabResult, LabState, Reply, Request } from '.
 import { drawChart, drawLab, PALETTE, toData } from './draw.js';
 import { parseNpy } from '../../src/io/npy.js';
 import { networksTab } from './networks.js';
+import { verdictFor } from './verdicts.js';
 import { textTab } from './text.js';
 import { t2iTab } from './t2i.js';
 
@@ -137,6 +138,21 @@ function formState(): LabState {
   };
 }
 
+/** The measured verdicts (docs/results.md) of the chosen samplers that have one. */
+function renderVerdicts(): void {
+  const items = [...new Set([state.sampler, state.compare].filter(Boolean))].flatMap((name) => {
+    const v = verdictFor(name);
+    if (!v) return [];
+    const p = document.createElement('p');
+    p.className = 'status';
+    p.dataset.sampler = name;
+    p.innerHTML = `<b>${name}</b> (${v.source}, docs/results.md): `;
+    p.append(v.text);
+    return [p];
+  });
+  $('verdicts').replaceChildren(...items);
+}
+
 function renderMetrics(r: LabResult): void {
   const rows = r.runs.map((run, i) => {
     const tr = document.createElement('tr');
@@ -203,6 +219,7 @@ async function runLab(): Promise<void> {
   result = reply.result;
   renderMetrics(result);
   $('status').textContent = `${result.runs.map((r) => `${r.sampler}: NFE ${r.nfe}`).join(' · ')}${result.exact ? ' · grey: exact PF-ODE path' : ''}`;
+  renderVerdicts();
   document.body.dataset.ready = 'run';
   play();
 }
