@@ -12,6 +12,8 @@ import { sample } from '../src/index.js';
 import { guided, loadOnnxModel } from '../src/models/onnx/node.js';
 import { shippedModelCard } from '../src/models/onnx/shipped.js';
 import { loadClassifier } from '../src/eval/classifier.js';
+import { realFeatureFit } from '../src/eval/data.js';
+import { frechetDistance, gaussianFit } from '../src/metrics/fid.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { tensor } from '../src/core/tensor.js';
 import { loadStableDiffusion } from '../src/pipelines/node.js';
@@ -185,6 +187,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
       return row.indexOf(Math.max(...row)) === c;
     }).length;
     expect(Number(await page.getAttribute('body', 'data-accuracy'))).toBe(right / 10);
+    // the FD the page shows is the classifier's features of the same images against its shipped real fit, as in Node
+    const { features } = await classifier.classify(Float64Array.from(got.images), 10);
+    const fd = frechetDistance(gaussianFit(features, classifier.featureDim), await realFeatureFit(classifier));
+    expect(Number(await page.getAttribute('body', 'data-fd')) / fd).toBeCloseTo(1, 4);
     const timings = await page.evaluate(() => ({ ...document.body.dataset }));
     writeFileSync(join(out, 'networks.json'), `${JSON.stringify(timings, null, 2)}\n`);
     const shot = await page.locator('#net-canvas').screenshot();

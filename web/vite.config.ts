@@ -20,6 +20,7 @@ const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-E
 const RUNTIME_FILES: Record<string, string> = {
   ...Object.fromEntries(['mnist/card.json', 'mnist/mnist.onnx', 'fashion/card.json', 'fashion/fashion.onnx', 'mnist-classifier/card.json',
     'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx',
+    'mnist-classifier/reference-fit.npy', 'fashion-classifier/reference-fit.npy',
     'text/card.json', 'text/text.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
   ...Object.fromEntries(['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'].map((f) => [`ort/${f}`, `node_modules/onnxruntime-web/dist/${f}`])),
 };

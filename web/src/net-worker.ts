@@ -5,14 +5,15 @@
  * classifier scores the batch on demand.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-web';
-import { sample, toDataCoefficients, type Model } from '../../src/index.js';
+import { parseNpy, sample, toDataCoefficients, type Model } from '../../src/index.js';
+import { frechetDistance, gaussianFit } from '../../src/metrics/fid.js';
 import { guided, loadOnnxModelWeb, type WebModel } from '../../src/models/onnx/web.js';
 import { configureRuntime, wasmThreads } from './runtime.js';
 import type { NetReply, NetRequest } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: NetReply): void; onmessage: ((e: MessageEvent<NetRequest>) => void) | null };
 const loaded = new Map<string, Promise<WebModel>>();
-const classifiers = new Map<string, Promise<InferenceSession>>();
+const classifiers = new Map<string, Promise<{ session: InferenceSession; fit: { d: number; mean: Float64Array; cov: Float64Array } }>>();
 let last: { model: string; images: Float64Array; labels: number[] } | undefined;
 
 const fetchBytes = async (url: string): Promise<Uint8Array> => {
@@ -80,14 +81,19 @@ async function score(m: Extract<NetRequest, { kind: 'score' }>): Promise<void> {
   let p = classifiers.get(name);
   if (!p) {
     p = (async () => {
-      const card = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL(`models/${name}/card.json`, m.base).href))) as { onnx: string };
-      return InferenceSession.create(await fetchBytes(new URL(`models/${name}/${card.onnx}`, m.base).href), { executionProviders: ['wasm'] });
+      const card = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL(`models/${name}/card.json`, m.base).href))) as { onnx: string; feature_dim: number; reference_fit: { file: string } };
+      const session = await InferenceSession.create(await fetchBytes(new URL(`models/${name}/${card.onnx}`, m.base).href), { executionProviders: ['wasm'] });
+      // the classifier's shipped Gaussian fit of 10 000 real images' features: [d + 1, d], the mean then the covariance
+      const fit = Float64Array.from(parseNpy(await fetchBytes(new URL(`models/${name}/${card.reference_fit.file}`, m.base).href)).data as ArrayLike<number>);
+      const d = card.feature_dim;
+      return { session, fit: { d, mean: fit.slice(0, d), cov: fit.slice(d) } };
     })();
     classifiers.set(name, p);
   }
-  const session = await p;
+  const { session, fit } = await p;
   const n = last.labels.length;
-  const out = await session.run({ images: new Tensor('float32', Float32Array.from(last.images), [n, 1, 28, 28]) });
+  const out = await session.run({ images: new Tensor('float32', Float32Array.from(last.images, (v) => Math.min(1, Math.max(-1, v))), [n, 1, 28, 28]) });
+  const fd = n > 1 ? frechetDistance(gaussianFit(out.features.data as Float32Array, fit.d), fit) : Number.NaN;
   const logits = out.logits.data as Float32Array;
   const k = logits.length / n;
   const predicted = Array.from({ length: n }, (_, i) => {
@@ -96,7 +102,7 @@ async function score(m: Extract<NetRequest, { kind: 'score' }>): Promise<void> {
     return best;
   });
   const right = predicted.filter((v, i) => v === last?.labels[i]).length;
-  scope.postMessage({ id: m.id, kind: 'score', accuracy: right / n, predicted });
+  scope.postMessage({ id: m.id, kind: 'score', accuracy: right / n, predicted, fd });
 }
 
 scope.onmessage = async (e: MessageEvent<NetRequest>) => {

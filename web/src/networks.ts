@@ -135,7 +135,9 @@ export function networksTab(): { show: () => void } {
     $('net-score').textContent = 'scoring…';
     ask({ kind: 'score', base }, (r) => {
       if (r.kind === 'score') {
-        $('net-score').textContent = `the shipped classifier sees the requested class in ${(100 * r.accuracy).toFixed(1)} % of ${r.predicted.length} images`;
+        $('net-score').textContent = `the shipped classifier sees the requested class in ${(100 * r.accuracy).toFixed(1)} % of ${r.predicted.length} images; ` +
+          `FD to its fit of 10 000 real images ${r.fd.toFixed(1)} (${r.predicted.length} images: biased high below a few hundred; \`diffuse eval\` uses 500)`;
+        document.body.dataset.fd = String(r.fd);
         document.body.dataset.accuracy = String(r.accuracy);
       } else if (r.kind === 'error') showError(r.message);
     });

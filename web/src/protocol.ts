@@ -99,7 +99,7 @@ export type NetReply =
     id: number; kind: 'images'; images: number[]; labels: number[]; backend: string; threads: number;
     nfe: number; steps: number; loadMs: number; sampleMs: number; msPerCall: number;
   }
-  | { id: number; kind: 'score'; accuracy: number; predicted: number[] }
+  | { id: number; kind: 'score'; accuracy: number; predicted: number[]; fd: number }
   | { id: number; kind: 'error'; message: string };
 
 /** The Text tab's settings, as the URL holds them. */
