@@ -103,7 +103,7 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
     await expect(loadStableDiffusionWeb(`${origin}/models/nowhere/`, { executionProviders: ['wasm'] })).rejects.toThrow(/model_index.json.*HTTP 404/);
   });
 
-  it.skipIf(!hasChromium)('runs in headless Chromium and matches the references: SD 1.x, SDXL, SD3 and LCM', async () => {
+  it.skipIf(!hasChromium)('runs in headless Chromium and matches the references: SD 1.x (both layouts), SDXL, SD3 and LCM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'diffuse-chromium-'));
     const context = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM, headless: true,
@@ -127,6 +127,9 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
         expect([o.sampler, o.nfe], folder).toEqual([sampler, r.steps]);
         expect(maxAbs(o.pixels, ref2('image')), folder).toBeLessThan(1e-5);
       }
+      // the optimum ≥ 1.24 layout: float16 I/O, a scalar float16 timestep, the UNet's weights in external data
+      const v124 = await page.evaluate((q) => (globalThis as unknown as { pipelineWeb: typeof pipelineWeb }).pipelineWeb.generate(q), run('tiny-sd-v124'));
+      expect(maxAbs(v124.pixels, array('image'))).toBeLessThan(1e-3);
       // LCM: the guidance embedding, its scheduler's 4 steps, the replayed re-noising (tiny-sd's lcm_* reference)
       const all = array('lcm_noise');
       const lcm = { folder: `${origin}/models/tiny-lcm/`, prompt: ref.prompt, steps: 4, guidance: 8.5, guidanceRescale: 0, latents: array('z'), noise: [0, 1, 2].map((k) => all.slice(k * 256, (k + 1) * 256)) };

@@ -16,10 +16,16 @@ function floatTensor(T: OrtTensorConstructor, type: 'float32' | 'float16', data:
   return type === 'float16' ? new T('float16', encodeHalf(data, new Uint16Array(data.length)), dims) : new T('float32', Float32Array.from(data), dims);
 }
 
-/** A float output as float32 values (float16 bits decoded); a RunError naming it otherwise. */
+/**
+ * A float output as float32 values; a RunError naming it otherwise. float16 data comes as float16
+ * bits in a Uint16Array (Node), or as a Float16Array where the engine has one (Chromium ≥ 135).
+ */
 function readFloats(t: OrtTensor | undefined, what: string): Float32Array {
   const data = t?.data;
   if (t && t.type === 'float16' && data instanceof Uint16Array) return Float32Array.from(data, fromHalfBits);
+  if (t && t.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) {
+    return Float32Array.from(data as unknown as ArrayLike<number>);
+  }
   if (t && data instanceof Float32Array) return Float32Array.from(data);
   throw new RunError(`${what} is ${t ? `${t.type} [${t.dims.join(', ')}]` : 'missing'}; expected a float32 or float16 tensor`);
 }

@@ -109,11 +109,14 @@ export class OnnxMaskedLM implements DiscreteModel {
   }
 }
 
-/** The logits of a float32 or float16 tensor as numbers (float16 bits decoded). */
+/** The logits of a float32 or float16 tensor as numbers (float16 bits decoded; a Float16Array, where the engine has one, as it is). */
 function logitValues(tensor: OrtTensor | undefined): ArrayLike<number> | undefined {
   const data = tensor?.data;
   if (data instanceof Float32Array) return data;
   if (data instanceof Uint16Array && tensor?.type === 'float16') return Float32Array.from(data, fromHalfBits);
+  if (tensor?.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) {
+    return data as unknown as ArrayLike<number>;
+  }
   return undefined;
 }
 
