@@ -9,6 +9,7 @@ import { Rng } from './core/rng.js';
 import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { RunError, UsageError } from './core/errors.js';
 import { LIMITS } from './core/limits.js';
+import { firstNonFinite } from './core/vec.js';
 
 /** Progress of a run: the step about to start (or the total at the end) and the model calls so far. */
 export interface StepInfo {
@@ -157,7 +158,7 @@ export async function runPlan(plan: SamplePlan, req: Pick<SampleRequest, 'model'
   const tLast = grid[grid.length - 1];
   if (req.denoiseToZero && req.process.sigma(tLast) > 0) x = await ctx.denoise(x, tLast);
   project?.(x, tLast, true);
-  const bad = x.findIndex((v) => !Number.isFinite(v));
+  const bad = firstNonFinite(x);
   if (bad >= 0) {
     throw new RunError(`${sampler.name} ended with ${x[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}, on ${req.process.name} over ${grid.length - 1} steps from t=${grid[0]}: the values overflowed (model outputs near the float64 limit, or the method diverging on this grid: try more steps, another grid or another sampler)`);
   }
@@ -181,7 +182,7 @@ function namedGrid(sampler: SamplerEntry, grid: SampleRequest['grid']): SampleRe
 /** A copy of n × dim given values, every one finite. */
 function finiteValues(v: Float64Array, n: number, dim: number, what: string): Float64Array {
   if (v.length !== n * dim) throw new UsageError(`${what} has ${v.length} values; expected n×dim = ${n}×${dim}`);
-  const bad = v.findIndex((x) => !Number.isFinite(x));
+  const bad = firstNonFinite(v);
   if (bad >= 0) throw new UsageError(`${what} holds ${v[bad]} at sample ${Math.floor(bad / dim)}, value ${bad % dim}; every value of ${what} must be finite`);
   return Float64Array.from(v);
 }

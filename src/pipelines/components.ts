@@ -1,5 +1,5 @@
 import { UsageError, RunError } from '../core/errors.js';
-import { encodeHalf, fromHalfBits } from '../models/onnx/float16.js';
+import { encodeHalf, fromHalfBits, numericArray } from '../models/onnx/float16.js';
 import { RunQueue, runOnce } from '../models/onnx/runner.js';
 import type { OrtSession, OrtTensor, OrtTensorConstructor, OrtValueMetadata } from '../models/onnx/runtime.js';
 
@@ -23,9 +23,8 @@ function floatTensor(T: OrtTensorConstructor, type: 'float32' | 'float16', data:
 function readFloats(t: OrtTensor | undefined, what: string): Float32Array {
   const data = t?.data;
   if (t && t.type === 'float16' && data instanceof Uint16Array) return Float32Array.from(data, fromHalfBits);
-  if (t && t.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) {
-    return Float32Array.from(data as unknown as ArrayLike<number>);
-  }
+  const values = t?.type === 'float16' ? numericArray(data) : undefined;
+  if (values) return Float32Array.from(values);
   if (t && data instanceof Float32Array) return Float32Array.from(data);
   throw new RunError(`${what} is ${t ? `${t.type} [${t.dims.join(', ')}]` : 'missing'}; expected a float32 or float16 tensor`);
 }

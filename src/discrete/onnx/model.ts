@@ -1,7 +1,7 @@
 import { RunQueue, runChunked } from '../../models/onnx/runner.js';
 import { RunError, UsageError } from '../../core/errors.js';
 import { exp, log } from '../../core/math.js';
-import { fromHalfBits } from '../../models/onnx/float16.js';
+import { fromHalfBits, numericArray } from '../../models/onnx/float16.js';
 import type { OrtSession, OrtTensor, OrtTensorConstructor, OrtValueMetadata } from '../../models/onnx/runtime.js';
 import type { DiscreteModel } from '../model.js';
 import type { MlmCard } from './card.js';
@@ -114,10 +114,7 @@ function logitValues(tensor: OrtTensor | undefined): ArrayLike<number> | undefin
   const data = tensor?.data;
   if (data instanceof Float32Array) return data;
   if (data instanceof Uint16Array && tensor?.type === 'float16') return Float32Array.from(data, fromHalfBits);
-  if (tensor?.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) {
-    return data as unknown as ArrayLike<number>;
-  }
-  return undefined;
+  return tensor?.type === 'float16' ? numericArray(data) : undefined;
 }
 
 /** Check the card against the graph's input/output names, element types and shapes. */

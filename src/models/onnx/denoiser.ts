@@ -7,7 +7,7 @@ import { sizeOf } from '../../core/tensor.js';
 import { RunError, UsageError } from '../../core/errors.js';
 import { cardProcess, type ModelCard } from './card.js';
 import { resolveLayout, type GraphLayout } from './graph.js';
-import { encodeHalf, fromHalfBits } from './float16.js';
+import { encodeHalf, fromHalfBits, numericArray } from './float16.js';
 import type { OrtSession, OrtTensor, OrtTensorConstructor } from './runtime.js';
 
 /** Class labels of a batch, one per sample. */
@@ -176,10 +176,4 @@ export class OnnxDenoiser implements Model {
     else if (values instanceof Uint16Array && tensor.type === 'float16') for (let i = 0; i < count; i++) out[offset + i] = fromHalfBits(values[i]);
     else for (let i = 0; i < count; i++) out[offset + i] = values[i];
   }
-}
-
-/** A typed array of numbers (Float32Array, Uint16Array of float16 bits, or Float16Array where the engine has it). */
-function numericArray(data: unknown): ArrayLike<number> | undefined {
-  const numeric = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
-  return numeric ? (data as unknown as ArrayLike<number>) : undefined;
 }

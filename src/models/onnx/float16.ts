@@ -63,3 +63,9 @@ export function encodeHalf(src: ArrayLike<number>, out: Uint16Array, offset = 0)
   for (let i = 0; i < src.length; i++) out[offset + i] = toHalfBits(src[i]);
   return out;
 }
+
+/** A typed array of numbers (Float32Array, Uint16Array of float16 bits, or Float16Array where the engine has it). */
+export function numericArray(data: unknown): ArrayLike<number> | undefined {
+  const numeric = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
+  return numeric ? (data as unknown as ArrayLike<number>) : undefined;
+}
