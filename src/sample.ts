@@ -118,7 +118,9 @@ export function planSample<const N extends string>(req: SampleRequest<N>): Sampl
   const sampler = findSampler(req.sampler);
   const options = resolveOptions(sampler, req.options as Readonly<Record<string, unknown>> | undefined);
   const p = req.process;
-  const full = resolveGrid(p, namedGrid(sampler, req.grid), req.steps, sampler.defaultGrid);
+  // the model's grid for this sampler (its card's rule) unless a tool's name fixes the grid (A1111's "… Karras")
+  const modelGrid = sampler.named?.grid ? undefined : req.model.defaultGrid?.(req.steps ?? DEFAULT_STEPS, sampler.named?.sampler ?? sampler.name);
+  const full = resolveGrid(p, namedGrid(sampler, req.grid), req.steps, modelGrid ?? sampler.defaultGrid);
   const dim = sizeOf(req.model.sampleShape);
   const given = req.xT ?? req.image?.x0 ?? req.z;
   const n = req.n ?? (given ? given.length / dim : 64);

@@ -79,7 +79,7 @@ async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo):
     const gridGiven = gridKeys.some(given);
     const plan = await withResultFiles(
       { sampler: entry.name, options: a.opt as Record<string, unknown>, grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)) },
-      a, given, gridGiven,
+      a, given, gridGiven, loaded.card,
     );
     const bar: Progress = progressBar(io, a.json === true, plan.sampler);
     const result = await evaluateSampler({

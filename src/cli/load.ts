@@ -14,6 +14,8 @@ import { scheduleRun, lsdRun } from '../search/index.js';
 import { explicitGridSchema, lsdCoefficientsSchema, searchFileSchema, solverScheduleSchema, validate } from '../io/formats.js';
 import { parseEms } from '../ems/index.js';
 import { readJsonObject, readTextFile } from '../io/files.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * Loading what searches and estimators wrote, for `diffuse sample` and `diffuse bench`:
@@ -23,6 +25,7 @@ import { readJsonObject, readTextFile } from '../io/files.js';
  */
 
 export interface ResultFileArgs {
+  searched?: string;
   gridFile?: string;
   schedule?: string;
   lsd?: string;
@@ -34,7 +37,34 @@ export function addResultFileOptions(cmd: Command): Command {
     .option('--grid-file <file>', 'explicit grid JSON ({"type":"explicit","times":[…]} or a `diffuse search --method autodiffusion` result)')
     .option('--schedule <file>', 'S³ solver schedule JSON ({times, steps} or a `diffuse search --method s3` result), run by the schedule sampler')
     .option('--lsd <file>', 'LSD / LSD+ coefficients JSON (or a `diffuse search --method lsd|lsd+` result), run by the lsd sampler')
-    .option('--ems <file>', 'EMS JSON for dpm-solver-v3 (from `diffuse ems`)');
+    .option('--ems <file>', 'EMS JSON for dpm-solver-v3 (from `diffuse ems`)')
+    .option('--searched <name>', 'a search shipped with the network (a `diffuse search` result in its folder\'s searched/, e.g. unipc-nfe4; `diffuse list models` names them)');
+}
+
+/** The folder beside a model card that holds the searches shipped with it. */
+export const SEARCHED_DIR = 'searched';
+
+/** The names of the searches shipped beside a model card (its folder's searched/*.json). */
+export function searchedNames(cardPath: string): string[] {
+  const dir = join(dirname(cardPath), SEARCHED_DIR);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+}
+
+/**
+ * --searched NAME: the model's shipped search result, loaded as the flag its method writes for
+ * (--grid-file, --schedule or --lsd).
+ */
+async function withSearched(a: ResultFileArgs, cardPath: string | undefined): Promise<ResultFileArgs> {
+  if (a.searched === undefined) return a;
+  if (a.gridFile || a.schedule || a.lsd) throw new UsageError('--searched loads a shipped search; drop --grid-file, --schedule and --lsd');
+  if (cardPath === undefined) throw new UsageError('--searched names a search shipped with a network (onnx: or a shipped NAME); for other models pass the file with --grid-file, --schedule or --lsd');
+  const names = searchedNames(cardPath);
+  if (!names.includes(a.searched)) {
+    throw new UsageError(`the model ${cardPath} ships no search "${a.searched}"; ${names.length ? `it ships: ${names.join(', ')}` : `it ships none (its folder has no ${SEARCHED_DIR}/*.json)`}`);
+  }
+  const file = join(dirname(cardPath), SEARCHED_DIR, `${a.searched}.json`);
+  const { method } = validate(searchFileSchema, await readJsonObject(file), file);
+  return method === 'autodiffusion' ? { ...a, gridFile: file } : method === 's3' ? { ...a, schedule: file } : { ...a, lsd: file };
 }
 
 /** A sampler run a result file fixes: sampler (schedule/lsd files), options and explicit grid. */
@@ -97,15 +127,17 @@ export async function emsText(file: string): Promise<string> {
  * grid, --grid-file the grid, --ems becomes dpm-solver-v3's ems option.
  */
 export async function withResultFiles<P extends { sampler: string; options: Record<string, unknown>; grid?: GridSpec }>(
-  plan: P, a: ResultFileArgs, given: (key: string) => boolean, gridGiven: boolean,
+  plan: P, files: ResultFileArgs, given: (key: string) => boolean, gridGiven: boolean, cardPath?: string,
 ): Promise<P> {
+  const a = await withSearched(files, cardPath);
   const chosen = [a.gridFile && '--grid-file', a.schedule && '--schedule', a.lsd && '--lsd'].filter(Boolean);
   if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} each fix the grid; give one`);
-  if (chosen.length && gridGiven) throw new UsageError(`${chosen[0]} fixes the grid; drop the grid flags`);
+  if (chosen.length && gridGiven) throw new UsageError(`${files.searched ? '--searched' : chosen[0]} fixes the grid; drop the grid flags`);
   let out: P = plan;
   const [run] = await fixedRuns(a);
   if (run) {
-    if (given('sampler') || Object.keys(plan.options).length) throw new UsageError(`${a.schedule ? '--schedule' : '--lsd'} runs the ${run.sampler} sampler with its own options; drop --sampler and --opt`);
+    const flag = files.searched ? `--searched ${files.searched}` : a.schedule ? '--schedule' : '--lsd';
+    if (given('sampler') || Object.keys(plan.options).length) throw new UsageError(`${flag} runs the ${run.sampler} sampler with its own options; drop --sampler and --opt`);
     out = { ...out, sampler: run.sampler, options: run.options, grid: run.grid };
   }
   if (a.gridFile) {

@@ -21,6 +21,8 @@ export interface OnnxModelArg {
   kind: 'onnx';
   label: string;
   model: OnnxDenoiser;
+  /** Path of the model card (searches shipped with the model lie in its folder's searched/). */
+  card: string;
 }
 
 export type ModelArg = GmmModelArg | OnnxModelArg;
@@ -52,7 +54,7 @@ export async function loadModelArg(spec: string, onProgress?: (p: LoadProgress) 
     const card = value.slice(colon + 1);
     const { loadOnnxModel } = await import('../models/onnx/node.js');
     const name = basename(card).replace(/\.json$/i, '');
-    return { kind: 'onnx', label: name === 'card' ? basename(resolve(dirname(card))) : name, model: await loadOnnxModel(card, {}, onProgress) };
+    return { kind: 'onnx', label: name === 'card' ? basename(resolve(dirname(card))) : name, model: await loadOnnxModel(card, {}, onProgress), card };
   }
   return { kind: 'gmm', ...(await loadGmmArg(value)) };
 }

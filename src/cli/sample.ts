@@ -262,8 +262,8 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   if (loaded.kind === 'onnx' && a.guide) throw new UsageError('--guide applies to exact mixtures (builtin:, gmm:, data:); class-conditional onnx: models take --labels and --cfg');
   if (loaded.kind === 'onnx') checkNetworkFlags(a, given);
   else if (a.labels || a.cfg !== undefined) throw new UsageError('--labels and --cfg apply to class-conditional onnx: models');
-  if (a.from && (a.gridFile || a.schedule || a.lsd || a.ems)) throw new UsageError('--from takes the sampler and grid from the reference; drop --grid-file, --schedule, --lsd and --ems');
-  const plan = a.from ? await planFromReference(a, given, io) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given));
+  if (a.from && (a.gridFile || a.schedule || a.lsd || a.ems || a.searched)) throw new UsageError('--from takes the sampler and grid from the reference; drop --grid-file, --schedule, --lsd, --searched and --ems');
+  const plan = a.from ? await planFromReference(a, given, io) : await withResultFiles(planFromFlags(a, given), a, given, gridKeys.some(given), loaded.kind === 'onnx' ? loaded.card : undefined);
   if (loaded.kind === 'onnx' && a.schedulerConfig) checkConfigAgainstCard(plan, loaded, a.schedulerConfig);
   const process = loaded.kind === 'onnx' ? loaded.model.process : createProcess(plan.process);
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);

@@ -16,7 +16,8 @@ import {
 import { readJsonObject, writeTextFile } from '../io/files.js';
 import { searchFileSchema, searchMethods, validate, type SearchFile, type SearchMethod } from '../io/formats.js';
 
-import { integerArg, keyValueArg, nonNegativeArg, positiveArg } from './args.js';
+import { integerArg, keyValueArg, nonNegativeArg, numberArg, positiveArg } from './args.js';
+import { guided } from '../models/onnx/index.js';
 import { loadModelArg } from './model.js';
 import { checkSampleMemory } from './budget.js';
 import { progressBar, type CliIo } from './io.js';
@@ -49,6 +50,7 @@ interface SearchArgs {
   learningRate?: number;
   searchSeed?: number;
   teacherSteps: number;
+  cfg: number;
   resume?: string;
   timeLimit?: number;
   out: string;
@@ -77,6 +79,7 @@ export function addSearchCommand(program: Command, io: CliIo): void {
     .option('--learning-rate <x>', 'lsd: Adam step size (default 0.02; cut back by ×0.7 after a step that makes the fit worse)', positiveArg)
     .option('--search-seed <seed>', 'seed of the search itself (default 0)', integerArg(0, LIMITS.seed))
     .option('--teacher-steps <n>', 'onnx models: dpmpp-2m steps of the teacher', integerArg(2, LIMITS.steps), 200)
+    .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (labels 0..K−1 cycled, as diffuse eval)', numberArg, 1)
     .option('--resume <file>', 'continue the search saved in this result file')
     .option('--time-limit <s>', 'stop cleanly after this many seconds (as Ctrl-C does)', nonNegativeArg)
     .requiredOption('--out <file>', 'write the result (and the state to resume from) as JSON')
@@ -112,9 +115,14 @@ async function targetOf(a: SearchArgs): Promise<Target> {
     };
   }
   const net = loaded.model;
+  // a class-conditional network is searched as `diffuse eval` samples it: labels 0..K−1 cycled, guided at --cfg
+  const labels = net.numClasses === undefined ? undefined : Int32Array.from({ length: a.n }, (_, i) => i % (net.numClasses ?? 1));
+  if (!labels && a.cfg !== 1) throw new UsageError('--cfg needs a class-conditional network (its card names num_classes)');
+  const model = !labels ? net : a.cfg === 1 ? net.withLabels(labels) : guided(net, { labels, scale: a.cfg });
+  const one = !labels ? net : net.withLabels(labels.subarray(0, 1));
   return {
-    process: net.process, d: net.sampleShape.reduce((x, y) => x * y, 1), model: net,
-    fitness: (sampler, options) => yielding(teacherFitness({ model: net, process: net.process, sampler, options, teacher: { sampler: 'dpmpp-2m', steps: a.teacherSteps }, ...batch })),
+    process: net.process, d: net.sampleShape.reduce((x, y) => x * y, 1), model: one,
+    fitness: (sampler, options) => yielding(teacherFitness({ model, process: net.process, sampler, options, teacher: { sampler: 'dpmpp-2m', steps: a.teacherSteps }, ...batch })),
   };
 }
 
@@ -122,7 +130,7 @@ async function targetOf(a: SearchArgs): Promise<Target> {
 async function initialGrid(t: Target, sampler: string, options: Record<string, unknown>, nfe: number): Promise<Float64Array> {
   const entry = findSampler(sampler);
   for (let steps = nfe; steps >= 1; steps--) {
-    const grid = makeGrid(t.process, defaultGrid(entry.defaultGrid, steps));
+    const grid = makeGrid(t.process, t.model.defaultGrid?.(steps, entry.name) ?? defaultGrid(entry.defaultGrid, steps));
     const run = await sample({ model: t.model, process: t.process, sampler: entry.name, options, grid, n: 1 });
     if (run.nfe <= nfe) return grid;
   }

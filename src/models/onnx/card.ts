@@ -1,9 +1,11 @@
 import { UsageError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import * as v from 'valibot';
-import { integer, looseRecord, oneOf, record, text, validate } from '../../io/schema.js';
+import { integer, list, looseRecord, oneOf, record, text, validate } from '../../io/schema.js';
 import { dataRangeSchema as dataRange, sampleShapeSchema as sampleShape } from '../../io/formats.js';
 import { createProcess, type Process, type ProcessConfig } from '../../process/index.js';
+import { gridTypes, makeGrid, type GridSpec } from '../../grid/index.js';
+import { findSampler } from '../../samplers/index.js';
 import type { Prediction } from '../../param/convert.js';
 
 /**
@@ -59,6 +61,18 @@ export interface ModelCard {
   classifier?: string;
   /** One line about the model, shown by `diffuse list`. */
   description?: string;
+  /** The grids runs take when they name none, by step count and sampler: the first rule that applies wins (see {@link cardGrid}). */
+  grids?: GridRule[];
+}
+
+/**
+ * A card's default-grid rule: `grid` (a grid spec without `steps`) for runs of at most `maxSteps`
+ * steps (any number when absent) of the samplers listed (any sampler when absent).
+ */
+export interface GridRule {
+  maxSteps?: number;
+  samplers?: string[];
+  grid: Omit<Exclude<GridSpec, { type: 'explicit' }>, 'steps'>;
 }
 
 const nonEmpty = text;
@@ -79,6 +93,11 @@ const cardSchema = record({
   data_range: v.optional(dataRange),
   classifier: v.optional(nonEmpty),
   description: v.optional(v.string('must be a string')),
+  grids: v.optional(list(record({
+    max_steps: v.optional(integer(1, LIMITS.steps)),
+    samplers: v.optional(list(nonEmpty, 1, 100)),
+    grid: looseRecord({ type: oneOf(gridTypes().map((e) => e.type).filter((t) => t !== 'explicit')) }, '{"type": "time-uniform", "end": "zero"}'),
+  }), 1, 100)),
 });
 
 /** Validate plain card data (e.g. parsed JSON); `source` (the card's path) prefixes every error. */
@@ -105,6 +124,17 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
   if (card.data_range !== undefined) result.dataRange = card.data_range;
   if (card.classifier !== undefined) result.classifier = card.classifier;
   if (card.description !== undefined) result.description = card.description;
+  if (card.grids !== undefined) {
+    result.grids = card.grids.map((r, i) => {
+      const grid = r.grid as Record<string, unknown>;
+      if ('steps' in grid) fail(`"grids[${i}].grid" has "steps": a rule's grid takes the step count of the run`);
+      return {
+        grid: grid as unknown as GridRule['grid'],
+        ...(r.max_steps === undefined ? {} : { maxSteps: r.max_steps }),
+        ...(r.samplers === undefined ? {} : { samplers: r.samplers }),
+      };
+    });
+  }
   if ((result.inputs.classLabels === undefined) !== (result.numClasses === undefined)) {
     fail('"inputs.class_labels" and "num_classes" go together: a class-conditional model needs both');
   }
@@ -134,5 +164,28 @@ export function cardProcess(card: ModelCard, source = 'model card'): Process {
   if ((card.time.kind === 'sigma' || card.time.kind === 'edm_c_noise') && !(p.alpha(p.tMin) === 1 && p.alpha(p.tMax) === 1)) {
     throw new UsageError(`${source}: time.kind "${card.time.kind}" needs a process with α = 1 (edm, ve); got "${p.name}"`);
   }
+  (card.grids ?? []).forEach((rule, i) => {
+    for (const name of rule.samplers ?? []) {
+      let found: string;
+      try {
+        const entry = findSampler(name);
+        found = entry.named?.sampler ?? entry.name;
+      } catch (e) {
+        throw new UsageError(`${source}: "grids[${i}].samplers": ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (found !== name) throw new UsageError(`${source}: "grids[${i}].samplers" names "${name}", an alias of ${found}; give the sampler's registry name`);
+    }
+    try {
+      makeGrid(p, { ...rule.grid, steps: rule.maxSteps ?? 10 } as GridSpec);
+    } catch (e) {
+      throw new UsageError(`${source}: "grids[${i}].grid": ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
   return p;
+}
+
+/** The grid of the card's first rule that applies to `steps` steps of `sampler` (a registry name), with `steps` filled in. */
+export function cardGrid(card: ModelCard, steps: number, sampler: string): GridSpec | undefined {
+  const rule = card.grids?.find((r) => (r.maxSteps === undefined || steps <= r.maxSteps) && (r.samplers === undefined || r.samplers.includes(sampler)));
+  return rule ? ({ ...rule.grid, steps } as GridSpec) : undefined;
 }

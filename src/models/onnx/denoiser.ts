@@ -5,7 +5,8 @@ import type { Prediction } from '../../param/convert.js';
 import { edmPreconditioning } from '../../param/edm.js';
 import { sizeOf } from '../../core/tensor.js';
 import { RunError, UsageError } from '../../core/errors.js';
-import { cardProcess, type ModelCard } from './card.js';
+import { cardGrid, cardProcess, type ModelCard } from './card.js';
+import type { GridSpec } from '../../grid/spec.js';
 import { resolveLayout, type GraphLayout } from './graph.js';
 import { encodeHalf, fromHalfBits, numericArray } from './float16.js';
 import type { OrtSession, OrtTensor, OrtTensorConstructor } from './runtime.js';
@@ -56,6 +57,11 @@ export class OnnxDenoiser implements Model {
     return this.predictLabels(x, n, t, new Int32Array(n).fill(this.nullClass));
   }
 
+  /** The card's grid for `steps` steps of `sampler` (its first `grids` rule that applies), if any. */
+  defaultGrid(steps: number, sampler: string): GridSpec | undefined {
+    return cardGrid(this.card, steps, sampler);
+  }
+
   /** This model with fixed class labels, one per sample. */
   withLabels(labels: Labels): Model {
     this.checkLabels(labels);
@@ -64,6 +70,7 @@ export class OnnxDenoiser implements Model {
       prediction: this.prediction,
       sampleShape: this.sampleShape,
       predict: (x, n, t) => this.predictLabels(x, n, t, fixed),
+      defaultGrid: (steps, sampler) => this.defaultGrid(steps, sampler),
     };
   }
 

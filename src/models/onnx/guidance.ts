@@ -44,7 +44,7 @@ export function guided(model: OnnxDenoiser, o: OnnxGuidanceOptions): Model {
     const out = await model.predictLabels(both, 2 * n, t, Int32Array.from([...cond, ...uncond]));
     return [out.subarray(0, x.length), out.subarray(x.length)];
   };
-  return classifierFreeGuidance({
+  const cfg = classifierFreeGuidance({
     conditional: model.withLabels(cond),
     unconditional: model.withLabels(uncond),
     scale: o.scale,
@@ -53,4 +53,5 @@ export function guided(model: OnnxDenoiser, o: OnnxGuidanceOptions): Model {
     interval: o.interval,
     ...(batching === 'doubled' ? { both: doubled } : {}),
   });
+  return { ...cfg, defaultGrid: (steps, sampler) => model.defaultGrid(steps, sampler) };
 }
