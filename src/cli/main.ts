@@ -10,6 +10,7 @@ import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
 import { addCalibrateCommand } from './calibrate.js';
 import { addGenerateCommand } from './generate.js';
+import { addJobCommands } from './jobs.js';
 import { processIo, type CliIo } from './io.js';
 import { expandModelSpec } from './model.js';
 import { numberArg } from './args.js';
@@ -50,6 +51,7 @@ function program(io: CliIo): Command {
   addEvalCommand(p, io);
   addCalibrateCommand(p, io);
   addGenerateCommand(p, io);
+  addJobCommands(p, io);
   p.hook('preAction', async (root, command) => {
     const gib: unknown = root.opts().maxMemory;
     if (typeof gib === 'number') {
@@ -61,7 +63,7 @@ function program(io: CliIo): Command {
     if (typeof plot === 'string') plotFormat(plot);
     await checkOutputs(outputs);
     const model: unknown = command.getOptionValue('model');
-    if (typeof model === 'string' && command.name() !== 'generate') command.setOptionValue('model', await expandModelSpec(model));
+    if (typeof model === 'string' && command.name() !== 'generate' && command.name() !== 'submit') command.setOptionValue('model', await expandModelSpec(model));
   });
   return p;
 }

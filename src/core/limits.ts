@@ -12,6 +12,8 @@ export const LIMITS = {
   trainSteps: 100_000,
   /** Samples per run; the memory estimate below usually binds first. */
   samples: 10_000_000,
+  /** Samples of a distributed job (each keys its own Philox stream, of which there are 2³²). */
+  jobSamples: 1_000_000_000,
   /** Values in one sample: 2²⁶ = 67 M (a 4096 × 4096 RGB image is 50 M); the memory budget usually binds first. */
   dims: 1 << 26,
   /** Class labels of a conditional model (ImageNet has 1000; 10⁵ covers any label set). */
