@@ -56,3 +56,4 @@ export * as quant from './quant/index.js';
 export * as search from './search/index.js';
 export * as ems from './ems/index.js';
 export * as pipelines from './pipelines/index.js';
+export { JOB_FORMAT, parseJobSpec, shardCount, shardRange, shardLabels, keyedNoise, runShard, type JobSpec, type ShardRequest } from './jobs/index.js';

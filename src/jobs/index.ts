@@ -23,12 +23,14 @@ export const JOB_FORMAT = 'diffuse-job/1';
 
 /** What a job samples: a model (as `--model` names it), a sampler on a grid, n samples from a seed, cut into shards. */
 export interface JobSpec {
+  /** Always JOB_FORMAT. */
   format: typeof JOB_FORMAT;
   /** The model as the worker resolves it: a shipped NAME, builtin:NAME, gmm:FILE.json, data:FILE.npy or onnx:CARD.json. */
   model: string;
   /** Exact models: the process and what the oracle predicts (networks take their card's). */
   process?: string;
   prediction?: string;
+  /** The sampler's registry name and its options. */
   sampler: string;
   options: Record<string, unknown>;
   /** The grid; absent: the model's or sampler's default with `steps` steps. */
@@ -37,6 +39,7 @@ export interface JobSpec {
   /** Class-conditional networks: the labels, cycled over the samples (default 0..K−1), and the CFG scale (1 = none). */
   labels?: number[];
   cfg: number;
+  /** Number of samples, and the seed whose streams 1 … n they draw from. */
   n: number;
   seed: number;
   /** Samples per shard; the last shard holds the rest. */
@@ -87,7 +90,12 @@ export function shardLabels(labels: readonly number[], first: number, count: num
  * x_T's standard normals first, then each step's draw, so a sample's numbers never depend on
  * which other samples share its batch.
  */
-export function keyedNoise(seed: number, first: number, count: number, dim: number): { z: Float64Array; noise: (out: Float64Array) => Float64Array } {
+export function keyedNoise(seed: number, first: number, count: number, dim: number): {
+  /** x_T's standard normals, count × dim. */
+  z: Float64Array;
+  /** Fills a count × dim draw of step noise, each sample from its own stream. */
+  noise: (out: Float64Array) => Float64Array;
+} {
   if (first + count > LIMITS.jobSamples) throw new UsageError(`sample index ${first + count - 1} is past the ${LIMITS.jobSamples} keyed streams of a job`);
   const streams = Array.from({ length: count }, (_, j) => new Rng(seed, first + j + 1));
   const fill = (out: Float64Array) => {
@@ -99,10 +107,15 @@ export function keyedNoise(seed: number, first: number, count: number, dim: numb
 
 /** One shard's run: `model` is already bound to the shard's samples (labels, guidance). */
 export interface ShardRequest {
+  /** The job. */
   spec: JobSpec;
+  /** The shard's index, 0 … shardCount − 1. */
   k: number;
+  /** The model, bound to this shard's samples. */
   model: Model;
+  /** The process the model is read on. */
   process: Process;
+  /** Progress of the shard's run (sample()'s onStep). */
   onStep?: SampleRequest['onStep'];
 }
 

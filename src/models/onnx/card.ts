@@ -61,7 +61,7 @@ export interface ModelCard {
   classifier?: string;
   /** One line about the model, shown by `diffuse list`. */
   description?: string;
-  /** The grids runs take when they name none, by step count and sampler: the first rule that applies wins (see {@link cardGrid}). */
+  /** The grids runs take when they name none, by step count and sampler: the first rule that applies wins (see cardGrid). */
   grids?: GridRule[];
 }
 
