@@ -63,7 +63,7 @@ function program(io: CliIo): Command {
     if (typeof plot === 'string') plotFormat(plot);
     await checkOutputs(outputs);
     const model: unknown = command.getOptionValue('model');
-    if (typeof model === 'string' && command.name() !== 'generate' && command.name() !== 'submit') command.setOptionValue('model', await expandModelSpec(model));
+    if (typeof model === 'string' && !['generate', 'submit', 'search'].includes(command.name())) command.setOptionValue('model', await expandModelSpec(model));
   });
   return p;
 }
