@@ -18,6 +18,10 @@ describe.skipIf(!ort)('searches shipped beside a network, selected by name', () 
     const r = await runCli('search', '--model', `onnx:${card}`, '--sampler', 'unipc', '--nfe', '3', '--cfg', '2', ...small, '--out', join(dir, 'searched', 'unipc-nfe3.json'), '--quiet');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+    // a shipped model is recorded by its name, not by this machine's path to it
+    const shipped = join(dir, 'shipped.json');
+    expect((await runCli('search', '--model', 'mnist', '--nfe', '2', '--n', '2', '--population', '2', '--parents', '1', '--generations', '0', '--teacher-steps', '4', '--out', shipped, '--quiet')).err).toBe('');
+    expect(JSON.parse(readFileSync(shipped, 'utf8')).model).toBe('mnist');
     const plain = await runCli('search', '--model', `onnx:${FIXTURES}gauss_eps.json`, '--cfg', '2', ...small, '--out', join(dir, 'x.json'));
     expect(plain.err).toMatch(/--cfg needs a class-conditional network/);
   });
