@@ -149,38 +149,41 @@ if (phase === 'fit') {
   process.exit(0);
 }
 
-// 2. The card's rules, from the fitting noise only: per step range, each sampler's grid with the least
-//    Σ ln FD over the range's NFEs and both cfgs; a rule for every sampler (no list) takes the grid
-//    with the least sum over all samplers. Grids measured at every cfg only.
+// 2. The card's rules, from the fitting noise only: per cfg (guided or not) and step range, each
+//    sampler's grid with the least Σ ln FD over the range's NFEs; a rule for every other sampler
+//    takes the grid with the least sum over all samplers. Grids measured at every cfg only.
 const BUCKETS = [{ maxSteps: 4, nfes: [3, 4] }, { maxSteps: 6, nfes: [5, 6] }, { maxSteps: 8, nfes: [8] }, { maxSteps: 10, nfes: [10] }];
-interface Rule { max_steps: number; samplers?: string[]; grid: Record<string, unknown> }
+interface Rule { max_steps: number; samplers?: string[]; guided: boolean; grid: Record<string, unknown> }
 async function deriveRules(dir: string): Promise<Rule[]> {
   const candidates = Object.keys(GRIDS).filter((g) => CFGS.every((c) => gridsAt(c).includes(g)));
   const rules: Rule[] = [];
-  for (const b of BUCKETS) {
-    const total = new Map(candidates.map((g) => [g, 0]));
-    const chosen = new Map<string, string>();
-    for (const s of SAMPLERS) {
-      const score = new Map<string, number>();
-      for (const g of candidates) {
-        let sum = 0;
-        for (const cfg of CFGS.filter((c) => samplersAt(c).includes(s))) for (const nfe of b.nfes) sum += Math.log((await cell(dir, s, g, nfe, cfg, 'fit')).fd);
-        score.set(g, sum);
-        total.set(g, (total.get(g) ?? 0) + sum);
+  for (const cfg of CFGS) {
+    const guided = cfg !== 1;
+    for (const b of BUCKETS) {
+      const total = new Map(candidates.map((g) => [g, 0]));
+      const chosen = new Map<string, string>();
+      for (const s of samplersAt(cfg)) {
+        const score = new Map<string, number>();
+        for (const g of candidates) {
+          let sum = 0;
+          for (const nfe of b.nfes) sum += Math.log((await cell(dir, s, g, nfe, cfg, 'fit')).fd);
+          score.set(g, sum);
+          total.set(g, (total.get(g) ?? 0) + sum);
+        }
+        chosen.set(s, [...score].reduce((a, c) => (c[1] < a[1] ? c : a))[0]);
       }
-      chosen.set(s, [...score].reduce((a, c) => (c[1] < a[1] ? c : a))[0]);
+      const fallback = [...total].reduce((a, c) => (c[1] < a[1] ? c : a))[0];
+      for (const g of new Set(chosen.values())) {
+        if (g !== fallback) rules.push({ max_steps: b.maxSteps, samplers: samplersAt(cfg).filter((s) => chosen.get(s) === g), guided, grid: { ...GRIDS[g] } });
+      }
+      rules.push({ max_steps: b.maxSteps, guided, grid: { ...GRIDS[fallback] } });
     }
-    const fallback = [...total].reduce((a, c) => (c[1] < a[1] ? c : a))[0];
-    for (const g of new Set(chosen.values())) {
-      if (g !== fallback) rules.push({ max_steps: b.maxSteps, samplers: SAMPLERS.filter((s) => chosen.get(s) === g), grid: { ...GRIDS[g] } });
-    }
-    rules.push({ max_steps: b.maxSteps, grid: { ...GRIDS[fallback] } });
   }
   return rules;
 }
 const gridName = (grid: Record<string, unknown>) => Object.keys(GRIDS).find((k) => JSON.stringify(GRIDS[k]) === JSON.stringify(grid)) as string;
-const ruleFor = (rules: Rule[], steps: number, sampler: string) =>
-  rules.find((r) => steps <= r.max_steps && (r.samplers === undefined || r.samplers.includes(sampler)));
+const ruleFor = (rules: Rule[], steps: number, sampler: string, cfg: number) =>
+  rules.find((r) => steps <= r.max_steps && (r.samplers === undefined || r.samplers.includes(sampler)) && r.guided === (cfg !== 1));
 
 const rulesOf = new Map<string, Rule[]>();
 for (const dir of MODELS) rulesOf.set(dir, await deriveRules(dir));
@@ -197,7 +200,7 @@ if (process.argv.includes('--write-cards')) {
 // 3. Held-out noise: the old default (logSNR to σ = 0) and the card's rule, per sampler and NFE,
 //    against the same sampler converged (dpmpp-2m, NFE 50); and the searches shipped with the model.
 const HELD = { 1: ['dpmpp-2m', 'unipc', 'ddim'], 2: ['dpmpp-2m', 'unipc'] } as Record<number, string[]>;
-const HELD_NFES = [3, 4, 5, 6, 8, 10];
+const HELD_NFES = [3, 4, 5, 6, 10];
 const out: string[] = [];
 const say = (line = '') => out.push(line);
 const summary: string[] = [];
@@ -221,7 +224,7 @@ for (const dir of MODELS) {
     for (const s of HELD[cfg] ?? []) {
       for (const nfe of HELD_NFES) {
         const old = await cell(dir, s, REFERENCE.grid, nfe, cfg, 'test');
-        const rule = ruleFor(rules, nfe, s);
+        const rule = ruleFor(rules, nfe, s, cfg);
         const name = rule ? gridName(rule.grid) : REFERENCE.grid;
         const now = await cell(dir, s, name, nfe, cfg, 'test');
         note(nfe, now.fd, `${s}, ${name}`);
@@ -247,7 +250,7 @@ for (const dir of MODELS) {
 const int8: string[] = [];
 if (existsSync(resolve(root, 'models/mnist-int8/card.json'))) {
   for (const nfe of [4, 5]) {
-    const rule = ruleFor(rulesOf.get('models/mnist') as Rule[], nfe, 'dpmpp-2m');
+    const rule = ruleFor(rulesOf.get('models/mnist') as Rule[], nfe, 'dpmpp-2m', 1);
     const name = rule ? gridName(rule.grid) : REFERENCE.grid;
     const old = await cell('models/mnist-int8', 'dpmpp-2m', REFERENCE.grid, nfe, 1, 'test');
     const now = await cell('models/mnist-int8', 'dpmpp-2m', name, nfe, 1, 'test');
@@ -277,7 +280,7 @@ const doc = [
   '',
   '## The grids the cards now name',
   '',
-  'Runs that give no grid take their model card\'s `grids` rule for their step count and sampler (first rule that applies; see docs/api or `ModelCard.grids`); past the last rule (more than 10 steps) the sampler\'s own default (logSNR to σ = 0) stays. The rules were derived from the fitting noise only: per step range (≤ 4, 5–6, 7–8, 9–10 steps), each sampler\'s grid with the least Σ ln FD over the range\'s measured NFEs and both cfgs, and a rule for every other sampler with the grid of least sum over all samplers.',
+  'Runs that give no grid take their model card\'s `grids` rule for their step count and sampler (first rule that applies; see docs/api or `ModelCard.grids`); past the last rule (more than 10 steps) the sampler\'s own default (logSNR to σ = 0) stays. The rules were derived from the fitting noise only: for runs with and without guidance (cfg 2 and cfg 1 measured) and per step range (≤ 4, 5–6, 7–8, 9–10 steps), each sampler\'s grid with the least Σ ln FD over the range\'s measured NFEs, and a rule for every other sampler with the grid of least sum over all samplers. (One rule for both cfgs was tried first: on models/mnist at 5 steps it picked time-uniform→0, best without guidance but 2–3× worse than time-uniform with it.)',
   '',
   ...MODELS.flatMap((dir) => [`${dir}/card.json:`, '', '```json', JSON.stringify(rulesOf.get(dir)), '```', '']),
   'models/mnist-int8 (models/mnist quantised) takes models/mnist\'s rules; held-out check, cfg 1:',

@@ -20,7 +20,8 @@ import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, loadMnistDigits, r
 import { estimateEms, emsToJson } from '../src/ems/index.js';
 import { Rng } from '../src/core/rng.js';
 import { frechetDistance, gaussianFit, labelAccuracy } from '../src/metrics/fid.js';
-import { sample } from '../src/sample.js';
+import { defaultGrid, sample } from '../src/sample.js';
+import { findSampler } from '../src/samplers/index.js';
 import type { Process } from '../src/process/types.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -151,7 +152,9 @@ async function cell(dir: string, sampler: string, budget: number, cfg: number, e
   const steps = await stepsFor(model.process, sampler, budget, extra?.options);
   const key = JSON.stringify([dir, fingerprintOf(dir), sampler, steps, cfg, N, SEED, DEFAULT_EVAL_BATCH, ...(extra ? [extra.label] : [])]);
   if (!cache[key]) {
-    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg, n: N, seed: SEED, batch: DEFAULT_EVAL_BATCH, options: extra?.options });
+    // the sampler's own default grid, pinned: the model cards' few-step rules (docs/few-step-results.md) do not apply here
+    const grid = defaultGrid(findSampler(sampler).defaultGrid, steps);
+    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, grid, cfg, n: N, seed: SEED, batch: DEFAULT_EVAL_BATCH, options: extra?.options });
     mkdirSync(dirname(cachePath), { recursive: true });
     writeFileSync(cachePath, JSON.stringify(cache));
   }
@@ -184,7 +187,7 @@ const show = (r: EvalResult | undefined, budget: number) =>
 const out: string[] = [];
 const say = (s = '') => out.push(s);
 
-say(`Model: ${TEACHER} (class-conditional ε UNet, 589 185 parameters, vp-discrete). Each cell: **FD / accuracy** of n = ${N} samples, labels 0–9 cycled, seed ${SEED}, drawn ${DEFAULT_EVAL_BATCH} at a time — exactly what \`diffuse eval --n ${N} --seed ${SEED}\` draws, and the same x_T for every sampler and model, so differences between cells are paired. FD is the Fréchet distance between Gaussian fits of the penultimate-layer (128-d) features of the shipped classifier (models/mnist-classifier, ${(100 * classifier.heldOut.accuracy).toFixed(2)} % on its 2 000 held-out digits) for the samples vs all 10 000 real digits of the mnist package; accuracy is the fraction the classifier labels as requested. Each sampler runs on its default grid with the most steps whose NFE fits the budget (heun: 2 NFE per step but the last). cfg 2 rows are classifier-free guidance with scale 2 (each NFE is one doubled batch).`);
+say(`Model: ${TEACHER} (class-conditional ε UNet, 589 185 parameters, vp-discrete). Each cell: **FD / accuracy** of n = ${N} samples, labels 0–9 cycled, seed ${SEED}, drawn ${DEFAULT_EVAL_BATCH} at a time — exactly what \`diffuse eval --n ${N} --seed ${SEED}\` draws, and the same x_T for every sampler and model, so differences between cells are paired. FD is the Fréchet distance between Gaussian fits of the penultimate-layer (128-d) features of the shipped classifier (models/mnist-classifier, ${(100 * classifier.heldOut.accuracy).toFixed(2)} % on its 2 000 held-out digits) for the samples vs all 10 000 real digits of the mnist package; accuracy is the fraction the classifier labels as requested. Each sampler runs on its own default grid (logSNR down to σ = 0), pinned, with the most steps whose NFE fits the budget (heun: 2 NFE per step but the last); the grids the model cards now name for runs of up to 10 steps, which do far better at NFE ≤ 6, are measured in docs/few-step-results.md. cfg 2 rows are classifier-free guidance with scale 2 (each NFE is one doubled batch).`);
 say();
 say(`Noise floor at this n: ${floorN} held-out real digits score FD ${floorFd.toFixed(1)} and accuracy ${(100 * floorAcc).toFixed(1)} %. FD from ${N} samples is biased upwards by the finite sample (mostly the covariance estimate), so only differences well above the floor mean something.`);
 say();

@@ -12,6 +12,8 @@
  * row (default 500). Eval rows are cached in .tmp/quant/results-cache.json under a hash of the ONNX
  * file and card (so a rebuilt model is re-measured; delete the file to re-measure everything).
  */
+import { defaultGrid } from '../src/sample.js';
+import { findSampler } from '../src/samplers/index.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -54,7 +56,8 @@ async function evalRow(card: string, sampler: string, steps: number): Promise<Ev
   const key = `${modelHash(card)}|${sampler}|${steps}|${N}|${SEED}`;
   if (!cache[key]) {
     const model = await loadOnnxModel(join(root, card));
-    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, cfg: 1, n: N, seed: SEED, batch: 250 });
+    // the sampler's own default grid, pinned (the cards' few-step rules, docs/few-step-results.md, do not apply here)
+    cache[key] = await evaluateSampler({ model, classifier, real, sampler, steps, grid: defaultGrid(findSampler(sampler).defaultGrid, steps), cfg: 1, n: N, seed: SEED, batch: 250 });
     await (model.session as InferenceSession).release();
     mkdirSync(dirname(cachePath), { recursive: true });
     writeFileSync(cachePath, JSON.stringify(cache, null, 1));

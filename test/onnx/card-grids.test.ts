@@ -11,6 +11,7 @@ const ort = await loadOrt();
 const dir = mkdtempSync(join(tmpdir(), 'diffuse-card-grids-'));
 const condCard = JSON.parse(readFileSync(`${FIXTURES}gauss_eps_cond.json`, 'utf8')) as Record<string, unknown>;
 const rules = [
+  { max_steps: 6, guided: true, grid: { type: 'time-quadratic', end: 'min' } },
   { max_steps: 6, samplers: ['dpmpp-2m', 'unipc'], grid: { type: 'time-uniform', end: 'zero' } },
   { max_steps: 6, grid: { type: 'time-uniform', end: 'min' } },
 ];
@@ -24,6 +25,8 @@ describe('a card\'s default grids (pure)', () => {
     expect(cardGrid(card, 6, 'dpmpp-2m')).toEqual({ type: 'time-uniform', end: 'zero', steps: 6 });
     expect(cardGrid(card, 7, 'dpmpp-2m')).toBeUndefined();
     expect(cardGrid(parseModelCard(condCard), 5, 'ddim')).toBeUndefined();
+    expect(cardGrid(card, 5, 'unipc', true)).toEqual({ type: 'time-quadratic', end: 'min', steps: 5 });
+    expect(cardGrid(card, 7, 'unipc', true)).toBeUndefined();
   });
 
   it('bad rules say what is wrong and what is accepted', () => {
@@ -36,6 +39,7 @@ describe('a card\'s default grids (pure)', () => {
     bad([{ samplers: ['dpmpp_2m'], grid: { type: 'logsnr' } }], /"grids\[0\]\.samplers" names "dpmpp_2m", an alias of dpmpp-2m; give the sampler's registry name/);
     bad([{ samplers: ['nope'], grid: { type: 'logsnr' } }], /card.json: "grids\[0\]\.samplers": .*nope/);
     bad([], /"grids" must/);
+    bad([{ guided: 'yes', grid: { type: 'logsnr' } }], /"grids\[0\]\.guided" must be true or false/);
   });
 });
 
@@ -44,7 +48,7 @@ describe.skipIf(!ort)('runs without a grid take the card\'s', () => {
   const path = join(dir, 'cond-grids.json');
   writeFileSync(path, JSON.stringify({ ...condCard, onnx: join(FIXTURES, String(condCard.onnx)), grids: rules }));
 
-  it('conditional and guided models, the rule per sampler; a given grid or steps past the rules keep their own', async () => {
+  it('conditional and guided models, the rule per sampler and guidance; a given grid or steps past the rules keep their own', async () => {
     const net = await node.loadOnnxModel(path);
     const p = net.process;
     const grid = async (model: Parameters<typeof sample>[0]['model'], sampler: string, steps: number, given?: Parameters<typeof sample>[0]['grid']) =>
@@ -52,8 +56,11 @@ describe.skipIf(!ort)('runs without a grid take the card\'s', () => {
     const labels = net.withLabels([0, 1]);
     const cfg = node.guided(net, { labels: [0, 1], scale: 2 });
     expect(await grid(labels, 'unipc', 5)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'zero', steps: 5 })));
-    expect(await grid(cfg, 'dpmpp_2m', 4)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'zero', steps: 4 })));
-    expect(await grid(cfg, 'ddim', 5)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'min', steps: 5 })));
+    expect(await grid(labels, 'dpmpp_2m', 4)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'zero', steps: 4 })));
+    expect(await grid(labels, 'ddim', 5)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'min', steps: 5 })));
+    // guided runs take the guided rule; guidance scale 1 is no guidance
+    expect(await grid(cfg, 'unipc', 5)).toEqual(Array.from(makeGrid(p, { type: 'time-quadratic', end: 'min', steps: 5 })));
+    expect(await grid(node.guided(net, { labels: [0, 1], scale: 1 }), 'unipc', 5)).toEqual(Array.from(makeGrid(p, { type: 'time-uniform', end: 'zero', steps: 5 })));
     expect(await grid(labels, 'unipc', 8)).toEqual(Array.from(makeGrid(p, { type: 'logsnr', end: 'zero', steps: 8 })));
     expect(await grid(labels, 'unipc', 5, { type: 'karras', steps: 5 })).toEqual(Array.from(makeGrid(p, { type: 'karras', steps: 5 })));
   });

@@ -1,7 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import * as v from 'valibot';
-import { integer, list, looseRecord, oneOf, record, text, validate } from '../../io/schema.js';
+import { flag, integer, list, looseRecord, oneOf, record, text, validate } from '../../io/schema.js';
 import { dataRangeSchema as dataRange, sampleShapeSchema as sampleShape } from '../../io/formats.js';
 import { createProcess, type Process, type ProcessConfig } from '../../process/index.js';
 import { gridTypes, makeGrid, type GridSpec } from '../../grid/index.js';
@@ -67,11 +67,14 @@ export interface ModelCard {
 
 /**
  * A card's default-grid rule: `grid` (a grid spec without `steps`) for runs of at most `maxSteps`
- * steps (any number when absent) of the samplers listed (any sampler when absent).
+ * steps (any number when absent) of the samplers listed (any sampler when absent), with or without
+ * classifier-free guidance as `guided` says (either when absent).
  */
 export interface GridRule {
   maxSteps?: number;
   samplers?: string[];
+  /** Only runs with classifier-free guidance (true) or only runs without (false); both when absent. */
+  guided?: boolean;
   grid: Omit<Exclude<GridSpec, { type: 'explicit' }>, 'steps'>;
 }
 
@@ -96,6 +99,7 @@ const cardSchema = record({
   grids: v.optional(list(record({
     max_steps: v.optional(integer(1, LIMITS.steps)),
     samplers: v.optional(list(nonEmpty, 1, 100)),
+    guided: v.optional(flag),
     grid: looseRecord({ type: oneOf(gridTypes().map((e) => e.type).filter((t) => t !== 'explicit')) }, '{"type": "time-uniform", "end": "zero"}'),
   }), 1, 100)),
 });
@@ -132,6 +136,7 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
         grid: grid as unknown as GridRule['grid'],
         ...(r.max_steps === undefined ? {} : { maxSteps: r.max_steps }),
         ...(r.samplers === undefined ? {} : { samplers: r.samplers }),
+        ...(r.guided === undefined ? {} : { guided: r.guided }),
       };
     });
   }
@@ -184,8 +189,12 @@ export function cardProcess(card: ModelCard, source = 'model card'): Process {
   return p;
 }
 
-/** The grid of the card's first rule that applies to `steps` steps of `sampler` (a registry name), with `steps` filled in. */
-export function cardGrid(card: ModelCard, steps: number, sampler: string): GridSpec | undefined {
-  const rule = card.grids?.find((r) => (r.maxSteps === undefined || steps <= r.maxSteps) && (r.samplers === undefined || r.samplers.includes(sampler)));
+/**
+ * The grid of the card's first rule that applies to `steps` steps of `sampler` (a registry name),
+ * guided or not, with `steps` filled in.
+ */
+export function cardGrid(card: ModelCard, steps: number, sampler: string, guided = false): GridSpec | undefined {
+  const rule = card.grids?.find((r) => (r.maxSteps === undefined || steps <= r.maxSteps) && (r.samplers === undefined || r.samplers.includes(sampler))
+    && (r.guided === undefined || r.guided === guided));
   return rule ? ({ ...rule.grid, steps } as GridSpec) : undefined;
 }

@@ -57,9 +57,9 @@ export class OnnxDenoiser implements Model {
     return this.predictLabels(x, n, t, new Int32Array(n).fill(this.nullClass));
   }
 
-  /** The card's grid for `steps` steps of `sampler` (its first `grids` rule that applies), if any. */
-  defaultGrid(steps: number, sampler: string): GridSpec | undefined {
-    return cardGrid(this.card, steps, sampler);
+  /** The card's grid for `steps` steps of `sampler`, guided or not (its first `grids` rule that applies), if any. */
+  defaultGrid(steps: number, sampler: string, guided = false): GridSpec | undefined {
+    return cardGrid(this.card, steps, sampler, guided);
   }
 
   /** This model with fixed class labels, one per sample. */

@@ -53,5 +53,5 @@ export function guided(model: OnnxDenoiser, o: OnnxGuidanceOptions): Model {
     interval: o.interval,
     ...(batching === 'doubled' ? { both: doubled } : {}),
   });
-  return { ...cfg, defaultGrid: (steps, sampler) => model.defaultGrid(steps, sampler) };
+  return { ...cfg, defaultGrid: (steps, sampler) => model.defaultGrid(steps, sampler, o.scale !== 1) };
 }
