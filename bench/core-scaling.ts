@@ -60,7 +60,7 @@ if (process.argv.includes('--child')) {
 }
 
 const cores = cpus().length;
-const JOBS = { network: 256, oracle: 200_000 } as const;
+const JOBS = { network: 256, oracle: 50_000 } as const;
 interface Config { kind: Work['kind']; processes: number; threads: number }
 const configs: Config[] = [];
 for (const kind of ['network', 'oracle'] as const) {
@@ -76,13 +76,14 @@ async function runConfig(c: Config): Promise<number> {
     const work: Work = { kind: c.kind, n: share, threads: c.threads, seed: i };
     return spawn(process.execPath, ['--import', 'tsx', here, '--child', JSON.stringify(work)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   });
+  const closed = children.map((child) => new Promise((r) => child.on('close', r)));
   const outputs = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
   for (const o of outputs) if ((await o.next()).value !== 'ready') throw new Error('a child did not start');
   const started = performance.now();
   for (const child of children) child.stdin.write('go\n');
   await Promise.all(outputs.map((o) => o.next()));
   const wall = (performance.now() - started) / 1000;
-  await Promise.all(children.map((child) => new Promise((r) => child.on('close', r))));
+  await Promise.all(closed);
   return wall;
 }
 
@@ -112,7 +113,7 @@ function conclusion(): string {
   const threads = at('network', 1, cores);
   const procs = at('network', cores, 1);
   const oracle = at('oracle', 1, 1) / at('oracle', cores, 1);
-  return `For a network, ${threads <= procs ? `one process with ${cores} intra-op threads (the default of every Diffuse command: onnxruntime-node uses all cores unless told otherwise) is as fast or faster per sample than ${cores} processes (${threads.toFixed(2)} vs ${procs.toFixed(2)} s)` : `${cores} processes of one thread are faster per sample than one process with ${cores} threads (${procs.toFixed(2)} vs ${threads.toFixed(2)} s): on one machine, run ${cores} \`diffuse worker\`s with one thread each`}. Exact-oracle work is plain JavaScript, one core per process: ${cores} processes run it ${oracle.toFixed(2)}× as fast as one — on one machine, start ${cores} \`diffuse worker\`s on a local Redis (docs/distributed.md); their result is the same bits as one process.`;
+  return `For a network, ${threads <= procs ? `one process with ${cores} intra-op threads (the default of every Diffuse command: onnxruntime-node uses all cores unless told otherwise) is as fast or faster per sample than ${cores} processes (${threads.toFixed(2)} vs ${procs.toFixed(2)} s)` : `${cores} processes of one thread are faster per sample than one process with ${cores} threads (${procs.toFixed(2)} vs ${threads.toFixed(2)} s): on one machine, run ${cores} \`diffuse worker --threads 1\` on a local Redis`}. Exact-oracle work is plain JavaScript, one core per process: ${cores} processes run it ${oracle.toFixed(2)}× as fast as one — on one machine, start ${cores} \`diffuse worker\`s on a local Redis (docs/distributed.md); their result is the same bits as one process.`;
 }
 
 const doc = [

@@ -150,8 +150,8 @@ if (phase === 'fit') {
 }
 
 // 2. The card's rules, from the fitting noise only: per cfg (guided or not) and step range, each
-//    sampler's grid with the least Σ ln FD over the range's NFEs; a rule for every other sampler
-//    takes the grid with the least sum over all samplers. Grids measured at every cfg only.
+//    measured sampler's grid with the least Σ ln FD over the range's NFEs (grids measured at every
+//    cfg only). Samplers not measured keep their own default grid: no rule names them.
 const BUCKETS = [{ maxSteps: 4, nfes: [3, 4] }, { maxSteps: 6, nfes: [5, 6] }, { maxSteps: 8, nfes: [8] }, { maxSteps: 10, nfes: [10] }];
 interface Rule { max_steps: number; samplers?: string[]; guided: boolean; grid: Record<string, unknown> }
 async function deriveRules(dir: string): Promise<Rule[]> {
@@ -160,7 +160,6 @@ async function deriveRules(dir: string): Promise<Rule[]> {
   for (const cfg of CFGS) {
     const guided = cfg !== 1;
     for (const b of BUCKETS) {
-      const total = new Map(candidates.map((g) => [g, 0]));
       const chosen = new Map<string, string>();
       for (const s of samplersAt(cfg)) {
         const score = new Map<string, number>();
@@ -168,15 +167,12 @@ async function deriveRules(dir: string): Promise<Rule[]> {
           let sum = 0;
           for (const nfe of b.nfes) sum += Math.log((await cell(dir, s, g, nfe, cfg, 'fit')).fd);
           score.set(g, sum);
-          total.set(g, (total.get(g) ?? 0) + sum);
         }
         chosen.set(s, [...score].reduce((a, c) => (c[1] < a[1] ? c : a))[0]);
       }
-      const fallback = [...total].reduce((a, c) => (c[1] < a[1] ? c : a))[0];
       for (const g of new Set(chosen.values())) {
-        if (g !== fallback) rules.push({ max_steps: b.maxSteps, samplers: samplersAt(cfg).filter((s) => chosen.get(s) === g), guided, grid: { ...GRIDS[g] } });
+        rules.push({ max_steps: b.maxSteps, samplers: samplersAt(cfg).filter((s) => chosen.get(s) === g), guided, grid: { ...GRIDS[g] } });
       }
-      rules.push({ max_steps: b.maxSteps, guided, grid: { ...GRIDS[fallback] } });
     }
   }
   return rules;
@@ -280,7 +276,7 @@ const doc = [
   '',
   '## The grids the cards now name',
   '',
-  'Runs that give no grid take their model card\'s `grids` rule for their step count and sampler (first rule that applies; see docs/api or `ModelCard.grids`); past the last rule (more than 10 steps) the sampler\'s own default (logSNR to σ = 0) stays. The rules were derived from the fitting noise only: for runs with and without guidance (cfg 2 and cfg 1 measured) and per step range (≤ 4, 5–6, 7–8, 9–10 steps), each sampler\'s grid with the least Σ ln FD over the range\'s measured NFEs, and a rule for every other sampler with the grid of least sum over all samplers. (One rule for both cfgs was tried first: on models/mnist at 5 steps it picked time-uniform→0, best without guidance but 2–3× worse than time-uniform with it.)',
+  'Runs that give no grid take their model card\'s `grids` rule for their step count, sampler and guidance (first rule that applies; see docs/api or `ModelCard.grids`); past the last rule (more than 10 steps) the sampler\'s own default (logSNR to σ = 0) stays. The rules were derived from the fitting noise only: for runs with and without guidance (cfg 2 and cfg 1 measured) and per step range (≤ 4, 5–6, 7–8, 9–10 steps), each measured sampler\'s grid with the least Σ ln FD over the range\'s measured NFEs. Samplers not measured here keep their own default grid (a first version gave them the grid best on average, and PLMS, iPNDM, Heun, the SDE solvers and EVODiff then drew pixels far outside [−1, 1] at 10 steps on time-uniform→0: a grid is chosen per sampler or not at all). (One rule for both cfgs was tried first: on models/mnist at 5 steps it picked time-uniform→0, best without guidance but 2–3× worse than time-uniform with it.)',
   '',
   ...MODELS.flatMap((dir) => [`${dir}/card.json:`, '', '```json', JSON.stringify(rulesOf.get(dir)), '```', '']),
   'models/mnist-int8 (models/mnist quantised) takes models/mnist\'s rules; held-out check, cfg 1:',

@@ -42,6 +42,8 @@ function watching(model: Model, process: WebModel['model']['process'], report: (
   return {
     prediction: model.prediction,
     sampleShape: model.sampleShape,
+    // the card's grids (guided or not) stay the run's default, as in Node
+    ...(model.defaultGrid ? { defaultGrid: model.defaultGrid.bind(model) } : {}),
     async predict(x, n, t) {
       const out = await model.predict(x, n, t);
       const [a, b] = toDataCoefficients(process, t, model.prediction);
