@@ -94,8 +94,8 @@ interface Loaded {
   forShard(first: number, count: number): Model;
 }
 
-async function loadJobModel(spec: JobSpec): Promise<Loaded> {
-  const m: ModelArg = await loadModelArg(spec.model);
+async function loadJobModel(spec: JobSpec, threads?: number): Promise<Loaded> {
+  const m: ModelArg = await loadModelArg(spec.model, undefined, threads);
   if (m.kind === 'gmm') {
     if (spec.labels || spec.cfg !== 1) throw new UsageError('labels and cfg apply to class-conditional networks');
     const process = createProcess({ name: spec.process ?? 'vp' } as Parameters<typeof createProcess>[0]);
@@ -236,6 +236,7 @@ async function runSubmit(a: SubmitArgs, io: CliIo): Promise<void> {
 interface WorkerArgs {
   redis: string;
   concurrency: number;
+  threads?: number;
   lockSeconds: number;
   quiet?: boolean;
 }
@@ -256,7 +257,7 @@ async function runWorker(a: WorkerArgs, io: CliIo): Promise<void> {
     try {
       spec = parseJobSpec(JSON.parse(text), `job ${id}`);
       const key = JSON.stringify([spec.model, spec.process, spec.prediction, spec.labels, spec.cfg]);
-      if (!models.has(key)) models.set(key, loadJobModel(spec));
+      if (!models.has(key)) models.set(key, loadJobModel(spec, a.threads));
       loaded = await (models.get(key) as Promise<Loaded>);
     } catch (e) {
       throw new mq.UnrecoverableError(e instanceof Error ? e.message : String(e));
@@ -378,6 +379,7 @@ export function addJobCommands(program: Command, io: CliIo): void {
     .description('run queued shards from Redis until stopped (Ctrl-C / SIGTERM); start one on every machine')
     .option('--redis <url>', 'Redis URL', DEFAULT_REDIS)
     .option('--concurrency <n>', 'shards run at once by this worker', integerArg(1, 1024), 1)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads per network (default: all cores; with one worker per core, 1 is faster: docs/bench-cores.md)', integerArg(1, 1024))
     .option('--lock-seconds <s>', 'a shard whose worker is silent this long is given to another worker', positiveArg, 30)
     .option('--quiet', 'print nothing but errors')
     .action(async (a: WorkerArgs) => runWorker(a, io));

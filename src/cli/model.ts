@@ -47,14 +47,14 @@ export async function expandModelSpec(value: string): Promise<string> {
  * data:FILE.npy (a finite data set [K, d] of equally weighted points) | onnx:CARD.json (a network
  * and its model card, run by ONNX Runtime; loaded only when asked for).
  */
-export async function loadModelArg(spec: string, onProgress?: (p: LoadProgress) => void): Promise<ModelArg> {
+export async function loadModelArg(spec: string, onProgress?: (p: LoadProgress) => void, threads?: number): Promise<ModelArg> {
   const value = await expandModelSpec(spec);
   const colon = value.indexOf(':');
   if (colon > 0 && value.slice(0, colon) === 'onnx') {
     const card = value.slice(colon + 1);
     const { loadOnnxModel } = await import('../models/onnx/node.js');
     const name = basename(card).replace(/\.json$/i, '');
-    return { kind: 'onnx', label: name === 'card' ? basename(resolve(dirname(card))) : name, model: await loadOnnxModel(card, {}, onProgress), card };
+    return { kind: 'onnx', label: name === 'card' ? basename(resolve(dirname(card))) : name, model: await loadOnnxModel(card, threads ? { intraOpNumThreads: threads } : {}, onProgress), card };
   }
   return { kind: 'gmm', ...(await loadGmmArg(value)) };
 }
