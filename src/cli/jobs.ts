@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { RunError, UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
@@ -13,7 +12,7 @@ import { cardProcess, parseModelCard } from '../models/onnx/card.js';
 import { planSample } from '../sample.js';
 import { findSampler } from '../samplers/index.js';
 import { JOB_FORMAT, parseJobSpec, runShard, shardCount, shardLabels, shardRange, type JobSpec } from '../jobs/index.js';
-import { writeNpyFile } from '../io/files.js';
+import { readJsonObject, writeNpyFile } from '../io/files.js';
 import { gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, positiveArg, type GridArgs } from './args.js';
 import { addGridOptions } from './sample.js';
 import { expandModelSpec, loadModelArg, type ModelArg } from './model.js';
@@ -130,13 +129,13 @@ async function checkJob(spec: JobSpec): Promise<void> {
   let sampleShape: readonly number[];
   if (expanded.startsWith('onnx:')) {
     const path = expanded.slice('onnx:'.length);
-    let text: string;
+    let value: Record<string, unknown>;
     try {
-      text = await readFile(path, 'utf8');
+      value = await readJsonObject(path);
     } catch (e) {
       throw new UsageError(`cannot read the model card ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const card = parseModelCard(JSON.parse(text), path);
+    const card = parseModelCard(value, path);
     process = cardProcess(card, path);
     sampleShape = card.sampleShape;
     if (card.numClasses === undefined && (spec.labels || spec.cfg !== 1)) throw new UsageError(`${spec.model} is not class-conditional: drop --labels and --cfg`);
