@@ -133,6 +133,17 @@ def eps_class_conditional():
     return g.finish("gauss_eps_cond", eps, "out_sample", inputs, TensorProto.FLOAT)
 
 
+def eps_image_conditioned():
+    """epsilon prediction for x0 ~ N(condition, VARIANCE I): the mean is the condition image itself (a
+    restoration model's input), float32 timestep and condition of the sample's shape."""
+    g = Graph()
+    alpha, sigma = (g.per_sample(v) for v in discrete_alpha_sigma(g, "timestep"))
+    eps, _ = gaussian(g, "sample", "condition", alpha, sigma)
+    inputs = [tensor("sample", TensorProto.FLOAT, ["batch", *SHAPE]), tensor("timestep", TensorProto.FLOAT, ["batch"]),
+              tensor("condition", TensorProto.FLOAT, ["batch", *SHAPE])]
+    return g.finish("gauss_eps_image_cond", eps, "out_sample", inputs, TensorProto.FLOAT)
+
+
 def velocity_flow():
     """Flow-matching velocity u = x0' + eps' = eps_hat - x0_hat (alpha = 1 - t, sigma = t); time of shape [1]."""
     g = Graph()
@@ -186,6 +197,9 @@ MODELS = {
     "gauss_eps_cond": (eps_class_conditional(), card(
         "gauss_eps_cond.onnx", "epsilon", VP_DISCRETE, {"input": "timestep", "kind": "discrete", "dtype": "int64"},
         inputs={"sample": "sample", "class_labels": "class_labels"}, num_classes=NUM_CLASSES, null_class=NUM_CLASSES)),
+    "gauss_eps_image_cond": (eps_image_conditioned(), card(
+        "gauss_eps_image_cond.onnx", "epsilon", VP_DISCRETE, {"input": "timestep", "kind": "discrete", "dtype": "float32"},
+        inputs={"sample": "sample", "condition": "condition"}, condition_shape=SHAPE)),
     "gauss_flow": (velocity_flow(), card("gauss_flow.onnx", "velocity", {"name": "flow"},
                                          {"input": "t", "kind": "continuous", "dtype": "float32"},
                                          inputs={"sample": "x"}, output="velocity")),

@@ -43,12 +43,17 @@ export interface ModelCard {
   process: ProcessConfig;
   /** The time input's name (default "timestep"), what it reads (default discrete) and its element type (default float32). */
   time: { input: string; kind: TimeKind; dtype: TimeDtype };
-  /** Names of the sample input (default "sample") and, for a class-conditional network, the class-label input. */
-  inputs: { sample: string; classLabels?: string };
+  /**
+   * Names of the sample input (default "sample"), for a class-conditional network the class-label
+   * input, and for an image-conditioned network (restoration) the condition input.
+   */
+  inputs: { sample: string; classLabels?: string; condition?: string };
   /** Name of the output the prediction is read from (default "out_sample"). */
   output: string;
   /** Shape of one sample, without the batch axis, e.g. [1, 28, 28]. */
   sampleShape: number[];
+  /** Shape of one condition image of an image-conditioned network (default: sample_shape). */
+  conditionShape?: number[];
   /** Number of classes of a class-conditional network (labels 0 … numClasses−1). */
   numClasses?: number;
   /** Label of the unconditional ("null") class for classifier-free guidance. */
@@ -87,9 +92,10 @@ const cardSchema = record({
   prediction: oneOf(cardPredictions),
   process: looseRecord({ name: nonEmpty }, '{"name": "vp-discrete", "numTrainTimesteps": 1000}'),
   time: v.optional(record({ input: v.optional(nonEmpty), kind: v.optional(oneOf(timeKinds)), dtype: v.optional(oneOf(timeDtypes)) })),
-  inputs: v.optional(record({ sample: v.optional(nonEmpty), class_labels: v.optional(nonEmpty) })),
+  inputs: v.optional(record({ sample: v.optional(nonEmpty), class_labels: v.optional(nonEmpty), condition: v.optional(nonEmpty) })),
   output: v.optional(nonEmpty),
   sample_shape: sampleShape,
+  condition_shape: v.optional(sampleShape),
   num_classes: v.optional(integer(1, LIMITS.classes)),
   null_class: v.optional(integer(0, LIMITS.classes)),
   max_batch: v.optional(integer(1, LIMITS.samples)),
@@ -118,10 +124,18 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
     prediction: card.prediction,
     process: card.process as unknown as ProcessConfig,
     time: { input: time.input ?? 'timestep', kind, dtype: time.dtype ?? 'float32' },
-    inputs: { sample: inputs.sample ?? 'sample', ...(inputs.class_labels === undefined ? {} : { classLabels: inputs.class_labels }) },
+    inputs: {
+      sample: inputs.sample ?? 'sample',
+      ...(inputs.class_labels === undefined ? {} : { classLabels: inputs.class_labels }),
+      ...(inputs.condition === undefined ? {} : { condition: inputs.condition }),
+    },
     output: card.output ?? 'out_sample',
     sampleShape: card.sample_shape,
   };
+  if (card.condition_shape !== undefined) {
+    if (inputs.condition === undefined) fail('"condition_shape" needs "inputs.condition" (the condition input it shapes)');
+    result.conditionShape = card.condition_shape;
+  } else if (inputs.condition !== undefined) result.conditionShape = card.sample_shape;
   if (card.num_classes !== undefined) result.numClasses = card.num_classes;
   if (card.null_class !== undefined) result.nullClass = card.null_class;
   if (card.max_batch !== undefined) result.maxBatch = card.max_batch;

@@ -26,7 +26,10 @@ export class OnnxDenoiser implements Model {
   readonly process: Process;
   readonly numClasses?: number;
   readonly nullClass?: number;
+  /** Shape of one condition image, for an image-conditioned network (card inputs.condition). */
+  readonly conditionShape?: readonly number[];
   private readonly dim: number;
+  private readonly conditionDim: number;
   private readonly layout: GraphLayout;
   private readonly sigmaData: number;
   private readonly queue = new RunQueue();
@@ -44,12 +47,15 @@ export class OnnxDenoiser implements Model {
     this.dim = sizeOf(card.sampleShape);
     this.numClasses = card.numClasses;
     this.nullClass = card.nullClass;
+    if (card.inputs.condition) this.conditionShape = card.conditionShape ?? card.sampleShape;
+    this.conditionDim = this.conditionShape ? sizeOf(this.conditionShape) : 0;
     const sd = this.process.config.sigmaData;
     this.sigmaData = typeof sd === 'number' ? sd : 0.5;
   }
 
   /** The network at time t; a class-conditional network gets the null class (unconditional). */
   predict(x: Float64Array, n: number, t: number): Promise<Float64Array> {
+    this.refuseUnconditioned();
     if (this.numClasses === undefined) return this.predictLabels(x, n, t);
     if (this.nullClass === undefined) {
       throw new UsageError('this model is class-conditional and its card names no null_class: pass labels with withLabels() or guided()');
@@ -74,8 +80,52 @@ export class OnnxDenoiser implements Model {
     };
   }
 
+  /**
+   * This image-conditioned network (a restoration model) with its condition images: one per sample
+   * (n × condition_shape values) or one for every sample; labels as withLabels takes them, if the
+   * network also has a class input.
+   */
+  withCondition(condition: Float64Array, labels?: Labels): Model {
+    const shape = this.conditionShape;
+    if (!shape) throw new UsageError('this model has no condition input (its card names no inputs.condition)');
+    const count = condition.length / this.conditionDim;
+    if (!(Number.isInteger(count) && count >= 1)) {
+      throw new UsageError(`the condition must hold k × ${this.conditionDim} values (condition_shape [${shape.join(', ')}]), got ${condition.length}`);
+    }
+    const bad = condition.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new UsageError(`the condition must be finite; value ${bad} is ${condition[bad]}`);
+    if (labels) this.checkLabels(labels);
+    const fixed = Float64Array.from(condition);
+    const labelFor = (n: number): Labels | undefined => {
+      if (this.numClasses === undefined) return undefined;
+      if (labels) return labels;
+      if (this.nullClass === undefined) throw new UsageError('this model is class-conditional and its card names no null_class: pass labels');
+      return new Int32Array(n).fill(this.nullClass);
+    };
+    return {
+      prediction: this.prediction,
+      sampleShape: this.sampleShape,
+      predict: (x, n, t) => {
+        if (count !== 1 && count !== n) throw new UsageError(`the model holds ${count} condition images; the batch has ${n} samples (give one per sample or one for all)`);
+        return this.run(x, n, t, labelFor(n), fixed);
+      },
+      defaultGrid: (steps, sampler) => this.defaultGrid(steps, sampler),
+    };
+  }
+
+  private refuseUnconditioned(): void {
+    if (this.conditionShape) {
+      throw new UsageError(`this model restores an image it is given (card inputs.condition "${this.card.inputs.condition}", shape [${this.conditionShape.join(', ')}]): give it with withCondition() (CLI: diffuse restore)`);
+    }
+  }
+
   /** The network on n samples with the given labels (required exactly when the model has a class input). */
   predictLabels(x: Float64Array, n: number, t: number, labels?: Labels): Promise<Float64Array> {
+    this.refuseUnconditioned();
+    return this.run(x, n, t, labels);
+  }
+
+  private run(x: Float64Array, n: number, t: number, labels?: Labels, condition?: Float64Array): Promise<Float64Array> {
     if (x.length !== n * this.dim) {
       throw new UsageError(`the model expects n×${this.dim} values (sample_shape [${this.sampleShape.join(', ')}]), got ${x.length} for n=${n}`);
     }
@@ -86,7 +136,7 @@ export class OnnxDenoiser implements Model {
     } else if (labels) {
       throw new UsageError('this model has no class input (its card names no inputs.class_labels)');
     }
-    return this.queue.enqueue(() => this.runChunks(x, n, t, labels));
+    return this.queue.enqueue(() => this.runChunks(x, n, t, labels, condition));
   }
 
   /** Throws a UsageError unless every label is a class of this model or its null class. */
@@ -99,7 +149,7 @@ export class OnnxDenoiser implements Model {
     }
   }
 
-  private async runChunks(x: Float64Array, n: number, t: number, labels: Labels | undefined): Promise<Float64Array> {
+  private async runChunks(x: Float64Array, n: number, t: number, labels: Labels | undefined, condition?: Float64Array): Promise<Float64Array> {
     const { dim, layout } = this;
     const chunk = layout.fixedBatch ?? Math.min(n, this.card.maxBatch ?? n);
     const { scaleIn, timeValue, skip, scaleOut } = this.timeFeed(t);
@@ -112,6 +162,7 @@ export class OnnxDenoiser implements Model {
         [this.card.time.input]: this.timeTensor(timeValue, rows),
       };
       if (labels && this.card.inputs.classLabels) feeds[this.card.inputs.classLabels] = this.labelTensor(labels, start, m, rows);
+      if (condition && this.card.inputs.condition) feeds[this.card.inputs.condition] = this.conditionTensor(condition, start, m, rows);
       return feeds;
     }, (result, start, m) => this.readOutput(result[this.card.output], out, start * dim, m * dim, rowsOf(m) * dim), `at t=${t}`);
     if (skip !== 0 || scaleOut !== 1) for (let i = 0; i < out.length; i++) out[i] = skip * x[i] + scaleOut * out[i];
@@ -148,6 +199,23 @@ export class OnnxDenoiser implements Model {
     if (scale === 1) data.set(x);
     else for (let i = 0; i < x.length; i++) data[i] = x[i] * scale;
     return new this.Tensor('float32', data, dims);
+  }
+
+  /** Condition images start … start+m (one shared image repeated), zero-padded to `rows`. */
+  private conditionTensor(condition: Float64Array, start: number, m: number, rows: number): OrtTensor {
+    const cd = this.conditionDim;
+    const dims = [rows, ...(this.conditionShape ?? [])];
+    const shared = condition.length === cd;
+    const fill = (out: Float32Array | Uint16Array, put: (o: number, src: Float64Array) => void) => {
+      for (let i = 0; i < m; i++) put(i * cd, shared ? condition : condition.subarray((start + i) * cd, (start + i + 1) * cd));
+      return out;
+    };
+    if (this.layout.conditionType === 'float16') {
+      const out = new Uint16Array(rows * cd);
+      return new this.Tensor('float16', fill(out, (o, src) => encodeHalf(src, out, o)), dims);
+    }
+    const out = new Float32Array(rows * cd);
+    return new this.Tensor('float32', fill(out, (o, src) => out.set(src, o)), dims);
   }
 
   /** Time as the graph takes it; an int64 input gets the nearest integer timestep. */
