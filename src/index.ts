@@ -6,7 +6,7 @@
  * One rule for namespaces: the shared core (processes, grids, samplers, sample/invert, models,
  * guidance, metrics) is exported flat; every other family — those with their own process (discrete,
  * pfgm, interpolant, mr, dmcmc), the tools that fit files for the samplers (search, ems, quant) and
- * the multi-network pipelines (pipelines) —
+ * the multi-network pipelines (pipelines), restoration and inverse problems on networks (restoration) —
  * is one namespace here and the subpath of the same name (`diffuse/search`), with the same
  * contents. `diffuse/guidance` is the flat guidance exports on their own.
  * @module
@@ -47,6 +47,7 @@ export * from './guidance/index.js';
 export * from './models/oracle/full-gmm.js';
 export * from './models/oracle/posterior.js';
 export * from './metrics/distance.js';
+export * from './metrics/image.js';
 export * as discrete from './discrete/index.js';
 export * as pfgm from './pfgm/index.js';
 export * as interpolant from './interpolant/index.js';
@@ -56,4 +57,5 @@ export * as quant from './quant/index.js';
 export * as search from './search/index.js';
 export * as ems from './ems/index.js';
 export * as pipelines from './pipelines/index.js';
+export * as restoration from './restoration/index.js';
 export { JOB_FORMAT, parseJobSpec, shardCount, shardRange, shardLabels, keyedNoise, runShard, type JobSpec, type ShardRequest } from './jobs/index.js';

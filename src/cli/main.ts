@@ -5,6 +5,8 @@ import { addBenchCommand } from './bench.js';
 import { addListCommand } from './list.js';
 import { addDiscreteCommands } from './discrete.js';
 import { addPosteriorCommand } from './posterior.js';
+import { addTomographyCommand } from './tomography.js';
+import { addRestoreCommand } from './restore.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
@@ -46,6 +48,8 @@ function program(io: CliIo): Command {
   addListCommand(p, io);
   addDiscreteCommands(p, io);
   addPosteriorCommand(p, io);
+  addTomographyCommand(p, io);
+  addRestoreCommand(p, io);
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);
@@ -58,7 +62,7 @@ function program(io: CliIo): Command {
       if (!(gib > 0)) throw new UsageError(`--max-memory must be a number of GiB > 0, got ${gib}`);
       budget.bytes = gib * 1024 * 1024 * 1024;
     }
-    const outputs = ['out', 'plot', 'csv', 'saveSchedulerConfig'].map((k): unknown => command.getOptionValue(k)).filter((v): v is string => typeof v === 'string');
+    const outputs = ['out', 'plot', 'csv', 'saveSchedulerConfig', 'saveBoundary'].map((k): unknown => command.getOptionValue(k)).filter((v): v is string => typeof v === 'string');
     const plot: unknown = command.getOptionValue('plot');
     if (typeof plot === 'string') plotFormat(plot);
     await checkOutputs(outputs);

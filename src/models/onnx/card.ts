@@ -52,6 +52,12 @@ export interface ModelCard {
   output: string;
   /** Shape of one sample, without the batch axis, e.g. [1, 28, 28]. */
   sampleShape: number[];
+  /**
+   * A network trained for one sampling method rather than for the registry's samplers: "resfusion"
+   * predicts Resfusion's resnoise on its truncated schedule (src/restoration/resfusion.ts); "rddm"
+   * predicts RDDM's residual condition − x0 on its linear schedules (src/restoration/rddm.ts).
+   */
+  method?: (typeof cardMethods)[number];
   /** Shape of one condition image of an image-conditioned network (default: sample_shape). */
   conditionShape?: number[];
   /** Number of classes of a class-conditional network (labels 0 … numClasses−1). */
@@ -85,6 +91,9 @@ export interface GridRule {
 
 const nonEmpty = text;
 
+/** Sampling methods a card can require instead of the sampler registry (see ModelCard.method). */
+export const cardMethods = ['resfusion', 'rddm'] as const;
+
 /** The card file's fields (snake_case, as written), typed and bounded; cross-field rules follow in parseModelCard. */
 const cardSchema = record({
   format: v.literal(CARD_FORMAT, `must be "${CARD_FORMAT}"`),
@@ -95,6 +104,7 @@ const cardSchema = record({
   inputs: v.optional(record({ sample: v.optional(nonEmpty), class_labels: v.optional(nonEmpty), condition: v.optional(nonEmpty) })),
   output: v.optional(nonEmpty),
   sample_shape: sampleShape,
+  method: v.optional(oneOf(cardMethods)),
   condition_shape: v.optional(sampleShape),
   num_classes: v.optional(integer(1, LIMITS.classes)),
   null_class: v.optional(integer(0, LIMITS.classes)),
@@ -132,6 +142,7 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
     output: card.output ?? 'out_sample',
     sampleShape: card.sample_shape,
   };
+  if (card.method !== undefined) result.method = card.method;
   if (card.condition_shape !== undefined) {
     if (inputs.condition === undefined) fail('"condition_shape" needs "inputs.condition" (the condition input it shapes)');
     result.conditionShape = card.condition_shape;

@@ -1,0 +1,259 @@
+import type { Command } from 'commander';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { tensor } from '../core/tensor.js';
+import { firstNonFinite } from '../core/vec.js';
+import { psnr, ssim } from '../metrics/image.js';
+import { poolAndRepeat } from '../restoration/degrade.js';
+import { resfusionRestore, scheduleFromBetas } from '../restoration/resfusion.js';
+import { rddmSample, rddmSchedule } from '../restoration/rddm.js';
+import type { OnnxDenoiser } from '../models/onnx/denoiser.js';
+import { Rng } from '../core/rng.js';
+import { BOUNDARY_FORMAT, parseBoundaryFile, repeatBoundary, searchBoundary, type BoundaryFile } from '../restoration/boundary.js';
+import { planSample, runPlan } from '../sample.js';
+import { readJsonObject, readNpyFile, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
+import { imageGridFigure } from '../io/plot.js';
+import { integerArg } from './args.js';
+import { loadModelArg } from './model.js';
+import { loadBar, progressBar, type CliIo } from './io.js';
+
+/**
+ * `diffuse restore`: clean images degraded (average-pooled by --factor), restored by an
+ * image-conditioned network with any sampler, from random starts or from a searched optimal
+ * boundary condition (--boundary, or --search-boundary to find one); PSNR and SSIM vs the clean images.
+ */
+
+/** The folder beside a restoration model's card that holds its searched boundary conditions. */
+export const BOUNDARY_DIR = 'boundary';
+
+interface RestoreArgs {
+  model: string;
+  images: string;
+  factor: number;
+  sampler?: string;
+  steps?: number;
+  seed: number;
+  boundary?: string;
+  searchBoundary?: number;
+  reference: string;
+  saveBoundary?: string;
+  generate?: boolean;
+  out?: string;
+  plot?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+const imagesHelp = 'fashion:A..B[:STEP] (package order), fashion-heldout:A..B[:STEP] (the images training/restoration.py held out: package index 7k; the package is sorted by class, so spread a set with :STEP), mnist:A..B[:STEP], or FILE.npy [n, 1, H, W]';
+
+export function addRestoreCommand(program: Command, io: CliIo): void {
+  program
+    .command('restore')
+    .description('restore degraded images with an image-conditioned network (e.g. fashion-sr4), from random starts or an optimal boundary condition; PSNR/SSIM vs the clean images')
+    .option('--model <name>', 'an image-conditioned network (card inputs.condition)', 'fashion-sr4')
+    .option('--images <spec>', `the clean images, degraded here: ${imagesHelp}`, 'fashion-heldout:0..9380:625')
+    .option('--factor <k>', 'super-resolution factor: the images are average-pooled by k and repeated back (the sr4 models: 4)', integerArg(1, 28), 4)
+    .option('--sampler <name>', 'sampler (deterministic for a boundary condition; default ddim); a Resfusion model runs its own chain', )
+    .option('--steps <n>', 'sampler steps (default 10); a Resfusion model takes the steps of its schedule', integerArg(1, LIMITS.steps))
+    .option('--seed <seed>', 'seed of the random starts and of the boundary search\'s candidates', integerArg(0, LIMITS.seed), 0)
+    .option('--boundary <name>', 'start every image from this boundary condition: a file, or a NAME shipped in the model\'s boundary/ folder')
+    .option('--search-boundary <candidates>', 'search the optimal boundary condition first: this many candidate starts scored on --reference', integerArg(1, 100000))
+    .option('--reference <spec>', `the reference set of the search (${imagesHelp})`, 'fashion-heldout:10..9838:156')
+    .option('--save-boundary <file>', 'write the searched boundary condition (JSON) for --boundary')
+    .option('--generate', 'an RDDM model: generate from noise (zero condition) instead of restoring; --images then only sets how many (scores are against them)')
+    .option('--out <file>', 'write the restored images as .npy [n, 1, H, W]')
+    .option('--plot <file>', 'degraded (top), restored (middle) and clean (bottom) images, .png or .svg')
+    .option('--quiet', 'print nothing but errors (and --json)')
+    .option('--json', 'print a JSON summary on stdout')
+    .action(async (a: RestoreArgs) => runRestore(a, io));
+}
+
+/** Clean images of a spec, n × side × side values. */
+async function cleanImages(spec: string, side: number, flag: string): Promise<{ x: Float64Array; n: number }> {
+  const m = /^(mnist|fashion|fashion-heldout):(\d+)\.\.(\d+)(?::(\d+))?$/.exec(spec);
+  if (!m) {
+    if (!/\.npy$/i.test(spec)) throw new UsageError(`${flag} must be ${imagesHelp}; got "${spec}"`);
+    const t = await readNpyFile(spec, [null, 1, side, side], 'images');
+    const x = Float64Array.from(t.data as ArrayLike<number>);
+    const bad = firstNonFinite(x);
+    if (bad >= 0) throw new UsageError(`${flag} ${spec}: value ${bad} is ${x[bad]}; images must be finite`);
+    if (t.shape[0] < 1) throw new UsageError(`${flag} ${spec}: holds no images`);
+    return { x, n: t.shape[0] };
+  }
+  const [lo, hi, step] = [Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+  if (hi < lo || step < 1 || (hi - lo) / step + 1 > LIMITS.samples) throw new UsageError(`${flag} ${spec}: A..B:STEP must have A ≤ B, STEP ≥ 1 and at most ${LIMITS.samples} images`);
+  if (side !== 28) throw new UsageError(`${flag} ${m[1]}: images are 28×28, but the model's are ${side}×${side}; give a FILE.npy`);
+  const indices = Array.from({ length: Math.floor((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
+  if (m[1] === 'fashion-heldout' && hi >= 10000) throw new UsageError(`${flag} fashion-heldout:A..B indexes the 10 000 held-out images: B must stay below 10000, got ${hi}`);
+  const data = await import('../eval/data.js');
+  if (m[1] === 'mnist') {
+    const { images } = await data.loadMnistDigits();
+    if (hi >= images.length / 784) throw new UsageError(`${flag} mnist:A..B must stay below ${images.length / 784}, got ${hi}`);
+    const x = new Float64Array(indices.length * 784);
+    indices.forEach((j, i) => x.set(images.subarray(j * 784, (j + 1) * 784), i * 784));
+    return { x, n: indices.length };
+  }
+  const { images } = await data.loadFashionAt(m[1] === 'fashion' ? indices : indices.map((i) => 7 * i));
+  return { x: images, n: indices.length };
+}
+
+async function boundaryFile(a: RestoreArgs, card: string, dim: number): Promise<BoundaryFile> {
+  const name = a.boundary as string;
+  let file = name;
+  if (!/\.json$/i.test(name)) {
+    const dir = join(dirname(card), BOUNDARY_DIR);
+    const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+    if (!names.includes(name)) throw new UsageError(`--boundary ${name}: the model ships ${names.length ? `these boundary conditions: ${names.join(', ')}` : 'no boundary conditions'}; or give a FILE.json`);
+    file = join(dir, `${name}.json`);
+  }
+  return parseBoundaryFile(await readJsonObject(file), dim, file);
+}
+
+async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
+  if (a.boundary !== undefined && a.searchBoundary !== undefined) throw new UsageError('--boundary uses a saved boundary condition and --search-boundary searches one: give one of them');
+  if (a.saveBoundary !== undefined && a.searchBoundary === undefined) throw new UsageError('--save-boundary writes what --search-boundary finds: add --search-boundary N');
+  const quiet = a.quiet === true || a.json === true;
+  const load = loadBar(io, quiet);
+  const loaded = await loadModelArg(a.model, load.onProgress).finally(() => load.stop());
+  if (loaded.kind !== 'onnx' || !loaded.model.conditionShape) throw new UsageError(`--model must be an image-conditioned network (card inputs.condition), e.g. fashion-sr4; ${loaded.label} is not`);
+  const net = loaded.model;
+  if (net.card.method === 'resfusion' && a.generate) throw new UsageError(`${loaded.label} is a Resfusion model: it restores only; drop --generate`);
+  if (net.card.method === 'resfusion') return runResfusion(a, io, net, quiet, loaded.label);
+  if (net.card.method === 'rddm') return runRddm(a, io, net, quiet, loaded.label);
+  if (a.generate) throw new UsageError(`--generate needs a model that also generates (an RDDM card); ${loaded.label} restores only`);
+  const sampler = a.sampler ?? 'ddim';
+  const steps = a.steps ?? 10;
+  const side = imageSide(net);
+  const dim = side * side;
+  const degrade = (x: Float64Array, n: number) => poolAndRepeat(x, n, side, side, a.factor);
+  const { x: clean, n } = await cleanImages(a.images, side, '--images');
+  const conditions = degrade(clean, n);
+  let boundary: BoundaryFile | undefined;
+  if (a.boundary !== undefined) boundary = await boundaryFile(a, loaded.card, dim);
+  if (a.searchBoundary !== undefined) {
+    const ref = await cleanImages(a.reference, side, '--reference');
+    const bar = progressBar(io, quiet, 'boundary search');
+    const found = await searchBoundary({
+      conditioned: (c) => net.withCondition(c), process: net.process, sampler, steps,
+      conditions: degrade(ref.x, ref.n), clean: ref.x, n: ref.n, candidates: a.searchBoundary, seed: a.seed,
+      onCandidate: (k) => bar.update(k + 1, a.searchBoundary as number, 'candidates'),
+    }).finally(() => bar.stop());
+    boundary = {
+      format: BOUNDARY_FORMAT, model: loaded.label, sampler, steps, reference: ref.n, candidates: a.searchBoundary,
+      seed: a.seed, index: found.index, mse: found.mse[found.index], z: Array.from(found.z),
+    };
+    if (a.saveBoundary) await writeTextFile(a.saveBoundary, `${JSON.stringify(boundary)}\n`);
+  }
+  const req = {
+    model: net.withCondition(conditions), process: net.process, sampler, steps, n, seed: a.seed,
+    ...(boundary ? { z: repeatBoundary(Float64Array.from(boundary.z), n) } : {}),
+  };
+  const plan = planSample(req);
+  if (boundary && plan.sampler.stochastic) throw new UsageError(`--sampler ${sampler} draws fresh noise at every step; a boundary condition fixes the start of a deterministic sampler (ddim, dpmpp-2m, unipc, …)`);
+  const bar = progressBar(io, quiet, plan.sampler.name);
+  const started = performance.now();
+  const r = await runPlan(plan, { ...req, onStep: (st) => bar.update(st.step, st.total, `steps | NFE ${st.nfe}`) }).finally(() => bar.stop());
+  const seconds = (performance.now() - started) / 1000;
+  await report(a, io, {
+    x: r.x.data, clean, conditions, n, side, sampler: plan.sampler.name, steps, nfe: r.nfe, seconds,
+    start: boundary ? (a.searchBoundary !== undefined ? 'searched boundary' : `boundary ${a.boundary}`) : 'random', label: loaded.label,
+    ...(boundary ? { boundary: { sampler: boundary.sampler, steps: boundary.steps, reference: boundary.reference, candidates: boundary.candidates, index: boundary.index, mse: boundary.mse } } : {}),
+  });
+}
+
+/** A restoration model's square single-channel side, or a usage error. */
+function imageSide(net: OnnxDenoiser): number {
+  const s = net.sampleShape;
+  if (!(s.length === 3 && s[0] === 1 && s[1] === s[2])) throw new UsageError(`--model must restore square single-channel images; it has sample shape [${s.join(', ')}]`);
+  return s[1];
+}
+
+/** RDDM's sampler from the degraded images, or from zeros with --generate (the card's T; no sampler or boundary). */
+async function runRddm(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet: boolean, label: string): Promise<void> {
+  for (const [flag, given] of [['--sampler', a.sampler], ['--boundary', a.boundary], ['--search-boundary', a.searchBoundary]] as const) {
+    if (given !== undefined) throw new UsageError(`${label} is an RDDM model: it runs its own sampler (--steps, default 10); drop ${flag}`);
+  }
+  const p = net.card.process;
+  const T = p.name === 'vp-discrete' ? p.numTrainTimesteps ?? 1000 : 1000;
+  const steps = a.steps ?? 10;
+  if (steps > T) throw new UsageError(`--steps must be at most the model's ${T} steps, got ${steps}`);
+  const side = imageSide(net);
+  const { x: clean, n } = await cleanImages(a.images, side, '--images');
+  const conditions = a.generate ? new Float64Array(clean.length) : poolAndRepeat(clean, n, side, side, a.factor);
+  const bar = progressBar(io, quiet, 'rddm');
+  const started = performance.now();
+  const r = await rddmSample({
+    model: net.withCondition(conditions), schedule: rddmSchedule(T), condition: conditions, n, steps, rng: new Rng(a.seed),
+    ...(net.card.dataRange ? { clip: net.card.dataRange } : {}), onStep: (k, total) => bar.update(k, total, 'steps'),
+  }).finally(() => bar.stop());
+  await report(a, io, { x: r.x, clean, conditions, n, side, sampler: 'rddm', steps, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: a.generate ? 'noise (RDDM generation)' : 'degraded image (RDDM)', label });
+}
+
+/** Resfusion's own chain from the degraded images (the card's schedule; no sampler, steps or boundary). */
+async function runResfusion(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet: boolean, label: string): Promise<void> {
+  const p = net.card.process;
+  const betas = p.name === 'vp-discrete' ? p.trainedBetas : undefined;
+  if (!betas) throw new UsageError(`${label}: a Resfusion card's process must be vp-discrete with its trainedBetas`);
+  for (const [flag, given] of [['--sampler', a.sampler], ['--steps', a.steps], ['--boundary', a.boundary], ['--search-boundary', a.searchBoundary]] as const) {
+    if (given !== undefined) throw new UsageError(`${label} is a Resfusion model: it runs its own ${betas.length}-step chain from the degraded image; drop ${flag}`);
+  }
+  const side = imageSide(net);
+  const { x: clean, n } = await cleanImages(a.images, side, '--images');
+  const conditions = poolAndRepeat(clean, n, side, side, a.factor);
+  const schedule = scheduleFromBetas(betas);
+  const bar = progressBar(io, quiet, 'resfusion');
+  const started = performance.now();
+  const r = await resfusionRestore({ model: net.withCondition(conditions), schedule, condition: conditions, n, rng: new Rng(a.seed), onStep: (k, total) => bar.update(k, total, 'steps') }).finally(() => bar.stop());
+  await report(a, io, { x: r.x, clean, conditions, n, side, sampler: 'resfusion', steps: r.nfe, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: 'degraded image (Resfusion)', label });
+}
+
+interface Restored {
+  x: Float64Array;
+  clean: Float64Array;
+  conditions: Float64Array;
+  n: number;
+  side: number;
+  sampler: string;
+  steps: number;
+  nfe: number;
+  seconds: number;
+  start: string;
+  /** The model's short name (its folder), not the path --model expanded to. */
+  label: string;
+  boundary?: Record<string, number | string>;
+}
+
+async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
+  const { x, clean, conditions, n, side } = r;
+  const dim = side * side;
+  const mean = (v: Float64Array) => v.reduce((p, q) => p + q, 0) / v.length;
+  const summary = {
+    model: r.label, images: a.images, n, factor: a.factor, sampler: r.sampler, steps: r.steps, nfe: r.nfe, seed: a.seed, start: r.start,
+    ...(r.boundary ? { boundary: r.boundary } : {}),
+    seconds: r.seconds,
+    psnr: mean(psnr(x, clean, n, dim)), ssim: mean(ssim(x, clean, n, side, side)),
+    degradedPsnr: mean(psnr(conditions, clean, n, dim)),
+    ...(a.out ? { out: a.out } : {}), ...(a.plot ? { plot: a.plot } : {}), ...(a.saveBoundary ? { savedBoundary: a.saveBoundary } : {}),
+  };
+  if (a.out) await writeNpyFile(a.out, tensor('float64', [n, 1, side, side], x));
+  if (a.plot) {
+    const cols = Math.min(n, 16);
+    const rows = [conditions, x, clean].map((v) => v.subarray(0, cols * dim));
+    const grid = new Float64Array(3 * cols * dim);
+    rows.forEach((v, i) => grid.set(v, i * cols * dim));
+    const title = `${a.images} ×${a.factor} · ${r.start} · ${r.sampler} NFE ${r.nfe} · PSNR ${summary.psnr.toFixed(2)} dB`;
+    await writePlot(a.plot, imageGridFigure(grid, 3 * cols, side, side, { cols, title }));
+  }
+  if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else if (!a.quiet) {
+    io.stdout.write([
+      `${n} images ${a.images}, ×${a.factor} super-resolution by ${r.label}, ${r.sampler} NFE ${r.nfe}, start: ${r.start}, ${r.seconds.toFixed(1)} s`,
+      `vs clean: PSNR ${summary.psnr.toFixed(2)} dB, SSIM ${summary.ssim.toFixed(3)} (degraded input: PSNR ${summary.degradedPsnr.toFixed(2)} dB)`,
+      ...(a.saveBoundary && r.boundary ? [`wrote ${a.saveBoundary} (candidate ${r.boundary.index} of ${a.searchBoundary}, reference MSE ${Number(r.boundary.mse).toFixed(4)})`] : []),
+      ...(a.out ? [`wrote ${a.out} [${n}, 1, ${side}, ${side}]`] : []),
+      ...(a.plot ? [`wrote ${a.plot}`] : []),
+    ].join('\n') + '\n');
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * Restoration and inverse problems on networks: degradations and measurement operators, 3-D
+ * reconstruction with a 2-D diffusion prior (DiffusionMBIR), optimal boundary conditions for
+ * conditional restoration ODEs, Resfusion and RDDM. `diffuse/restoration`, or `restoration` from `diffuse`.
+ * @module
+ */
+export * from './tomography.js';
+export * from './volume.js';
+export * from './degrade.js';
+export * from './boundary.js';
+export * from './resfusion.js';
+export * from './rddm.js';
