@@ -65,6 +65,7 @@ export interface RddmOptions {
   eta?: number;
   /** Clip the data estimate I_in − R̂ to this range (the reference clips to [−1, 1]). */
   clip?: readonly [number, number];
+  /** Called before each model call with the step done so far and the total. */
   onStep?: (step: number, total: number) => void;
 }
 
