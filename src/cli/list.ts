@@ -6,6 +6,7 @@ import { builtinDescription, builtinNames } from '../models/oracle/builtin.js';
 import type { SamplerEntry } from '../samplers/types.js';
 import { shippedModels, type ShippedModel } from '../models/onnx/shipped.js';
 import { searchedNames } from './load.js';
+import { boundaryNames } from './restore.js';
 import { gridFlags } from './args.js';
 import { methodCommands } from './methods.js';
 import type { CliIo } from './io.js';
@@ -30,8 +31,11 @@ export function catalogue(shipped: readonly ShippedModel[] = []) {
     grids: gridTypes().map((g) => ({ type: g.type, description: g.description, flags: gridFlags(g.type) })),
     references: samplers.flatMap((s) => (s.references ?? []).map((r) => ({ from: `${r.library}:${r.name}`, sampler: s.name }))),
     models: [
-      ...shipped.map((m) => ({ model: m.name, kind: m.kind, description: m.description, searched: m.kind === 'denoiser' ? searchedNames(m.card) : [] })),
-      ...builtinNames.map((name) => ({ model: `builtin:${name}`, kind: 'exact oracle', description: builtinDescription(name), searched: [] as string[] })),
+      ...shipped.map((m) => ({
+        model: m.name, kind: m.kind, description: m.description,
+        searched: m.kind === 'denoiser' ? searchedNames(m.card) : [], boundaries: m.kind === 'denoiser' ? boundaryNames(m.card) : [],
+      })),
+      ...builtinNames.map((name) => ({ model: `builtin:${name}`, kind: 'exact oracle', description: builtinDescription(name), searched: [] as string[], boundaries: [] as string[] })),
     ],
     names: [
       ...namedRuns.map((r) => ({ name: r.qualifiedOnly ? `${r.tool}:${r.name}` : r.name, tool: r.tool, sampler: r.sampler, options: r.options, grid: r.grid?.(10) ?? null, note: r.note ?? null })),
@@ -90,7 +94,7 @@ const render: Record<Topic, (c: ReturnType<typeof catalogue>) => string> = {
   models: (c) =>
     section(
       'Models (--model NAME; networks ship in the package, oracles are exact; also gmm:FILE.json, data:FILE.npy, onnx:CARD.json)',
-      c.models.map((m) => `  ${pad(m.model, 22)}${pad(m.kind, 14)}${m.description}${m.searched.length ? `\n  ${pad('', 36)}--searched ${m.searched.join(', ')}` : ''}`),
+      c.models.map((m) => `  ${pad(m.model, 22)}${pad(m.kind, 14)}${m.description}${m.searched.length ? `\n  ${pad('', 36)}--searched ${m.searched.join(', ')}` : ''}${m.boundaries.length ? `\n  ${pad('', 36)}diffuse restore --boundary ${m.boundaries.join(', ')}` : ''}`),
     ),
   methods: (c) =>
     section(

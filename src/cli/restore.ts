@@ -62,8 +62,8 @@ export function addRestoreCommand(program: Command, io: CliIo): void {
     .option('--search-boundary <candidates>', 'search the optimal boundary condition first: this many candidate starts scored on --reference', integerArg(1, 100000))
     .option('--reference <spec>', `the reference set of the search (${imagesHelp})`, 'fashion-heldout:10..9838:156')
     .option('--save-boundary <file>', 'write the searched boundary condition (JSON) for --boundary')
-    .option('--generate', 'an RDDM model: generate from noise (zero condition) instead of restoring; --images then only sets how many (scores are against them)')
-    .option('--out <file>', 'write the restored images as .npy [n, 1, H, W]')
+    .option('--generate', 'an RDDM model: generate from noise (zero condition) instead of restoring; --images then only sets how many')
+    .option('--out <file>', 'write the restored images as .npy [n, 1, H, W], clipped to the card\'s data range (as they are scored)')
     .option('--plot <file>', 'degraded (top), restored (middle) and clean (bottom) images, .png or .svg')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print a JSON summary on stdout')
@@ -99,12 +99,18 @@ async function cleanImages(spec: string, side: number, flag: string): Promise<{ 
   return { x: images, n: indices.length };
 }
 
+/** The names of the boundary conditions shipped beside a model card (its folder's boundary/*.json). */
+export function boundaryNames(card: string): string[] {
+  const dir = join(dirname(card), BOUNDARY_DIR);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+}
+
 async function boundaryFile(a: RestoreArgs, card: string, dim: number): Promise<BoundaryFile> {
   const name = a.boundary as string;
   let file = name;
   if (!/\.json$/i.test(name)) {
     const dir = join(dirname(card), BOUNDARY_DIR);
-    const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+    const names = boundaryNames(card);
     if (!names.includes(name)) throw new UsageError(`--boundary ${name}: the model ships ${names.length ? `these boundary conditions: ${names.join(', ')}` : 'no boundary conditions'}; or give a FILE.json`);
     file = join(dir, `${name}.json`);
   }
@@ -138,6 +144,7 @@ async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
     const found = await searchBoundary({
       conditioned: (c) => net.withCondition(c), process: net.process, sampler, steps,
       conditions: degrade(ref.x, ref.n), clean: ref.x, n: ref.n, candidates: a.searchBoundary, seed: a.seed,
+      ...(net.card.dataRange ? { clip: net.card.dataRange } : {}),
       onCandidate: (k) => bar.update(k + 1, a.searchBoundary as number, 'candidates'),
     }).finally(() => bar.stop());
     boundary = {
@@ -157,7 +164,7 @@ async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
   const r = await runPlan(plan, { ...req, onStep: (st) => bar.update(st.step, st.total, `steps | NFE ${st.nfe}`) }).finally(() => bar.stop());
   const seconds = (performance.now() - started) / 1000;
   await report(a, io, {
-    x: r.x.data, clean, conditions, n, side, sampler: plan.sampler.name, steps, nfe: r.nfe, seconds,
+    x: clipTo(r.x.data, net.card.dataRange), clean, conditions, n, side, sampler: plan.sampler.name, steps, nfe: r.nfe, seconds,
     start: boundary ? (a.searchBoundary !== undefined ? 'searched boundary' : `boundary ${a.boundary}`) : 'random', label: loaded.label,
     ...(boundary ? { boundary: { sampler: boundary.sampler, steps: boundary.steps, reference: boundary.reference, candidates: boundary.candidates, index: boundary.index, mse: boundary.mse } } : {}),
   });
@@ -188,7 +195,7 @@ async function runRddm(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet: bool
     model: net.withCondition(conditions), schedule: rddmSchedule(T), condition: conditions, n, steps, rng: new Rng(a.seed),
     ...(net.card.dataRange ? { clip: net.card.dataRange } : {}), onStep: (k, total) => bar.update(k, total, 'steps'),
   }).finally(() => bar.stop());
-  await report(a, io, { x: r.x, clean, conditions, n, side, sampler: 'rddm', steps, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: a.generate ? 'noise (RDDM generation)' : 'degraded image (RDDM)', label });
+  await report(a, io, { x: clipTo(r.x, net.card.dataRange), clean, conditions, n, side, sampler: 'rddm', steps, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: a.generate ? 'noise (RDDM generation)' : 'degraded image (RDDM)', label });
 }
 
 /** Resfusion's own chain from the degraded images (the card's schedule; no sampler, steps or boundary). */
@@ -206,7 +213,12 @@ async function runResfusion(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet:
   const bar = progressBar(io, quiet, 'resfusion');
   const started = performance.now();
   const r = await resfusionRestore({ model: net.withCondition(conditions), schedule, condition: conditions, n, rng: new Rng(a.seed), onStep: (k, total) => bar.update(k, total, 'steps') }).finally(() => bar.stop());
-  await report(a, io, { x: r.x, clean, conditions, n, side, sampler: 'resfusion', steps: r.nfe, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: 'degraded image (Resfusion)', label });
+  await report(a, io, { x: clipTo(r.x, net.card.dataRange), clean, conditions, n, side, sampler: 'resfusion', steps: r.nfe, nfe: r.nfe, seconds: (performance.now() - started) / 1000, start: 'degraded image (Resfusion)', label });
+}
+
+/** Restored images as images: clipped to the card's data range, when it names one. */
+function clipTo(x: Float64Array, range: readonly [number, number] | undefined): Float64Array {
+  return range ? x.map((v) => Math.min(range[1], Math.max(range[0], v))) : x;
 }
 
 interface Restored {
@@ -229,28 +241,34 @@ async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
   const { x, clean, conditions, n, side } = r;
   const dim = side * side;
   const mean = (v: Float64Array) => v.reduce((p, q) => p + q, 0) / v.length;
+  const generated = a.generate === true;
+  const scores = generated ? {} : {
+    psnr: mean(psnr(x, clean, n, dim)), ssim: mean(ssim(x, clean, n, side, side)), degradedPsnr: mean(psnr(conditions, clean, n, dim)),
+  };
   const summary = {
-    model: r.label, images: a.images, n, factor: a.factor, sampler: r.sampler, steps: r.steps, nfe: r.nfe, seed: a.seed, start: r.start,
+    model: r.label, ...(generated ? {} : { images: a.images, factor: a.factor }), n, sampler: r.sampler, steps: r.steps, nfe: r.nfe, seed: a.seed, start: r.start,
     ...(r.boundary ? { boundary: r.boundary } : {}),
-    seconds: r.seconds,
-    psnr: mean(psnr(x, clean, n, dim)), ssim: mean(ssim(x, clean, n, side, side)),
-    degradedPsnr: mean(psnr(conditions, clean, n, dim)),
+    seconds: r.seconds, ...scores,
     ...(a.out ? { out: a.out } : {}), ...(a.plot ? { plot: a.plot } : {}), ...(a.saveBoundary ? { savedBoundary: a.saveBoundary } : {}),
   };
   if (a.out) await writeNpyFile(a.out, tensor('float64', [n, 1, side, side], x));
   if (a.plot) {
     const cols = Math.min(n, 16);
-    const rows = [conditions, x, clean].map((v) => v.subarray(0, cols * dim));
-    const grid = new Float64Array(3 * cols * dim);
-    rows.forEach((v, i) => grid.set(v, i * cols * dim));
-    const title = `${a.images} ×${a.factor} · ${r.start} · ${r.sampler} NFE ${r.nfe} · PSNR ${summary.psnr.toFixed(2)} dB`;
-    await writePlot(a.plot, imageGridFigure(grid, 3 * cols, side, side, { cols, title }));
+    const rows = generated ? [x] : [conditions, x, clean].map((v) => v.subarray(0, cols * dim));
+    const count = generated ? n : 3 * cols;
+    const grid = new Float64Array(count * dim);
+    if (generated) grid.set(x);
+    else rows.forEach((v, i) => grid.set(v, i * cols * dim));
+    const title = generated ? `${r.label} · ${r.start} · NFE ${r.nfe}` : `${a.images} ×${a.factor} · ${r.start} · ${r.sampler} NFE ${r.nfe} · PSNR ${(scores.psnr ?? 0).toFixed(2)} dB`;
+    await writePlot(a.plot, imageGridFigure(grid, count, side, side, { cols, title }));
   }
   if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else if (!a.quiet) {
     io.stdout.write([
-      `${n} images ${a.images}, ×${a.factor} super-resolution by ${r.label}, ${r.sampler} NFE ${r.nfe}, start: ${r.start}, ${r.seconds.toFixed(1)} s`,
-      `vs clean: PSNR ${summary.psnr.toFixed(2)} dB, SSIM ${summary.ssim.toFixed(3)} (degraded input: PSNR ${summary.degradedPsnr.toFixed(2)} dB)`,
+      generated
+        ? `${n} images generated by ${r.label}, ${r.sampler} NFE ${r.nfe}, ${r.seconds.toFixed(1)} s`
+        : `${n} images ${a.images}, ×${a.factor} super-resolution by ${r.label}, ${r.sampler} NFE ${r.nfe}, start: ${r.start}, ${r.seconds.toFixed(1)} s`,
+      ...(scores.psnr === undefined ? [] : [`vs clean: PSNR ${scores.psnr.toFixed(2)} dB, SSIM ${(scores.ssim ?? 0).toFixed(3)} (degraded input: PSNR ${(scores.degradedPsnr ?? 0).toFixed(2)} dB)`]),
       ...(a.saveBoundary && r.boundary ? [`wrote ${a.saveBoundary} (candidate ${r.boundary.index} of ${a.searchBoundary}, reference MSE ${Number(r.boundary.mse).toFixed(4)})`] : []),
       ...(a.out ? [`wrote ${a.out} [${n}, 1, ${side}, ${side}]`] : []),
       ...(a.plot ? [`wrote ${a.plot}`] : []),

@@ -34,6 +34,8 @@ export interface BoundarySearchOptions {
   /** Number of candidate starts and the seed they are drawn from (candidate k: Rng(seed, k + 1)). */
   candidates: number;
   seed: number;
+  /** Score the restorations clipped to this range (the data range they are shown in), as they will be used. */
+  clip?: readonly [number, number];
   /** Called after each candidate with its mean squared error. */
   onCandidate?: (k: number, mse: number) => void;
 }
@@ -71,7 +73,10 @@ export async function searchBoundary(o: BoundarySearchOptions): Promise<Boundary
     const z = repeatBoundary(boundaryCandidate(dim, o.seed, k), o.n);
     const r = await sample({ model, process: o.process, sampler: o.sampler, steps: o.steps, grid: o.grid, n: o.n, z, seed: o.seed });
     let se = 0;
-    for (let i = 0; i < r.x.data.length; i++) se += (r.x.data[i] - o.clean[i]) * (r.x.data[i] - o.clean[i]);
+    for (let i = 0; i < r.x.data.length; i++) {
+      const v = o.clip ? Math.min(o.clip[1], Math.max(o.clip[0], r.x.data[i])) : r.x.data[i];
+      se += (v - o.clean[i]) * (v - o.clean[i]);
+    }
     mse[k] = se / r.x.data.length;
     if (mse[k] < mse[index]) index = k;
     o.onCandidate?.(k, mse[k]);
