@@ -4,7 +4,6 @@ import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { tensor } from '../core/tensor.js';
-import { firstNonFinite } from '../core/vec.js';
 import { psnr, ssim } from '../metrics/image.js';
 import { poolAndRepeat } from '../restoration/degrade.js';
 import { resfusionRestore, scheduleFromBetas } from '../restoration/resfusion.js';
@@ -77,8 +76,6 @@ async function cleanImages(spec: string, side: number, flag: string): Promise<{ 
     if (!/\.npy$/i.test(spec)) throw new UsageError(`${flag} must be ${imagesHelp}; got "${spec}"`);
     const t = await readNpyFile(spec, [null, 1, side, side], 'images');
     const x = Float64Array.from(t.data as ArrayLike<number>);
-    const bad = firstNonFinite(x);
-    if (bad >= 0) throw new UsageError(`${flag} ${spec}: value ${bad} is ${x[bad]}; images must be finite`);
     if (t.shape[0] < 1) throw new UsageError(`${flag} ${spec}: holds no images`);
     return { x, n: t.shape[0] };
   }

@@ -3,7 +3,6 @@ import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { Rng } from '../core/rng.js';
 import { tensor } from '../core/tensor.js';
-import { firstNonFinite } from '../core/vec.js';
 import { psnr, ssim } from '../metrics/image.js';
 import { measureBlocks, parallelBeam } from '../restoration/tomography.js';
 import { admmTv, rotatingVolume, volumePosterior } from '../restoration/volume.js';
@@ -81,8 +80,6 @@ async function trueVolume(a: TomographyArgs, side: number): Promise<{ x: Float64
     if (!/\.npy$/i.test(a.volume)) throw new UsageError(`--volume must be mnist:INDEX, fashion:INDEX or FILE.npy; got "${a.volume}"`);
     const t = await readNpyFile(a.volume, [null, side, side], 'volume');
     const x = Float64Array.from(t.data as ArrayLike<number>);
-    const bad = firstNonFinite(x);
-    if (bad >= 0) throw new UsageError(`--volume ${a.volume}: value ${bad} is ${x[bad]}; a volume must be finite`);
     if (t.shape[0] < 1 || t.shape[0] > 256) throw new UsageError(`--volume ${a.volume}: must have 1 to 256 slices, got ${t.shape[0]}`);
     return { x, slices: t.shape[0] };
   }

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseNpy } from '../../src/io/npy.js';
+import { encodeNpy, parseNpy } from '../../src/io/npy.js';
+import { tensor } from '../../src/core/tensor.js';
 import { runCli } from '../support/cli.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -84,5 +85,36 @@ describe.skipIf(!shippedMethod('fashion-sr4-rddm'))('diffuse restore with an RDD
     expect(g.nfe).toBe(5);
     expect((await runCli('restore', '--model', 'fashion-sr4-rddm', '--sampler', 'ddim')).err).toMatch(/RDDM model.*drop --sampler/);
     expect((await runCli('restore', '--generate')).err).toMatch(/--generate needs a model that also generates/);
+  });
+});
+
+describe.skipIf(!shipped)('diffuse restore and tomography read .npy inputs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'diffuse-npy-'));
+  const npy = (name: string, shape: number[], data: Float64Array) => {
+    const path = join(dir, name);
+    writeFileSync(path, encodeNpy(tensor('float64', shape, data)));
+    return path;
+  };
+
+  it('restores images from FILE.npy [n, 1, 28, 28] and refuses NaN or a wrong shape', async () => {
+    const imgs = new Float64Array(2 * 784).map((_, i) => (i % 28 > 8 && i % 28 < 20 ? 0.8 : -1));
+    const ok = await runCli('restore', '--images', npy('ok.npy', [2, 1, 28, 28], imgs), '--steps', '3', '--json');
+    expect(ok.err).toBe('');
+    expect((JSON.parse(ok.out) as { n: number }).n).toBe(2);
+    const nan = Float64Array.from(imgs);
+    nan[5] = NaN;
+    expect((await runCli('restore', '--images', npy('nan.npy', [2, 1, 28, 28], nan))).err).toMatch(/index \[0, 0, 0, 5\] is NaN/);
+    expect((await runCli('restore', '--images', npy('shape.npy', [2, 28, 28], imgs))).code).toBe(2);
+  });
+
+  it('reconstructs a FILE.npy volume [slices, 28, 28] and refuses a non-finite one', async () => {
+    const vol = new Float64Array(3 * 784).map((_, i) => (Math.floor(i / 28) % 28 > 10 && Math.floor(i / 28) % 28 < 18 ? 0.9 : -1));
+    const r = await runCli('tomography', '--volume', npy('vol.npy', [3, 28, 28], vol), '--method', 'tv', '--views', '6', '--json');
+    expect(r.err).toBe('');
+    const s = JSON.parse(r.out) as { slices: number; psnr: number };
+    expect(s.slices).toBe(3);
+    expect(s.psnr).toBeGreaterThan(15);
+    vol[10] = Infinity;
+    expect((await runCli('tomography', '--volume', npy('inf.npy', [3, 28, 28], vol))).err).toMatch(/index \[0, 0, 10\] is Infinity/);
   });
 });
