@@ -127,6 +127,30 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await page.close();
   }, 60_000);
 
+  it('takes points from a .npy dropped on the chart as `diffuse sample --model data:points.npy` does, and says what is wrong with a bad one', async () => {
+    const page = await open('tab=lab&problem=ring8&process=vp&sampler=ddim&compare=&steps=6&n=32&seed=1');
+    const points = [[0.25, -0.5], [-0.75, 0.5], [0.5, 0.125]];
+    const npy = join(out, 'dropped.npy');
+    writeFileSync(npy, encodeNpy(tensor('float64', [3, 2], Float64Array.from(points.flat()))));
+    const drop = (bytes: Uint8Array, name: string) => page.evaluate(([b, n]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(b)], n));
+      document.querySelector('#lab-canvas')?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [Array.from(bytes), name] as const);
+    await drop(readFileSync(npy), 'dropped.npy');
+    await page.waitForFunction(() => document.querySelector('#problem option[value="points"]')?.textContent === 'your points (3)');
+    await page.waitForSelector('body[data-ready="run"]', { timeout: 60_000 });
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const cli = await runCli('sample', '--model', `data:${npy}`, '--process', 'vp', '--sampler', 'ddim', '--steps', '6', '--n', '32', '--seed', '1', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    expect(Number(rows[0].rmsErr)).toBeCloseTo((JSON.parse(cli.out) as { error: { rmsErr: number } }).error.rmsErr, 12);
+    await drop(encodeNpy(tensor('float64', [2, 3], new Float64Array(6))), 'wide.npy');
+    await page.waitForFunction(() => !(document.querySelector('#error') as HTMLElement).hidden);
+    expect(await page.$eval('#error', (el) => el.textContent)).toBe('wide.npy: wide.npy has shape [2, 3]; the Lab takes n × 2 points');
+    expect(await page.$eval('#problem', (el) => (el as HTMLSelectElement).selectedOptions[0].textContent)).toBe('your points (3)');
+    await page.close();
+  }, 90_000);
+
   it('shows the measured verdict of docs/results.md beside an accelerator', async () => {
     const page = await open('tab=lab&problem=ring8&process=vp&sampler=dpm-solver-v3&compare=dualfast-ddim&steps=5&n=16');
     const verdicts = await page.$$eval('#verdicts p', (ps) => ps.map((p) => ({ sampler: (p as HTMLElement).dataset.sampler, text: p.textContent ?? '' })));
