@@ -403,5 +403,12 @@ await section('rddm', rddmSection);
 await section('resfusion', resfusionSection);
 await section('obc', obcSection);
 await section('mbir', mbirSection);
-writeFileSync(resolve(root, 'docs/restoration-results.md'), head + page.join(''));
-console.log(head + page.join(''));
+// The verdicts at the top, read from the sections (each states one as **Verdict: … .**).
+const verdicts = page.map((md) => {
+  const title = /^## (.+)$/m.exec(md)?.[1] ?? '?';
+  const verdict = /\*\*Verdict: ([^.]+)\.\*\*/.exec(md)?.[1] ?? '—';
+  return `| ${title} | ${verdict} |`;
+});
+const summary = ['| method | verdict |', '|---|---|', ...verdicts, '', ''].join('\n');
+writeFileSync(resolve(root, 'docs/restoration-results.md'), head + summary + page.join(''));
+console.log(head + summary + page.join(''));
