@@ -122,11 +122,14 @@ describe.skipIf(!hasRedis || !ort)('diffuse submit / worker / collect on Redis (
     expect((await runCli('submit', ...job, '--shard-size', '8', '--redis', redis.url, '--job', 'kill-test', '--quiet')).err).toBe('');
     const again = await runCli('submit', '--model', 'mnist', '--n', '8', '--redis', redis.url, '--job', 'kill-test');
     expect(again.err).toMatch(/job kill-test already exists with another spec/);
-    // a job whose data set is gone by the time a worker runs it fails for good, and collect says why
+    // a job whose data set is gone by the time a worker runs it fails for good, and collect says why;
+    // no worker runs while the job is queued and its file deleted (an idle one could run it first)
+    for (const w of ws) w.child.kill('SIGKILL');
     const data = join(dir, 'points.npy');
     writeFileSync(data, encodeNpy(tensor('float64', [3, 2], Float64Array.from([0, 0, 1, 1, -1, 1]))));
     expect((await runCli('submit', '--model', `data:${data}`, '--sampler', 'ddim', '--n', '4', '--shard-size', '2', '--redis', redis.url, '--job', 'gone', '--quiet')).err).toBe('');
     rmSync(data);
+    children.push(worker(redis.url).child);
     const gone = await runCli('collect', '--redis', redis.url, '--job', 'gone', '--out', join(dir, 'gone.npy'), '--timeout', '60');
     expect(gone.err).toMatch(/job gone shard \d failed: .*points\.npy/);
     expect(gone.code).toBe(1);
