@@ -46,7 +46,12 @@ export const SEARCHED_DIR = 'searched';
 
 /** The names of the searches shipped beside a model card (its folder's searched/*.json). */
 export function searchedNames(cardPath: string): string[] {
-  const dir = join(dirname(cardPath), SEARCHED_DIR);
+  return jsonNamesBeside(cardPath, SEARCHED_DIR);
+}
+
+/** The names (without .json) of the JSON files in a folder beside a model card, sorted; none if it has no such folder. */
+export function jsonNamesBeside(cardPath: string, folder: string): string[] {
+  const dir = join(dirname(cardPath), folder);
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
 }
 

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
@@ -12,10 +11,12 @@ import type { OnnxDenoiser } from '../models/onnx/denoiser.js';
 import { Rng } from '../core/rng.js';
 import { BOUNDARY_FORMAT, parseBoundaryFile, repeatBoundary, searchBoundary, type BoundaryFile } from '../restoration/boundary.js';
 import { planSample, runPlan } from '../sample.js';
-import { readJsonObject, readNpyFile, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
+import { readJsonObject, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
 import { imageGridFigure } from '../io/plot.js';
 import { integerArg } from './args.js';
 import { loadModelArg } from './model.js';
+import { jsonNamesBeside } from './load.js';
+import { cleanImages, imagesHelp } from './images.js';
 import { loadBar, progressBar, type CliIo } from './io.js';
 
 /**
@@ -45,7 +46,6 @@ interface RestoreArgs {
   json?: boolean;
 }
 
-const imagesHelp = 'fashion:A..B[:STEP] (package order), fashion-heldout:A..B[:STEP] (the images training/restoration.py held out: package index 7k; the package is sorted by class, so spread a set with :STEP), mnist:A..B[:STEP], or FILE.npy [n, 1, H, W]';
 
 export function addRestoreCommand(program: Command, io: CliIo): void {
   program
@@ -69,47 +69,18 @@ export function addRestoreCommand(program: Command, io: CliIo): void {
     .action(async (a: RestoreArgs) => runRestore(a, io));
 }
 
-/** Clean images of a spec, n × side × side values. */
-async function cleanImages(spec: string, side: number, flag: string): Promise<{ x: Float64Array; n: number }> {
-  const m = /^(mnist|fashion|fashion-heldout):(\d+)\.\.(\d+)(?::(\d+))?$/.exec(spec);
-  if (!m) {
-    if (!/\.npy$/i.test(spec)) throw new UsageError(`${flag} must be ${imagesHelp}; got "${spec}"`);
-    const t = await readNpyFile(spec, [null, 1, side, side], 'images');
-    const x = Float64Array.from(t.data as ArrayLike<number>);
-    if (t.shape[0] < 1) throw new UsageError(`${flag} ${spec}: holds no images`);
-    return { x, n: t.shape[0] };
-  }
-  const [lo, hi, step] = [Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
-  if (hi < lo || step < 1 || (hi - lo) / step + 1 > LIMITS.samples) throw new UsageError(`${flag} ${spec}: A..B:STEP must have A ≤ B, STEP ≥ 1 and at most ${LIMITS.samples} images`);
-  if (side !== 28) throw new UsageError(`${flag} ${m[1]}: images are 28×28, but the model's are ${side}×${side}; give a FILE.npy`);
-  const indices = Array.from({ length: Math.floor((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
-  if (m[1] === 'fashion-heldout' && hi >= 10000) throw new UsageError(`${flag} fashion-heldout:A..B indexes the 10 000 held-out images: B must stay below 10000, got ${hi}`);
-  const data = await import('../eval/data.js');
-  if (m[1] === 'mnist') {
-    const { images } = await data.loadMnistDigits();
-    if (hi >= images.length / 784) throw new UsageError(`${flag} mnist:A..B must stay below ${images.length / 784}, got ${hi}`);
-    const x = new Float64Array(indices.length * 784);
-    indices.forEach((j, i) => x.set(images.subarray(j * 784, (j + 1) * 784), i * 784));
-    return { x, n: indices.length };
-  }
-  const { images } = await data.loadFashionAt(m[1] === 'fashion' ? indices : indices.map((i) => 7 * i));
-  return { x: images, n: indices.length };
-}
-
 /** The names of the boundary conditions shipped beside a model card (its folder's boundary/*.json). */
 export function boundaryNames(card: string): string[] {
-  const dir = join(dirname(card), BOUNDARY_DIR);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+  return jsonNamesBeside(card, BOUNDARY_DIR);
 }
 
 async function boundaryFile(a: RestoreArgs, card: string, dim: number): Promise<BoundaryFile> {
   const name = a.boundary as string;
   let file = name;
   if (!/\.json$/i.test(name)) {
-    const dir = join(dirname(card), BOUNDARY_DIR);
     const names = boundaryNames(card);
     if (!names.includes(name)) throw new UsageError(`--boundary ${name}: the model ships ${names.length ? `these boundary conditions: ${names.join(', ')}` : 'no boundary conditions'}; or give a FILE.json`);
-    file = join(dir, `${name}.json`);
+    file = join(dirname(card), BOUNDARY_DIR, `${name}.json`);
   }
   return parseBoundaryFile(await readJsonObject(file), dim, file);
 }

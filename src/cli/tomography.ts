@@ -10,6 +10,7 @@ import { planSample, runPlan } from '../sample.js';
 import { readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
 import { imageGridFigure } from '../io/plot.js';
 import { integerArg, numberArg } from './args.js';
+import { cleanImages } from './images.js';
 import { loadModelArg } from './model.js';
 import { loadBar, progressBar, type CliIo } from './io.js';
 
@@ -55,7 +56,7 @@ export function addTomographyCommand(program: Command, io: CliIo): void {
     .command('tomography')
     .description('reconstruct a volume from sparse-view projections of its slices: DiffusionMBIR (2-D network prior + TV across slices), the prior per slice, or 3-D TV; PSNR/SSIM vs the truth')
     .option('--model <name>', 'a network of single-channel images (the 2-D prior; its null class if class-conditional)', 'mnist')
-    .option('--volume <spec>', 'the true volume: mnist:INDEX or fashion:INDEX (that image rotated across --slices), or FILE.npy [slices, H, W]', 'mnist:0')
+    .option('--volume <spec>', 'the true volume: mnist:INDEX, fashion:INDEX (package order) or fashion-heldout:INDEX (as diffuse restore --images counts them), that image rotated across --slices; or FILE.npy [slices, H, W]', 'mnist:0')
     .option('--slices <n>', 'slices of an mnist:/fashion: volume', integerArg(1, 256), 16)
     .option('--rotate <degrees>', 'an mnist:/fashion: volume turns from −degrees to +degrees across its slices', numberArg, 30)
     .option('--views <n>', 'projection angles per slice, evenly spread over [0, π)', integerArg(1, 720), 4)
@@ -75,21 +76,17 @@ export function addTomographyCommand(program: Command, io: CliIo): void {
 }
 
 async function trueVolume(a: TomographyArgs, side: number): Promise<{ x: Float64Array; slices: number }> {
-  const m = /^(mnist|fashion):(\d+)$/.exec(a.volume);
+  const m = /^(mnist|fashion|fashion-heldout):(\d+)$/.exec(a.volume);
   if (!m) {
-    if (!/\.npy$/i.test(a.volume)) throw new UsageError(`--volume must be mnist:INDEX, fashion:INDEX or FILE.npy; got "${a.volume}"`);
+    if (!/\.npy$/i.test(a.volume)) throw new UsageError(`--volume must be mnist:INDEX, fashion:INDEX, fashion-heldout:INDEX or FILE.npy; got "${a.volume}"`);
     const t = await readNpyFile(a.volume, [null, side, side], 'volume');
     const x = Float64Array.from(t.data as ArrayLike<number>);
     if (t.shape[0] < 1 || t.shape[0] > 256) throw new UsageError(`--volume ${a.volume}: must have 1 to 256 slices, got ${t.shape[0]}`);
     return { x, slices: t.shape[0] };
   }
-  const { loadMnistDigits, loadFashionImages } = await import('../eval/data.js');
-  const { images } = m[1] === 'mnist' ? await loadMnistDigits() : await loadFashionImages(10000);
-  const count = images.length / (side * side);
-  const index = Number(m[2]);
   if (side !== 28) throw new UsageError(`--volume ${m[1]}: builds 28×28 slices, but the model's are ${side}×${side}; give a FILE.npy volume`);
-  if (index >= count) throw new UsageError(`--volume ${m[1]}:INDEX must be below ${count}, got ${index}`);
-  return { x: rotatingVolume(images.subarray(index * 784, (index + 1) * 784), 28, 28, a.slices, a.rotate), slices: a.slices };
+  const { x: image } = await cleanImages(`${m[1]}:${m[2]}..${m[2]}`, side, '--volume');
+  return { x: rotatingVolume(image, 28, 28, a.slices, a.rotate), slices: a.slices };
 }
 
 async function runTomography(a: TomographyArgs, io: CliIo): Promise<void> {
