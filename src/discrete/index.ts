@@ -18,4 +18,6 @@ export * from './inverse.js';
 export { aps, type ApsOptions } from './samplers/aps.js';
 export * from './bench.js';
 export * from './elbo.js';
+export * from './reward.js';
+export * from './finetune.js';
 export * from './onnx/index.js';

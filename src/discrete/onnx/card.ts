@@ -1,7 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import * as v from 'valibot';
-import { echo, integer, list, oneOf, record, text, validate } from '../../io/schema.js';
+import { echo, integer, list, oneOf, positive, record, text, validate } from '../../io/schema.js';
 
 /**
  * The masked-LM card: a small JSON file next to an .onnx masked language model saying how Diffuse's
@@ -44,8 +44,28 @@ export interface MlmCard {
   tokenizer?: TokenizerSpec;
   /** Most sequences per network run; larger batches are split (default: the whole batch). */
   maxBatch?: number;
+  /**
+   * Present when the network is a correction: its logits are added to the exact oracle of this Markov
+   * chain (a diffuse chain JSON file, path relative to the card), as DRAKES fine-tuning of an oracle stores it.
+   */
+  base?: { chain: string };
+  /** How the model was reward fine-tuned: the reward's spec (see parseReward), the KL weight α and the sampler steps it was tuned for. */
+  fineTuning?: FineTuning;
   /** Free text describing the model. */
   description?: string;
+}
+
+/** A card's record of reward fine-tuning (training/drakes.py writes it). */
+export interface FineTuning {
+  method: 'drakes';
+  /** e.g. "motif:CG" or "class:aeiou". */
+  reward: string;
+  /** The KL weight α of E[r] − α KL. */
+  klWeight: number;
+  /** Steps N of the ancestral sampler it was tuned through. */
+  steps: number;
+  /** The pretrained model's card (path relative to this card), when the model is a fine-tuned copy of one. */
+  pretrained?: string;
 }
 
 const name = text;
@@ -64,6 +84,8 @@ const mlmCardSchema = record({
   time: v.optional(record({ input: name })),
   tokenizer: v.optional(record({ type: oneOf(['char', 'word']), tokens: list(name, 1, LIMITS.vocabulary), unknown: v.optional(v.string('must be a string')) })),
   max_batch: v.optional(integer(1, LIMITS.samples)),
+  base: v.optional(record({ chain: name })),
+  fine_tuning: v.optional(record({ method: oneOf(['drakes']), reward: name, kl_weight: positive, steps: integer(1, LIMITS.steps), pretrained: v.optional(name) })),
   description: v.optional(v.string('must be a string')),
 });
 
@@ -92,6 +114,11 @@ export function parseMlmCard(value: unknown, source = 'masked-LM card'): MlmCard
   if (card.time !== undefined) result.time = { input: card.time.input };
   if (card.tokenizer !== undefined) result.tokenizer = tokenizer(card.tokenizer, vocabSize, fail);
   if (card.max_batch !== undefined) result.maxBatch = card.max_batch;
+  if (card.base !== undefined) result.base = { chain: card.base.chain };
+  if (card.fine_tuning !== undefined) {
+    const f = card.fine_tuning;
+    result.fineTuning = { method: f.method, reward: f.reward, klWeight: f.kl_weight, steps: f.steps, ...(f.pretrained === undefined ? {} : { pretrained: f.pretrained }) };
+  }
   if (card.description !== undefined) result.description = card.description;
   return result;
 }

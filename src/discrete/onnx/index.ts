@@ -3,5 +3,5 @@
  * or onnxruntime-web. No Node-only imports here; loading cards and files from disk is in ./node.ts.
  */
 export { OnnxMaskedLM, resolveMlmLayout } from './model.js';
-export { parseMlmCard, MLM_CARD_FORMAT, type MlmCard, type TokenizerSpec, type TokenizerKind } from './card.js';
+export { parseMlmCard, MLM_CARD_FORMAT, type MlmCard, type FineTuning, type TokenizerSpec, type TokenizerKind } from './card.js';
 export { encodeText, decodeTokens, MASK_GLYPH } from './tokenizer.js';
