@@ -13,6 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def check_timestep_samplers():
     """Each sampler's CDF at u = 0.1 against its closed form, on 200 000 draws."""
@@ -121,10 +123,63 @@ def check_reflow():
           f"(weights moved {moved:.1e}), slim loss {slim_facts['final_loss']:.3f}")
 
 
+def check_drakes():
+    """training/drakes.py: the soft forward–backward oracle equals brute-force conditionals on hard inputs; at the
+    pretrained model the objective's gradient is zero (round-off) with reward weight 0 — the KL term alone keeps
+    the model there — and not with weight 1; models/text's weights read from its ONNX file give the held-out bound
+    its training recorded."""
+    import itertools
+    import json
+    import numpy as np
+    import torch
+    import drakes
+    chain = drakes.DNA_CHAIN
+    V, L = chain["vocabSize"], 5
+    init, T = np.array(chain["initial"]), np.array(chain["transition"])
+    seqs = np.array(list(itertools.product(range(V), repeat=L)))
+    p = init[seqs[:, 0]] * np.prod(T[seqs[:, :-1], seqs[:, 1:]], 1)
+    oracle = drakes.ChainOracle(chain)
+    gen = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for _ in range(20):
+        x = torch.randint(0, V + 1, (L,), generator=gen)
+        fits = np.all([(seqs[:, j] == x[j].item()) | (x[j].item() == V) for j in range(L)], 0)
+        brute = np.stack([np.bincount(seqs[fits, j], weights=p[fits], minlength=V) for j in range(L)])
+        brute /= brute.sum(1, keepdims=True)
+        got = oracle(torch.nn.functional.one_hot(x, V + 1).float()[None])[0].exp().double().numpy()
+        masked = (x == V).numpy()
+        worst = max(worst, float(np.abs(got[masked] - brute[masked]).max(initial=0)))
+    if worst > 1e-6:
+        sys.exit(f"drakes oracle: conditionals differ from brute force by {worst:.2e}")
+    correction = drakes.Correction(V, L)
+    tuned = drakes.OracleTuned(oracle, correction)
+
+    def gradient(weight):
+        correction.zero_grad()
+        s, kl = drakes.trajectory(tuned, oracle, V, L, 64, 4, torch.Generator().manual_seed(1), 1.0, 4)
+        (-weight * drakes.cg_count(s).mean() + 0.3 * kl.mean()).backward()
+        return max(q.grad.abs().max().item() for q in correction.parameters() if q.grad is not None)
+    at_zero, at_one = gradient(0.0), gradient(1.0)
+    if not (at_zero < 1e-6 and at_one > 1e-3):
+        sys.exit(f"drakes gradient at the pretrained model: {at_zero:.2e} with reward weight 0 (want ~0), {at_one:.2e} with 1")
+    model, card = drakes.load_text_model()
+    model.eval()
+    import text
+    chars = card["tokenizer"]["tokens"]
+    lines = [np.array([chars.index(c) for c in line]) for line in (ROOT / "models/text/heldout.txt").read_text(encoding="utf-8").splitlines() if line]
+    bits = text.heldout_bits(model, lines, card["vocab_size"], 1)
+    want = json.loads((ROOT / "models/text/train.json").read_text())["heldout_bits_per_char_pytorch"]
+    if abs(bits - want) > 1e-3:
+        sys.exit(f"models/text read from text.onnx: held-out bound {bits:.4f} bits/char, its training recorded {want}")
+    print(f"drakes: oracle = brute force (max diff {worst:.1e}); gradient at the pretrained model {at_zero:.1e} with reward "
+          f"weight 0, {at_one:.1e} with 1; text.onnx weights give {bits:.4f} bits/char (recorded {want})")
+
+
 def main():
     check_timestep_samplers()
     check_mmd_ddm()
     check_reflow()
+    check_drakes()
     images, labels = mnist.load_digits()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="diffuse-smoke-") as tmp:
