@@ -7,6 +7,7 @@ import { addDiscreteCommands } from './discrete.js';
 import { addPosteriorCommand } from './posterior.js';
 import { addTomographyCommand } from './tomography.js';
 import { addRestoreCommand } from './restore.js';
+import { addRewardCommand } from './reward.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
@@ -50,6 +51,7 @@ function program(io: CliIo): Command {
   addPosteriorCommand(p, io);
   addTomographyCommand(p, io);
   addRestoreCommand(p, io);
+  addRewardCommand(p, io);
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);

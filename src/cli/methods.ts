@@ -394,6 +394,9 @@ export const methodCommands: MethodCommand[] = [
   { command: 'interpolant', description: 'stochastic interpolant ODE/SDE between two mixtures with the exact velocity and score', options: ['--from', '--path', '--noise', '--method', '--epsilon', '--steps'] },
   { command: 'mr', description: 'MR Sampler ODE/SDE (data/noise, orders 1–2) or the IR-SDE posterior sampler on the mean-reverting process', options: ['--lambda', '--solver', '--parameterization', '--order', '--steps', '--prediction', '--mu-scale'] },
   { command: 'dmcmc', description: 'Denoising Langevin Gibbs then an ODE solve from each chain state (edm process)', options: ['--chains', '--burn-in', '--thin', '--step-size', '--sampler', '--steps', '--compare'] },
+  { command: 'restore', description: 'restoration by an image-conditioned network (RDDM, Resfusion, conditional DDPM) from random starts or an optimal boundary condition; PSNR/SSIM', options: ['--model', '--images', '--factor', '--sampler', '--steps', '--boundary', '--search-boundary', '--save-boundary', '--reference', '--generate', '--plot'] },
+  { command: 'tomography', description: 'sparse-view 3-D reconstruction: a 2-D diffusion prior per slice with TV across slices (DiffusionMBIR), per-slice, or TV alone', options: ['--model', '--volume', '--slices', '--rotate', '--views', '--noise-std', '--lambda', '--gamma', '--sampler', '--steps', '--iterations', '--plot'] },
+  { command: 'reward', description: 'reward gained vs KL spent by a DRAKES fine-tuned masked-diffusion model, against best-of-N and the KL-optimal law (exact for small models)', options: ['--model', '--pretrained', '--reward', '--steps', '--best-of', '--alphas', '--n', '--seed', '--no-exact', '--out'] },
 ];
 
 export function addMethodCommands(program: Command, io: CliIo): void {
