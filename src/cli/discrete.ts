@@ -7,7 +7,7 @@ import {
   type DiscreteStats,
 } from '../discrete/bench.js';
 import { MarkovOracle } from '../discrete/oracle/markov.js';
-import { decodeTokens, loadOnnxMaskedLM } from '../discrete/onnx/node.js';
+import { decodeTokens, loadMaskedModel } from '../discrete/onnx/node.js';
 import { oracleScorer, type SequenceScorer } from '../discrete/samplers/edlm.js';
 import { markovChainSchema, validate } from '../io/formats.js';
 import { readJsonObject, writeNpyFile, writeTextFile } from '../io/files.js';
@@ -109,7 +109,7 @@ async function sampleModel(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
   if (!spec.startsWith('onnx:') || spec.length === 5) throw new UsageError(`--model ${spec}: accepted: onnx:<card.json> (a diffuse-mlm-card/v1 file)`);
   if (a.out) outFormat(a.out);
   const cardPath = spec.slice(5);
-  const model = await loadOnnxMaskedLM(cardPath);
+  const { model, card } = await loadMaskedModel(cardPath);
   const L = model.length;
   let energy: SequenceScorer | undefined;
   if (a.energy !== undefined) {
@@ -123,7 +123,7 @@ async function sampleModel(a: SampleDiscreteArgs, io: CliIo): Promise<void> {
   const start = performance.now();
   const s = await runDiscreteSampler(model, cfg, energy);
   const seconds = (performance.now() - start) / 1000;
-  const tokenizer = model.card.tokenizer;
+  const tokenizer = card.tokenizer;
   const texts = Array.from({ length: a.n }, (_, b) => {
     const row = s.x.subarray(b * L, (b + 1) * L);
     return tokenizer ? decodeTokens(tokenizer, row) : Array.from(row).join(' ');

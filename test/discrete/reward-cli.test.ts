@@ -41,6 +41,13 @@ describe('diffuse reward', () => {
     expect(byName.pretrained.reward).toBeGreaterThan(0);
   });
 
+  it('sample --discrete runs a fine-tuned oracle as its base chain plus the correction (α = 0.1 puts nearly all mass on CGCGCG)', async () => {
+    const { code, out } = await runCli('sample', '--discrete', '--model', 'dna-drakes/alpha-0.1', '--n', '16', '--steps', '8', '--json');
+    expect(code).toBe(0);
+    const texts: string[] = JSON.parse(out).texts;
+    expect(texts.filter((t) => t === 'CGCGCG').length).toBeGreaterThanOrEqual(14);
+  });
+
   it('bad input is named with what is accepted', async () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'models/dna-drakes/alpha-0.3/card.json'], /onnx:CARD.json; got "models\/dna-drakes/],

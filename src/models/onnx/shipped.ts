@@ -17,7 +17,7 @@ export const shippedModelsDir: string = fileURLToPath(new URL('../../../models/'
  * What a shipped network is, read from its card's `format` (a diffusion denoiser, an image classifier
  * or a masked language model), or a diffusers folder with a model_index.json (a text-to-image model).
  */
-export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm' | 'text-to-image';
+export type ShippedModelKind = 'denoiser' | 'classifier' | 'masked-lm' | 'deformation' | 'text-to-image';
 
 /** One network in the package's models/ folder, as shippedModels lists it. */
 export interface ShippedModel {
@@ -35,6 +35,7 @@ const kinds: Readonly<Record<string, ShippedModelKind>> = {
   'diffuse-model-card/v1': 'denoiser',
   'diffuse-classifier-card/v1': 'classifier',
   'diffuse-mlm-card/v1': 'masked-lm',
+  'diffuse-drdm-card/v1': 'deformation',
 };
 
 /** Every shipped model with its kind and its card's description, sorted by name. */
@@ -48,22 +49,45 @@ export async function shippedModels(): Promise<ShippedModel[]> {
   const out: ShippedModel[] = [];
   for (const name of names) {
     const card = join(shippedModelsDir, name, 'card.json');
-    let json: Record<string, unknown>;
-    try {
-      json = await readJsonObject(card);
-    } catch {
-      const pipeline = await textToImage(name);
-      if (pipeline) out.push(pipeline);
+    const model = await cardModel(name, card);
+    if (model) {
+      out.push(model);
       continue;
     }
-    const kind = Object.hasOwn(kinds, String(json.format)) ? kinds[String(json.format)] : undefined;
-    if (kind) out.push({ name, kind, card, description: typeof json.description === 'string' ? json.description : '' });
+    const pipeline = await textToImage(name);
+    if (pipeline) {
+      out.push(pipeline);
+      continue;
+    }
+    // a family of models, one per subfolder (e.g. dna-drakes/alpha-0.3): named FOLDER/SUBFOLDER
+    let subs: string[] = [];
+    try {
+      subs = (await readdir(join(shippedModelsDir, name), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    } catch {
+      continue;
+    }
+    for (const sub of subs) {
+      const m = await cardModel(`${name}/${sub}`, join(shippedModelsDir, name, sub, 'card.json'));
+      if (m) out.push(m);
+    }
   }
   return out;
 }
 
+/** The shipped model whose card is at `card`, or undefined when there is none or its format is not one of `kinds`. */
+async function cardModel(name: string, card: string): Promise<ShippedModel | undefined> {
+  let json: Record<string, unknown>;
+  try {
+    json = await readJsonObject(card);
+  } catch {
+    return undefined;
+  }
+  const kind = Object.hasOwn(kinds, String(json.format)) ? kinds[String(json.format)] : undefined;
+  return kind ? { name, kind, card, description: typeof json.description === 'string' ? json.description : '' } : undefined;
+}
+
 /** The card path of a shipped model, or a UsageError listing those of the kinds asked for. */
-export async function shippedModelCard(name: string, accept: readonly ShippedModelKind[] = ['denoiser', 'classifier', 'masked-lm']): Promise<string> {
+export async function shippedModelCard(name: string, accept: readonly ShippedModelKind[] = ['denoiser', 'classifier', 'masked-lm', 'deformation']): Promise<string> {
   const models = (await shippedModels()).filter((m) => accept.includes(m.kind));
   const hit = models.find((m) => m.name === name);
   if (!hit) throw new UsageError(`no shipped model "${name}"; accepted: ${models.map((m) => m.name).join(', ') || '(none in this installation)'} (see \`diffuse list models\`)`);
