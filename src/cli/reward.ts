@@ -97,15 +97,17 @@ async function reward(a: RewardArgs, io: CliIo): Promise<void> {
   const head = { model: cardPath, pretrained: pretrainedName, reward: spec, rewardMax: r.max, steps, exact };
   let rows: RewardRow[];
   let extra: Record<string, number | null> = {};
+  const bar = progressBar(io, a.quiet ?? false, exact ? 'exact laws' : 'sampling');
+  const onStep = (d: number, total: number) => bar.update(d, total, 'steps');
   if (exact) {
     const alphas = a.alphas !== undefined ? numberList(a.alphas, '--alphas', false) : ft ? [ft.klWeight] : [];
-    const t = await exactRewardTable(tuned.model, pretrained, r, { steps, bestOf, alphas });
+    const t = await exactRewardTable(tuned.model, pretrained, r, { steps, bestOf, alphas, onStep });
+    bar.stop();
     rows = t.rows;
     extra = { optimalAtSameKl: t.optimalAtSameKl, bestOfNAtSameKl: t.bestOfNAtSameKl };
   } else {
     if (a.alphas !== undefined) throw new UsageError('--alphas needs an exact table; this model\'s states are too many to enumerate');
-    const bar = progressBar(io, a.quiet ?? false, 'sampling');
-    rows = await sampledRewardTable(tuned.model, pretrained, r, { steps, bestOf, n: a.n, rng: new Rng(a.seed), onStep: (d, total) => bar.update(d, total, 'steps') });
+    rows = await sampledRewardTable(tuned.model, pretrained, r, { steps, bestOf, n: a.n, rng: new Rng(a.seed), onStep });
     bar.stop();
   }
   const table = rewardMarkdown(rows, exact, a.n);

@@ -53,6 +53,8 @@ export interface LawOptions {
   schedule?: MaskSchedule;
   /** Most masked states held at once (default 2^22); the state space is (V + 1)^L. */
   maxStates?: number;
+  /** Called after each step with the steps done and the total. */
+  onStep?: (done: number, total: number) => void;
 }
 
 /** What `samplerLaw` returns. */
@@ -119,6 +121,7 @@ export async function samplerLaw(model: DiscreteModel, options: LawOptions, refe
       });
     }
     mass = next;
+    options.onStep?.(i + 1, times.length - 1);
   }
   const law = new Float64Array(intPow(V, L));
   for (let c = 0; c < space; c++) {
@@ -255,6 +258,8 @@ export interface RewardRow {
 /** Options of the reward tables: the sampler's steps, the N of best-of-N, the α of the KL-optimal rows. */
 export interface RewardTableOptions {
   steps: number;
+  /** Called as the sampler steps go by (exact tables: two laws; sampled: two runs), with the steps done and the total. */
+  onStep?: (done: number, total: number) => void;
   bestOf?: readonly number[];
   alphas?: readonly number[];
   schedule?: MaskSchedule;
@@ -281,9 +286,9 @@ export interface ExactRewardTable {
 export async function exactRewardTable(
   tuned: DiscreteModel, pretrained: DiscreteModel, reward: SequenceReward, options: RewardTableOptions,
 ): Promise<ExactRewardTable> {
-  const law = { steps: options.steps, schedule: options.schedule };
-  const pre = await samplerLaw(pretrained, law);
-  const fin = await samplerLaw(tuned, law, pretrained);
+  const N = options.steps;
+  const pre = await samplerLaw(pretrained, { steps: N, schedule: options.schedule, onStep: (d) => options.onStep?.(d, 2 * N) });
+  const fin = await samplerLaw(tuned, { steps: N, schedule: options.schedule, onStep: (d) => options.onStep?.(N + d, 2 * N) }, pretrained);
   const { length: L, vocabSize: V } = pretrained;
   const x = new Int32Array(L);
   const r = Float64Array.from({ length: pre.law.length }, (_, c) => reward.score(decodeSequence(c, V, x), 0));
@@ -333,8 +338,7 @@ function interpolateAtKl(rows: readonly RewardRow[], kl: number): number | null 
  * samples, whose KL is given by its bound log N − (N−1)/N.
  */
 export async function sampledRewardTable(
-  tuned: DiscreteModel, pretrained: DiscreteModel, reward: SequenceReward,
-  options: RewardTableOptions & { n: number; rng: Rng; onStep?: (done: number, total: number) => void },
+  tuned: DiscreteModel, pretrained: DiscreteModel, reward: SequenceReward, options: RewardTableOptions & { n: number; rng: Rng },
 ): Promise<RewardRow[]> {
   const { n, rng, steps } = options;
   let done = 0;
