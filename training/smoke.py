@@ -175,11 +175,31 @@ def check_drakes():
           f"weight 0, {at_one:.1e} with 1; text.onnx weights give {bits:.4f} bits/char (recorded {want})")
 
 
+def check_drdm():
+    """training/drdm.py: integrating a constant velocity k times is k times it; the loss of the exact inverse of a
+    translation is zero (and of no recovery is one); the recovery network starts at zero displacement."""
+    import torch
+    import drdm
+    c = torch.zeros(3, 2, 28, 28)
+    c[:, 0], c[:, 1] = 0.3, -0.2
+    d = drdm.integrate(c, torch.tensor([1, 4, 7]))
+    want = torch.tensor([1.0, 4.0, 7.0])[:, None, None] * 0.3
+    if (d[:, 0] - want).abs().max() > 1e-5 or (d[:, 1] + want / 1.5).abs().max() > 1e-5:
+        sys.exit("drdm: integrating a constant velocity k times is not k times it")
+    _, exact = drdm.loss_fn(-c, c)
+    _, none = drdm.loss_fn(torch.zeros_like(c), c, eps=0.0)
+    out = drdm.RecoveryNet((8, 16, 16))(torch.zeros(2, 1, 28, 28), torch.tensor([1.0, 40.0]))
+    if exact.item() > 1e-10 or abs(none.item() - 1) > 1e-6 or out.shape != (2, 2, 28, 28) or out.abs().max() != 0:
+        sys.exit(f"drdm: loss of the exact inverse {exact.item()}, of none {none.item()}, network output {tuple(out.shape)}")
+    print("drdm: constant-field integration exact, loss 0 for the exact inverse and 1 for none, network starts at zero")
+
+
 def main():
     check_timestep_samplers()
     check_mmd_ddm()
     check_reflow()
     check_drakes()
+    check_drdm()
     images, labels = mnist.load_digits()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="diffuse-smoke-") as tmp:
