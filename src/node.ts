@@ -6,7 +6,8 @@
  */
 export * from './index.js';
 export { loadOnnxModel, openCardSession } from './models/onnx/node.js';
-export { loadOnnxMaskedLM } from './discrete/onnx/node.js';
+export { loadOnnxMaskedLM, loadMaskedModel } from './discrete/onnx/node.js';
+export { loadRecoveryNet } from './restoration/node.js';
 export { loadStableDiffusion, type LoadOptions } from './pipelines/node.js';
 export { readPngRgb, writeRgbaPng } from './io/files.js';
 export { nodeRuntime, INSTALL_NODE_RUNTIME, type NodeRuntime, type NodeSessionOptions } from './models/onnx/node-runtime.js';

@@ -1,7 +1,7 @@
 /**
  * Restoration and inverse problems on networks: degradations and measurement operators, 3-D
  * reconstruction with a 2-D diffusion prior (DiffusionMBIR), optimal boundary conditions for
- * conditional restoration ODEs, Resfusion and RDDM. `diffuse/restoration`, or `restoration` from `diffuse`.
+ * conditional restoration ODEs, Resfusion, RDDM and DRDM (deformation recovery). `diffuse/restoration`, or `restoration` from `diffuse`.
  * @module
  */
 export * from './tomography.js';
@@ -10,3 +10,5 @@ export * from './degrade.js';
 export * from './boundary.js';
 export * from './resfusion.js';
 export * from './rddm.js';
+export * from './deformation.js';
+export * from './recovery-onnx.js';
