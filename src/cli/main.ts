@@ -8,6 +8,7 @@ import { addPosteriorCommand } from './posterior.js';
 import { addTomographyCommand } from './tomography.js';
 import { addRestoreCommand } from './restore.js';
 import { addRewardCommand } from './reward.js';
+import { addDeformCommand } from './deform.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
@@ -52,6 +53,7 @@ function program(io: CliIo): Command {
   addTomographyCommand(p, io);
   addRestoreCommand(p, io);
   addRewardCommand(p, io);
+  addDeformCommand(p, io);
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);

@@ -396,6 +396,7 @@ export const methodCommands: MethodCommand[] = [
   { command: 'dmcmc', description: 'Denoising Langevin Gibbs then an ODE solve from each chain state (edm process)', options: ['--chains', '--burn-in', '--thin', '--step-size', '--sampler', '--steps', '--compare'] },
   { command: 'restore', description: 'restoration by an image-conditioned network (RDDM, Resfusion, conditional DDPM) from random starts or an optimal boundary condition; PSNR/SSIM', options: ['--model', '--images', '--factor', '--sampler', '--steps', '--boundary', '--search-boundary', '--save-boundary', '--reference', '--generate', '--plot'] },
   { command: 'tomography', description: 'sparse-view 3-D reconstruction: a 2-D diffusion prior per slice with TV across slices (DiffusionMBIR), per-slice, or TV alone', options: ['--model', '--volume', '--slices', '--rotate', '--views', '--noise-std', '--lambda', '--gamma', '--sampler', '--steps', '--iterations', '--plot'] },
+  { command: 'deform', description: 'diverse, plausible deformations of given images by DRDM (deformation-recovery diffusion) or random elastic deformations', options: ['--model', '--images', '--n', '--method', '--start', '--alpha', '--elastic-sigma', '--seed', '--out', '--plot'] },
   { command: 'reward', description: 'reward gained vs KL spent by a DRAKES fine-tuned masked-diffusion model, against best-of-N and the KL-optimal law (exact for small models)', options: ['--model', '--pretrained', '--reward', '--steps', '--best-of', '--alphas', '--n', '--seed', '--no-exact', '--out'] },
 ];
 
