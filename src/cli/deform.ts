@@ -36,7 +36,7 @@ export function addDeformCommand(program: Command, io: CliIo): void {
     .command('deform')
     .description('diverse, plausible deformations of images by DRDM (deformation-recovery diffusion) or random elastic deformations; RMS displacement, folding rate, diversity')
     .option('--model <name>', 'a DRDM network (card format diffuse-drdm-card/v1)', 'mnist-drdm')
-    .option('--images <spec>', `the images to deform: ${imagesHelp}`, 'mnist-heldout:0..3')
+    .option('--images <spec>', `the images to deform: ${imagesHelp}`, 'mnist-heldout:0..1999:250')
     .option('--n <k>', 'deformations per image', integerArg(1, 256), 8)
     .option('--method <name>', 'drdm (the network\'s Algorithm 2) or elastic (Simard et al. 2003, the baseline)', 'drdm')
     .option('--start <t>', 'drdm: the step T′ of the random deformation it starts from (1..the card\'s steps)', integerArg(1, 10000), 48)
