@@ -21,6 +21,12 @@ export function numberArg(value: string): number {
   return v;
 }
 
+/** A path for an .npy file (the arrays a command writes); other extensions are refused, so no file gets a misleading name. */
+export function npyPathArg(value: string): string {
+  if (!/\.npy$/i.test(value)) throw new InvalidArgumentError(`expected a file name ending in .npy, got "${value}"`);
+  return value;
+}
+
 /** A finite number > 0 (scales, rates). */
 export function positiveArg(value: string): number {
   const v = numberArg(value);

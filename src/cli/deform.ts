@@ -7,7 +7,7 @@ import { drdmDeform, elasticField, foldingRate, pairwiseDiversity, rmsDisplaceme
 import { loadRecoveryNet } from '../restoration/node.js';
 import { writeNpyFile, writePlot } from '../io/files.js';
 import { imageGridFigure } from '../io/plot.js';
-import { integerArg, numberArg } from './args.js';
+import { integerArg, npyPathArg, numberArg } from './args.js';
 import { cleanImages, imagesHelp } from './images.js';
 import { progressBar, type CliIo } from './io.js';
 
@@ -43,7 +43,7 @@ export function addDeformCommand(program: Command, io: CliIo): void {
     .option('--alpha <a>', 'elastic: scale of the smoothed displacement field, pixels', numberArg, 8)
     .option('--elastic-sigma <s>', 'elastic: standard deviation of the Gaussian smoothing, pixels', numberArg, 4)
     .option('--seed <seed>', 'seed of the random fields', integerArg(0, LIMITS.seed), 0)
-    .option('--out <file>', 'write the deformed images as .npy [images × n, 1, S, S] (image-major)')
+    .option('--out <file>', 'write the deformed images as .npy [images × n, 1, S, S] (image-major)', npyPathArg)
     .option('--plot <file>', 'a grid: each image, then its deformations, one row per image (.png or .svg)')
     .option('--quiet', 'no progress bar')
     .option('--json', 'print a JSON summary on stdout')

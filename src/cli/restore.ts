@@ -13,7 +13,7 @@ import { BOUNDARY_FORMAT, parseBoundaryFile, repeatBoundary, searchBoundary, typ
 import { planSample, runPlan } from '../sample.js';
 import { readJsonObject, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
 import { imageGridFigure } from '../io/plot.js';
-import { integerArg } from './args.js';
+import { integerArg, npyPathArg } from './args.js';
 import { loadModelArg } from './model.js';
 import { jsonNamesBeside } from './load.js';
 import { cleanImages, imagesHelp } from './images.js';
@@ -64,7 +64,7 @@ export function addRestoreCommand(program: Command, io: CliIo): void {
     .option('--reference <spec>', `the reference set of the search (${imagesHelp})`, 'fashion-heldout:10..9838:156')
     .option('--save-boundary <file>', 'write the searched boundary condition (JSON) for --boundary')
     .option('--generate', 'an RDDM model: generate from noise (zero condition) instead of restoring; --images then only sets how many')
-    .option('--out <file>', 'write the restored images as .npy [n, 1, H, W], clipped to the card\'s data range (as they are scored)')
+    .option('--out <file>', 'write the restored images as .npy [n, 1, H, W], clipped to the card\'s data range (as they are scored)', npyPathArg)
     .option('--plot <file>', 'degraded (top), restored (middle) and clean (bottom) images, .png or .svg')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print a JSON summary on stdout')

@@ -9,7 +9,7 @@ import { admmTv, rotatingVolume, volumePosterior } from '../restoration/volume.j
 import { planSample, runPlan } from '../sample.js';
 import { readNpyFile, writeNpyFile, writePlot } from '../io/files.js';
 import { imageGridFigure } from '../io/plot.js';
-import { integerArg, numberArg } from './args.js';
+import { integerArg, npyPathArg, numberArg } from './args.js';
 import { cleanImages } from './images.js';
 import { loadModelArg } from './model.js';
 import { loadBar, progressBar, type CliIo } from './io.js';
@@ -68,7 +68,7 @@ export function addTomographyCommand(program: Command, io: CliIo): void {
     .option('--steps <n>', 'sampler steps (mbir, slices)', integerArg(1, LIMITS.steps), 25)
     .option('--iterations <n>', 'ADMM iterations (default: 3 per step for mbir, 200 for tv)', integerArg(1, 10000))
     .option('--seed <seed>', 'seed of the measurement noise and the sampler', integerArg(0, LIMITS.seed), 0)
-    .option('--out <file>', 'write the reconstruction as .npy [slices, H, W]')
+    .option('--out <file>', 'write the reconstruction as .npy [slices, H, W]', npyPathArg)
     .option('--plot <file>', 'truth (top) and reconstruction (bottom), slice by slice, .png or .svg')
     .option('--quiet', 'print nothing but errors (and --json)')
     .option('--json', 'print a JSON summary on stdout')

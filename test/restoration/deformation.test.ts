@@ -142,6 +142,7 @@ describe('diffuse deform', () => {
       [['--start', '500'], /accepted: 1\.\.80/],
       [['--images', 'mnist-heldout:0..5000'], /2000 held-out digits/],
       [['--model', 'mnist'], /DRDM|diffuse-drdm-card/],
+      [['--out', 'deformed.txt'], /ending in \.npy/],
     ];
     for (const [args, message] of cases) {
       const { code, err } = await runCli('deform', ...args);

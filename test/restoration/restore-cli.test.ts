@@ -133,5 +133,7 @@ describe.skipIf(!existsSync(join(root, 'models/fashion-mix-rddm/card.json')))('d
       }
     }
     expect((await runCli('restore', '--model', 'fashion-mix-rddm', '--task', 'colorize')).err).toMatch(/--task colorize: accepted: sr, denoise, deblur, inpaint/);
+    expect((await runCli('restore', '--out', 'restored.txt')).err).toMatch(/ending in \.npy/);
+    expect((await runCli('tomography', '--out', 'volume.json')).err).toMatch(/ending in \.npy/);
   });
 });
