@@ -6,7 +6,7 @@ import { logSumExp, TokenSampler } from './categorical.js';
 import { allMasked, DiscreteDenoiser, type DiscreteModel } from './model.js';
 import { decodeSequence, intPow } from './oracle/markov.js';
 import { linearSchedule, type MaskSchedule } from './schedule.js';
-import { maskTimes, unmaskProbability } from './samplers/types.js';
+import { evaluateRows, maskTimes, unmaskProbability } from './samplers/types.js';
 import { bestOfNKlBound, bestOfNLaw, bestOfNRows, expectation, klDivergence, scoreRows, tiltedLaw, type SequenceReward } from './reward.js';
 
 /**
@@ -181,23 +181,24 @@ function spread(row: Int32Array, code: number, m: number, u: number, lp: Float64
 export interface PathKlSample {
   /** n × L tokens. */
   x: Int32Array;
-  /** Each sequence's path KL to the reference along its own trajectory (nats). */
+  /** Each sequence's path KL to the reference along its own trajectory (nats; zeros without a reference). */
   pathKl: Float64Array;
   nfe: number;
 }
 
 /**
- * The ancestral sampler (the law of `samplerLaw`) that also scores each trajectory's path KL to a
- * reference model: Σ_steps u_i Σ_{masked j} KL(p_θ(x_0^j | x_t) ‖ p_ref(x_0^j | x_t)). Its mean is an
- * unbiased estimate of the exact path KL, for models whose state space is too large to enumerate.
+ * The ancestral sampler (the law of `samplerLaw`, no caching), and with a reference model each
+ * trajectory's path KL to it: Σ_steps u_i Σ_{masked j} KL(p_θ(x_0^j | x_t) ‖ p_ref(x_0^j | x_t)). Its mean is an
+ * unbiased estimate of the exact path KL, for models whose state space is too large to enumerate. Only
+ * sequences still masked are evaluated.
  */
 export async function sampleWithPathKl(
-  model: DiscreteModel, reference: DiscreteModel, run: { n: number; rng: Rng; steps: number; schedule?: MaskSchedule; onStep?: () => void },
+  model: DiscreteModel, reference: DiscreteModel | undefined, run: { n: number; rng: Rng; steps: number; schedule?: MaskSchedule; onStep?: () => void },
 ): Promise<PathKlSample> {
   const net = new DiscreteDenoiser(model);
-  const ref = new DiscreteDenoiser(reference);
+  const ref = reference === undefined ? undefined : new DiscreteDenoiser(reference);
   const { length: L, vocabSize: V } = net;
-  if (ref.length !== L || ref.vocabSize !== V) throw new UsageError(`the reference model is over ${ref.length} tokens of ${ref.vocabSize}; the model over ${L} of ${V}`);
+  if (ref && (ref.length !== L || ref.vocabSize !== V)) throw new UsageError(`the reference model is over ${ref.length} tokens of ${ref.vocabSize}; the model over ${L} of ${V}`);
   checkCount(run.n, 'n', 1, LIMITS.samples);
   const schedule = run.schedule ?? linearSchedule();
   const times = maskTimes(run.steps);
@@ -205,14 +206,18 @@ export async function sampleWithPathKl(
   const x = allMasked(n, L, V);
   const pathKl = new Float64Array(n);
   const tokens = new TokenSampler(V);
+  const lp = new Float64Array(n * L * V);
+  const lq = ref ? new Float64Array(n * L * V) : undefined;
   for (let i = 0; i + 1 < times.length; i++) {
     const u = unmaskProbability(schedule, times[i], times[i + 1]);
+    const rows: number[] = [];
+    for (let b = 0; b < n; b++) if (x.subarray(b * L, (b + 1) * L).includes(V)) rows.push(b);
     const t = new Float64Array(n).fill(times[i]);
-    const lp = await net.logProbs(x, n, t);
-    const lq = await ref.logProbs(x, n, t);
-    for (let b = 0; b < n; b++) {
+    await evaluateRows(net, x, rows, t, lp);
+    if (ref && lq) await evaluateRows(ref, x, rows, t, lq);
+    for (const b of rows) {
       const row = x.subarray(b * L, (b + 1) * L);
-      pathKl[b] += u * maskedKl(row, lp, lq, b * L * V, V);
+      if (lq) pathKl[b] += u * maskedKl(row, lp, lq, b * L * V, V);
       for (let j = 0; j < L; j++) {
         if (row[j] !== V) continue;
         const stay = rng.uniform() >= u;
@@ -346,7 +351,7 @@ export async function sampledRewardTable(
   const { length: L, vocabSize: V } = pretrained;
   const bestOf = options.bestOf ?? [2, 4, 8, 16];
   const most = Math.max(1, ...bestOf);
-  const pre = await sampleAncestral(pretrained, n * most, rng, steps, options.schedule, step);
+  const pre = (await sampleWithPathKl(pretrained, undefined, { n: n * most, rng, steps, schedule: options.schedule, onStep: step })).x;
   const rPre = scoreRows(reward, pre, n * most, L, V);
   const rows: RewardRow[] = [];
   const firstN = rPre.subarray(0, n);
@@ -364,33 +369,4 @@ export async function sampledRewardTable(
 function withSe(values: Float64Array): { reward: number; rewardSe: number } {
   const { mean, se } = meanAndError(values);
   return { reward: mean, rewardSe: se };
-}
-
-/** n sequences from the ancestral sampler (no caching: the law samplerLaw computes). */
-async function sampleAncestral(model: DiscreteModel, n: number, rng: Rng, steps: number, schedule?: MaskSchedule, onStep?: () => void): Promise<Int32Array> {
-  const net = new DiscreteDenoiser(model);
-  const { length: L, vocabSize: V } = net;
-  const sched = schedule ?? linearSchedule();
-  const times = maskTimes(steps);
-  const x = allMasked(n, L, V);
-  const tokens = new TokenSampler(V);
-  for (let i = 0; i + 1 < times.length; i++) {
-    const u = unmaskProbability(sched, times[i], times[i + 1]);
-    const rows: number[] = [];
-    for (let b = 0; b < n; b++) if (x.subarray(b * L, (b + 1) * L).includes(V)) rows.push(b);
-    if (rows.length === 0) break;
-    const sub = new Int32Array(rows.length * L);
-    rows.forEach((b, r) => sub.set(x.subarray(b * L, (b + 1) * L), r * L));
-    const lp = await net.logProbs(sub, rows.length, new Float64Array(rows.length).fill(times[i]));
-    rows.forEach((b, r) => {
-      for (let j = 0; j < L; j++) {
-        if (x[b * L + j] !== V) continue;
-        const stay = rng.uniform() >= u;
-        const v = tokens.draw(lp, (r * L + j) * V, rng.uniform());
-        if (!stay) x[b * L + j] = v;
-      }
-    });
-    onStep?.();
-  }
-  return x;
 }
