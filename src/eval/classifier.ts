@@ -46,6 +46,23 @@ function classifierCard(o: unknown, path: string): ClassifierCard {
 }
 
 /**
+ * The data-set indices a classifier card holds out (its held_out.file, the array training/classifier.py
+ * writes), validated; without loading the network.
+ */
+export async function heldOutIndices(cardPath = DEFAULT_CLASSIFIER, card?: ClassifierCard): Promise<number[]> {
+  const c = card ?? classifierCard(await readJsonObject(cardPath), cardPath);
+  const heldPath = resolve(dirname(resolve(cardPath)), c.held_out.file);
+  const text = await readTextFile(heldPath);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${heldPath}: not JSON (${e instanceof Error ? e.message : String(e)}); accepted: the array of held-out indices training/classifier.py writes`);
+  }
+  return validate(heldOutSchema, parsed, heldPath);
+}
+
+/**
  * Loads the classifier a card describes (default: the shipped MNIST one) with onnxruntime-node,
  * checking that the ONNX file has the card's outputs and reading its held-out indices; `batch` is the
  * number of images per ONNX run. Throws a UsageError naming the file that is missing or wrong.
@@ -67,15 +84,7 @@ export async function loadClassifier(cardPath = DEFAULT_CLASSIFIER, batch = 500)
         throw new UsageError(`${cardPath}: output "${name}" is not in ${card.onnx}; its outputs are: ${session.outputNames.join(', ')}`);
       }
     }
-    const heldPath = resolve(dir, card.held_out.file);
-    const text = await readTextFile(heldPath);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${heldPath}: not JSON (${e instanceof Error ? e.message : String(e)}); accepted: the array of held-out indices training/classifier.py writes`);
-    }
-    indices = validate(heldOutSchema, parsed, heldPath);
+    indices = await heldOutIndices(cardPath, card);
   } catch (e) {
     await session.release();
     throw e;
