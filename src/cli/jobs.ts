@@ -318,6 +318,8 @@ async function runCollect(a: CollectArgs, io: CliIo): Promise<void> {
       for (let k = 0; k < shards; k++) {
         if (done[k]) continue;
         const job = await queue.getJob(shardJobId(a.job, k));
+        // a worker may have finished the shard since `done` was read: its result is stored before the job is removed
+        if (!job && (await redis.exists(resultKey(a.job, k)))) continue;
         if (!job) throw new RunError(`job ${a.job} shard ${k} is neither queued nor done (was the queue emptied?); submit the job again`);
         if (await job.isFailed()) throw new RunError(`job ${a.job} shard ${k} failed: ${job.failedReason}`);
         if (typeof job.progress === 'number') partial += job.progress / 100;
