@@ -32,13 +32,17 @@ for (const c of cases) {
   const n = c.x.length / model.sampleShape.reduce((a, b) => a * b, 1);
   const out = c.condition
     ? await model.withCondition(Float64Array.from(c.condition), c.labels.length ? c.labels : undefined).predict(Float64Array.from(c.x), n, c.t)
-    : await model.predictLabels(Float64Array.from(c.x), c.labels.length, c.t, c.labels);
+    : c.labels.length
+      ? await model.predictLabels(Float64Array.from(c.x), c.labels.length, c.t, c.labels)
+      : await model.predict(Float64Array.from(c.x), n, c.t);
   let diff = 0;
   for (let i = 0; i < out.length; i++) diff = Math.max(diff, Math.abs(out[i] - c.expected[i]));
   console.log(`t=${c.t}: max |ONNX Runtime − PyTorch| = ${diff.toExponential(2)}`);
   worst = Math.max(worst, diff);
 }
-const toSample = model.conditionShape ? model.withCondition(new Float64Array(model.conditionShape.reduce((a, b) => a * b, 1)).fill(-0.5)) : model.withLabels([3, 7]);
+const toSample = model.conditionShape
+  ? model.withCondition(new Float64Array(model.conditionShape.reduce((a, b) => a * b, 1)).fill(-0.5))
+  : model.numClasses === undefined ? model : model.withLabels([3, 7]);
 const drawn = await sample({ model: toSample, process: model.process, sampler: 'ddim', grid: { type: 'time-uniform', steps: 4 }, n: 2 });
 if (!drawn.x.data.every(Number.isFinite)) {
   console.error('sampling through the card gave non-finite values');

@@ -24,6 +24,7 @@ import { imageGridFigure, samplesFigure, type Figure } from '../io/plot.js';
 import {
   gridEndArg, gridFromArgs, integerArg, keyValueArg, labelListArg, numberArg, numberListArg, parseReference, type GridArgs,
 } from './args.js';
+import { dfmModel } from '../restoration/forward-models.js';
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { loadBar, progressBar, type CliIo } from './io.js';
 import { checkSampleMemory } from './budget.js';
@@ -59,6 +60,7 @@ export interface SampleArgs extends GridArgs, ResultFileArgs {
   rng: 'philox' | 'torch';
   labels?: number[];
   cfg?: number;
+  viewSigma?: number;
   guide?: string;
 }
 
@@ -103,6 +105,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
     .option('--n <n>', 'number of samples', integerArg(1, LIMITS.samples), 64)
     .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
     .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (1 = the conditional model alone)', numberArg)
+    .option('--view-sigma <s>', 'Diffusion-with-Forward-Models networks: the blur std (px) of the observation the diffusion renders (default: the smallest the card allows); the samples are the signals', numberArg)
     .option('--guide <spec>', `exact mixtures: ${guideHelp}`)
     .option('--seed <seed>', 'seed of x_T (stream 0) and sampler noise (stream 1)', integerArg(0, LIMITS.seed), 0)
     .option('--noise <file>', 'x_T as .npy [n, d] (replaces the seeded start)')
@@ -287,7 +290,9 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const { sampler: entry, grid } = resolved;
   const bar = progressBar(io, a.quiet === true || a.json === true, entry.name);
   const started = performance.now();
-  const result = await runPlan(resolved, { ...req, onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`) }).finally(() => bar.stop());
+  const ran = await runPlan(resolved, { ...req, onStep: (s) => bar.update(s.step, s.total, `steps | NFE ${s.nfe}`) }).finally(() => bar.stop());
+  // A Diffusion-with-Forward-Models run samples observations; its samples are the signal behind the last one.
+  const result = run.signal ? { ...ran, x: { ...ran.x, data: run.signal() } } : ran;
   const seconds = (performance.now() - started) / 1000;
   const summary: SampleSummary = {
     model: a.model, process: process.config, sampler: entry.name, reference: plan.reference, options: result.options,
@@ -339,6 +344,8 @@ interface RunModel {
   gmm?: GaussianMixture;
   labels?: number[];
   cfg?: number;
+  /** A Diffusion-with-Forward-Models network's signal behind the last observation it denoised. */
+  signal?: () => Float64Array;
 }
 
 function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): RunModel {
@@ -350,6 +357,12 @@ function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): RunModel 
 /** The network with its class labels (cycled over the n samples) and guidance, as the flags say. */
 function networkModel(m: OnnxModelArg, a: SampleArgs, n: number): RunModel {
   const net = m.model;
+  if (a.viewSigma !== undefined && net.card.method !== 'dfm') throw new UsageError(`--view-sigma applies to Diffusion-with-Forward-Models networks (card "method": "dfm"); ${a.model} is not one`);
+  if (net.card.method === 'dfm') {
+    if (a.labels || a.cfg !== undefined) throw new UsageError(`--labels and --cfg need a class-conditional model; ${a.model} has no class input`);
+    const model = dfmModel(net, a.viewSigma === undefined ? {} : { sigma: a.viewSigma });
+    return { model, signal: () => model.lastSignal() };
+  }
   if (net.numClasses === undefined) {
     if (a.labels || a.cfg !== undefined) throw new UsageError(`--labels and --cfg need a class-conditional model; ${a.model} has no class input`);
     return { model: net };

@@ -1,7 +1,8 @@
 /**
  * Restoration and inverse problems on networks: degradations and measurement operators, 3-D
  * reconstruction with a 2-D diffusion prior (DiffusionMBIR), optimal boundary conditions for
- * conditional restoration ODEs, Resfusion, RDDM and DRDM (deformation recovery). `diffuse/restoration`, or `restoration` from `diffuse`.
+ * conditional restoration ODEs, Resfusion, RDDM, DRDM (deformation recovery) and Diffusion with
+ * Forward Models. `diffuse/restoration`, or `restoration` from `diffuse`.
  * @module
  */
 export * from './tomography.js';
@@ -12,3 +13,4 @@ export * from './resfusion.js';
 export * from './rddm.js';
 export * from './deformation.js';
 export * from './recovery-onnx.js';
+export * from './forward-models.js';

@@ -55,9 +55,13 @@ export interface ModelCard {
   /**
    * A network trained for one sampling method rather than for the registry's samplers: "resfusion"
    * predicts Resfusion's resnoise on its truncated schedule (src/restoration/resfusion.ts); "rddm"
-   * predicts RDDM's residual condition − x0 on its linear schedules (src/restoration/rddm.ts).
+   * predicts RDDM's residual condition − x0 on its linear schedules (src/restoration/rddm.ts); "dfm"
+   * predicts the signal behind a noisy observation, which `forwardModel` renders (Diffusion with
+   * Forward Models, src/restoration/forward-models.ts).
    */
   method?: (typeof cardMethods)[number];
+  /** The known forward model a "dfm" network's observations come through: a Gaussian blur whose std is drawn from `sigma` [min, max] (pixels), 2·radius + 1 taps. */
+  forwardModel?: ForwardModelSpec;
   /** Shape of one condition image of an image-conditioned network (default: sample_shape). */
   conditionShape?: number[];
   /** Number of classes of a class-conditional network (labels 0 … numClasses−1). */
@@ -92,7 +96,14 @@ export interface GridRule {
 const nonEmpty = text;
 
 /** Sampling methods a card can require instead of the sampler registry (see ModelCard.method). */
-export const cardMethods = ['resfusion', 'rddm'] as const;
+export const cardMethods = ['resfusion', 'rddm', 'dfm'] as const;
+
+/** A card's forward model (ModelCard.forwardModel): a Gaussian blur of std in [sigma[0], sigma[1]] px, 2·radius + 1 taps, edges repeated. */
+export interface ForwardModelSpec {
+  kind: 'gaussian-blur';
+  sigma: [number, number];
+  radius: number;
+}
 
 /** The card file's fields (snake_case, as written), typed and bounded; cross-field rules follow in parseModelCard. */
 const cardSchema = record({
@@ -105,6 +116,11 @@ const cardSchema = record({
   output: v.optional(nonEmpty),
   sample_shape: sampleShape,
   method: v.optional(oneOf(cardMethods)),
+  forward_model: v.optional(record({
+    kind: v.literal('gaussian-blur', 'must be "gaussian-blur"'),
+    sigma: v.pipe(v.tuple([v.number(), v.number()], 'must be [min, max]'), v.check(([a, b]) => a > 0 && b >= a && b <= 100, 'must be [min, max] with 0 < min ≤ max ≤ 100')),
+    radius: integer(0, 100),
+  })),
   condition_shape: v.optional(sampleShape),
   num_classes: v.optional(integer(1, LIMITS.classes)),
   null_class: v.optional(integer(0, LIMITS.classes)),
@@ -143,6 +159,8 @@ export function parseModelCard(value: unknown, source = 'model card'): ModelCard
     sampleShape: card.sample_shape,
   };
   if (card.method !== undefined) result.method = card.method;
+  if ((card.method === 'dfm') !== (card.forward_model !== undefined)) fail('"method": "dfm" and "forward_model" go together (a DFM network renders its signal through the forward model)');
+  if (card.forward_model !== undefined) result.forwardModel = { kind: card.forward_model.kind, sigma: [card.forward_model.sigma[0], card.forward_model.sigma[1]], radius: card.forward_model.radius };
   if (card.condition_shape !== undefined) {
     if (inputs.condition === undefined) fail('"condition_shape" needs "inputs.condition" (the condition input it shapes)');
     result.conditionShape = card.condition_shape;
