@@ -96,6 +96,7 @@ async function runRestore(a: RestoreArgs, io: CliIo): Promise<void> {
   const loaded = await loadModelArg(a.model, load.onProgress).finally(() => load.stop());
   if (loaded.kind !== 'onnx' || !loaded.model.conditionShape) throw new UsageError(`--model must be an image-conditioned network (card inputs.condition), e.g. fashion-sr4; ${loaded.label} is not`);
   const net = loaded.model;
+  if (net.card.method === 'dfm') throw new UsageError(`${loaded.label} is a Diffusion-with-Forward-Models network: its condition is a context observation and the blur std, not a degraded image; sample it with \`diffuse sample --model ${a.model}\` (or dfmModel(net, { context }) from the library)`);
   if (net.card.method === 'resfusion' && a.generate) throw new UsageError(`${loaded.label} is a Resfusion model: it restores only; drop --generate`);
   if (net.card.method === 'resfusion') return runResfusion(a, io, net, quiet, loaded.label);
   if (net.card.method === 'rddm') return runRddm(a, io, net, quiet, loaded.label);

@@ -115,5 +115,6 @@ describe.skipIf(!shipped)('diffuse sample with the shipped DFM network (models/m
     expect(Math.max(...x) - Math.min(...x)).toBeGreaterThan(1);
     expect((await runCli('sample', '--model', 'mnist-blur-dfm', '--view-sigma', '3', '--steps', '2')).err).toMatch(/\[1, 2\] px; got 3/);
     expect((await runCli('sample', '--model', 'mnist', '--view-sigma', '1', '--steps', '2')).err).toMatch(/--view-sigma applies to Diffusion-with-Forward-Models networks/);
+    expect((await runCli('restore', '--model', 'mnist-blur-dfm', '--images', 'mnist-heldout:0..1')).err).toMatch(/Diffusion-with-Forward-Models network: its condition is a context observation/);
   });
 });
