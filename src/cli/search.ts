@@ -6,13 +6,7 @@ import type { Process } from '../process/types.js';
 import { predictions, type Prediction } from '../param/convert.js';
 import type { Model } from '../models/types.js';
 import { GaussianMixture, GmmOracle } from '../models/oracle/gmm.js';
-import { makeGrid } from '../grid/index.js';
-import { findSampler, resolveOptions } from '../samplers/index.js';
-import { defaultGrid, sample } from '../sample.js';
-import {
-  searchGrid, searchSchedule, scheduleFitness, unipcSchedule, distillLsd, oracleFitness, teacherFitness, formatPlan,
-  type RunFitness, type SearchProgress, type SearchState, type S3State, type DistillState,
-} from '../search/index.js';
+import { oracleFitness, teacherFitness, runSearchMethod, type RunFitness, type SearchProgress } from '../search/index.js';
 import { readJsonObject, writeTextFile } from '../io/files.js';
 import { searchFileSchema, searchMethods, validate, type SearchFile, type SearchMethod } from '../io/formats.js';
 
@@ -126,17 +120,6 @@ async function targetOf(a: SearchArgs): Promise<Target> {
   };
 }
 
-/** The largest step count of the sampler's default grid whose one-sample run fits `nfe` model calls. */
-async function initialGrid(t: Target, sampler: string, options: Record<string, unknown>, nfe: number): Promise<Float64Array> {
-  const entry = findSampler(sampler);
-  for (let steps = nfe; steps >= 1; steps--) {
-    const grid = makeGrid(t.process, t.model.defaultGrid?.(steps, entry.name) ?? defaultGrid(entry.defaultGrid, steps));
-    const run = await sample({ model: t.model, process: t.process, sampler: entry.name, options, grid, n: 1 });
-    if (run.nfe <= nfe) return grid;
-  }
-  throw new UsageError(`${entry.name} needs more than ${nfe} model calls for one step; raise --nfe`);
-}
-
 async function resumeState(a: SearchArgs): Promise<SearchFile['state'] | undefined> {
   if (!a.resume) return undefined;
   const saved = validate(searchFileSchema, await readJsonObject(a.resume), a.resume);
@@ -185,36 +168,12 @@ function defined<T extends object>(o: T): Partial<T> {
 
 async function searchBy(a: SearchArgs, t: Target, resume: SearchFile['state'] | undefined, c: Control): Promise<SearchFile> {
   const head = { format: 'diffuse-search/1' as const, method: a.method, model: a.model, process: t.process.config, nfe: a.nfe };
-  const { signal, onProgress } = c;
-  if (a.method === 'autodiffusion') {
-    const entry = findSampler(a.sampler);
-    const options = resolveOptions(entry, a.opt);
-    const initial = await initialGrid(t, entry.name, options, a.nfe);
-    const r = await searchGrid({
-      process: t.process, initial, fitness: t.fitness(entry.name, options), options: c.evolution, resume: resume as SearchState | undefined, signal, onProgress,
-    });
-    return { ...head, sampler: entry.name, options, fitness: r.fitness, initialFitness: r.initialFitness, stopped: r.stopped, evaluations: r.state.evaluations, grid: r.grid, state: r.state };
-  }
-  const grid = makeGrid(t.process, { type: 'logsnr', steps: a.nfe, end: 'zero' });
-  if (a.method === 's3') {
-    const r = await searchSchedule({
-      process: t.process, initial: unipcSchedule(Array.from(grid)), fitness: scheduleFitness(t.fitness('schedule')),
-      options: { ...c.evolution, ...defined({ screen: a.screen }) }, resume: resume as S3State | undefined, signal, onProgress,
-    });
-    return {
-      ...head, sampler: 'schedule', options: { plan: formatPlan(r.schedule.steps) }, fitness: r.fitness, initialFitness: r.initialFitness,
-      stopped: r.stopped, evaluations: r.state.evaluations, schedule: r.schedule, state: r.state,
-    };
-  }
-  const r = await distillLsd({
-    process: t.process, initial: grid, fitness: t.fitness('lsd'),
-    options: { plus: a.method === 'lsd+', ...defined({ iterations: a.iterations, learningRate: a.learningRate, seed: a.searchSeed }) },
-    resume: resume as DistillState | undefined, signal, onProgress,
+  const { seed, ...evolution } = c.evolution;
+  const r = await runSearchMethod(a.method, t, {
+    nfe: a.nfe, sampler: a.sampler, options: a.opt, evolution, screen: a.screen, iterations: a.iterations, learningRate: a.learningRate, seed,
+    resume, signal: c.signal, onProgress: c.onProgress,
   });
-  return {
-    ...head, sampler: 'lsd', options: {}, fitness: r.fitness, initialFitness: r.initialFitness, stopped: r.stopped,
-    evaluations: r.state.evaluations, coefficients: r.coefficients, state: r.state,
-  };
+  return { ...head, ...r };
 }
 
 const loadFlag: Record<SearchMethod, string> = { autodiffusion: '--grid-file', s3: '--schedule', lsd: '--lsd', 'lsd+': '--lsd' };

@@ -16,3 +16,4 @@ export {
 export { distillLsd, DEFAULT_DISTILL, type DistillOptions, type DistillState, type DistillRequest, type DistillResult } from './lsd.js';
 export { scheduleRun, dpmpp2mSchedule, unipcSchedule, formatPlan, parsePlan, type SolverSchedule, type StepPlan } from '../samplers/schedule.js';
 export { lsdRun, analyticCoefficients, type LsdCoefficients } from '../samplers/lsd.js';
+export { runSearchMethod, searchedRun, initialGrid, type SearchTarget, type SearchSettings, type SearchOutcome } from './run.js';
