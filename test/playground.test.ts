@@ -163,6 +163,40 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await page.close();
   }, 60_000);
 
+  it('fits a searched schedule as `diffuse search` does and shows the error `diffuse sample` reports with it, beside the search\'s verdict', async () => {
+    const page = await open('tab=lab&problem=ring8&process=vp&sampler=dpmpp-2m&search=s3&compare=unipc&steps=5&n=32&seed=2');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows.map((r) => r.sampler)).toEqual(['s3', 'unipc']);
+    const file = join(out, 's3.json');
+    const search = await runCli('search', '--method', 's3', '--model', 'builtin:ring8', '--process', 'vp', '--nfe', '5', '--out', file, '--quiet');
+    expect(search.code, search.err).toBe(0);
+    const cli = await runCli('sample', '--model', 'builtin:ring8', '--process', 'vp', '--schedule', file, '--n', '32', '--seed', '2', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    const summary = JSON.parse(cli.out) as { nfe: number; error: { rmsErr: number } };
+    expect(Number(rows[0].nfe)).toBe(summary.nfe);
+    expect(summary.nfe).toBeLessThanOrEqual(5);
+    expect(Number(rows[0].rmsErr)).toBeCloseTo(summary.error.rmsErr, 12);
+    expect(await page.textContent('#notes')).toMatch(/^s3: searched for NFE ≤ 5 on its own 64 samples \(seed 1\)/);
+    expect(new URL(page.url()).searchParams.get('search')).toBe('s3');
+    const verdicts = await page.$$eval('#verdicts p', (ps) => ps.map((p) => ({ sampler: (p as HTMLElement).dataset.sampler, text: p.textContent ?? '' })));
+    expect(verdicts.map((v) => v.sampler)).toEqual(['search:s3']);
+    expect(readFileSync(join(root, 'docs/results.md'), 'utf8').replace(/\*\*/g, '')).toContain(verdicts[0].text.slice(verdicts[0].text.indexOf('Verdict')));
+    await page.close();
+  }, 120_000);
+
+  it('offers every search with its verdict: AutoDiffusion searches the chosen sampler\'s grid within the NFE budget', async () => {
+    const page = await open('tab=lab&problem=moons&process=vp&sampler=ddim&search=autodiffusion&compare=&steps=6&n=16&seed=0');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const file = join(out, 'ad.json');
+    expect((await runCli('search', '--method', 'autodiffusion', '--sampler', 'ddim', '--model', 'builtin:moons', '--process', 'vp', '--nfe', '6', '--out', file, '--quiet')).code).toBe(0);
+    const cli = JSON.parse((await runCli('sample', '--model', 'builtin:moons', '--process', 'vp', '--grid-file', file, '--n', '16', '--seed', '0', '--json', '--quiet')).out) as { nfe: number; error: { rmsErr: number } };
+    expect(rows[0].sampler).toBe('autodiffusion (ddim)');
+    expect(Number(rows[0].rmsErr)).toBeCloseTo(cli.error.rmsErr, 12);
+    expect(await page.$$eval('#search option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'autodiffusion', 's3', 'lsd', 'lsd+']);
+    expect(await page.$$eval('#verdicts p', (ps) => ps.map((p) => (p as HTMLElement).dataset.sampler))).toEqual(['search:autodiffusion']);
+    await page.close();
+  }, 120_000);
+
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
     const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');
     await page.click('#run-bench');

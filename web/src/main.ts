@@ -13,7 +13,7 @@ import { textTab } from './text.js';
 import { t2iTab } from './t2i.js';
 
 const DEFAULTS: LabState = {
-  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
+  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', search: '', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
   bench: ['ddim', 'dpmpp-2m', 'unipc', 'heun'], nfes: [3, 5, 8, 10, 15, 20, 30, 50],
 };
 
@@ -34,6 +34,7 @@ export function readState(search: string): LabState {
     points,
     process: q.get('process') ?? DEFAULTS.process,
     sampler: q.get('sampler') ?? DEFAULTS.sampler,
+    search: q.get('search') ?? DEFAULTS.search,
     compare: q.has('compare') ? (q.get('compare') as string) : DEFAULTS.compare,
     steps: int('steps', DEFAULTS.steps, 1, 1000),
     grid: q.get('grid') ?? DEFAULTS.grid,
@@ -50,7 +51,7 @@ const MAX_LINK_POINTS = 256;
 function writeState(s: LabState): void {
   const q = new URLSearchParams({
     tab: 'lab', problem: s.problem,
-    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, compare: s.compare, steps: String(s.steps), grid: s.grid,
+    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, ...(s.search ? { search: s.search } : {}), compare: s.compare, steps: String(s.steps), grid: s.grid,
     n: String(s.n), seed: String(s.seed), bench: s.bench.join(','), nfes: s.nfes.join(','),
     ...(benchRows.length ? { chart: '1' } : {}),
   });
@@ -130,7 +131,7 @@ function formState(): LabState {
   const checked = [...document.querySelectorAll<HTMLInputElement>('#bench-samplers input:checked')].map((c) => c.value);
   return {
     ...state,
-    problem: v('problem'), process: v('process'), sampler: v('sampler'), compare: v('compare'), grid: v('grid'),
+    problem: v('problem'), process: v('process'), sampler: v('sampler'), search: v('search'), compare: v('compare'), grid: v('grid'),
     steps: Math.max(1, Math.min(1000, Math.round(Number(v('steps'))) || state.steps)),
     n: Math.max(1, Math.min(4096, Math.round(Number(v('n'))) || state.n)),
     seed: Math.max(0, Math.round(Number(v('seed'))) || 0),
@@ -138,15 +139,16 @@ function formState(): LabState {
   };
 }
 
-/** The measured verdicts (docs/results.md) of the chosen samplers that have one. */
+/** The measured verdicts (docs/results.md) of the chosen search and samplers that have one. */
 function renderVerdicts(): void {
-  const items = [...new Set([state.sampler, state.compare].filter(Boolean))].flatMap((name) => {
+  const names = [state.search ? `search:${state.search}` : '', state.sampler, state.compare];
+  const items = [...new Set(names.filter(Boolean))].flatMap((name) => {
     const v = verdictFor(name);
     if (!v) return [];
     const p = document.createElement('p');
     p.className = 'status';
     p.dataset.sampler = name;
-    p.innerHTML = `<b>${name}</b> (${v.source}, docs/results.md): `;
+    p.innerHTML = `<b>${name.replace(/^search:/, '')}</b> (${v.source}, docs/results.md): `;
     p.append(v.text);
     return [p];
   });
@@ -169,7 +171,10 @@ function renderMetrics(r: LabResult): void {
     return tr;
   });
   $('metrics-body').replaceChildren(...rows);
-  $('notes').textContent = r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`).join(' ');
+  const searchNotes = r.runs.flatMap((run) => (run.search
+    ? [`${run.sampler}: searched for NFE ≤ ${state.steps} on its own 64 samples (seed 1) in ${run.search.seconds.toFixed(1)} s, ${run.search.evaluations} runs; error there ${fmt(run.search.initialFitness)} → ${fmt(run.search.fitness)}; the table's numbers are on the Lab's noise.`]
+    : []));
+  $('notes').textContent = [...searchNotes, ...r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`)].join(' ');
 }
 
 function frame(now: number): void {
@@ -206,9 +211,9 @@ async function runLab(): Promise<void> {
   state = formState();
   writeState(state);
   showError('');
-  $('status').textContent = 'running…';
+  $('status').textContent = state.search ? `searching (${state.search})…` : 'running…';
   document.body.dataset.ready = '';
-  const reply = await ask({ kind: 'run', state });
+  const reply = await ask({ kind: 'run', state }, (p) => ($('status').textContent = `searching: generation ${p.done}/${p.total}, ${p.label}`));
   if (reply.kind === 'error') {
     showError(reply.message);
     $('status').textContent = '';
@@ -259,9 +264,9 @@ async function runBench(): Promise<void> {
 /** Names in the link the page does not know, each replaced by its default, as one message. */
 function unknownNames(catalog: Catalog): string {
   const problems: string[] = [];
-  const check = (field: 'problem' | 'process' | 'sampler' | 'compare' | 'grid', known: string[]) => {
+  const check = (field: 'problem' | 'process' | 'sampler' | 'search' | 'compare' | 'grid', known: string[]) => {
     const v = state[field];
-    if (v === '' && field === 'compare') return;
+    if (v === '' && (field === 'compare' || field === 'search')) return;
     if (!known.includes(v)) {
       problems.push(`unknown ${field} "${v}" (using ${DEFAULTS[field]})`);
       state = { ...state, [field]: DEFAULTS[field] };
@@ -271,6 +276,7 @@ function unknownNames(catalog: Catalog): string {
   check('process', catalog.processes.map((p) => p.name));
   check('sampler', catalog.samplers.map((s) => s.name));
   check('compare', catalog.samplers.map((s) => s.name));
+  check('search', catalog.searches.map((s) => s.name));
   check('grid', ['default', ...catalog.grids.map((g) => g.type)]);
   const unknownBench = state.bench.filter((b) => !catalog.samplers.some((s) => s.name === b));
   if (unknownBench.length) problems.push(`unknown samplers in bench: ${unknownBench.join(', ')} (left out)`);
@@ -287,6 +293,7 @@ async function initLab(): Promise<void> {
   fillSelect($('process'), catalog.processes.map((p) => ({ value: p.name, label: p.name, title: p.description })), state.process);
   fillSelect($('sampler'), samplerOptions, state.sampler);
   fillSelect($('compare'), [{ value: '', label: '(none)' }, ...samplerOptions], state.compare);
+  fillSelect($('search'), [{ value: '', label: '(none)' }, ...catalog.searches.map((s) => ({ value: s.name, label: s.name, title: s.description }))], state.search);
   fillSelect($('grid'), [{ value: 'default', label: 'the sampler\'s default' }, ...catalog.grids.map((g) => ({ value: g.type, label: g.type, title: g.description }))], state.grid);
   ($('steps') as HTMLInputElement).value = String(state.steps);
   ($('n') as HTMLInputElement).value = String(state.n);
@@ -297,7 +304,7 @@ async function initLab(): Promise<void> {
     label.innerHTML = `<input type="checkbox" value="${s.name}"${state.bench.includes(s.name) ? ' checked' : ''}> ${s.name}`;
     return label;
   }));
-  for (const id of ['problem', 'process', 'sampler', 'compare', 'grid', 'steps', 'n', 'seed']) $(id).addEventListener('change', () => void runLab());
+  for (const id of ['problem', 'process', 'sampler', 'search', 'compare', 'grid', 'steps', 'n', 'seed']) $(id).addEventListener('change', () => void runLab());
   $('replay').addEventListener('click', play);
   const canvas = $('lab-canvas') as HTMLCanvasElement;
   $('draw').addEventListener('click', () => {

@@ -8,6 +8,12 @@ export interface LabState {
   process: string;
   /** The sampler, and an optional second one run on the same noise ('' for none). */
   sampler: string;
+  /**
+   * A search fitted on the exact model before the first run ('' for none): 'autodiffusion' (the
+   * sampler's time steps), 's3' (a solver schedule), 'lsd' or 'lsd+' (distilled coefficients), for an
+   * NFE budget of `steps`, as `diffuse search` does; the first run then samples with its result.
+   */
+  search: string;
   compare: string;
   steps: number;
   /** A grid type, or 'default' for the sampler's own. */
@@ -32,6 +38,8 @@ export interface RunResult {
   error?: { rmsErr: number; medianSampleRmsErr: number; maxAbsErr: number; modeFlips: number };
   /** Why there is no error, when there is none. */
   note?: string;
+  /** The search the run's sampler, options and grid came from: its fitness on its own noise (start → best), runs and time. */
+  search?: { method: string; initialFitness: number; fitness: number; evaluations: number; seconds: number };
 }
 
 /** The exact probability-flow path of x_T at the first sampler's grid times. */
@@ -75,6 +83,7 @@ export interface Catalog {
   processes: { name: string; description: string }[];
   samplers: { name: string; description: string; stochastic: boolean }[];
   grids: { type: string; description: string }[];
+  searches: { name: string; description: string }[];
 }
 
 /** The Networks tab's settings, as the URL holds them. */

@@ -12,9 +12,13 @@ const SOURCES: [RegExp, { bold?: string; section?: string }][] = [
   [/^dualfast-/, { bold: 'DualFast' }],
   [/^ts-/, { section: '## Time-Shift sampler vs its base' }],
   [/^flow-/, { section: '## Rectified-flow samplers' }],
+  // the Lab's searches, named search:METHOD
+  [/^search:autodiffusion$/, { section: '## Goal: best searched grid vs best standard sampler' }],
+  [/^search:s3$/, { bold: 'S³' }],
+  [/^search:lsd\+?$/, { bold: 'LSD / LSD+' }],
 ];
 
-/** The verdict on a sampler (its sentence from "Verdict" on, bold marks dropped), or undefined for the standard samplers. */
+/** The verdict on a sampler or a search (`search:s3`; its sentence from "Verdict" on, bold marks dropped), or undefined for the standard samplers. */
 export function verdictFor(sampler: string, md: string = results): { source: string; text: string } | undefined {
   const hit = SOURCES.find(([re]) => re.test(sampler));
   if (!hit) return undefined;

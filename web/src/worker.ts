@@ -7,6 +7,8 @@ import {
   benchmark, builtinNames, builtinDescription, builtinProblem, createProcess, finiteDataSet, findSampler, GaussianMixture, GmmOracle, gridTypes,
   pfOdeEndpoint, processes, sample, sampleErrors, samplers, type GridSpec, type ProcessConfig,
 } from '../../src/index.js';
+import { oracleFitness, runSearchMethod, searchedRun } from '../../src/search/index.js';
+import type { SearchMethod } from '../../src/io/formats.js';
 import type { BenchPoint, Catalog, ExactPath, LabResult, LabState, Reply, Request, RunResult } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: Reply | { kind: 'catalog'; catalog: Catalog }): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
@@ -26,13 +28,41 @@ function setting(state: LabState) {
 
 const gridOf = (state: LabState): GridSpec | undefined => (state.grid === 'default' ? undefined : ({ type: state.grid, steps: state.steps } as GridSpec));
 
-async function runOne(state: LabState, name: string): Promise<RunResult> {
+/** The searches the Lab offers, as `diffuse search --method` names them. */
+const SEARCHES: { name: SearchMethod; description: string }[] = [
+  { name: 'autodiffusion', description: 'AutoDiffusion: evolutionary search of the sampler\'s time steps' },
+  { name: 's3', description: 'S³: search of a per-step solver schedule (prediction, order and corrector of each step)' },
+  { name: 'lsd', description: 'LSD: distilled solver coefficients on a logSNR grid' },
+  { name: 'lsd+', description: 'LSD+: distilled coefficients and time steps' },
+];
+
+/**
+ * The run a search fixes, fitted on the exact model as `diffuse search --model … --process … --nfe steps`
+ * does with its defaults (64 samples of seed 1, search seed 0); the Lab then samples on its own noise.
+ */
+async function searched(id: number, state: LabState, name: string) {
   const { gmm, process, model } = setting(state);
-  const entry = findSampler(name);
+  const method = state.search as SearchMethod;
+  const started = performance.now();
+  const r = await runSearchMethod(method, {
+    process, model, fitness: (sampler, options) => oracleFitness({ gmm, process, sampler, options, prediction: prediction(state), n: 64, seed: 1 }),
+  }, {
+    nfe: state.steps, sampler: name,
+    onProgress: (p) => scope.postMessage({ id, kind: 'progress', done: p.generation, total: p.generations, label: `${method}: ${p.evaluations} runs, best ${p.best.toExponential(3)}` }),
+  });
+  const info = { method, initialFitness: r.initialFitness, fitness: r.fitness, evaluations: r.evaluations, seconds: (performance.now() - started) / 1000 };
+  return { run: searchedRun(r), info };
+}
+
+async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
+  const { gmm, process, model } = setting(state);
+  const found = search ? await searched(id, state, name) : undefined;
+  const entry = findSampler(found ? found.run.sampler : name);
   const frames: { t: number; x: number[] }[] = [];
   const started = performance.now();
+  const how = found ? { sampler: found.run.sampler, options: found.run.options, grid: found.run.grid } : { sampler: name, ...(gridOf(state) ? { grid: gridOf(state) } : {}) };
   const r = await sample({
-    model, process, sampler: name, steps: state.steps, n: state.n, seed: state.seed, ...(gridOf(state) ? { grid: gridOf(state) } : {}),
+    model, process, ...how, steps: state.steps, n: state.n, seed: state.seed,
     onStep: (info) => {
       if (!info.x || info.t === undefined) return;
       const last = frames[frames.length - 1];
@@ -45,7 +75,8 @@ async function runOne(state: LabState, name: string): Promise<RunResult> {
   // samplers that report no intermediate batch still have their start and end
   if (frames.length === 0 || frames[0].t !== grid[0]) frames.unshift({ t: grid[0], x: Array.from(r.xT) });
   if (frames[frames.length - 1].t !== grid[grid.length - 1]) frames.push({ t: grid[grid.length - 1], x: Array.from(r.x.data) });
-  const base = { sampler: entry.name, stochastic: entry.stochastic, grid, nfe: r.nfe, seconds, frames };
+  const label = found ? `${found.info.method}${found.info.method === 'autodiffusion' ? ` (${entry.name})` : ''}` : entry.name;
+  const base = { sampler: label, stochastic: entry.stochastic, grid, nfe: r.nfe, seconds, frames, ...(found ? { search: found.info } : {}) };
   if (entry.stochastic) return { ...base, note: 'a stochastic sampler: its endpoint differs from the PF-ODE\'s even without discretisation error' };
   if (!(process.alpha(grid[0]) > 0)) return { ...base, note: 'the grid starts at pure noise (α = 0), where the exact PF-ODE solve cannot start' };
   const truth = pfOdeEndpoint(gmm, process, r.xT, grid[0], grid[grid.length - 1]);
@@ -71,10 +102,10 @@ function exactPath(state: LabState, run: RunResult): ExactPath | undefined {
   return { times, frames };
 }
 
-async function run(state: LabState): Promise<LabResult> {
+async function run(id: number, state: LabState): Promise<LabResult> {
   const { gmm } = setting(state);
-  const runs = [await runOne(state, state.sampler)];
-  if (state.compare) runs.push(await runOne(state, state.compare));
+  const runs = [await runOne(id, state, state.sampler, state.search !== '')];
+  if (state.compare) runs.push(await runOne(id, state, state.compare));
   const means: number[][] = [];
   const stds: number[] = [];
   for (let k = 0; k < gmm.K; k++) {
@@ -102,13 +133,14 @@ const catalog: Catalog = {
   processes: processes.map((p) => ({ name: p.name, description: p.description })),
   samplers: samplers.map((s) => ({ name: s.name, description: s.description, stochastic: s.stochastic })),
   grids: gridTypes().filter((g) => ['time-uniform', 'time-quadratic', 'logsnr', 'karras', 'exponential', 'flow-shift'].includes(g.type)).map((g) => ({ type: g.type, description: g.description })),
+  searches: SEARCHES,
 };
 scope.postMessage({ kind: 'catalog', catalog });
 
 scope.onmessage = async (e: MessageEvent<Request>) => {
   const m = e.data;
   try {
-    if (m.kind === 'run') scope.postMessage({ id: m.id, kind: 'run', result: await run(m.state) });
+    if (m.kind === 'run') scope.postMessage({ id: m.id, kind: 'run', result: await run(m.id, m.state) });
     else scope.postMessage({ id: m.id, kind: 'bench', rows: await bench(m.id, m.state) });
   } catch (err) {
     scope.postMessage({ id: m.id, kind: 'error', message: err instanceof Error ? err.message : String(err) });
