@@ -28,7 +28,7 @@ import { dfmModel } from '../restoration/forward-models.js';
 import { loadModelArg, marginalDensity, type GmmModelArg, type ModelArg, type OnnxModelArg } from './model.js';
 import { loadBar, progressBar, type CliIo } from './io.js';
 import { checkSampleMemory } from './budget.js';
-import { guideHelp, guidedOracle } from './guide.js';
+import { guideHelp, guidedOracle } from '../guidance/specs.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
 
 export interface SampleArgs extends GridArgs, ResultFileArgs {

@@ -9,3 +9,4 @@ export * from './hallucination.js';
 export * from './intrinsic-dim.js';
 export * from './flowchef.js';
 export * from './flow-scaling.js';
+export * from './specs.js';
