@@ -17,6 +17,7 @@ import { gaussianBlur } from './degrade.js';
 export interface DfmNetwork {
   readonly sampleShape: readonly number[];
   readonly card: { method?: string; forwardModel?: ForwardModelSpec };
+  /** The network with its condition channels fixed (one per sample). */
   withCondition(condition: Float64Array): Model;
 }
 

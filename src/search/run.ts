@@ -20,6 +20,7 @@ import { lsdRun } from '../samplers/lsd.js';
 export interface SearchTarget {
   process: Process;
   model: Model;
+  /** The fitness of runs of `sampler` with `options` (lower is better). */
   fitness: (sampler: string, options?: Record<string, unknown>) => RunFitness;
 }
 
@@ -38,8 +39,11 @@ export interface SearchSettings {
   iterations?: number;
   learningRate?: number;
   seed?: number;
+  /** The state of an earlier search to continue. */
   resume?: SearchFile['state'];
+  /** Stops the search cleanly (the best result so far is returned). */
   signal?: AbortSignal;
+  /** Called after each generation (LSD: each iteration). */
   onProgress?: (p: SearchProgress) => void;
 }
 
