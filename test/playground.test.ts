@@ -15,6 +15,7 @@ import { loadClassifier } from '../src/eval/classifier.js';
 import { realFeatureFit } from '../src/eval/data.js';
 import { frechetDistance, gaussianFit } from '../src/metrics/fid.js';
 import { encodeNpy } from '../src/io/npy.js';
+import { readNpyFile } from '../src/io/files.js';
 import { tensor } from '../src/core/tensor.js';
 import { loadStableDiffusion } from '../src/pipelines/node.js';
 import { toRgba } from '../src/pipelines/stable-diffusion.js';
@@ -195,6 +196,48 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     expect(await page.$$eval('#search option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'autodiffusion', 's3', 'lsd', 'lsd+']);
     expect(await page.$$eval('#verdicts p', (ps) => ps.map((p) => (p as HTMLElement).dataset.sampler))).toEqual(['search:autodiffusion']);
     await page.close();
+  }, 120_000);
+
+  it('runs a posterior sampler with `diffuse posterior`\'s scores and its verdict, and guidance as `diffuse sample --guide` does', async () => {
+    const page = await open('tab=lab&problem=ring8&process=vp&sampler=ddim&posterior=smc:particles=48&measure=inpaint:dims=0&noise=0.05&compare=&steps=12&n=48&seed=1');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const cli = await runCli('posterior', '--model', 'builtin:ring8', '--process', 'vp', '--measure', 'inpaint:dims=0', '--noise-std', '0.05', '--method', 'smc:particles=48', '--steps', '12', '--n', '48', '--seed', '1', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    const post = JSON.parse(cli.out) as { sw2: number; mmd2: number; meanErr: number; nfe: number };
+    expect(rows[0].sampler).toBe('smc:particles=48');
+    expect(Number(rows[0].nfe)).toBe(post.nfe);
+    expect(Number(rows[0].sw2)).toBeCloseTo(post.sw2, 12);
+    expect(Number(rows[0].mmd2)).toBeCloseTo(post.mmd2, 12);
+    expect(Number(rows[0].meanErr)).toBeCloseTo(post.meanErr, 12);
+    const verdict = await page.$$eval('#verdicts p', (ps) => ps.map((p) => ({ sampler: (p as HTMLElement).dataset.sampler, text: p.textContent ?? '' })));
+    expect(verdict.map((v) => v.sampler)).toEqual(['posterior:smc']);
+    const flat = (t: string) => t.replace(/\*\*/g, '').replace(/\s+/g, ' ');
+    expect(flat(readFileSync(join(root, 'docs/guidance-results.md'), 'utf8'))).toContain(flat(verdict[0].text.slice(verdict[0].text.indexOf('Verdict'))));
+    expect(verdict[0].text).toContain('Verdict: reproduced');
+    await page.waitForTimeout(2800);
+    const shot = await page.locator('#lab-tab').screenshot();
+    writeFileSync(join(out, 'lab-posterior.png'), shot);
+    expect(inkShare(shot)).toBeGreaterThan(0.02);
+    await page.close();
+
+    const guided = await open('tab=lab&problem=ring8&process=vp&sampler=ddim&guide=cfg:w=3,class=2&compare=ddim&steps=8&n=24&seed=4');
+    const grows = await guided.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(grows.map((r) => r.sampler)).toEqual(['ddim · cfg:w=3,class=2', 'ddim']);
+    expect(grows[0].rmsErr).toBeUndefined();
+    const file = join(out, 'guided.npy');
+    expect((await runCli('sample', '--model', 'builtin:ring8', '--process', 'vp', '--sampler', 'ddim', '--guide', 'cfg:w=3,class=2', '--steps', '8', '--n', '24', '--seed', '4', '--out', file, '--quiet')).code).toBe(0);
+    const want = (await readNpyFile(file)).data as Float64Array;
+    const got = await guided.evaluate(() => {
+      const frames = (window as unknown as { diffuseLab: { runs: { frames: { x: number[] }[] }[] } }).diffuseLab.runs[0].frames;
+      return frames[frames.length - 1].x;
+    });
+    expect(got).toHaveLength(want.length);
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 12));
+    expect(await guided.$$eval('#verdicts p', (ps) => ps.map((p) => p.textContent ?? ''))).toEqual([expect.stringContaining('no verdict: exact identities')]);
+    await guided.close();
+    const bad = await open('tab=lab&problem=ring8&sampler=ddim&guide=cfg:class=2&compare=&steps=4');
+    expect(await bad.textContent('#error')).toContain('--guide cfg needs w=');
+    await bad.close();
   }, 120_000);
 
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {

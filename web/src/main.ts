@@ -13,7 +13,7 @@ import { textTab } from './text.js';
 import { t2iTab } from './t2i.js';
 
 const DEFAULTS: LabState = {
-  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', search: '', compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
+  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', search: '', guide: '', posterior: '', measure: 'inpaint:dims=0', noise: 0.05, compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
   bench: ['ddim', 'dpmpp-2m', 'unipc', 'heun'], nfes: [3, 5, 8, 10, 15, 20, 30, 50],
 };
 
@@ -35,6 +35,10 @@ export function readState(search: string): LabState {
     process: q.get('process') ?? DEFAULTS.process,
     sampler: q.get('sampler') ?? DEFAULTS.sampler,
     search: q.get('search') ?? DEFAULTS.search,
+    guide: q.get('guide') ?? DEFAULTS.guide,
+    posterior: q.get('posterior') ?? DEFAULTS.posterior,
+    measure: q.get('measure') ?? DEFAULTS.measure,
+    noise: q.has('noise') && Number(q.get('noise')) > 0 ? Number(q.get('noise')) : DEFAULTS.noise,
     compare: q.has('compare') ? (q.get('compare') as string) : DEFAULTS.compare,
     steps: int('steps', DEFAULTS.steps, 1, 1000),
     grid: q.get('grid') ?? DEFAULTS.grid,
@@ -51,7 +55,8 @@ const MAX_LINK_POINTS = 256;
 function writeState(s: LabState): void {
   const q = new URLSearchParams({
     tab: 'lab', problem: s.problem,
-    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, ...(s.search ? { search: s.search } : {}), compare: s.compare, steps: String(s.steps), grid: s.grid,
+    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, ...(s.search ? { search: s.search } : {}),
+    ...(s.guide ? { guide: s.guide } : {}), ...(s.posterior ? { posterior: s.posterior, measure: s.measure, noise: String(s.noise) } : {}), compare: s.compare, steps: String(s.steps), grid: s.grid,
     n: String(s.n), seed: String(s.seed), bench: s.bench.join(','), nfes: s.nfes.join(','),
     ...(benchRows.length ? { chart: '1' } : {}),
   });
@@ -132,6 +137,8 @@ function formState(): LabState {
   return {
     ...state,
     problem: v('problem'), process: v('process'), sampler: v('sampler'), search: v('search'), compare: v('compare'), grid: v('grid'),
+    guide: v('guide').trim(), posterior: v('posterior').trim(), measure: v('measure').trim() || DEFAULTS.measure,
+    noise: Number(v('noise')) > 0 ? Number(v('noise')) : state.noise,
     steps: Math.max(1, Math.min(1000, Math.round(Number(v('steps'))) || state.steps)),
     n: Math.max(1, Math.min(4096, Math.round(Number(v('n'))) || state.n)),
     seed: Math.max(0, Math.round(Number(v('seed'))) || 0),
@@ -141,14 +148,17 @@ function formState(): LabState {
 
 /** The measured verdicts (docs/results.md) of the chosen search and samplers that have one. */
 function renderVerdicts(): void {
-  const names = [state.search ? `search:${state.search}` : '', state.sampler, state.compare];
+  const kind = (spec: string) => spec.split(':')[0].trim();
+  const names = state.posterior
+    ? [`posterior:${kind(state.posterior)}`, state.compare]
+    : [state.search ? `search:${state.search}` : '', state.guide ? `guide:${kind(state.guide)}` : '', state.sampler, state.compare];
   const items = [...new Set(names.filter(Boolean))].flatMap((name) => {
     const v = verdictFor(name);
     if (!v) return [];
     const p = document.createElement('p');
     p.className = 'status';
     p.dataset.sampler = name;
-    p.innerHTML = `<b>${name.replace(/^search:/, '')}</b> (${v.source}, docs/results.md): `;
+    p.innerHTML = `<b>${name.replace(/^(search|guide|posterior):/, '')}</b> (${v.source}, ${v.page}): `;
     p.append(v.text);
     return [p];
   });
@@ -159,13 +169,14 @@ function renderMetrics(r: LabResult): void {
   const rows = r.runs.map((run, i) => {
     const tr = document.createElement('tr');
     const cells = [
-      `<span class="swatch" style="background:${PALETTE[i]}"></span>${run.sampler}`, String(run.grid.length - 1), String(run.nfe),
+      `<span class="swatch" style="background:${PALETTE[i]}"></span>${run.sampler}`, String(run.posterior ? state.steps : run.grid.length - 1), String(run.nfe),
       run.error ? fmt(run.error.rmsErr) : '—', run.error ? fmt(run.error.medianSampleRmsErr) : '—', run.error ? fmt(run.error.maxAbsErr) : '—',
       run.error ? String(run.error.modeFlips) : '—', `${(run.seconds * 1000).toFixed(1)}`,
     ];
     tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join('');
     tr.dataset.sampler = run.sampler;
     if (run.error) tr.dataset.rmsErr = String(run.error.rmsErr);
+    if (run.posterior) Object.assign(tr.dataset, { sw2: String(run.posterior.sw2), mmd2: String(run.posterior.mmd2), meanErr: String(run.posterior.meanErr) });
     tr.dataset.nfe = String(run.nfe);
     if (run.note) tr.title = run.note;
     return tr;
@@ -174,7 +185,10 @@ function renderMetrics(r: LabResult): void {
   const searchNotes = r.runs.flatMap((run) => (run.search
     ? [`${run.sampler}: searched for NFE ≤ ${state.steps} on its own 64 samples (seed 1) in ${run.search.seconds.toFixed(1)} s, ${run.search.evaluations} runs; error there ${fmt(run.search.initialFitness)} → ${fmt(run.search.fitness)}; the table's numbers are on the Lab's noise.`]
     : []));
-  $('notes').textContent = [...searchNotes, ...r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`)].join(' ');
+  const posteriorNotes = r.runs.flatMap((run) => (run.posterior
+    ? [`${run.sampler} vs ${state.n} exact posterior samples: SW2 ${fmt(run.posterior.sw2)} (two exact sets: ${fmt(run.posterior.exactSw2)}), MMD² ${fmt(run.posterior.mmd2)}, mean error ${fmt(run.posterior.meanErr)}, covariance error ${fmt(run.posterior.covErr)}.`]
+    : []));
+  $('notes').textContent = [...posteriorNotes, ...searchNotes, ...r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`)].join(' ');
 }
 
 function frame(now: number): void {
@@ -222,6 +236,8 @@ async function runLab(): Promise<void> {
   }
   if (reply.kind !== 'run') return;
   result = reply.result;
+  // for tests and the console: the last result, final points included
+  (window as unknown as { diffuseLab: LabResult }).diffuseLab = result;
   renderMetrics(result);
   $('status').textContent = `${result.runs.map((r) => `${r.sampler}: NFE ${r.nfe}`).join(' · ')}${result.exact ? ' · grey: exact PF-ODE path' : ''}`;
   renderVerdicts();
@@ -298,13 +314,17 @@ async function initLab(): Promise<void> {
   ($('steps') as HTMLInputElement).value = String(state.steps);
   ($('n') as HTMLInputElement).value = String(state.n);
   ($('seed') as HTMLInputElement).value = String(state.seed);
+  ($('guide') as HTMLInputElement).value = state.guide;
+  ($('posterior') as HTMLInputElement).value = state.posterior;
+  ($('measure') as HTMLInputElement).value = state.measure;
+  ($('noise') as HTMLInputElement).value = String(state.noise);
   $('bench-samplers').replaceChildren(...catalog.samplers.filter((s) => !s.stochastic).map((s) => {
     const label = document.createElement('label');
     label.title = s.description;
     label.innerHTML = `<input type="checkbox" value="${s.name}"${state.bench.includes(s.name) ? ' checked' : ''}> ${s.name}`;
     return label;
   }));
-  for (const id of ['problem', 'process', 'sampler', 'search', 'compare', 'grid', 'steps', 'n', 'seed']) $(id).addEventListener('change', () => void runLab());
+  for (const id of ['problem', 'process', 'sampler', 'search', 'compare', 'grid', 'steps', 'n', 'seed', 'guide', 'posterior', 'measure', 'noise']) $(id).addEventListener('change', () => void runLab());
   $('replay').addEventListener('click', play);
   const canvas = $('lab-canvas') as HTMLCanvasElement;
   $('draw').addEventListener('click', () => {

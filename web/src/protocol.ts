@@ -14,6 +14,15 @@ export interface LabState {
    * NFE budget of `steps`, as `diffuse search` does; the first run then samples with its result.
    */
   search: string;
+  /** Guidance of the first run ('' for none), as `diffuse sample --guide` takes it, e.g. cfg:w=3,class=0. */
+  guide: string;
+  /**
+   * A posterior sampler instead of the first run ('' for none), as `diffuse posterior --method` takes it
+   * (e.g. dps:zeta=5), on the measurement `measure` (e.g. inpaint:dims=0) with noise std `noise`.
+   */
+  posterior: string;
+  measure: string;
+  noise: number;
   compare: string;
   steps: number;
   /** A grid type, or 'default' for the sampler's own. */
@@ -40,6 +49,8 @@ export interface RunResult {
   note?: string;
   /** The search the run's sampler, options and grid came from: its fitness on its own noise (start → best), runs and time. */
   search?: { method: string; initialFitness: number; fitness: number; evaluations: number; seconds: number };
+  /** A posterior run's scores against exact posterior samples (`diffuse posterior --json`'s), and its y. */
+  posterior?: { sw2: number; mmd2: number; meanErr: number; covErr: number; exactSw2: number; y: number[]; m: number };
 }
 
 /** The exact probability-flow path of x_T at the first sampler's grid times. */

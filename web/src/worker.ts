@@ -8,6 +8,7 @@ import {
   pfOdeEndpoint, processes, sample, sampleErrors, samplers, type GridSpec, type ProcessConfig,
 } from '../../src/index.js';
 import { oracleFitness, runSearchMethod, searchedRun } from '../../src/search/index.js';
+import { guidedOracle, runPosteriorSpec } from '../../src/guidance/specs.js';
 import type { SearchMethod } from '../../src/io/formats.js';
 import type { BenchPoint, Catalog, ExactPath, LabResult, LabState, Reply, Request, RunResult } from './protocol.js';
 
@@ -54,9 +55,34 @@ async function searched(id: number, state: LabState, name: string) {
   return { run: searchedRun(r), info };
 }
 
+/**
+ * A posterior sampler on the Lab's problem as the prior, as `diffuse posterior --model … --process …
+ * --measure … --noise-std … --method … --steps … --n … --seed …` runs it (its own sampler defaults).
+ */
+async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: number[][]; stds: number[] }> {
+  const { gmm, process } = setting(state);
+  const started = performance.now();
+  const r = await runPosteriorSpec({ prior: gmm, measure: state.measure, noiseStd: state.noise, method: state.posterior, process, steps: state.steps, n: state.n, seed: state.seed });
+  const post = r.posterior;
+  const weights = Array.from(post.logWeights, Math.exp);
+  const kept = weights.map((w, k) => (w > 1e-3 ? k : -1)).filter((k) => k >= 0);
+  return {
+    run: {
+      sampler: `${state.posterior}${r.sampler ? ` (${r.sampler})` : ''}`, stochastic: true, grid: [], nfe: r.nfe, seconds: (performance.now() - started) / 1000,
+      frames: [{ t: 0, x: Array.from(r.x) }],
+      posterior: { sw2: r.sw2, mmd2: r.mmd2, meanErr: r.meanErr, covErr: r.covErr, exactSw2: r.exactSw2, y: Array.from(r.y), m: r.m },
+      note: `the posterior given y = (${Array.from(r.y, (v) => v.toFixed(3)).join(', ')}) from ${state.measure} (s = ${state.noise}); grey discs: its components`,
+    },
+    means: kept.map((k) => [post.means[2 * k], post.means[2 * k + 1]]),
+    stds: kept.map((k) => Math.sqrt(Math.max(post.covariances[4 * k], post.covariances[4 * k + 3]))),
+  };
+}
+
 async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
-  const { gmm, process, model } = setting(state);
-  const found = search ? await searched(id, state, name) : undefined;
+  const { gmm, process } = setting(state);
+  const guided = search && state.guide !== '';
+  const model = guided ? guidedOracle(gmm, process, prediction(state), state.guide) : setting(state).model;
+  const found = search && state.search ? await searched(id, state, name) : undefined;
   const entry = findSampler(found ? found.run.sampler : name);
   const frames: { t: number; x: number[] }[] = [];
   const started = performance.now();
@@ -75,8 +101,9 @@ async function runOne(id: number, state: LabState, name: string, search = false)
   // samplers that report no intermediate batch still have their start and end
   if (frames.length === 0 || frames[0].t !== grid[0]) frames.unshift({ t: grid[0], x: Array.from(r.xT) });
   if (frames[frames.length - 1].t !== grid[grid.length - 1]) frames.push({ t: grid[grid.length - 1], x: Array.from(r.x.data) });
-  const label = found ? `${found.info.method}${found.info.method === 'autodiffusion' ? ` (${entry.name})` : ''}` : entry.name;
+  const label = (found ? `${found.info.method}${found.info.method === 'autodiffusion' ? ` (${entry.name})` : ''}` : entry.name) + (guided ? ` · ${state.guide}` : '');
   const base = { sampler: label, stochastic: entry.stochastic, grid, nfe: r.nfe, seconds, frames, ...(found ? { search: found.info } : {}) };
+  if (guided) return { ...base, note: 'guided: the exact PF-ODE endpoint (and the grey path) is the unguided model\'s, so there is no error to show' };
   if (entry.stochastic) return { ...base, note: 'a stochastic sampler: its endpoint differs from the PF-ODE\'s even without discretisation error' };
   if (!(process.alpha(grid[0]) > 0)) return { ...base, note: 'the grid starts at pure noise (α = 0), where the exact PF-ODE solve cannot start' };
   const truth = pfOdeEndpoint(gmm, process, r.xT, grid[0], grid[grid.length - 1]);
@@ -104,7 +131,14 @@ function exactPath(state: LabState, run: RunResult): ExactPath | undefined {
 
 async function run(id: number, state: LabState): Promise<LabResult> {
   const { gmm } = setting(state);
-  const runs = [await runOne(id, state, state.sampler, state.search !== '')];
+  if (state.posterior && (state.guide || state.search)) throw new Error('a posterior sampler replaces the first run: clear Guide and Search to use it');
+  if (state.posterior) {
+    const p = await posteriorRun(state);
+    const runs = [p.run];
+    if (state.compare) runs.push(await runOne(id, state, state.compare));
+    return { means: p.means, stds: p.stds, runs };
+  }
+  const runs = [await runOne(id, state, state.sampler, true)];
   if (state.compare) runs.push(await runOne(id, state, state.compare));
   const means: number[][] = [];
   const stds: number[] = [];
