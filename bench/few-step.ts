@@ -20,6 +20,8 @@ import type { GaussianFit } from '../src/metrics/fid.js';
 import type { GridSpec } from '../src/grid/index.js';
 import { sample } from '../src/sample.js';
 import type { Process } from '../src/process/types.js';
+import { searchedRun } from '../src/search/index.js';
+import type { SearchFile } from '../src/io/formats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FIT_N = Number(process.env.FEW_STEP_FIT_N ?? 500);
@@ -101,15 +103,17 @@ async function gridFor(p: Process, sampler: string, grid: string, budget: number
 
 type Split = 'fit' | 'test';
 /** A grid by its name in GRIDS (built with the most steps the NFE allows), or a searched explicit grid. */
-type Choice = string | { label: string; spec: GridSpec };
+type Choice = string | { label: string; spec: GridSpec; options?: Record<string, unknown> };
 async function cell(dir: string, sampler: string, grid: Choice, nfe: number, cfg: number, split: Split): Promise<EvalResult> {
   const l = await load(dir);
   const spec = typeof grid === 'string' ? await gridFor(l.model.process, sampler, grid, nfe) : grid.spec;
+  const options = typeof grid === 'string' ? undefined : grid.options;
   const n = split === 'fit' ? FIT_N : TEST_N;
   const seed = split === 'fit' ? FIT_SEED : TEST_SEED;
-  const key = JSON.stringify([dir, l.print, sampler, spec, cfg, n, seed, DEFAULT_EVAL_BATCH]);
+  // a searched schedule or coefficients live in the options
+  const key = JSON.stringify([dir, l.print, sampler, spec, cfg, n, seed, DEFAULT_EVAL_BATCH, ...(options ? [options] : [])]);
   if (!cache[key]) {
-    cache[key] = await evaluateSampler({ model: l.model, classifier: l.classifier, real: l.real, sampler, steps: spec.type === 'explicit' ? 0 : spec.steps, grid: spec, cfg, n, seed, batch: DEFAULT_EVAL_BATCH });
+    cache[key] = await evaluateSampler({ model: l.model, classifier: l.classifier, real: l.real, sampler, steps: spec.type === 'explicit' ? 0 : spec.steps, grid: spec, ...(options ? { options } : {}), cfg, n, seed, batch: DEFAULT_EVAL_BATCH });
     mkdirSync(dirname(cachePath), { recursive: true });
     writeFileSync(cachePath, JSON.stringify(cache));
   }
@@ -228,10 +232,12 @@ for (const dir of MODELS) {
       }
     }
     for (const f of searched) {
-      const file = JSON.parse(readFileSync(resolve(root, dir, 'searched', f), 'utf8')) as { sampler: string; nfe: number; grid: GridSpec };
-      const r = await cell(dir, file.sampler, { label: `searched/${f}`, spec: file.grid }, file.nfe, cfg, 'test');
-      note(file.nfe, r.fd, `${file.sampler}, --searched ${f.slice(0, -5)}`);
-      say(`| ${file.sampler} | ${file.nfe} | — | ${fmt(r)} (--searched ${f.slice(0, -5)}) | ${(r.fd / ref.fd).toFixed(2)} |`);
+      const file = JSON.parse(readFileSync(resolve(root, dir, 'searched', f), 'utf8')) as SearchFile;
+      const run = searchedRun(file);
+      const r = await cell(dir, run.sampler, { label: `searched/${f}`, spec: run.grid, options: run.options }, file.nfe, cfg, 'test');
+      const name = file.method === 'autodiffusion' ? file.sampler : file.method;
+      note(file.nfe, r.fd, `${name}, --searched ${f.slice(0, -5)}`);
+      say(`| ${name} | ${file.nfe} | — | ${fmt(r)} (--searched ${f.slice(0, -5)}) | ${(r.fd / ref.fd).toFixed(2)} |`);
     }
     say();
     const goal = { 3: 2, 4: 1.5, 5: 1.15 } as Record<number, number>;
