@@ -758,7 +758,10 @@ async function dfmSection(): Promise<void> {
   };
   const observations = blurEach(realTrain, N, () => 1 + rng.uniform());
   const view = (x: Float64Array, n = N) => blurEach(x, n, () => 1.5);
-  const realView = await fd(view(realTrain));
+  // observation FD: images blurred at s = 1.5 against the held-out digits blurred the same way
+  const viewFit = gaussianFit((await classifier.classify(view(gather(held), held.length), held.length)).features, classifier.featureDim);
+  const viewFd = async (x: Float64Array) => frechetDistance(gaussianFit((await classifier.classify(view(x), N)).features, classifier.featureDim), viewFit);
+  const realView = await viewFd(realTrain);
   const facts = (name: string) => JSON.parse(readFileSync(resolve(root, `models/mnist-blur-${name}/train.json`), 'utf8')) as { steps: number; batch: number; seconds: number; parameters: number };
   type Row = { name: string; data: string; nfe: number; fds: number[]; sharp: number; viewFd: number; x: Float64Array };
   const rows: Row[] = [];
@@ -775,7 +778,7 @@ async function dfmSection(): Promise<void> {
         if (seed === 0) first = x;
         fds.push(await fd(x));
       }
-      rows.push({ name, data: name === 'full' ? 'sharp digits' : 'blurred observations', nfe, fds, sharp: sharpness(first, N), viewFd: await fd(view(first)), x: first });
+      rows.push({ name, data: name === 'full' ? 'sharp digits' : 'blurred observations', nfe, fds, sharp: sharpness(first, N), viewFd: await viewFd(first), x: first });
     }
   }
   // Conditional: the signal behind one given observation (the paper's use), 500 held-out digits blurred at s = 1.5.
@@ -837,8 +840,8 @@ async function dfmSection(): Promise<void> {
   say(`FD on the MNIST classifier's features to the ${held.length} held-out digits (${N} samples; two seeds at NFE 50). Reference points:`);
   say(`${N} real digits ${(await fd(realTrain)).toFixed(1)}; the same digits blurred at s ~ U[1, 2] (the naive model's target)`);
   say(`${(await fd(observations)).toFixed(1)}. Sharpness: mean |difference| of neighbouring pixels (real ${sharpness(realTrain, N).toFixed(4)},`);
-  say(`blurred ${sharpness(observations, N).toFixed(4)}). Observation FD: the samples blurred at s = 1.5 against the real digits blurred`);
-  say(`the same way (real: ${realView.toFixed(1)}), i.e. how well each model's images explain the observations.`);
+  say(`blurred ${sharpness(observations, N).toFixed(4)}). Observation FD: the samples blurred at s = 1.5 against the held-out digits blurred`);
+  say(`the same way (${N} real digits: ${realView.toFixed(1)}): how well each model's images, once observed, match the observations.`);
   say();
   say('| model | trained on | NFE | FD | sharpness | observation FD |');
   say('|---|---|---|---|---|---|');
@@ -856,6 +859,13 @@ async function dfmSection(): Promise<void> {
   say(`**Verdict: ${verdict}.** At NFE 50 DFM's FD is ${m(dfm50).toFixed(1)} against ${m(naive50).toFixed(1)} for the naive model and`);
   say(`${m(full50).toFixed(1)} for the model that saw sharp digits: ${gap > 0 ? `it closes ${(100 * closes).toFixed(0)} % of the gap between the naive model and the upper` : 'the naive model is not worse than the upper'}`);
   say(`bound (the bar for "reproduced" here: 80 %), without ever seeing a sharp digit. Training time per model: ${f.seconds.toFixed(0)} s (three trained at once on 2 cores).`);
+  say('Both stay far above the floor of real digits: these are small networks trained for minutes, compared at equal budget.');
+  say();
+  say('Deviations and choices: the paper\'s signals are 3-D scenes rendered by a differentiable renderer; here the forward model is a');
+  say('blur, which attenuates but does not erase any pixel (with crops or masks a 2-D denoiser sees which pixels are never supervised');
+  say('and can leave them free). The signal\'s pixel range (tanh) and the loss on a second observation are this recipe\'s choices,');
+  say('standing for the paper\'s scene representation (colours through a sigmoid) and its multi-view supervision; a first prototype');
+  say('without them (single-view loss, unbounded x̂, 12 minutes) drew thin, broken strokes (not measured by FD).');
   say();
 }
 
