@@ -194,12 +194,36 @@ def check_drdm():
     print("drdm: constant-field integration exact, loss 0 for the exact inverse and 1 for none, network starts at zero")
 
 
+def check_forward_models():
+    """training/forward_models.py: its blur is a normalised Gaussian with repeated edges (a constant image stays
+    constant, one bright pixel spreads with the std asked for) and its signal network is bounded by tanh."""
+    import torch
+    import forward_models as fm
+    const = fm.blur(torch.full((2, 1, 28, 28), 0.3), torch.tensor([1.0, 2.0]))
+    dot = torch.zeros(2, 1, 28, 28)
+    dot[:, :, 14, 14] = 1
+    spread = fm.blur(dot, torch.tensor([1.0, 2.0]))
+    i = torch.arange(28, dtype=torch.float64) - 14
+    var = [float((spread[b, 0].double().sum(0) * i * i).sum()) for b in range(2)]
+    net = fm.SignalNet((8, 16, 16))
+    out = net(torch.randn(2, 1, 28, 28) * 50, torch.tensor([1.0, 900.0]), fm.condition_of(torch.zeros(2, 1, 28, 28), torch.tensor([1.0, 2.0])))
+    taps = torch.arange(-fm.RADIUS, fm.RADIUS + 1, dtype=torch.float64)
+    want = []
+    for s in (1.0, 2.0):  # the variance of the 11-tap kernel (truncated at 5 px)
+        k = torch.exp(-taps ** 2 / (2 * s * s))
+        want.append(float((k * taps ** 2).sum() / k.sum()))
+    if (const - 0.3).abs().max() > 1e-6 or max(abs(v - w) for v, w in zip(var, want)) > 1e-4 or out.abs().max() > 1:
+        sys.exit(f"forward_models: constant kept to {(const - 0.3).abs().max():.1e}, variances {var} (want {want}), |x^| max {out.abs().max():.3f}")
+    print(f"forward_models: blur keeps constants, spreads a dot with variance {var[0]:.3f} / {var[1]:.3f} px², signal in [-1, 1]")
+
+
 def main():
     check_timestep_samplers()
     check_mmd_ddm()
     check_reflow()
     check_drakes()
     check_drdm()
+    check_forward_models()
     images, labels = mnist.load_digits()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="diffuse-smoke-") as tmp:
