@@ -173,7 +173,7 @@ def main():
         "sample_shape": [1, 28, 28], **({"condition_shape": [2, 28, 28]} if dfm else {}), "data_range": [-1, 1],
         **({"method": "dfm", "forward_model": {"kind": "gaussian-blur", "sigma": [SIGMA_MIN, SIGMA_MAX],
                                                  "radius": RADIUS}} if dfm else {}),
-        "description": (f"MNIST {what}: blur std U[{SIGMA_MIN}, {SIGMA_MAX}] px; UNet ({facts['parameters']} parameters), "
+        "description": (f"MNIST blur-observation experiment (std U[{SIGMA_MIN}, {SIGMA_MAX}] px): {what}; UNet ({facts['parameters']} parameters), "
                         f"{args.steps} steps of batch {args.batch}, seed {args.seed}; recipe training/forward_models.py"),
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
