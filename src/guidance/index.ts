@@ -9,4 +9,4 @@ export * from './hallucination.js';
 export * from './intrinsic-dim.js';
 export * from './flowchef.js';
 export * from './flow-scaling.js';
-export * from './specs.js';
+export { guidedOracle, runPosteriorSpec, parseMeasure, guideHelp, measureHelp, methodHelp, type PosteriorSpecRequest, type PosteriorSpecRun } from './specs.js';
