@@ -79,9 +79,9 @@ async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: n
 }
 
 async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
-  const { gmm, process } = setting(state);
+  const { gmm, process, model: exact } = setting(state);
   const guided = search && state.guide !== '';
-  const model = guided ? guidedOracle(gmm, process, prediction(state), state.guide) : setting(state).model;
+  const model = guided ? guidedOracle(gmm, process, prediction(state), state.guide) : exact;
   const found = search && state.search ? await searched(id, state, name) : undefined;
   const entry = findSampler(found ? found.run.sampler : name);
   const frames: { t: number; x: number[] }[] = [];
