@@ -9,14 +9,18 @@ import { UsageError } from './core/errors.js';
  * - 'sd' (Stable Diffusion 1.x/2.x, SDXL img2img and inpainting): t_start = steps − ⌊steps·strength⌋;
  * - 'flow' (SD3, Flux and the other flow-matching pipelines): t_start = ⌊steps − steps·strength⌋.
  * They differ where steps·strength is not an integer (10 steps at 0.35: 7 and 6).
+ * - 'schedule' (LCM's img2img pipeline): the scheduler already applied strength when it made the
+ *   schedule (LCMScheduler.set_timesteps(steps, strength) picks every step from the lowest
+ *   ⌊50·strength⌋ distillation timesteps), so t_start = 0 and the whole schedule runs.
  */
-export type StrengthRule = 'sd' | 'flow';
+export type StrengthRule = 'sd' | 'flow' | 'schedule';
 
 /** The index in the full schedule where img2img starts (t_start; diffusers' get_timesteps). */
 export function strengthStart(steps: number, strength: number, rule: StrengthRule = 'sd'): number {
   if (!(Number.isInteger(steps) && steps >= 1)) throw new UsageError(`steps must be a positive integer, got ${steps}`);
   if (!(strength >= 0 && strength <= 1)) throw new UsageError(`strength must be in [0, 1] (0 keeps the image, 1 starts from pure noise), got ${strength}`);
-  if (rule !== 'sd' && rule !== 'flow') throw new UsageError(`strength rule must be sd or flow, got ${String(rule)}`);
+  if (rule !== 'sd' && rule !== 'flow' && rule !== 'schedule') throw new UsageError(`strength rule must be sd, flow or schedule, got ${String(rule)}`);
+  if (rule === 'schedule') return 0;
   const start = rule === 'sd' ? steps - Math.min(Math.floor(steps * strength), steps) : Math.floor(Math.max(steps - steps * strength, 0));
   if (start >= steps) throw new UsageError(`strength ${strength} leaves no step of ${steps} to run (t_start = ${start}); raise strength or steps`);
   return start;

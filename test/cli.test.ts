@@ -77,6 +77,7 @@ describe('diffuse sample', () => {
     const flow = JSON.parse((await run('sample', '--sampler', 'ddim', '--steps', '10', '--init', tmp('init.npy'), '--strength', '0.35', '--strength-rule', 'flow', '--json')).out);
     expect(flow.steps).toBe(4); // flow rule: t_start = ⌊10 − 3.5⌋ = 6
     expect((await run('sample', '--strength', '0.5')).err).toMatch(/go with --init/);
+    expect((await run('sample', '--init', tmp('init.npy'), '--strength-rule', 'schedule')).err).toMatch(/--strength-rule must be sd or flow, got schedule/);
     expect((await run('sample', '--init', tmp('init.npy'), '--noise', tmp('init.npy'))).err).toMatch(/drop --noise/);
     expect((await run('sample', '--init', tmp('init.npy'), '--strength', '1.5')).err).toMatch(/strength must be in \[0, 1\]/);
   });

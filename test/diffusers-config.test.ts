@@ -126,6 +126,8 @@ describe('img2img starts where each pipeline starts (strengthStart, gridTail)', 
     expect(strengthStart(10, 0.35, 'sd')).toBe(7);
     expect(strengthStart(10, 0.35, 'flow')).toBe(6);
     expect(() => strengthStart(10, 0.05, 'sd')).toThrow(/leaves no step/);
+    expect(strengthStart(4, 0.6, 'schedule')).toBe(0);
+    expect(() => strengthStart(4, 0.6, 'lcm' as never)).toThrow(/strength rule must be sd, flow or schedule, got lcm/);
   });
 });
 

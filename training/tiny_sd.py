@@ -518,20 +518,28 @@ def guidance_embedding(w, dim):
     return torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
 
 
-def lcm_reference(models, vocab, z, noises, steps=4, guidance=8.5):
-    """LatentConsistencyModelPipeline + LCMScheduler in float64: no CFG; the guidance scale enters as
-    timestep_cond = embedding(g - 1); timesteps from the 50 distillation steps 20 i - 1; each step
-    denoised = c_out x0 + c_skip x (t scaled by 10, sigma_data 0.5), re-noised with the next draw to
-    the next timestep, the last step's denoised decoded."""
-    te, unet, dec = (models[k].double() for k in ("text_encoder", "unet_lcm", "vae_decoder"))
+def lcm_reference(models, vocab, z, noises, steps=4, guidance=8.5, init_image=None, strength=1.0):
+    """LatentConsistencyModelPipeline (or LatentConsistencyModelImg2ImgPipeline with init_image) +
+    LCMScheduler in float64: no CFG; the guidance scale enters as timestep_cond = embedding(g - 1);
+    timesteps from the distillation steps 20 i - 1, i = 1 .. int(50 strength) (set_timesteps with
+    strength: img2img runs all `steps` steps on the lower part of the schedule, starting from the init
+    latents noised to the first); each step denoised = c_out x0 + c_skip x (t scaled by 10,
+    sigma_data 0.5), re-noised with the next draw to the next timestep, the last step's denoised
+    decoded."""
+    te, unet, dec, enc = (models[k].double() for k in ("text_encoder", "unet_lcm", "vae_decoder", "vae_encoder"))
     ids = torch.tensor([clip_bpe(vocab, PROMPT)], dtype=torch.int32)
     ac = alphas_cumprod().double()
-    origin = (np.arange(1, 51) * 20 - 1)[::-1]
-    timesteps = origin[np.floor(np.linspace(0, 50, steps, endpoint=False)).astype(int)]
+    kept = int(50 * strength)
+    origin = (np.arange(1, kept + 1) * 20 - 1)[::-1]
+    timesteps = origin[np.floor(np.linspace(0, kept, steps, endpoint=False)).astype(int)]
     with torch.no_grad():
         context = te(ids)[0]
         cond = guidance_embedding(torch.tensor([guidance - 1.0], dtype=torch.float64), LCM_COND)
         latents = torch.tensor(z, dtype=torch.float64)
+        if init_image is not None:
+            init = enc(torch.tensor(init_image, dtype=torch.float64) * 2 - 1)[:, :LATENT] * SCALING
+            a = ac[timesteps[0]]
+            latents = a.sqrt() * init + (1 - a).sqrt() * latents
         for i, t in enumerate(timesteps):
             eps = unet(latents, torch.tensor([t]), context, cond)
             a_t = ac[t]
@@ -578,6 +586,9 @@ def main():
     latents5, image5, _ = reference(models, vocab, z, prediction="v_prediction")
     lcm_noise = rng.standard_normal((3, 1, LATENT, 8, 8))
     latents6, image6 = lcm_reference(models, vocab, z, lcm_noise)
+    init32 = init_image.astype(np.float32).astype(np.float64)
+    latents7, image7, _ = reference(models, vocab, z, init_image=init32, strength=0.6, prediction="v_prediction")
+    latents8, image8 = lcm_reference(models, vocab, z, lcm_noise, init_image=init32, strength=0.6)
     latents4, image4 = blend_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
@@ -586,7 +597,9 @@ def main():
                                ("inpaint_mask", mask, np.float32), ("inpaint_latents", latents3, np.float64), ("inpaint_image", image3, np.float32),
                                ("blend_latents", latents4, np.float64), ("blend_image", image4, np.float32),
                                ("v_latents", latents5, np.float64), ("v_image", image5, np.float32),
-                               ("lcm_noise", lcm_noise, np.float64), ("lcm_latents", latents6, np.float64), ("lcm_image", image6, np.float32)]:
+                               ("lcm_noise", lcm_noise, np.float64), ("lcm_latents", latents6, np.float64), ("lcm_image", image6, np.float32),
+                               ("v_img2img_latents", latents7, np.float64), ("v_img2img_image", image7, np.float32),
+                               ("lcm_img2img_latents", latents8, np.float64), ("lcm_img2img_image", image8, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

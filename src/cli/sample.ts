@@ -272,6 +272,7 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const d = loaded.kind === 'gmm' ? loaded.gmm.d : sizeOf(loaded.model.sampleShape);
   if (!(a.noise || a.z || a.init)) checkSampleMemory(a.n, d);
   if ((a.strength !== undefined || given('strengthRule')) && !a.init) throw new UsageError('--strength and --strength-rule go with --init FILE (img2img)');
+  if (a.strengthRule !== 'sd' && a.strengthRule !== 'flow') throw new UsageError(`--strength-rule must be sd or flow, got ${String(a.strengthRule)}`);
   const torch = a.rng === 'torch' ? new TorchGenerator(a.seed) : undefined;
   const start = await startInputs(a, d, given('n'), torch);
   const given0 = start.xT ?? start.image?.x0 ?? start.z;

@@ -108,7 +108,11 @@ export interface ImageRequest {
   /** Inpainting (with `image`): n × height × width in [0, 1], 1 where to repaint (binarized at 0.5). */
   mask?: Float32Array;
   strength?: number;
-  /** Which diffusers img2img timestep rule `strength` follows (default: "sd" for a UNet, "flow" for a flow transformer, as SD3's pipelines). */
+  /**
+   * Which diffusers img2img timestep rule `strength` follows. Default: "schedule" for an LCM UNet on
+   * its LCMScheduler (LatentConsistencyModelImg2ImgPipeline: every step runs, on the lower part of the
+   * distillation schedule), "flow" for a flow transformer (SD3's pipelines), else "sd".
+   */
   strengthRule?: StrengthRule;
   /**
    * How an encoder that returns the latent distribution (latent_parameters) gives the init latents:
@@ -303,14 +307,17 @@ export class StableDiffusion {
     }
     const shape = [p.latentChannels, height / p.vaeFactor, width / p.vaeFactor];
     const dim = shape[0] * shape[1] * shape[2];
-    const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`, this.dynamicShift(shape));
+    if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
+    const strength = r.strength ?? (r.mask ? 1 : 0.8);
+    // LatentConsistencyModelImg2ImgPipeline passes strength to LCMScheduler.set_timesteps, which then
+    // draws all the steps from the lower part of the distillation schedule (the 'schedule' rule)
+    const lcmImg2img = lcm && !r.sampler && p.scheduler._class_name === 'LCMScheduler' && r.image !== undefined && !r.mask && strength < 1 && (r.strengthRule ?? 'schedule') === 'schedule';
+    const t = fromDiffusersConfig(p.scheduler, steps, `${p.source}/scheduler/scheduler_config.json`, { ...this.dynamicShift(shape), ...(lcmImg2img ? { strength } : {}) });
     const tokens = p.tokenizer.encode(r.prompt);
     const guided = g > 1 && !lcm;
     const conditioning = await this.conditioning(r.prompt, guided ? r.negativePrompt ?? null : undefined, n, width, height, r.clipSkip ?? 0);
     const inpainting = p.unet?.inChannels === p.latentChannels + 5;
-    if (r.mask && !r.image) throw new UsageError('a mask goes with an image (inpainting)');
     if (inpainting && !(r.image && r.mask)) throw new UsageError(`${p.source}/unet is an inpainting UNet (${p.unet?.inChannels} input channels): pass an image and a mask`);
-    const strength = r.strength ?? (r.mask ? 1 : 0.8);
     const torch = r.rng === 'torch' ? new TorchGenerator(r.seed ?? 0) : undefined;
     // diffusers draws an encoder's sample from the same generator as the noise: the init image's before, the masked image's after
     const philox = new Rng(r.seed ?? 0).fork(2);
@@ -319,7 +326,7 @@ export class StableDiffusion {
     // The init image's latents start img2img (strength < 1) and are what a plain UNet's inpainting blends back in.
     const blending = Boolean(r.mask) && !inpainting;
     const imageLatents = r.image && (strength < 1 || blending) ? await this.encodeImage(r.image, n, width, height, mode, encoderNoise) : undefined;
-    const image = imageLatents && !(r.mask && strength >= 1) ? { x0: imageLatents, strength, rule: r.strengthRule ?? (flow ? 'flow' : 'sd') } : undefined;
+    const image = imageLatents && !(r.mask && strength >= 1) ? { x0: imageLatents, strength, rule: r.strengthRule ?? (lcmImg2img ? 'schedule' : flow ? 'flow' : 'sd') } : undefined;
     const z = r.latents ?? (torch ? Float64Array.from(torch.randn(n * dim)) : new Rng(r.seed ?? 0).fork(0).fillNormal(new Float64Array(n * dim)));
     const extra = inpainting && r.mask && r.image ? await this.maskChannels(r.image, r.mask, n, width, height, mode, encoderNoise) : undefined;
     const project = blending && r.mask && imageLatents ? this.blend(imageLatents, z, this.latentMask(r.mask, n, width, height), n) : undefined;

@@ -173,7 +173,7 @@ describe.skipIf(!ort)('inpainting with a 9-channel UNet', async () => {
 });
 
 describe.skipIf(!ort)('SD 2.x-style v-prediction (the scheduler config says prediction_type v_prediction)', () => {
-  it('CFG on v, then the DDIM update from v, as the reference', async () => {
+  it('CFG on v, then the DDIM update from v, as the reference, in text-to-image and image-to-image (strength 0.6)', async () => {
     const { StableDiffusion } = await import('../../src/pipelines/stable-diffusion.js');
     const plain = await loadStableDiffusion(dir);
     const scheduler = { ...plain.parts.scheduler, prediction_type: 'v_prediction' };
@@ -182,6 +182,11 @@ describe.skipIf(!ort)('SD 2.x-style v-prediction (the scheduler config says pred
     const latents = array('v_latents');
     expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
     expect(maxAbs(out.pixels, array('v_image'))).toBeLessThan(1e-5);
+    const img = await v.generate({ ...base(), image: Float32Array.from(array('img2img_init')), strength: ref.img2img_strength });
+    const imgLatents = array('v_img2img_latents');
+    expect(img.nfe).toBe(6);
+    expect(maxAbs(img.latents, imgLatents) / Math.max(...imgLatents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(img.pixels, array('v_img2img_image'))).toBeLessThan(1e-5);
   });
 });
 
@@ -205,6 +210,19 @@ describe.skipIf(!ort)('LCM: guidance embedding and the consistency boundary cond
     expect([out.sampler, out.steps, out.nfe]).toEqual(['lcm', 4, 4]);
     expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
     expect(maxAbs(out.pixels, array('lcm_image'))).toBeLessThan(1e-5);
+  });
+
+  it('image-to-image equals LatentConsistencyModelImg2ImgPipeline: strength 0.6 keeps all 4 steps, drawn from the lowest 30 distillation timesteps', async () => {
+    const image = Float32Array.from(array('img2img_init'));
+    const out = await sd().generate({ prompt: ref.prompt, width: 64, height: 64, latents: array('z'), noise: noise(), image, strength: 0.6 });
+    const latents = array('lcm_img2img_latents');
+    expect([out.sampler, out.steps, out.nfe]).toEqual(['lcm', 4, 4]);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, array('lcm_img2img_image'))).toBeLessThan(1e-5);
+    // the SD rule would run the last 2 of the 4 text-to-image steps instead
+    const sdRule = await sd().generate({ prompt: ref.prompt, width: 64, height: 64, latents: array('z'), noise: noise(), image, strength: 0.6, strengthRule: 'sd' });
+    expect(sdRule.nfe).toBe(2);
+    await expect(sd().generate({ prompt: ref.prompt, steps: 4, image, strength: 0.06 })).rejects.toThrow(/at most int\(original_inference_steps × strength\) = 3 steps/);
   });
 
   it('the guidance scale changes the embedding, not the number of calls', async () => {
