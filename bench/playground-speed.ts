@@ -1,7 +1,8 @@
 /**
  * The playground's timings in headless Chromium: the site built by Vite, served by a plain file
  * server on this machine with cross-origin isolation headers (so WebAssembly runs on every core),
- * each tab opened in a fresh page. Time to interactive: from navigation to
+ * and the Networks tab again from a server without them (one thread, as on a static host that sets
+ * no headers), each tab opened in a fresh page. Time to interactive: from navigation to
  * the Lab's first run drawn (data-ready="run"). Networks: from navigation to the first batch of
  * digits (ten MNIST digits, DPM-Solver++(2M), 10 steps, guidance 2), with its load time and time per
  * model call. Text: from navigation to the texts (ancestral, 64 steps, 4 sequences). Rounds
@@ -29,21 +30,29 @@ const loadBefore = loadavg()[0];
 const out = mkdtempSync(join(tmpdir(), 'diffuse-playground-bench-'));
 await build({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'silent', build: { outDir: out, emptyOutDir: true } });
 const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
-const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-  const file = join(out, path === '/' ? 'index.html' : path);
-  if (!file.startsWith(out) || !existsSync(file) || !statSync(file).isFile()) return res.writeHead(404).end();
-  // cross-origin isolated, as `npm run playground` / vite preview serve it: WebAssembly gets threads
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
-  res.end(readFileSync(file));
-});
-await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+/** The built site from a plain file server; with `isolated`, the COOP/COEP headers `npm run playground` / vite preview send. */
+function serve(isolated: boolean) {
+  return createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const file = join(out, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(out) || !existsSync(file) || !statSync(file).isFile()) return res.writeHead(404).end();
+    // cross-origin isolated: WebAssembly gets threads; without the headers (a static host that sets none) it runs on one
+    const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', ...isolation });
+    res.end(readFileSync(file));
+  });
+}
+const servers = [serve(true), serve(false)];
+const [origin, plainOrigin] = await Promise.all(servers.map(async (server) => {
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}));
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 
 const cases = [
   { tab: 'lab', query: 'tab=lab&problem=ring8&sampler=dpmpp-2m&compare=ddim&steps=10&n=64', ready: 'body[data-ready="run"]' },
-  { tab: 'networks', query: 'tab=networks&model=mnist&classes=0,1,2,3,4,5,6,7,8,9&per=1&cfg=2&nsampler=dpmpp-2m&nsteps=10&nseed=0', ready: 'body[data-net="images"]' },
+  { tab: 'networks', query: 'tab=networks&model=mnist&classes=0,1,2,3,4,5,6,7,8,9&per=1&cfg=2&nsampler=dpmpp-2m&nsteps=5&nseed=0', ready: 'body[data-net="images"]' },
+  { tab: 'networks-plain', query: 'tab=networks&model=mnist&classes=0,1,2,3,4,5,6,7,8,9&per=1&cfg=2&nsampler=dpmpp-2m&nsteps=5&nseed=0', ready: 'body[data-net="images"]', plain: true },
   { tab: 'text', query: 'tab=text&tsampler=ancestral&tsteps=64&tn=4&tseed=0', ready: 'body[data-text="done"]' },
 ] as const;
 const samples: Record<string, { wall: number[]; load: number[]; perCall: number[] }> = {};
@@ -51,7 +60,7 @@ for (let r = 0; r < repeats; r++) {
   for (const c of cases) {
     const page = await browser.newPage();
     const started = performance.now();
-    await page.goto(`${origin}/?${c.query}`);
+    await page.goto(`${'plain' in c ? plainOrigin : origin}/?${c.query}`);
     await page.waitForSelector(c.ready, { timeout: 120_000 });
     const wall = performance.now() - started;
     const data = await page.evaluate(() => ({ ...document.body.dataset }));
@@ -64,7 +73,7 @@ for (let r = 0; r < repeats; r++) {
   }
 }
 await browser.close();
-server.close();
+for (const server of servers) server.close();
 rmSync(out, { recursive: true, force: true });
 const loadAfter = loadavg()[0];
 const median = (v: number[]) => (v.length ? [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] : NaN);
@@ -73,13 +82,14 @@ const lines = [
   '# The playground\'s timings',
   '',
   `Headless Chromium (${CHROMIUM}), the site built by \`npm run build:web\` and served from this machine, WebAssembly on`,
-  `${cpus().length} threads (the page is cross-origin isolated); ${cpus().length} CPU cores, load average ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after; ${repeats} rounds, tabs alternating,`,
+  `${cpus().length} threads (the page is cross-origin isolated; one row without); ${cpus().length} CPU cores, load average ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after; ${repeats} rounds, tabs alternating,`,
   'medians. Generated by `npx tsx bench/playground-speed.ts` (part of `npm run bench`).',
   '',
   '| tab | what is timed | seconds from navigation | load (s) | per model call (s) |',
   '|---|---|---|---|---|',
   `| Lab | time to interactive: the first run drawn (ring8, DPM-Solver++(2M) and DDIM, 10 steps, 64 points) | ${f(median(samples.lab.wall))} | — | — |`,
-  `| Networks | the first ten MNIST digits (DPM-Solver++(2M), 10 steps, guidance 2) | ${f(median(samples.networks.wall))} | ${f(median(samples.networks.load))} | ${f(median(samples.networks.perCall))} |`,
+  `| Networks | the first ten MNIST digits (the tab's defaults: DPM-Solver++(2M), 5 steps on the card's grid, guidance 2) | ${f(median(samples.networks.wall))} | ${f(median(samples.networks.load))} | ${f(median(samples.networks.perCall))} |`,
+  `| Networks, served without the isolation headers (one thread) | the same | ${f(median(samples['networks-plain'].wall))} | ${f(median(samples['networks-plain'].load))} | ${f(median(samples['networks-plain'].perCall))} |`,
   `| Text | four 64-character texts (ancestral, 64 steps) | ${f(median(samples.text.wall))} | — | — |`,
   '',
 ];

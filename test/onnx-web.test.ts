@@ -263,9 +263,10 @@ describe('onnxruntime-web adapter', () => {
         console.info(`WebGPU adapter: ${adapter ?? 'none'}`);
       }, 60_000);
 
-      it('the loader picks WebGPU by default and says so', async (ctx) => {
+      it('by default the loader passes the software adapter over for WebAssembly; asked for WebGPU alone, it uses it and says so', async (ctx) => {
         if (!adapter) ctx.skip(noAdapter);
-        expect(await tryLoad(page, card(), undefined)).toEqual({ backend: 'webgpu' });
+        expect(await tryLoad(page, card(), undefined)).toEqual({ backend: 'wasm' });
+        expect(await tryLoad(page, card(), ['webgpu'])).toEqual({ backend: 'webgpu' });
         expect(pageErrors).toEqual([]);
       });
 

@@ -300,6 +300,35 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await page.close();
   }, 120_000);
 
+  it('Networks on WebGPU (Chromium\'s SwiftShader adapter): backend=webgpu gives onnxruntime-node\'s digit; auto passes the software adapter over for WebAssembly', async () => {
+    // a browser with WebGPU enabled: headless Chromium then offers SwiftShader, a software adapter
+    const gpu = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
+    try {
+      const gpuErrors: string[] = [];
+      const page = await gpu.newPage();
+      page.on('pageerror', (e) => gpuErrors.push(e.message));
+      page.on('console', (m) => (m.type() === 'error' ? gpuErrors.push(m.text()) : undefined));
+      const net = await loadOnnxModel(await shippedModelCard('mnist'));
+      const node = await sample({ model: net.withLabels([3]), process: net.process, sampler: 'ddim', steps: 2, n: 1, seed: 0 });
+      for (const [backend, expected] of [['webgpu', 'webgpu'], ['auto', 'wasm']] as const) {
+        await page.goto(`${origin}/?tab=networks&model=mnist&classes=3&per=1&cfg=1&nsampler=ddim&nsteps=2&nseed=0&backend=${backend}`);
+        await page.waitForSelector('body[data-net="images"], body[data-net="error"]', { timeout: 120_000 });
+        expect(await page.textContent('#net-error')).toBe('');
+        expect(await page.getAttribute('body', 'data-backend')).toBe(expected);
+        expect(await page.inputValue('#net-backend')).toBe(backend);
+        const got = await page.evaluate(() => (window as unknown as { diffuseNetworks: { images: number[] } }).diffuseNetworks.images);
+        let [worst, sum] = [0, 0];
+        node.x.data.forEach((v, i) => ((worst = Math.max(worst, Math.abs(v - got[i]))), (sum += Math.abs(v - got[i]))));
+        // WebGPU's kernels round differently from the CPU's (measured: max 3.3e-3, mean 1.6e-3; wasm 1.5e-4, 7.7e-5): within one grey level (2/255 on [−1, 1])
+        expect(worst, backend).toBeLessThan(expected === 'wasm' ? 1e-3 : 2 / 255);
+        expect(sum / got.length, backend).toBeLessThan(expected === 'wasm' ? 2e-4 : 4e-3);
+      }
+      expect(gpuErrors).toEqual([]);
+    } finally {
+      await gpu.close();
+    }
+  }, 240_000);
+
   it('Text: the masked-diffusion model in the page writes the CLI\'s texts for the same seed, and the comparison gives each sampler\'s NFE', async () => {
     const page = await open('tab=text&tsampler=first-hitting-parallel&tsteps=16&tn=3&tseed=1', 'text');
     expect(await page.getAttribute('body', 'data-text')).toBe('done');

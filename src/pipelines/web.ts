@@ -11,13 +11,13 @@ type Backend = 'webgpu' | 'wasm';
 
 /** Options of loadStableDiffusionWeb: backends, where onnxruntime-web's .wasm files are, fetch and progress. */
 export interface WebPipelineOptions {
-  /** Backends to try, in order; the first that loads every network is used. Default: ['webgpu', 'wasm']. */
+  /** Backends to try, in order; the first that loads every network is used. Default: ['webgpu', 'wasm'] (a software WebGPU adapter is passed over when WebAssembly is also listed). */
   executionProviders?: readonly Backend[];
   /** Where onnxruntime-web's .wasm files are served (its `env.wasm.wasmPaths`). */
   wasmPaths?: string;
   /** The fetch to use (default: globalThis.fetch). */
   fetch?: typeof fetch;
-  /** Other onnxruntime-web session options. */
+  /** Other onnxruntime-web session options. Default logSeverityLevel 3: errors only, not the WebGPU backend's notes on which nodes run on the CPU. */
   sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders' | 'externalData'>;
   /** Bytes of each file received so far, after each chunk. */
   onProgress?: (progress: LoadProgress) => void;
@@ -88,7 +88,7 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
     try {
       for (const [name, f] of Object.entries(files)) {
         sessions[name] = await InferenceSession.create(f.bytes, {
-          ...o.sessionOptions, executionProviders: [backend],
+          logSeverityLevel: 3, ...o.sessionOptions, executionProviders: [backend],
           ...(f.external ? { externalData: [{ path: 'model.onnx_data', data: f.external }] } : {}),
         });
       }

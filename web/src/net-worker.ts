@@ -9,7 +9,7 @@ import { parseNpy, sample, toDataCoefficients, type Model } from '../../src/inde
 import { frechetDistance, gaussianFit } from '../../src/metrics/fid.js';
 import { guided, loadOnnxModelWeb, type WebModel } from '../../src/models/onnx/web.js';
 import { configureRuntime, wasmThreads } from './runtime.js';
-import type { NetReply, NetRequest } from './protocol.js';
+import type { NetReply, NetRequest, NetState } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: NetReply): void; onmessage: ((e: MessageEvent<NetRequest>) => void) | null };
 const loaded = new Map<string, Promise<WebModel>>();
@@ -24,15 +24,17 @@ const fetchBytes = async (url: string): Promise<Uint8Array> => {
 
 configureRuntime();
 
-/** The network of a shipped model, loaded once per worker (bytes reported as they arrive). */
-function network(id: number, base: string, name: string): Promise<WebModel> {
-  let p = loaded.get(name);
+/** The network of a shipped model on a backend, loaded once per worker (bytes reported as they arrive). */
+function network(id: number, base: string, name: string, backend: NetState['backend']): Promise<WebModel> {
+  const key = `${name} ${backend}`;
+  let p = loaded.get(key);
   if (!p) {
     p = loadOnnxModelWeb(new URL(`models/${name}/card.json`, base).href, {
+      ...(backend === 'auto' ? {} : { executionProviders: [backend] }),
       onProgress: (q) => scope.postMessage({ id, kind: 'load', file: q.file, loaded: q.loaded, total: q.total ?? 0 }),
     });
-    p.catch(() => loaded.delete(name));
-    loaded.set(name, p);
+    p.catch(() => loaded.delete(key));
+    loaded.set(key, p);
   }
   return p;
 }
@@ -55,7 +57,7 @@ function watching(model: Model, process: WebModel['model']['process'], report: (
 
 async function generate(m: Extract<NetRequest, { kind: 'generate' }>): Promise<void> {
   const started = performance.now();
-  const web = await network(m.id, m.base, m.model);
+  const web = await network(m.id, m.base, m.model, m.backend);
   const loadMs = performance.now() - started;
   const net = web.model;
   const labels = Array.from({ length: m.perClass * m.classes.length }, (_, i) => m.classes[i % m.classes.length]);

@@ -6,7 +6,7 @@
 import { errorBox, workerClient } from './client.js';
 import type { NetReply, NetRequest, NetState } from './protocol.js';
 
-const DEFAULTS: NetState = { model: 'mnist', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], perClass: 1, guidance: 2, sampler: 'dpmpp-2m', steps: 10, seed: 0 };
+const DEFAULTS: NetState = { model: 'mnist', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], perClass: 1, guidance: 2, sampler: 'dpmpp-2m', steps: 5, seed: 0, backend: 'auto' };
 const SAMPLERS = ['dpmpp-2m', 'unipc', 'ddim', 'deis', 'dpmpp-3m', 'heun', 'euler', 'euler-ancestral', 'lms', 'ipndm'];
 const CLOTHES = ['top', 'trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
 
@@ -26,13 +26,14 @@ export function readNetState(search: string): NetState {
     sampler: q.get('nsampler') ?? DEFAULTS.sampler,
     steps: num('nsteps', DEFAULTS.steps, 1, 200),
     seed: num('nseed', DEFAULTS.seed, 0, 2 ** 31 - 1),
+    backend: q.get('backend') === 'webgpu' ? 'webgpu' : q.get('backend') === 'wasm' ? 'wasm' : 'auto',
   };
 }
 
 function writeNetState(s: NetState): void {
   const q = new URLSearchParams({
     tab: 'networks', model: s.model, classes: s.classes.join(','), per: String(s.perClass), cfg: String(s.guidance),
-    nsampler: s.sampler, nsteps: String(s.steps), nseed: String(s.seed),
+    nsampler: s.sampler, nsteps: String(s.steps), nseed: String(s.seed), ...(s.backend === 'auto' ? {} : { backend: s.backend }),
   });
   history.replaceState(null, '', `?${q}`);
 }
@@ -79,6 +80,7 @@ export function networksTab(): { show: () => void } {
     ($('net-cfg') as HTMLInputElement).value = String(state.guidance);
     ($('net-per') as HTMLInputElement).value = String(state.perClass);
     ($('net-seed') as HTMLInputElement).value = String(state.seed);
+    ($('net-backend') as HTMLSelectElement).value = state.backend;
     const names = state.model === 'fashion' ? CLOTHES : ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
     $('net-classes').replaceChildren(...names.map((name, c) => {
       const label = document.createElement('label');
@@ -90,7 +92,7 @@ export function networksTab(): { show: () => void } {
   const read = (): NetState => {
     const v = (id: string) => ($(id) as HTMLInputElement | HTMLSelectElement).value;
     const classes = [...document.querySelectorAll<HTMLInputElement>('#net-classes input:checked')].map((c) => Number(c.value));
-    return readNetState(`?model=${v('net-model')}&classes=${classes.join(',')}&per=${v('net-per')}&cfg=${v('net-cfg')}&nsampler=${encodeURIComponent(v('net-sampler'))}&nsteps=${v('net-steps')}&nseed=${v('net-seed')}`);
+    return readNetState(`?model=${v('net-model')}&classes=${classes.join(',')}&per=${v('net-per')}&cfg=${v('net-cfg')}&nsampler=${encodeURIComponent(v('net-sampler'))}&nsteps=${v('net-steps')}&nseed=${v('net-seed')}&backend=${v('net-backend')}`);
   };
 
   const run = () => {
@@ -148,7 +150,7 @@ export function networksTab(): { show: () => void } {
       if (started) return;
       started = true;
       fill();
-      for (const id of ['net-model', 'net-sampler', 'net-steps', 'net-cfg', 'net-per', 'net-seed']) $(id).addEventListener('change', run);
+      for (const id of ['net-model', 'net-sampler', 'net-steps', 'net-cfg', 'net-per', 'net-seed', 'net-backend']) $(id).addEventListener('change', run);
       $('net-classes').addEventListener('change', run);
       $('net-score-button').addEventListener('click', score);
       run();

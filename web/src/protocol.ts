@@ -106,6 +106,8 @@ export interface NetState {
   sampler: string;
   steps: number;
   seed: number;
+  /** Where the network runs: 'auto' (WebGPU on a hardware adapter, else WebAssembly), or one of them. */
+  backend: 'auto' | 'webgpu' | 'wasm';
 }
 
 export type NetRequest =

@@ -11,23 +11,47 @@ interface GpuLike {
   requestAdapter(): Promise<unknown>;
 }
 
-/** Why each requested backend cannot run here (undefined: it can); WebGPU is probed only when requested. */
+/** What a WebGPU adapter says of itself (GPUAdapter.info, isFallbackAdapter), as far as it is read here. */
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { architecture?: string; description?: string; device?: string; vendor?: string; isFallbackAdapter?: boolean };
+}
+
+/**
+ * Why each requested backend cannot run here (undefined: it can); WebGPU is probed only when
+ * requested. When WebAssembly is requested too, a software WebGPU adapter (the fallback adapter,
+ * SwiftShader, llvmpipe/lavapipe) counts as unavailable: on a 2-core machine SwiftShader ran the
+ * MNIST UNet 26× slower than WebAssembly (docs/playground.md). Asked for alone, it is used.
+ */
 export async function backendProblems(requested: readonly WebBackend[]): Promise<Record<WebBackend, string | undefined>> {
   return {
     wasm: typeof WebAssembly === 'object' ? undefined : 'WebAssembly is missing',
-    webgpu: requested.includes('webgpu') ? await webGpuReason() : 'not probed',
+    webgpu: requested.includes('webgpu') ? await webGpuReason(requested.includes('wasm')) : 'not probed',
   };
 }
 
-/** Why WebGPU cannot be used here, or undefined when an adapter can be requested. */
-async function webGpuReason(): Promise<string | undefined> {
+/** A name for a software adapter (undefined for a hardware one). */
+export function softwareAdapter(adapter: AdapterLike): string | undefined {
+  const info = adapter.info ?? {};
+  const text = [info.architecture, info.description, info.device, info.vendor].filter(Boolean).join(' ');
+  const named = /swiftshader|llvmpipe|lavapipe|software/i.exec(text)?.[0];
+  if (named) return named;
+  return adapter.isFallbackAdapter === true || info.isFallbackAdapter === true ? 'the fallback adapter' : undefined;
+}
+
+/** Why WebGPU cannot be used here, or undefined when an adapter can be requested (a software one only when nothing else is). */
+async function webGpuReason(hasAlternative: boolean): Promise<string | undefined> {
   const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
   if (!gpu) return 'navigator.gpu is missing';
+  let adapter: unknown;
   try {
-    return (await gpu.requestAdapter()) ? undefined : 'navigator.gpu.requestAdapter() found no adapter';
+    adapter = await gpu.requestAdapter();
   } catch (e) {
     return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
   }
+  if (!adapter) return 'navigator.gpu.requestAdapter() found no adapter';
+  const software = softwareAdapter(adapter as AdapterLike);
+  return software && hasAlternative ? `the only WebGPU adapter is a software one (${software}), slower than WebAssembly; request ['webgpu'] alone to use it` : undefined;
 }
 
 /** `u` resolved against the page's location (a UsageError when it is not a URL). */

@@ -25,7 +25,7 @@ export interface BundledModel {
 
 /** Options of loadOnnxModelWeb: backends, where the .wasm files are, fetch, session options, progress. */
 export interface WebLoadOptions {
-  /** Backends to try, in order; the first this browser has is used. Default: ['webgpu', 'wasm']. */
+  /** Backends to try, in order; the first this browser has is used. Default: ['webgpu', 'wasm'] (a software WebGPU adapter such as SwiftShader is passed over when WebAssembly is also listed). */
   executionProviders?: readonly WebBackend[];
   /**
    * Where onnxruntime-web's .wasm files are served: a URL prefix ending in '/', or one file's URL
@@ -35,7 +35,7 @@ export interface WebLoadOptions {
   wasmPaths?: string | { wasm?: string | URL; mjs?: string | URL };
   /** The fetch to use (default: globalThis.fetch). */
   fetch?: typeof fetch;
-  /** Other onnxruntime-web session options (graph optimisation, logging, …). */
+  /** Other onnxruntime-web session options (graph optimisation, logging, …). Default logSeverityLevel 3: errors only, not the WebGPU backend's notes on which nodes run on the CPU. */
   sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
   /** Bytes of the card and the network received so far, after each chunk. */
   onProgress?: (progress: LoadProgress) => void;
@@ -76,7 +76,7 @@ export async function loadOnnxModelWeb(source: string | URL | BundledModel, opti
   for (const backend of backends) {
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(bytes, { ...options.sessionOptions, executionProviders: [backend] });
+      session = await InferenceSession.create(bytes, { logSeverityLevel: 3, ...options.sessionOptions, executionProviders: [backend] });
     } catch (e) {
       failures.push(`${backend}: ${e instanceof Error ? e.message : String(e)}`);
       continue;
