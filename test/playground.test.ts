@@ -240,6 +240,34 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await bad.close();
   }, 120_000);
 
+  it('runs a reward search (Rollover Budget Forcing) and minority guidance as the CLI does, with their verdicts', async () => {
+    const page = await open('tab=lab&problem=moons&process=flow&sampler=flow-euler&posterior=rbf:budget=40&measure=project:m=1,seed=0&noise=0.05&compare=&steps=8&n=16&seed=2');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const cli = await runCli('posterior', '--model', 'builtin:moons', '--process', 'flow', '--measure', 'project:m=1,seed=0', '--noise-std', '0.05', '--method', 'rbf:budget=40', '--steps', '8', '--n', '16', '--seed', '2', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    const post = JSON.parse(cli.out) as { sw2: number; reward: number; nfe: number };
+    expect(post.nfe).toBe(40);
+    expect(Number(rows[0].nfe)).toBe(post.nfe);
+    expect(Number(rows[0].sw2)).toBeCloseTo(post.sw2, 12);
+    expect(Number(rows[0].reward)).toBeCloseTo(post.reward, 12);
+    expect(await page.textContent('#notes')).toContain('mean log-likelihood of y');
+    const verdict = await page.$$eval('#verdicts p', (ps) => ps.map((p) => p.textContent ?? ''));
+    expect(verdict).toEqual([expect.stringContaining('Verdict: (1) reproduced')]);
+    await page.close();
+
+    const minority = await open('tab=lab&problem=ring8&process=vp&sampler=dpmpp-2m&guide=minority:w=3&compare=dpmpp-2m&steps=10&n=24&seed=5');
+    const file = join(out, 'minority.npy');
+    expect((await runCli('sample', '--model', 'builtin:ring8', '--process', 'vp', '--sampler', 'dpmpp-2m', '--guide', 'minority:w=3', '--steps', '10', '--n', '24', '--seed', '5', '--out', file, '--quiet')).code).toBe(0);
+    const want = (await readNpyFile(file)).data as Float64Array;
+    const got = await minority.evaluate(() => {
+      const frames = (window as unknown as { diffuseLab: { runs: { frames: { x: number[] }[] }[] } }).diffuseLab.runs[0].frames;
+      return frames[frames.length - 1].x;
+    });
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 12));
+    expect(await minority.$$eval('#verdicts p', (ps) => ps.map((p) => p.textContent ?? ''))).toEqual([expect.stringContaining('Verdict: reproduced — every quantile of log p(x0) falls')]);
+    await minority.close();
+  }, 120_000);
+
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
     const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');
     await page.click('#run-bench');

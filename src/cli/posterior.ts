@@ -74,6 +74,8 @@ export interface PosteriorSummary {
   meanErr: number;
   covErr: number;
   exactSw2: number;
+  /** Mean exact log-likelihood log N(y; A x0, s²I) of the samples (what the reward searches maximise). */
+  reward: number;
   out?: string;
   plot?: string;
 }
@@ -90,7 +92,7 @@ async function runPosterior(a: PosteriorArgs, io: CliIo): Promise<void> {
   const summary: PosteriorSummary = {
     model: a.model, measure: a.measure, noiseStd: a.noiseStd, method: a.method, process: process.name, sampler: run.sampler,
     steps: a.steps, n: a.n, d, m: run.m, nfe: run.nfe, seed: a.seed, y: Array.from(run.y),
-    sw2: run.sw2, mmd2: run.mmd2, meanErr: run.meanErr, covErr: run.covErr, exactSw2: run.exactSw2,
+    sw2: run.sw2, mmd2: run.mmd2, meanErr: run.meanErr, covErr: run.covErr, exactSw2: run.exactSw2, reward: run.reward,
   };
   if (a.out) {
     await writeNpyFile(a.out, tensor('float64', [a.n, d], run.x));
@@ -112,6 +114,7 @@ function describe(s: PosteriorSummary): string {
     `${s.method}${s.sampler ? ` (${s.sampler})` : ''} on ${s.process}, ${s.model}, ${s.measure} (m=${s.m}, s=${s.noiseStd}), ${s.steps} steps`,
     `${s.n} samples × ${s.d} dims, NFE ${s.nfe}`,
     `vs exact posterior: SW2 ${s.sw2.toFixed(4)} (exact samples: ${s.exactSw2.toFixed(4)}), MMD² ${s.mmd2.toExponential(2)}, mean error ${s.meanErr.toFixed(4)}, covariance error ${s.covErr.toFixed(4)}`,
+    `mean log-likelihood of y: ${s.reward.toFixed(3)}`,
     ...(s.out ? [`wrote ${s.out} [${s.n}, ${s.d}]`] : []),
     ...(s.plot ? [`wrote ${s.plot}`] : []),
   ].join('\n') + '\n';

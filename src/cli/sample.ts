@@ -278,7 +278,7 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   const given0 = start.xT ?? start.image?.x0 ?? start.z;
   const n = given0 ? given0.length / d : a.n;
   checkSampleMemory(n, d);
-  const run = loaded.kind === 'gmm' ? oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
+  const run = loaded.kind === 'gmm' ? await oracleModel(loaded, { ...a, prediction: plan.prediction ?? a.prediction }, process) : networkModel(loaded, a, n);
   // A network sees the timestep upstream feeds; an exact mixture is evaluated at the scheduler's σ,
   // as shared/refs does, except where upstream rounds the timestep to an integer (the table's σ).
   if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime, plan.modelTimeScale);
@@ -349,9 +349,9 @@ interface RunModel {
   signal?: () => Float64Array;
 }
 
-function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): RunModel {
+async function oracleModel(m: GmmModelArg, a: SampleArgs, process: Process): Promise<RunModel> {
   const gmm = new GaussianMixture(m.gmm);
-  if (a.guide) return { model: guidedOracle(gmm, process, a.prediction, a.guide) };
+  if (a.guide) return { model: await guidedOracle(gmm, process, a.prediction, a.guide) };
   return { model: new GmmOracle(gmm, process, a.prediction), gmm };
 }
 

@@ -13,6 +13,8 @@ import { dps, pigdm } from './inverse.js';
 import { redDiff } from './red-diff.js';
 import { smcPosterior } from './smc.js';
 import { flowChef, measurementCost } from './flowchef.js';
+import { minorityGuidance, minorityLevel, minorityScore, minorityThresholds } from './minority.js';
+import { beamSearch, bestOfN, budgetSearch, likelihoodReward, smcSearch, type ScalingOptions, type ScalingResult } from './flow-scaling.js';
 import { findSampler } from '../samplers/index.js';
 import { defaultGrid, resolveGrid, sample } from '../sample.js';
 import { medianBandwidth, mmd2, momentErrors, slicedWasserstein2 } from '../metrics/distance.js';
@@ -26,8 +28,9 @@ import { medianBandwidth, mmd2, momentErrors, slicedWasserstein2 } from '../metr
  * components c, c + C, c + 2C, … and the exact conditional, unconditional and classifier follow.
  *   cfg:w=G,class=C[,classes=N][,convention=diffusers|one-plus-w][,rescale=φ]
  *   classifier:scale=S,class=C[,classes=N]
+ *   minority:w=W[,levels=5,draws=32]   (towards the rarest of `levels` minority-score levels)
  */
-export const guideHelp = 'cfg:w=G,class=C[,classes=N,convention=diffusers|one-plus-w,rescale=φ] or classifier:scale=S,class=C[,classes=N]; component k has class k mod N (N = classes, default: one class per component)';
+export const guideHelp = 'cfg:w=G,class=C[,classes=N,convention=diffusers|one-plus-w,rescale=φ], classifier:scale=S,class=C[,classes=N] (component k has class k mod N; N = classes, default: one class per component) or minority:w=W[,levels=5,draws=32]';
 
 /** "kind:key=value,key=value" → kind and its options (shared by --guide, --measure, --method). */
 export function parseSpec(value: string, flag: string, example: string): { kind: string; options: Record<string, string> } {
@@ -65,9 +68,10 @@ export function checkKeys(spec: { kind: string; options: Record<string, string> 
 }
 
 /** The guided exact model a --guide spec asks for. */
-export function guidedOracle(spec: GaussianMixture, process: Process, prediction: string, value: string): Model {
+export async function guidedOracle(spec: GaussianMixture, process: Process, prediction: string, value: string): Promise<Model> {
   const flag = '--guide';
   const g = parseSpec(value, flag, 'cfg:w=3,class=2');
+  if (g.kind === 'minority') return minorityOracle(spec, process, g);
   const K = spec.K;
   const classes = specNumber(g, 'classes', flag, K, true);
   if (classes < 1 || classes > K) throw new UsageError(`${flag}: classes must be in 1..${K} (the mixture's components), got ${classes}`);
@@ -99,10 +103,35 @@ export function guidedOracle(spec: GaussianMixture, process: Process, prediction
   throw new UsageError(`${flag} must be ${guideHelp}; got "${value}"`);
 }
 
+/**
+ * Minority guidance (Um et al. 2024) on the exact mixture, as docs/guidance-results.md measures it:
+ * minority score = L2 reconstruction error after re-noising to log-SNR 0 (4 draws), `levels` equally
+ * populated levels cut on 2000 data samples, guidance scale w towards the rarest, the classifier
+ * gradient from `draws` exact draws of x0 | x_t (see minorityGuidance). Fixed seeds: the same spec
+ * gives the same model.
+ */
+async function minorityOracle(spec: GaussianMixture, process: Process, g: { kind: string; options: Record<string, string> }): Promise<Model> {
+  const flag = '--guide';
+  checkKeys(g, ['w', 'levels', 'draws'], flag);
+  const levels = specNumber(g, 'levels', flag, 5, true);
+  if (levels < 2 || levels > 20) throw new UsageError(`${flag} minority: levels must be in 2..20, got ${levels}`);
+  const draws = specNumber(g, 'draws', flag, 32, true);
+  if (draws < 2 || draws > 1024) throw new UsageError(`${flag} minority: draws must be in 2..1024, got ${draws}`);
+  const mix = FullGaussianMixture.fromDiagonal(spec);
+  const oracle = new FullGmmOracle(mix, process);
+  const s = process.tOfLogSnr(0);
+  const thresholds = minorityThresholds(await minorityScore(oracle, process, mix.sample(2000, new Rng(1)), 2000, s, new Rng(2), 4), levels);
+  return minorityGuidance({
+    model: oracle, process, target: levels - 1, scale: specNumber(g, 'w', flag), draws, rng: new Rng(4),
+    level: async (x0, k) => Int32Array.from(await minorityScore(oracle, process, x0, k, s, new Rng(9)), (v) => minorityLevel(v, thresholds)),
+    posteriorDraws: (x, k, t, m, rng) => oracle.posteriorAt(x, k, t).sample(m, rng),
+  });
+}
+
 /** What --measure accepts. */
 export const measureHelp = 'inpaint:dims=0 (observed coordinates: 0+2 or 0..3), project:m=4,seed=0 (random m×d, entries N(0, 1/d)) or average:factor=4';
 /** What --method accepts. */
-export const methodHelp = 'ideal (exact posterior denoiser), dps:zeta=5, pigdm[:scale=1], red-diff[:lambda=0.25,lr=0.05], smc:particles=256 or flowchef[:step=0.5]';
+export const methodHelp = 'ideal (exact posterior denoiser), dps:zeta=5, pigdm[:scale=1], red-diff[:lambda=0.25,lr=0.05], smc:particles=256, flowchef[:step=0.5], or a reward search on the reverse SDE, one per sample: best-of-n[:particles=16], smc-search[:particles=16,lambda=1], beam[:beams=4,children=4], greedy[:budget=16·steps] or rbf[:budget=16·steps] (Rollover Budget Forcing)';
 
 /** --measure → the measurement operator on d coordinates. */
 export function parseMeasure(value: string, d: number, noiseStd: number): LinearMeasurement {
@@ -164,6 +193,8 @@ export interface PosteriorSpecRun {
   meanErr: number;
   covErr: number;
   exactSw2: number;
+  /** Mean exact log-likelihood log N(y; A x0, s²I) of the samples (the reward the searches maximise). */
+  reward: number;
 }
 
 /** Draws the truth and y, runs the method and scores it against exact posterior samples. */
@@ -186,6 +217,7 @@ export async function runPosteriorSpec(r: PosteriorSpecRequest): Promise<Posteri
     meanErr: errors.mean,
     covErr: errors.covariance,
     exactSw2: slicedWasserstein2(post.sample(r.n, rng.fork(6)), reference, d, new Rng(99), 128),
+    reward: likelihoodReward(meas, y)(run.x, r.n).reduce((s, v) => s + v, 0) / r.n,
   };
 }
 
@@ -251,7 +283,66 @@ async function runMethod(
       const r = await flowChef({ model: oracle, process, grid, xT, cost: measurementCost(meas, y), stepSize: specNumber(spec, 'step', flag, 0.5) });
       return { ...r, sampler: 'flowchef (Euler)' };
     }
+    case 'best-of-n':
+    case 'smc-search':
+    case 'beam':
+    case 'greedy':
+    case 'rbf':
+      noSampler();
+      return rewardSearch(a, spec, oracle, meas, y);
     default:
       throw new UsageError(`${flag} must be ${methodHelp}; got "${a.method}"`);
   }
+}
+
+/**
+ * The inference-time scaling searches (Kim et al. 2025; flow-scaling.ts) as posterior methods: the
+ * reward is the exact measurement log-likelihood, the particles follow the reverse SDE on a
+ * time-uniform grid of `steps` steps, and each of the n samples is the best final particle of its
+ * own search (method rng fork i); NFE is the calls of one search, over its particles. They maximise
+ * the reward rather than sample the posterior.
+ */
+async function rewardSearch(
+  a: PosteriorSpecRequest, spec: { kind: string; options: Record<string, string> }, oracle: Model, meas: LinearMeasurement, y: Float64Array,
+): Promise<{ x: Float64Array; nfe: number; sampler: string }> {
+  const flag = '--method';
+  const grid = oracleGrid(a.process, resolveGrid(a.process, { type: 'time-uniform', steps: a.steps, end: 'zero' }, undefined, undefined));
+  const positive = (key: string, fallback: number) => {
+    const v = specNumber(spec, key, flag, fallback, true);
+    if (v < 1 || v > 4096) throw new UsageError(`${flag} ${spec.kind}: ${key} must be in 1..4096, got ${v}`);
+    return v;
+  };
+  let run: (o: ScalingOptions) => Promise<ScalingResult>;
+  if (spec.kind === 'best-of-n') {
+    checkKeys(spec, ['particles'], flag);
+    const particles = positive('particles', 16);
+    run = (o) => bestOfN({ ...o, particles });
+  } else if (spec.kind === 'smc-search') {
+    checkKeys(spec, ['particles', 'lambda'], flag);
+    const particles = positive('particles', 16);
+    const lambda = specNumber(spec, 'lambda', flag, 1);
+    if (!(lambda >= 0)) throw new UsageError(`${flag} smc-search: lambda must be ≥ 0, got ${lambda}`);
+    run = (o) => smcSearch({ ...o, particles, lambda });
+  } else if (spec.kind === 'beam') {
+    checkKeys(spec, ['beams', 'children'], flag);
+    const [beams, children] = [positive('beams', 4), positive('children', 4)];
+    run = (o) => beamSearch({ ...o, beams, children });
+  } else {
+    checkKeys(spec, ['budget'], flag);
+    const budget = positive('budget', 16 * a.steps);
+    if (budget < a.steps) throw new UsageError(`${flag} ${spec.kind}: budget must be at least steps (${a.steps}) model calls, got ${budget}`);
+    run = (o) => budgetSearch({ ...o, budget, rollover: spec.kind === 'rbf' });
+  }
+  const d = meas.d;
+  const x = new Float64Array(a.n * d);
+  const reward = likelihoodReward(meas, y);
+  const rng = new Rng(a.seed).fork(4);
+  let nfe = 0;
+  for (let i = 0; i < a.n; i++) {
+    const r = await run({ model: oracle, process: a.process, grid, reward, rng: rng.fork(i) });
+    x.set(r.x, i * d);
+    nfe += r.nfe;
+  }
+  // NFE per sample: every search spends the same number of calls, counted over its particles
+  return { x, nfe: nfe / a.n, sampler: `${spec.kind} (reverse SDE)` };
 }

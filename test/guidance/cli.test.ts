@@ -33,8 +33,30 @@ describe('diffuse posterior', () => {
     expect(rd.nfe).toBe(30);
   });
 
+  it('the reward searches: one search per sample, NFE per search, and the reward grows with the budget', async () => {
+    const base = ['posterior', '--model', 'builtin:moons', '--process', 'flow', '--measure', 'project:m=1,seed=0', '--noise-std', '0.05', '--steps', '10', '--n', '40'];
+    const one = await json(...base, '--method', 'best-of-n:particles=1');
+    const many = await json(...base, '--method', 'best-of-n:particles=16');
+    expect([one.nfe, many.nfe]).toEqual([10, 160]);
+    expect(many.reward).toBeGreaterThan(one.reward + 1);
+    const smc = await json(...base, '--method', 'smc-search:particles=16');
+    expect(smc.nfe).toBe(160);
+    expect(smc.reward).toBeGreaterThan(one.reward + 1);
+    // beam: B calls at the start, B·K per step that ends at σ > 0; the last step lands on σ = 0 (no call)
+    expect((await json(...base, '--method', 'beam:beams=2,children=3')).nfe).toBe(2 + 2 * 3 * 9);
+    for (const m of ['greedy', 'rbf']) expect((await json(...base, '--method', m)).nfe, m).toBe(160);
+    // the reward is the exact log-likelihood of y, for every method
+    const ideal = await json(...base, '--method', 'ideal');
+    expect(Number.isFinite(ideal.reward)).toBe(true);
+  });
+
   it('one-line usage errors with exit code 2', async () => {
     for (const args of [
+      ['--measure', 'inpaint:dims=0', '--method', 'best-of-n:particles=0'],
+      ['--measure', 'inpaint:dims=0', '--method', 'beam:beams=2,width=3'],
+      ['--measure', 'inpaint:dims=0', '--method', 'rbf:budget=3', '--steps', '8'],
+      ['--measure', 'inpaint:dims=0', '--method', 'smc-search:lambda=-1'],
+      ['--measure', 'inpaint:dims=0', '--method', 'greedy', '--sampler', 'ddim'],
       ['--measure', 'blur:k=3'],
       ['--measure', 'inpaint:dims=7'],
       ['--measure', 'project:m=x'],
@@ -69,8 +91,26 @@ describe('diffuse sample --guide', () => {
     for (let i = 0; i < 16; i++) expect(Math.abs(Number(xa[2 * i]))).toBeLessThan(0.5);
   });
 
+  it('minority guidance: w = 0 is the exact model; w > 0 moves samples to lower density', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseNpy } = await import('../../src/io/npy.js');
+    const read = (f: string) => Float64Array.from(parseNpy(readFileSync(f)).data as ArrayLike<number>);
+    const args = ['sample', '--model', 'builtin:ring8', '--sampler', 'dpmpp-2m', '--steps', '20', '--n', '200', '--quiet', '--out'];
+    expect((await run(...args, '/tmp/diffuse-minority-plain.npy')).code).toBe(0);
+    expect((await run(...args, '/tmp/diffuse-minority-0.npy', '--guide', 'minority:w=0')).code).toBe(0);
+    expect((await run(...args, '/tmp/diffuse-minority-4.npy', '--guide', 'minority:w=4')).code).toBe(0);
+    const [plain, zero, four] = ['plain', '0', '4'].map((k) => read(`/tmp/diffuse-minority-${k}.npy`));
+    zero.forEach((v, i) => expect(v).toBeCloseTo(plain[i], 9));
+    const { builtinProblem } = await import('../../src/models/oracle/builtin.js');
+    const { FullGaussianMixture } = await import('../../src/models/oracle/full-gmm.js');
+    const { GaussianMixture } = await import('../../src/models/oracle/gmm.js');
+    const mix = FullGaussianMixture.fromDiagonal(new GaussianMixture(builtinProblem('ring8')));
+    const median = (x: Float64Array) => Float64Array.from(mix.logDensity(x, 200).logp).sort()[100];
+    expect(median(four)).toBeLessThan(median(plain) - 0.3);
+  });
+
   it('rejects bad guide specs in one line', async () => {
-    for (const g of ['cfg:w=3', 'cfg:w=3,class=9,classes=4', 'mystery:w=1,class=0', 'cfg:w=3,class=0,bogus=1', 'cfg:w=a,class=0']) {
+    for (const g of ['cfg:w=3', 'cfg:w=3,class=9,classes=4', 'mystery:w=1,class=0', 'cfg:w=3,class=0,bogus=1', 'cfg:w=a,class=0', 'minority:levels=5', 'minority:w=2,levels=1', 'minority:w=2,class=0']) {
       const r = await run('sample', '--guide', g, '--n', '4', '--quiet');
       expect(r.code, g).toBe(2);
       expect(r.err.trim().split('\n')).toHaveLength(1);

@@ -176,7 +176,7 @@ function renderMetrics(r: LabResult): void {
     tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join('');
     tr.dataset.sampler = run.sampler;
     if (run.error) tr.dataset.rmsErr = String(run.error.rmsErr);
-    if (run.posterior) Object.assign(tr.dataset, { sw2: String(run.posterior.sw2), mmd2: String(run.posterior.mmd2), meanErr: String(run.posterior.meanErr) });
+    if (run.posterior) Object.assign(tr.dataset, { sw2: String(run.posterior.sw2), mmd2: String(run.posterior.mmd2), meanErr: String(run.posterior.meanErr), reward: String(run.posterior.reward) });
     tr.dataset.nfe = String(run.nfe);
     if (run.note) tr.title = run.note;
     return tr;
@@ -186,7 +186,7 @@ function renderMetrics(r: LabResult): void {
     ? [`${run.sampler}: searched for NFE ≤ ${state.steps} on its own 64 samples (seed 1) in ${run.search.seconds.toFixed(1)} s, ${run.search.evaluations} runs; error there ${fmt(run.search.initialFitness)} → ${fmt(run.search.fitness)}; the table's numbers are on the Lab's noise.`]
     : []));
   const posteriorNotes = r.runs.flatMap((run) => (run.posterior
-    ? [`${run.sampler} vs ${state.n} exact posterior samples: SW2 ${fmt(run.posterior.sw2)} (two exact sets: ${fmt(run.posterior.exactSw2)}), MMD² ${fmt(run.posterior.mmd2)}, mean error ${fmt(run.posterior.meanErr)}, covariance error ${fmt(run.posterior.covErr)}.`]
+    ? [`${run.sampler} vs ${state.n} exact posterior samples: SW2 ${fmt(run.posterior.sw2)} (two exact sets: ${fmt(run.posterior.exactSw2)}), MMD² ${fmt(run.posterior.mmd2)}, mean error ${fmt(run.posterior.meanErr)}, covariance error ${fmt(run.posterior.covErr)}, mean log-likelihood of y ${fmt(run.posterior.reward)}.`]
     : []));
   $('notes').textContent = [...posteriorNotes, ...searchNotes, ...r.runs.filter((run) => run.note).map((run) => `${run.sampler}: ${run.note}.`)].join(' ');
 }

@@ -50,7 +50,7 @@ export interface RunResult {
   /** The search the run's sampler, options and grid came from: its fitness on its own noise (start → best), runs and time. */
   search?: { method: string; initialFitness: number; fitness: number; evaluations: number; seconds: number };
   /** A posterior run's scores against exact posterior samples (`diffuse posterior --json`'s), and its y. */
-  posterior?: { sw2: number; mmd2: number; meanErr: number; covErr: number; exactSw2: number; y: number[]; m: number };
+  posterior?: { sw2: number; mmd2: number; meanErr: number; covErr: number; exactSw2: number; reward: number; y: number[]; m: number };
 }
 
 /** The exact probability-flow path of x_T at the first sampler's grid times. */

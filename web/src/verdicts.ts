@@ -23,6 +23,8 @@ const SOURCES: [RegExp, Source][] = [
   [/^posterior:smc$/, { paragraph: '**Ensemble SMC**', page: 'guidance' }],
   [/^posterior:red-diff$/, { paragraph: '**RED-Diff**', page: 'guidance' }],
   [/^posterior:flowchef$/, { paragraph: '## FlowChef', page: 'guidance' }],
+  [/^posterior:(best-of-n|smc-search|beam|greedy|rbf)$/, { paragraph: '## Inference-time scaling for flow models', page: 'guidance' }],
+  [/^guide:minority$/, { paragraph: '## Minority guidance', page: 'guidance' }],
   [/^posterior:(dps|pigdm|ideal)$/, { page: 'guidance', none: 'no verdict: a baseline there, its SW2 / MMD² / mean error rows are in the section "Posterior samplers"' }],
   [/^guide:(cfg|classifier)$/, { page: 'guidance', none: 'no verdict: exact identities (guided score = conditional score at w = 1, classifier guidance = the tilted mixture\'s score) are tested in test/guidance' }],
 ];

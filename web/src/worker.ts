@@ -70,7 +70,7 @@ async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: n
     run: {
       sampler: `${state.posterior}${r.sampler ? ` (${r.sampler})` : ''}`, stochastic: true, grid: [], nfe: r.nfe, seconds: (performance.now() - started) / 1000,
       frames: [{ t: 0, x: Array.from(r.x) }],
-      posterior: { sw2: r.sw2, mmd2: r.mmd2, meanErr: r.meanErr, covErr: r.covErr, exactSw2: r.exactSw2, y: Array.from(r.y), m: r.m },
+      posterior: { sw2: r.sw2, mmd2: r.mmd2, meanErr: r.meanErr, covErr: r.covErr, exactSw2: r.exactSw2, reward: r.reward, y: Array.from(r.y), m: r.m },
       note: `the posterior given y = (${Array.from(r.y, (v) => v.toFixed(3)).join(', ')}) from ${state.measure} (s = ${state.noise}); grey discs: its components`,
     },
     means: kept.map((k) => [post.means[2 * k], post.means[2 * k + 1]]),
@@ -81,7 +81,7 @@ async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: n
 async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
   const { gmm, process, model: exact } = setting(state);
   const guided = search && state.guide !== '';
-  const model = guided ? guidedOracle(gmm, process, prediction(state), state.guide) : exact;
+  const model = guided ? await guidedOracle(gmm, process, prediction(state), state.guide) : exact;
   const found = search && state.search ? await searched(id, state, name) : undefined;
   const entry = findSampler(found ? found.run.sampler : name);
   const frames: { t: number; x: number[] }[] = [];
