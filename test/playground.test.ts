@@ -268,6 +268,22 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     await minority.close();
   }, 120_000);
 
+  it('passes the first sampler\'s options as `diffuse sample --opt` does, and says what is wrong with a bad one', async () => {
+    const page = await open('tab=lab&problem=ring8&process=vp&sampler=unipc&opts=order=3,variant=bh1&compare=unipc&steps=6&n=32&seed=1');
+    const rows = await page.$$eval('#metrics-body tr', (trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows.map((r) => r.sampler)).toEqual(['unipc (order=3,variant=bh1)', 'unipc']);
+    const cli = await runCli('sample', '--model', 'builtin:ring8', '--process', 'vp', '--sampler', 'unipc', '--opt', 'order=3', '--opt', 'variant=bh1', '--steps', '6', '--n', '32', '--seed', '1', '--json', '--quiet');
+    expect(cli.code, cli.err).toBe(0);
+    const want = JSON.parse(cli.out) as { error: { rmsErr: number } };
+    expect(Number(rows[0].rmsErr)).toBeCloseTo(want.error.rmsErr, 12);
+    expect(Number(rows[0].rmsErr)).not.toBeCloseTo(Number(rows[1].rmsErr), 6);
+    expect(await page.inputValue('#opts')).toBe('order=3,variant=bh1');
+    await page.close();
+    const bad = await open('tab=lab&problem=ring8&sampler=unipc&opts=bogus=1&compare=&steps=4');
+    expect(await bad.textContent('#error')).toMatch(/bogus/);
+    await bad.close();
+  }, 60_000);
+
   it('draws the error-vs-NFE chart with `diffuse bench`\'s numbers', async () => {
     const page = await open('tab=lab&problem=ring8&sampler=ddim&compare=&steps=5&n=32&seed=0&bench=ddim,unipc&nfes=4,8');
     await page.click('#run-bench');

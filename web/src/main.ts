@@ -13,7 +13,7 @@ import { textTab } from './text.js';
 import { t2iTab } from './t2i.js';
 
 const DEFAULTS: LabState = {
-  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', search: '', guide: '', posterior: '', measure: 'inpaint:dims=0', noise: 0.05, compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
+  problem: 'ring8', points: [], process: 'vp', sampler: 'dpmpp-2m', search: '', opts: '', guide: '', posterior: '', measure: 'inpaint:dims=0', noise: 0.05, compare: 'ddim', steps: 8, grid: 'default', n: 64, seed: 0,
   bench: ['ddim', 'dpmpp-2m', 'unipc', 'heun'], nfes: [3, 5, 8, 10, 15, 20, 30, 50],
 };
 
@@ -35,6 +35,7 @@ export function readState(search: string): LabState {
     process: q.get('process') ?? DEFAULTS.process,
     sampler: q.get('sampler') ?? DEFAULTS.sampler,
     search: q.get('search') ?? DEFAULTS.search,
+    opts: q.get('opts') ?? DEFAULTS.opts,
     guide: q.get('guide') ?? DEFAULTS.guide,
     posterior: q.get('posterior') ?? DEFAULTS.posterior,
     measure: q.get('measure') ?? DEFAULTS.measure,
@@ -55,7 +56,7 @@ const MAX_LINK_POINTS = 256;
 function writeState(s: LabState): void {
   const q = new URLSearchParams({
     tab: 'lab', problem: s.problem,
-    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, ...(s.search ? { search: s.search } : {}),
+    ...(s.problem === 'points' && s.points.length <= MAX_LINK_POINTS ? { points: s.points.map((p) => p.join(',')).join(';') } : {}), process: s.process, sampler: s.sampler, ...(s.opts ? { opts: s.opts } : {}), ...(s.search ? { search: s.search } : {}),
     ...(s.guide ? { guide: s.guide } : {}), ...(s.posterior ? { posterior: s.posterior, measure: s.measure, noise: String(s.noise) } : {}), compare: s.compare, steps: String(s.steps), grid: s.grid,
     n: String(s.n), seed: String(s.seed), bench: s.bench.join(','), nfes: s.nfes.join(','),
     ...(benchRows.length ? { chart: '1' } : {}),
@@ -137,7 +138,7 @@ function formState(): LabState {
   return {
     ...state,
     problem: v('problem'), process: v('process'), sampler: v('sampler'), search: v('search'), compare: v('compare'), grid: v('grid'),
-    guide: v('guide').trim(), posterior: v('posterior').trim(), measure: v('measure').trim() || DEFAULTS.measure,
+    opts: v('opts').trim(), guide: v('guide').trim(), posterior: v('posterior').trim(), measure: v('measure').trim() || DEFAULTS.measure,
     noise: Number(v('noise')) > 0 ? Number(v('noise')) : state.noise,
     steps: Math.max(1, Math.min(1000, Math.round(Number(v('steps'))) || state.steps)),
     n: Math.max(1, Math.min(4096, Math.round(Number(v('n'))) || state.n)),
@@ -314,6 +315,7 @@ async function initLab(): Promise<void> {
   ($('steps') as HTMLInputElement).value = String(state.steps);
   ($('n') as HTMLInputElement).value = String(state.n);
   ($('seed') as HTMLInputElement).value = String(state.seed);
+  ($('opts') as HTMLInputElement).value = state.opts;
   ($('guide') as HTMLInputElement).value = state.guide;
   ($('posterior') as HTMLInputElement).value = state.posterior;
   ($('measure') as HTMLInputElement).value = state.measure;
@@ -324,7 +326,7 @@ async function initLab(): Promise<void> {
     label.innerHTML = `<input type="checkbox" value="${s.name}"${state.bench.includes(s.name) ? ' checked' : ''}> ${s.name}`;
     return label;
   }));
-  for (const id of ['problem', 'process', 'sampler', 'search', 'compare', 'grid', 'steps', 'n', 'seed', 'guide', 'posterior', 'measure', 'noise']) $(id).addEventListener('change', () => void runLab());
+  for (const id of ['problem', 'process', 'sampler', 'opts', 'search', 'compare', 'grid', 'steps', 'n', 'seed', 'guide', 'posterior', 'measure', 'noise']) $(id).addEventListener('change', () => void runLab());
   $('replay').addEventListener('click', play);
   const canvas = $('lab-canvas') as HTMLCanvasElement;
   $('draw').addEventListener('click', () => {

@@ -14,6 +14,8 @@ export interface LabState {
    * NFE budget of `steps`, as `diffuse search` does; the first run then samples with its result.
    */
   search: string;
+  /** Options of the first sampler ('' for its defaults), key=value separated by commas, as `diffuse sample --opt key=value` takes them, e.g. eta=1. */
+  opts: string;
   /** Guidance of the first run ('' for none), as `diffuse sample --guide` takes it, e.g. cfg:w=3,class=0. */
   guide: string;
   /**

@@ -78,6 +78,17 @@ async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: n
   };
 }
 
+/** "key=value,key=value" → the options record `diffuse sample --opt key=value …` gives (values as strings, parsed by the sampler's defaults). */
+function parseOpts(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`options go as key=value separated by commas, e.g. eta=1; got "${item}"`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
   const { gmm, process, model: exact } = setting(state);
   const guided = search && state.guide !== '';
@@ -86,7 +97,8 @@ async function runOne(id: number, state: LabState, name: string, search = false)
   const entry = findSampler(found ? found.run.sampler : name);
   const frames: { t: number; x: number[] }[] = [];
   const started = performance.now();
-  const how = found ? { sampler: found.run.sampler, options: found.run.options, grid: found.run.grid } : { sampler: name, ...(gridOf(state) ? { grid: gridOf(state) } : {}) };
+  const options = search && !found && state.opts ? parseOpts(state.opts) : undefined;
+  const how = found ? { sampler: found.run.sampler, options: found.run.options, grid: found.run.grid } : { sampler: name, ...(options ? { options } : {}), ...(gridOf(state) ? { grid: gridOf(state) } : {}) };
   const r = await sample({
     model, process, ...how, steps: state.steps, n: state.n, seed: state.seed,
     onStep: (info) => {
@@ -101,7 +113,7 @@ async function runOne(id: number, state: LabState, name: string, search = false)
   // samplers that report no intermediate batch still have their start and end
   if (frames.length === 0 || frames[0].t !== grid[0]) frames.unshift({ t: grid[0], x: Array.from(r.xT) });
   if (frames[frames.length - 1].t !== grid[grid.length - 1]) frames.push({ t: grid[grid.length - 1], x: Array.from(r.x.data) });
-  const label = (found ? `${found.info.method}${found.info.method === 'autodiffusion' ? ` (${entry.name})` : ''}` : entry.name) + (guided ? ` · ${state.guide}` : '');
+  const label = (found ? `${found.info.method}${found.info.method === 'autodiffusion' ? ` (${entry.name})` : ''}` : entry.name) + (options ? ` (${state.opts})` : '') + (guided ? ` · ${state.guide}` : '');
   const base = { sampler: label, stochastic: entry.stochastic, grid, nfe: r.nfe, seconds, frames, ...(found ? { search: found.info } : {}) };
   if (guided) return { ...base, note: 'guided: the exact PF-ODE endpoint (and the grey path) is the unguided model\'s, so there is no error to show' };
   if (entry.stochastic) return { ...base, note: 'a stochastic sampler: its endpoint differs from the PF-ODE\'s even without discretisation error' };
