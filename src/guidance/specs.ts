@@ -344,5 +344,5 @@ async function rewardSearch(
     nfe += r.nfe;
   }
   // NFE per sample: every search spends the same number of calls, counted over its particles
-  return { x, nfe: nfe / a.n, sampler: `${spec.kind} (reverse SDE)` };
+  return { x, nfe: nfe / a.n, sampler: 'reverse SDE' };
 }
