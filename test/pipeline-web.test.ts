@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { nodeBuiltinGuard } from './support/bundle.js';
 import { parseNpy } from '../src/io/npy.js';
-import { loadStableDiffusionWeb } from '../src/pipelines/web.js';
+import { loadStableDiffusionWeb, textToImage } from '../src/pipelines/web.js';
 import type { pipelineWeb, WebRunCase } from './browser/pipeline-entry.js';
 
 /**
@@ -84,6 +84,24 @@ describe('the text-to-image pipeline on onnxruntime-web', () => {
         await release();
       }
     }
+  });
+
+  it('textToImage: the folder as one function (transformers.js manner), RGBA images equal to the reference, backend pinned by device', async () => {
+    const c = run('tiny-sd');
+    const pipe = await textToImage(c.folder, { device: 'wasm' });
+    try {
+      expect(pipe.backend).toBe('wasm');
+      const out = await pipe(c.prompt, { steps: c.steps, guidance: c.guidance, guidanceRescale: c.guidanceRescale, latents: Float64Array.from(c.latents) });
+      expect([out.images.length, out.images[0].width, out.images[0].height, out.nfe]).toEqual([1, 64, 64, c.steps]);
+      const want = array('image');
+      let worst = 0;
+      for (let k = 0; k < 64 * 64; k++) for (let ch = 0; ch < 3; ch++) worst = Math.max(worst, Math.abs(out.images[0].rgba[4 * k + ch] - Math.round(255 * want[ch * 64 * 64 + k])));
+      expect(worst).toBeLessThanOrEqual(1);
+      expect(out.images[0].png).toBeUndefined();
+    } finally {
+      await pipe.release();
+    }
+    await expect(textToImage(c.folder, { device: 'webgl' as never })).rejects.toThrow(/device must be webgpu or wasm, got webgl/);
   });
 
   it('loads an SD3 folder by URL (three text encoders, T5 tokenizer.json, the transformer) and matches its reference', async () => {

@@ -151,11 +151,17 @@ export async function writePlot(path: string, figure: Figure): Promise<void> {
   await writeBytes(path, format === 'png' ? renderPng(figure) : renderSvg(figure));
 }
 
-/** Write RGBA bytes (width × height × 4) as a PNG. */
-export async function writeRgbaPng(path: string, rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): Promise<void> {
+/** RGBA bytes (width × height × 4) as a PNG file's bytes. */
+export function encodeRgbaPng(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): Uint8Array {
+  if (rgba.length !== width * height * 4) throw new UsageError(`RGBA bytes of a ${width} × ${height} image are ${width * height * 4}, got ${rgba.length}`);
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  await writeBytes(path, PNG.sync.write(png));
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+/** Write RGBA bytes (width × height × 4) as a PNG. */
+export async function writeRgbaPng(path: string, rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): Promise<void> {
+  await writeBytes(path, encodeRgbaPng(rgba, width, height));
 }
 
 /** An image file as RGB planes (3 × height × width) in [0, 1]; alpha is dropped. */

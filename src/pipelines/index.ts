@@ -9,3 +9,4 @@
 export { PromptTokenizer, type PromptTokens, type TokenizerFiles } from './tokenizer.js';
 export { OnnxTextEncoder, OnnxTransformer, OnnxUnet, OnnxVae, type TextEncoding } from './components.js';
 export { StableDiffusion, toRgba, type StableDiffusionParts, type ImageRequest, type GeneratedImages } from './stable-diffusion.js';
+export { textToImageFunction, type TextToImage, type TextToImageCall, type TextToImageDefaults, type TextToImageImage, type TextToImageOutput } from './text-to-image.js';

@@ -1,7 +1,8 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { readJsonObject } from '../io/files.js';
+import { encodeRgbaPng, readJsonObject } from '../io/files.js';
+import { textToImageFunction, type TextToImage, type TextToImageDefaults } from './text-to-image.js';
 import { nodeRuntime, type NodeSessionOptions } from '../models/onnx/node-runtime.js';
 import type { OrtSession } from '../models/onnx/runtime.js';
 import { PromptTokenizer } from './tokenizer.js';
@@ -66,7 +67,9 @@ export async function loadStableDiffusion(dir: string, o: LoadOptions = {}): Pro
     return new StableDiffusion(partsOf({
       model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}), ...(tokenizer3 ? { tokenizer3 } : {}),
       sessions, T: runtime.Tensor, where: (name) => join(dir, name), source: dir,
-    }));
+    }), async () => {
+      await Promise.all(Object.values(sessions).map((s) => s.release()));
+    });
   } catch (e) {
     await Promise.all(Object.values(sessions).map((s) => s.release()));
     throw e;
@@ -84,4 +87,18 @@ async function readTokenizer(dir: string, maxLength?: number): Promise<PromptTok
     source: dir, config, ...(maxLength ? { maxLength } : {}),
     ...(tokenizerJson ? { tokenizerJson } : { vocab: await readJsonObject(join(dir, 'vocab.json')) as Record<string, number>, merges: await readFile(join(dir, 'merges.txt'), 'utf8') }),
   });
+}
+
+/** Options of the Node textToImage: the loader's, and a sampler for every call. */
+export interface NodeTextToImageOptions extends LoadOptions, TextToImageDefaults {}
+
+/**
+ * A diffusers-format ONNX folder as one function on onnxruntime-node (transformers.js's `pipeline()`
+ * manner): `const pipe = await textToImage('./sd-turbo', { sampler: 'euler' })`, then
+ * `const { images } = await pipe('a cat', { steps: 4, guidance: 1, seed: 1 })`; each image has its
+ * RGBA bytes and its PNG file's bytes. `pipe.release()` frees the sessions.
+ */
+export async function textToImage(dir: string, o: NodeTextToImageOptions = {}): Promise<TextToImage> {
+  const pipeline = await loadStableDiffusion(dir, o);
+  return textToImageFunction(pipeline, o, () => pipeline.release(), encodeRgbaPng);
 }

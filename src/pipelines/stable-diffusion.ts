@@ -282,11 +282,17 @@ const concat64 = (a: Float64Array, b: Float64Array) => {
 export class StableDiffusion {
   readonly process: Process;
 
-  constructor(readonly parts: StableDiffusionParts) {
+  /** `releaseSessions` frees the networks' sessions (the loaders pass it; see release()). */
+  constructor(readonly parts: StableDiffusionParts, private readonly releaseSessions: () => Promise<void> = async () => undefined) {
     if (!parts.unet === !parts.transformer) throw new UsageError(`${parts.source}: a pipeline has one denoiser, a unet or a transformer`);
     // the process does not depend on a dynamic shift's μ; any value lets the config translate
     const mu = parts.scheduler.use_dynamic_shifting === true ? { mu: 1 } : {};
     this.process = createProcess(fromDiffusersConfig(parts.scheduler, 10, `${parts.source}/scheduler/scheduler_config.json`, mu).process);
+  }
+
+  /** Free the networks' sessions; the pipeline cannot run afterwards. */
+  release(): Promise<void> {
+    return this.releaseSessions();
   }
 
   /** Run one request; see ImageRequest for the defaults. */

@@ -5,6 +5,7 @@ import { absoluteUrl, backendProblems, fetchBytes } from '../models/onnx/web-fet
 import type { OrtSession } from '../models/onnx/runtime.js';
 import { PromptTokenizer } from './tokenizer.js';
 import { partsOf, StableDiffusion } from './stable-diffusion.js';
+import { textToImageFunction, type TextToImage, type TextToImageDefaults } from './text-to-image.js';
 
 /** A backend onnxruntime-web runs networks on (as models/onnx/web.ts's WebBackend). */
 type Backend = 'webgpu' | 'wasm';
@@ -102,7 +103,7 @@ export async function loadStableDiffusionWeb(folder: string | URL, o: WebPipelin
       const pipeline = new StableDiffusion(partsOf({
         model, scheduler, vae, unet: unetConfig, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}), ...(tokenizer3 ? { tokenizer3 } : {}),
         sessions: sessions as unknown as Record<string, OrtSession>, T: Tensor, where: (name) => url(`${name}/`).href, source: base.href,
-      }));
+      }), release);
       return { pipeline, backend, release };
     } catch (e) {
       await release();
@@ -126,4 +127,23 @@ function parseJson(bytes: Uint8Array, source: string): Record<string, unknown> {
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${source} must hold a JSON object`);
   return v as Record<string, unknown>;
+}
+
+/** Options of the browser textToImage: the loader's, `device` to pin a backend, and a sampler for every call. */
+export interface WebTextToImageOptions extends Omit<WebPipelineOptions, 'executionProviders'>, TextToImageDefaults {
+  /** 'webgpu' or 'wasm' to use only that backend; default: WebGPU on a hardware adapter, else WebAssembly. */
+  device?: Backend;
+}
+
+/**
+ * A diffusers-format ONNX folder served over HTTP as one function on onnxruntime-web
+ * (transformers.js's `pipeline()` manner): `const pipe = await textToImage('/models/sd-turbo/', {
+ * device: 'webgpu', wasmPaths: '/ort/' })`, then `const { images } = await pipe('a cat', { steps: 4 })`;
+ * each image's RGBA bytes go straight into an ImageData. `pipe.backend` says where it runs.
+ */
+export async function textToImage(folder: string | URL, o: WebTextToImageOptions = {}): Promise<TextToImage & { readonly backend: Backend }> {
+  if (o.device !== undefined && o.device !== 'webgpu' && o.device !== 'wasm') throw new UsageError(`device must be webgpu or wasm, got ${String(o.device)}`);
+  const { device, sampler, ...load } = o;
+  const { pipeline, backend, release } = await loadStableDiffusionWeb(folder, { ...load, ...(device ? { executionProviders: [device] } : {}) });
+  return Object.assign(textToImageFunction(pipeline, { ...(sampler ? { sampler } : {}) }, release), { backend });
 }

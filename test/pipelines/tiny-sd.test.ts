@@ -62,6 +62,23 @@ describe.skipIf(!ort)('the tiny SD folder against its PyTorch reference', async 
     expect(maxAbs(out.pixels, array('img2img_image'))).toBeLessThan(1e-5);
   });
 
+  it('textToImage: the folder as one function; images as RGBA and PNG bytes, the loader\'s sampler by default, release frees it', async () => {
+    const { textToImage } = await import('../../src/pipelines/node.js');
+    const { PNG } = await import('pngjs');
+    const pipe = await textToImage(dir, { sampler: 'dpmpp-2m' });
+    const out = await pipe(ref.prompt, { steps: 4, seed: 3, n: 2 });
+    const direct = await sd().generate({ prompt: ref.prompt, steps: 4, seed: 3, n: 2, sampler: 'dpmpp-2m' });
+    expect([out.sampler, out.images.length, out.truncated]).toEqual(['dpmpp-2m', 2, '']);
+    expect(Array.from(out.images[1].rgba)).toEqual(Array.from(toRgba(direct, 1)));
+    const decoded = PNG.sync.read(Buffer.from(out.images[1].png ?? new Uint8Array()));
+    expect([decoded.width, decoded.height]).toEqual([64, 64]);
+    expect(Array.from(decoded.data)).toEqual(Array.from(out.images[1].rgba));
+    // a call's own sampler wins over the loader's
+    expect((await pipe(ref.prompt, { steps: 4, sampler: 'ddim' })).sampler).toBe('ddim');
+    await pipe.release();
+    await expect(pipe(ref.prompt, { steps: 2 })).rejects.toThrow();
+  });
+
   it('guidance ≤ 1 runs the prompt alone, as diffusers does (no unconditional call)', async () => {
     const one = await sd().generate({ ...base(), guidance: 1 });
     const half = await sd().generate({ ...base(), guidance: 0.5 });

@@ -113,4 +113,4 @@ function parseJson(bytes: Uint8Array, source: string): unknown {
 }
 
 export * from './index.js';
-export { loadStableDiffusionWeb, type WebPipeline, type WebPipelineOptions } from '../../pipelines/web.js';
+export { loadStableDiffusionWeb, textToImage, type WebPipeline, type WebPipelineOptions, type WebTextToImageOptions } from '../../pipelines/web.js';
