@@ -41,12 +41,15 @@ export interface TextToImageScoreOptions {
   seed?: number;
   /** Images per generate() call (default 50). */
   batch?: number;
+  /** Only these classes (indices into captionClasses; default all 20). Each keeps its seeds, so its score equals the full run's. */
+  classes?: readonly number[];
 }
 
 /** The scores: accuracy per class and overall, FD per data set, and the model calls of one image. */
 export interface TextToImageScores {
   perClass: { caption: string; accuracy: number }[];
   accuracy: number;
+  /** NaN for a data set none of the scored classes belongs to. */
   fd: { mnist: number; fashion: number };
   nfe: number;
   seconds: number;
@@ -79,7 +82,10 @@ export async function scoreTextToImage(pipe: StableDiffusion, o: TextToImageScor
     const features: Record<'mnist' | 'fashion', Float32Array[]> = { mnist: [], fashion: [] };
     const scores: { caption: string; accuracy: number }[] = [];
     let nfe = 0;
-    for (const [k, c] of captionClasses.entries()) {
+    const chosen = o.classes ?? captionClasses.map((_, k) => k);
+    for (const k of chosen) {
+      const c = captionClasses[k];
+      if (!c) throw new UsageError(`classes must be indices 0..${captionClasses.length - 1}, got ${k}`);
       const logits: Float32Array[] = [];
       for (let s = 0; s < perClass; s += batch) {
         const n = Math.min(batch, perClass - s);
@@ -98,6 +104,7 @@ export async function scoreTextToImage(pipe: StableDiffusion, o: TextToImageScor
     }
     const fd = async (data: 'mnist' | 'fashion') => {
       const cl = classifiers[data];
+      if (features[data].length === 0) return NaN;
       return frechetDistance(gaussianFit(concat(features[data]), cl.featureDim), await realFeatureFit(cl));
     };
     return {
