@@ -509,6 +509,32 @@ def blend_reference(models, vocab, z, image, mask, steps=10, guidance=7.5):
     return latents.numpy(), (image_out / 2 + 0.5).clamp(0, 1).numpy()
 
 
+TURBO_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
+                   "beta_schedule": "scaled_linear", "interpolation_type": "linear", "prediction_type": "epsilon", "steps_offset": 1,
+                   "timestep_spacing": "trailing", "use_karras_sigmas": False}
+
+
+def turbo_reference(models, vocab, z, steps):
+    """An SD-Turbo-style run: StableDiffusionPipeline with guidance_scale 0 (no CFG: the prompt alone)
+    + EulerDiscreteScheduler with trailing spacing (timesteps round(arange(1000, 0, -1000/steps)) - 1),
+    sigmas sqrt((1 - a)/a) interpolated at them then 0, latents z * max sigma (init_noise_sigma for
+    trailing spacing), each step the UNet on x / sqrt(sigma^2 + 1) and x += eps * (sigma_next - sigma)."""
+    te, unet, dec = (models[k].double() for k in ("text_encoder", "unet", "vae_decoder"))
+    ids = torch.tensor([clip_bpe(vocab, PROMPT)], dtype=torch.int32)
+    ac = alphas_cumprod().double()
+    timesteps = np.round(np.arange(1000, 0, -1000 / steps)) - 1
+    all_sigmas = ((1 - ac) / ac).sqrt().numpy()
+    sigmas = np.concatenate([np.interp(timesteps, np.arange(1000), all_sigmas), [0.0]])
+    with torch.no_grad():
+        context = te(ids)[0]
+        latents = torch.tensor(z, dtype=torch.float64) * sigmas.max()
+        for i, t in enumerate(timesteps):
+            eps = unet(latents / (sigmas[i] ** 2 + 1) ** 0.5, torch.tensor([t]), context)
+            latents = latents + eps * (sigmas[i + 1] - sigmas[i])
+        image = dec(latents / SCALING)
+    return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy()
+
+
 def guidance_embedding(w, dim):
     """diffusers' get_guidance_scale_embedding: w * 1000, sin and cos of it at dim / 2 frequencies."""
     w = w * 1000.0
@@ -589,6 +615,8 @@ def main():
     init32 = init_image.astype(np.float32).astype(np.float64)
     latents7, image7, _ = reference(models, vocab, z, init_image=init32, strength=0.6, prediction="v_prediction")
     latents8, image8 = lcm_reference(models, vocab, z, lcm_noise, init_image=init32, strength=0.6)
+    latents9, image9 = turbo_reference(models, vocab, z, 1)
+    latents10, image10 = turbo_reference(models, vocab, z, 4)
     latents4, image4 = blend_reference(models, vocab, z, init_image.astype(np.float32).astype(np.float64), mask)
     arrays = OUT / "reference"
     arrays.mkdir(exist_ok=True)
@@ -599,7 +627,9 @@ def main():
                                ("v_latents", latents5, np.float64), ("v_image", image5, np.float32),
                                ("lcm_noise", lcm_noise, np.float64), ("lcm_latents", latents6, np.float64), ("lcm_image", image6, np.float32),
                                ("v_img2img_latents", latents7, np.float64), ("v_img2img_image", image7, np.float32),
-                               ("lcm_img2img_latents", latents8, np.float64), ("lcm_img2img_image", image8, np.float32)]:
+                               ("lcm_img2img_latents", latents8, np.float64), ("lcm_img2img_image", image8, np.float32),
+                               ("turbo1_latents", latents9, np.float64), ("turbo1_image", image9, np.float32),
+                               ("turbo4_latents", latents10, np.float64), ("turbo4_image", image10, np.float32)]:
         np.save(arrays / f"{name}.npy", np.asarray(value, dtype=dtype))
     print(f"wrote {OUT}: image mean {image.mean():.4f} std {image.std():.4f}, latents std {latents.std():.4f}; img2img image mean {image2.mean():.4f}")
 

@@ -208,6 +208,30 @@ describe.skipIf(!ort)('SD 2.x-style v-prediction (the scheduler config says pred
 });
 
 /**
+ * SD-Turbo-style few-step runs (training/tiny_sd.py's turbo_reference): the folder's UNet with
+ * EulerDiscreteScheduler at trailing spacing, as SD-Turbo's scheduler_config.json has it, and
+ * guidance 0 (diffusers then runs the prompt alone), in 1 and 4 steps.
+ */
+describe.skipIf(!ort)('SD-Turbo-style: EulerDiscreteScheduler with trailing spacing, guidance 0, 1 and 4 steps', () => {
+  it('equals the reference with one UNet call per step', async () => {
+    const { StableDiffusion } = await import('../../src/pipelines/stable-diffusion.js');
+    const plain = await loadStableDiffusion(dir);
+    const scheduler = {
+      _class_name: 'EulerDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
+      interpolation_type: 'linear', prediction_type: 'epsilon', steps_offset: 1, timestep_spacing: 'trailing', use_karras_sigmas: false,
+    };
+    const turbo = new StableDiffusion({ ...plain.parts, scheduler });
+    for (const steps of [1, 4]) {
+      const out = await turbo.generate({ prompt: ref.prompt, steps, guidance: 0, width: 64, height: 64, latents: array('z') });
+      const latents = array(`turbo${steps}_latents`);
+      expect([out.sampler, out.nfe], `${steps} steps`).toEqual(['euler', steps]);
+      expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs)), `${steps} steps`).toBeLessThan(1e-6);
+      expect(maxAbs(out.pixels, array(`turbo${steps}_image`)), `${steps} steps`).toBeLessThan(1e-5);
+    }
+  });
+});
+
+/**
  * LCM (test/fixtures/tiny-lcm: a UNet with timestep_cond, LCMScheduler) against the reference of
  * diffusers' LatentConsistencyModelPipeline: no CFG, the guidance embedding of g − 1, 4 steps at
  * timesteps 999, 759, 499, 259, the boundary condition, re-noising with the replayed draws.
