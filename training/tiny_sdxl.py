@@ -185,6 +185,27 @@ def reference(m, vocab, z, steps=10, guidance=5.0, size=64, clip_skip=None, init
     return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy(), ids1.numpy(), ids2.numpy()
 
 
+def turbo_reference(m, vocab, z, size=64):
+    """An SDXL-Turbo-style run: StableDiffusionXLPipeline with guidance_scale 0 (no CFG: the prompt's
+    embeddings alone, batch 1) + EulerAncestralDiscreteScheduler with trailing spacing in 1 step:
+    timestep 999, latents z * sigma(999) (init_noise_sigma for trailing spacing), the UNet on
+    x / sqrt(sigma^2 + 1); the step to sigma 0 has no ancestral noise (sigma_up = 0), so x0 = x - sigma eps."""
+    te1, te2, unet, dec = (m[k].double() for k in ("text_encoder", "text_encoder_2", "unet", "vae_decoder"))
+    ids1 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "<|endoftext|>")])
+    ids2 = torch.tensor([pad_ids(vocab, tiny_sd.PROMPT, "!")])
+    ac = tiny_sd.alphas_cumprod().double()
+    sigma = float(((1 - ac[999]) / ac[999]).sqrt())
+    with torch.no_grad():
+        o1, o2 = te1(ids1), te2(ids2)
+        context = torch.cat([o1[-2], o2[-2]], dim=-1)
+        time_ids = torch.tensor([[size, size, 0, 0, size, size]], dtype=torch.float64)
+        latents = torch.tensor(z, dtype=torch.float64) * sigma
+        eps = unet(latents / (sigma ** 2 + 1) ** 0.5, torch.tensor(999.0, dtype=torch.float64), context, o2[0], time_ids)
+        latents = latents - sigma * eps
+        image = dec(latents / SCALING)
+    return latents.numpy(), (image / 2 + 0.5).clamp(0, 1).numpy()
+
+
 def main():
     m, vocab, merges = build()
     export(m, vocab, merges)
@@ -196,11 +217,13 @@ def main():
     mask = np.zeros((1, 1, 64, 64))
     mask[:, :, 8:40, 24:56] = 1.0
     inp_latents, inp_image, _, _ = reference(m, vocab, z, init_image=init.astype(np.float64), mask=mask)
+    turbo_latents, turbo_image = turbo_reference(m, vocab, z)
     (OUT / "reference").mkdir(exist_ok=True)
     for name, value, dtype in [("z", z, np.float64), ("latents", latents, np.float64), ("image", image, np.float32),
                                ("clip_skip1_latents", skip_latents, np.float64), ("init", init, np.float32),
                                ("img2img_latents", i2i_latents, np.float64), ("img2img_image", i2i_image, np.float32),
-                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", inp_latents, np.float64), ("inpaint_image", inp_image, np.float32)]:
+                               ("inpaint_mask", mask, np.float32), ("inpaint_latents", inp_latents, np.float64), ("inpaint_image", inp_image, np.float32),
+                               ("turbo_latents", turbo_latents, np.float64), ("turbo_image", turbo_image, np.float32)]:
         np.save(OUT / "reference" / f"{name}.npy", np.asarray(value, dtype=dtype))
     (OUT / "reference.json").write_text(json.dumps({"prompt": tiny_sd.PROMPT, "steps": 10, "guidance": 5.0, "width": 64, "height": 64,
                                                      "input_ids": ids1.tolist()[0], "input_ids_2": ids2.tolist()[0]}) + "\n")

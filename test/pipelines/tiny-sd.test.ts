@@ -305,6 +305,20 @@ describe.skipIf(!ort)('SDXL: two text encoders and the added conditions', async 
     await expect(plain.generate({ prompt: 'a cat', steps: 2, clipSkip: 1 })).rejects.toThrow(/CLIP skip is not available/);
   });
 
+  it('SDXL-Turbo-style: EulerAncestralDiscreteScheduler, trailing spacing, guidance 0, one step, equals the reference', async () => {
+    const { StableDiffusion } = await import('../../src/pipelines/stable-diffusion.js');
+    const scheduler = {
+      _class_name: 'EulerAncestralDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
+      prediction_type: 'epsilon', steps_offset: 1, timestep_spacing: 'trailing',
+    };
+    const turbo = new StableDiffusion({ ...sd().parts, scheduler });
+    const out = await turbo.generate({ prompt: xlRef.prompt, steps: 1, guidance: 0, width: 64, height: 64, latents: xl('z') });
+    const latents = xl('turbo_latents');
+    expect([out.sampler, out.nfe]).toEqual(['euler-ancestral', 1]);
+    expect(maxAbs(out.latents, latents) / Math.max(...latents.map(Math.abs))).toBeLessThan(1e-6);
+    expect(maxAbs(out.pixels, xl('turbo_image'))).toBeLessThan(1e-5);
+  });
+
   it('image-to-image equals StableDiffusionXLImg2ImgPipeline (strength 0.6: 6 of 10 steps, the same time ids)', async () => {
     const out = await sd().generate({ prompt: xlRef.prompt, steps: xlRef.steps, guidance: xlRef.guidance, latents: xl('z'), image: Float32Array.from(xl('init')), strength: 0.6, latentMode: 'argmax' });
     const latents = xl('img2img_latents');
