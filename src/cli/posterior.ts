@@ -4,7 +4,7 @@ import { LIMITS } from '../core/limits.js';
 import { tensor } from '../core/tensor.js';
 import { createProcess, processes, type ProcessConfig } from '../process/index.js';
 import { GaussianMixture } from '../models/oracle/gmm.js';
-import { measureHelp, methodHelp, runPosteriorSpec } from '../guidance/specs.js';
+import { measureHelp, methodHelp, runPosteriorSpec, type PosteriorSpecRun } from '../guidance/specs.js';
 import { plotFormat, writeNpyFile, writePlot } from '../io/files.js';
 import { samplesFigure } from '../io/plot.js';
 import { checkSampleMemory } from './budget.js';
@@ -54,7 +54,8 @@ export function addPosteriorCommand(program: Command, io: CliIo): void {
     .action(async (a: PosteriorArgs) => runPosterior(a, io));
 }
 
-export interface PosteriorSummary {
+/** What `diffuse posterior --json` prints: the run's settings and its scores (PosteriorSpecRun's). */
+export interface PosteriorSummary extends Pick<PosteriorSpecRun, 'sw2' | 'mmd2' | 'meanErr' | 'covErr' | 'exactSw2' | 'reward'> {
   model: string;
   measure: string;
   noiseStd: number;
@@ -68,14 +69,6 @@ export interface PosteriorSummary {
   nfe: number;
   seed: number;
   y: number[];
-  /** Against n exact posterior samples; `exactSw2` is the SW2 of n other exact samples (the floor). */
-  sw2: number;
-  mmd2: number;
-  meanErr: number;
-  covErr: number;
-  exactSw2: number;
-  /** Mean exact log-likelihood log N(y; A x0, s²I) of the samples (what the reward searches maximise). */
-  reward: number;
   out?: string;
   plot?: string;
 }

@@ -8,7 +8,7 @@ import {
   pfOdeEndpoint, processes, sample, sampleErrors, samplers, type GridSpec, type ProcessConfig,
 } from '../../src/index.js';
 import { oracleFitness, runSearchMethod, searchedRun } from '../../src/search/index.js';
-import { guidedOracle, runPosteriorSpec } from '../../src/guidance/specs.js';
+import { guidedOracle, parseSpec, runPosteriorSpec } from '../../src/guidance/specs.js';
 import type { SearchMethod } from '../../src/io/formats.js';
 import type { BenchPoint, Catalog, ExactPath, LabResult, LabState, Reply, Request, RunResult } from './protocol.js';
 
@@ -79,15 +79,7 @@ async function posteriorRun(state: LabState): Promise<{ run: RunResult; means: n
 }
 
 /** "key=value,key=value" → the options record `diffuse sample --opt key=value …` gives (values as strings, parsed by the sampler's defaults). */
-function parseOpts(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new Error(`options go as key=value separated by commas, e.g. eta=1; got "${item}"`);
-    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
-  }
-  return out;
-}
+const parseOpts = (text: string): Record<string, string> => parseSpec(`options:${text}`, 'options', 'order=3,variant=bh1').options;
 
 async function runOne(id: number, state: LabState, name: string, search = false): Promise<RunResult> {
   const { gmm, process, model: exact } = setting(state);
