@@ -9,6 +9,7 @@ import { addTomographyCommand } from './tomography.js';
 import { addRestoreCommand } from './restore.js';
 import { addRewardCommand } from './reward.js';
 import { addDeformCommand } from './deform.js';
+import { addEditCommand } from './edit.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
@@ -54,6 +55,7 @@ function program(io: CliIo): Command {
   addRestoreCommand(p, io);
   addRewardCommand(p, io);
   addDeformCommand(p, io);
+  addEditCommand(p, io);
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);

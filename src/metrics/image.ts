@@ -91,3 +91,24 @@ export function ssim(x: ArrayLike<number>, y: ArrayLike<number>, n: number, heig
   }
   return out;
 }
+
+/**
+ * PSNR per image over the pixels where `mask` (one 0/1 mask per image, n × size) is 1; NaN for an
+ * image whose mask is empty, Infinity where the pixels agree exactly.
+ */
+export function maskedPsnr(x: ArrayLike<number>, y: ArrayLike<number>, mask: ArrayLike<number>, n: number, size: number, range: ValueRange = [-1, 1]): Float64Array {
+  const r = checkPair(x, y, n, size, range, 'masked PSNR');
+  usage(mask.length === n * size, `masked PSNR: the masks must hold n × ${size} = ${n * size} values, got ${mask.length}`);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let se = 0;
+    let k = 0;
+    for (let j = i * size; j < (i + 1) * size; j++) {
+      if (!mask[j]) continue;
+      se += (x[j] - y[j]) * (x[j] - y[j]);
+      k++;
+    }
+    out[i] = k === 0 ? NaN : se === 0 ? Infinity : (10 * log((r * r * k) / se)) / Math.LN10;
+  }
+  return out;
+}

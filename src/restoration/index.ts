@@ -14,3 +14,7 @@ export * from './rddm.js';
 export * from './deformation.js';
 export * from './recovery-onnx.js';
 export * from './forward-models.js';
+export * from './canvas.js';
+export * from './pixelman.js';
+export * from './pixelman-onnx.js';
+export * from './editing.js';
