@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist import (NULL_CLASS, OPSET, TRAIN_STEPS, BETA_START, BETA_END, UNet, alpha_bar, check_onnx, fit,
-                   load_digits, noisy_batch)
+                   load_digits, noisy_batch, add_fit_arguments)
 
 METHODS = ("full", "naive", "dfm")
 SIGMA_MIN, SIGMA_MAX, RADIUS = 1.0, 2.0, 5
@@ -121,16 +121,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", choices=METHODS, required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--channels", type=int, nargs=3, default=[24, 48, 48])
     p.add_argument("--context-rate", type=float, default=0.5, help="dfm: how often the context observation is given")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--tolerance", type=float, default=1e-4)
-    p.add_argument("--log-every", type=int, default=100)
+    add_fit_arguments(p, 4000)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     digits, _ = load_digits()

@@ -214,6 +214,19 @@ class Ema:
                 self.shadow[k].copy_(v)
 
 
+def add_fit_arguments(p, steps, channels=(24, 48, 48)):
+    """The options `fit` and the export checks read, shared by the image recipes (restoration, forward models, PixelMan)."""
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--channels", type=int, nargs=3, default=list(channels))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--log-every", type=int, default=100)
+
+
 def learning_rate(args, step):
     """Linear warm-up, then cosine decay to a tenth of the peak."""
     warmup = max(1, min(100, args.steps // 10))

@@ -43,8 +43,8 @@ from torch import nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mnist import (ROOT, OPSET, TRAIN_STEPS, BETA_START, BETA_END, ResBlock, TimeEmbedding, alpha_bar, check_onnx, fit,
-                   load_digits, noisy_batch)
+from mnist import (ROOT, OPSET, TRAIN_STEPS, BETA_START, BETA_END, ResBlock, TimeEmbedding, add_fit_arguments, alpha_bar,
+                   check_onnx, fit, load_digits, noisy_batch)
 
 SIZE, OBJECT, CROP = 32, 16, 20
 HEADS = 1
@@ -249,15 +249,7 @@ def render_case(digits):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--channels", type=int, nargs=3, default=[24, 48, 48])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--tolerance", type=float, default=1e-4)
-    p.add_argument("--log-every", type=int, default=100)
+    add_fit_arguments(p, 2500)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     digits, _ = load_digits()

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist import (ROOT, NULL_CLASS, OPSET, TRAIN_STEPS, BETA_START, BETA_END, UNet, alpha_bar, check_onnx, fit,
-                   load_clothes, noisy_batch)
+                   load_clothes, noisy_batch, add_fit_arguments)
 
 TASKS = ("sr4", "denoise", "deblur", "inpaint", "mix")
 METHODS = ("ddpm", "resfusion", "rddm")
@@ -154,15 +154,7 @@ def main():
     p.add_argument("--method", choices=METHODS, default="ddpm")
     p.add_argument("--resfusion-steps", type=int, default=12, help="T of Resfusion's schedule before the cut")
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=2500)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--channels", type=int, nargs=3, default=[24, 48, 48])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--tolerance", type=float, default=1e-4)
-    p.add_argument("--log-every", type=int, default=100)
+    add_fit_arguments(p, 2500)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     images, _ = load_clothes()

@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { RunError, UsageError } from '../core/errors.js';
 import { integer, record, text, validate } from '../io/schema.js';
 import { numericArray } from '../models/onnx/float16.js';
-import { RunQueue, runOnce } from '../models/onnx/runner.js';
+import { RunQueue, requireGraphNames, runOnce } from '../models/onnx/runner.js';
 import type { OrtSession, OrtTensorConstructor } from '../models/onnx/runtime.js';
 import type { EditNet } from './pixelman.js';
 
@@ -52,12 +52,7 @@ export class OnnxEditNet implements EditNet {
   constructor(readonly session: OrtSession, private readonly Tensor: OrtTensorConstructor, readonly card: PixelManCard, source = 'PixelMan card') {
     this.size = card.size;
     this.simSize = card.simSize;
-    for (const name of Object.values(card.inputs)) {
-      if (!session.inputNames.includes(name)) throw new UsageError(`${source}: the graph has no input "${name}"; its inputs: ${session.inputNames.join(', ')}`);
-    }
-    for (const name of Object.values(card.outputs)) {
-      if (!session.outputNames.includes(name)) throw new UsageError(`${source}: the graph has no output "${name}"; its outputs: ${session.outputNames.join(', ')}`);
-    }
+    requireGraphNames(session, Object.values(card.inputs), Object.values(card.outputs), source);
   }
 
   edit(x: Float64Array, n: number, t: number, masks: { inpaint: Float64Array; block: Float64Array; gen: Float64Array }): Promise<{ eps: Float64Array; sim: Float64Array }> {

@@ -3,7 +3,7 @@ import { RunError, UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { integer, list, positive, record, text, validate } from '../io/schema.js';
 import { numericArray } from '../models/onnx/float16.js';
-import { RunQueue, runChunked } from '../models/onnx/runner.js';
+import { RunQueue, requireGraphNames, runChunked } from '../models/onnx/runner.js';
 import type { OrtSession, OrtTensorConstructor } from '../models/onnx/runtime.js';
 import type { FieldSpec, RecoveryNet } from './deformation.js';
 
@@ -61,10 +61,7 @@ export class OnnxRecoveryNet implements RecoveryNet {
   constructor(readonly session: OrtSession, private readonly Tensor: OrtTensorConstructor, readonly card: DrdmCard, source = 'DRDM card') {
     this.size = card.size;
     this.steps = card.steps;
-    for (const name of [card.inputs.image, card.inputs.t]) {
-      if (!session.inputNames.includes(name)) throw new UsageError(`${source}: the graph has no input "${name}"; its inputs: ${session.inputNames.join(', ')}`);
-    }
-    if (!session.outputNames.includes(card.output)) throw new UsageError(`${source}: the graph has no output "${card.output}"; its outputs: ${session.outputNames.join(', ')}`);
+    requireGraphNames(session, [card.inputs.image, card.inputs.t], [card.output], source);
   }
 
   /** Runs the network in chunks of 256 images (queued, so two runs never overlap); see RecoveryNet.recover. */

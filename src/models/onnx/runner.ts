@@ -1,5 +1,5 @@
 import type { OrtSession, OrtTensor } from './runtime.js';
-import { RunError } from '../../core/errors.js';
+import { RunError, UsageError } from '../../core/errors.js';
 
 /**
  * The one way Diffuse drives an ONNX Runtime session (denoisers, masked LMs, classifiers,
@@ -68,5 +68,15 @@ export async function runChunked(
   for (let start = 0; start < n; start += size) {
     const m = Math.min(size, n - start);
     await runOnce(session, feedsFor(start, m), (r) => read(r, start, m), what);
+  }
+}
+
+/** Throws a UsageError naming `source` when the graph lacks one of the input or output names a card gives. */
+export function requireGraphNames(session: OrtSession, inputs: readonly string[], outputs: readonly string[], source: string): void {
+  for (const name of inputs) {
+    if (!session.inputNames.includes(name)) throw new UsageError(`${source}: the graph has no input "${name}"; its inputs: ${session.inputNames.join(', ')}`);
+  }
+  for (const name of outputs) {
+    if (!session.outputNames.includes(name)) throw new UsageError(`${source}: the graph has no output "${name}"; its outputs: ${session.outputNames.join(', ')}`);
   }
 }
