@@ -162,6 +162,10 @@ export async function pixelman(source: Float64Array, manipulated: Float64Array, 
   regions.forEach((r, i) => usage(r.size === S, `edit ${i}: its regions are ${r.size}×${r.size}, the network edits ${S}×${S} images`));
   usage(Number.isInteger(finalSteps) && finalSteps >= 0 && finalSteps <= steps, `finalSteps must be an integer in [0, ${steps}], got ${finalSteps}`);
   usage(threshold > 0 && threshold < 1, `simThreshold must be in (0, 1), got ${threshold}`);
+  for (const [name, x] of [['source', source], ['manipulated', manipulated]] as const) {
+    const bad = firstNonFinite(x);
+    usage(bad < 0, `the ${name} images hold a non-finite value at index ${bad}`);
+  }
   const timesteps = leadingTimesteps(alphaBar.length, steps);
   const gen = new Float64Array(n * P);
   const inpaint = new Float64Array(n * P);
@@ -190,8 +194,8 @@ export async function pixelman(source: Float64Array, manipulated: Float64Array, 
     const block = new Float64Array(n * P);
     for (let e = 0; e < n; e++) for (let i = 0; i < P; i++) block[e * P + i] = leakProof && (gen[e * P + i] || similar[e][i]) ? 1 : 0;
     const out = await net.edit(x, n, t, { inpaint, block, gen });
-    const bad = firstNonFinite(out.eps);
-    if (bad >= 0) throw new RunError(`the network returned a non-finite ε at step ${k + 1} (timestep ${t}), value ${bad}`);
+    const bad = Math.max(firstNonFinite(out.eps), firstNonFinite(out.sim));
+    if (bad >= 0) throw new RunError(`the network returned a non-finite ε or attention map at step ${k + 1} (timestep ${t}), value ${bad}`);
     const m = net.simSize * net.simSize;
     for (let e = 0; e < n; e++) similar[e] = similarRegion(out.sim.subarray(e * m, (e + 1) * m), net.simSize, S, threshold);
     const regenerateAll = k >= steps - finalSteps;
@@ -235,6 +239,7 @@ export async function invertAndInpaint(manipulated: Float64Array, regions: MoveR
   const S = regions[0]?.size ?? 0;
   const P = S * S;
   usage(n >= 1 && manipulated.length === n * P, `the manipulated images must hold ${n} × ${S}×${S} values, got ${manipulated.length}`);
+  usage(firstNonFinite(manipulated) < 0, `the manipulated images hold a non-finite value at index ${firstNonFinite(manipulated)}`);
   const ts = leadingTimesteps(o.alphaBar.length, o.steps);
   const ab = (t: number): number => (t < 0 ? 1 : o.alphaBar[t]);
   const ddim = (z: Float64Array, e: Float64Array, from: number, to: number): Float64Array => {

@@ -156,6 +156,7 @@ describe('PixelMan\'s update (Sampler.edit_gsn_pixelman)', () => {
     await expect(pixelman(src, man, [r], { net: bad, alphaBar, steps: 2, rng: new Rng(0) })).rejects.toThrow(RunError);
     await expect(pixelman(src, man.subarray(1), [r], { net: bad, alphaBar, steps: 2, rng: new Rng(0) })).rejects.toThrow(/must each hold 1 × 32×32/);
     await expect(pixelman(src, man, [r], { net: bad, alphaBar, steps: 2, rng: new Rng(0), finalSteps: 3 })).rejects.toThrow(/finalSteps/);
+    await expect(pixelman(src, man.map((v, i) => (i === 5 ? NaN : v)), [r], { net: bad, alphaBar, steps: 2, rng: new Rng(0) })).rejects.toThrow(/manipulated images hold a non-finite value at index 5/);
     expect(() => parsePixelManCard({ format: 'diffuse-pixelman-card/v1', onnx: 'a.onnx', model: 'card.json', inputs: { sample: 's', timestep: 't', m_ipt: 'a', m_block: 'b', m_gen: 'c' }, outputs: { eps: 'e', sim: 'm' }, size: 32, sim_size: 12 }))
       .toThrow(/"sim_size" must divide "size"/);
   });
