@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
@@ -51,7 +52,9 @@ export function addEditCommand(program: Command, io: CliIo): void {
     .action(async (a: EditArgs) => edit(a, io));
 }
 
-const mean = (x: Float64Array): number => x.reduce((s, v) => s + v, 0) / x.length;
+/** PSNR is capped at 60 dB before averaging: pixels kept exactly have PSNR ∞ (as docs/restoration-results.md does). */
+const CAP = 60;
+const mean = (x: Float64Array): number => x.reduce((s, v) => s + Math.min(CAP, v), 0) / x.length;
 
 async function edit(a: EditArgs, io: CliIo): Promise<void> {
   if (!(EDIT_METHODS as readonly string[]).includes(a.method)) throw new UsageError(`--method ${a.method}: accepted: ${EDIT_METHODS.join(', ')}`);
@@ -62,7 +65,13 @@ async function edit(a: EditArgs, io: CliIo): Promise<void> {
   if (loaded.kind !== 'onnx') throw new UsageError(`--model ${a.model}: not a network`);
   const process = loaded.model.process as Partial<VpDiscrete>;
   if (process.name !== 'vp-discrete' || !process.alphasCumprod) throw new UsageError(`--model ${a.model}: editing needs a discrete VP (DDPM) network; this one's process is ${String(process.name)}`);
-  const net = method === 'pixelman' ? await loadEditNet(join(dirname(card), 'edit.json')) : undefined;
+  const [, height, width] = loaded.model.sampleShape;
+  if (loaded.model.sampleShape.length !== 3 || loaded.model.sampleShape[0] !== 1 || height !== 32 || width !== 32) {
+    throw new UsageError(`--model ${a.model}: editing works on 32×32 canvases with one channel (the shipped canvas model); this network's samples are ${loaded.model.sampleShape.join('×')}`);
+  }
+  const editCard = join(dirname(card), 'edit.json');
+  if (method === 'pixelman' && !existsSync(editCard)) throw new UsageError(`--model ${a.model}: PixelMan needs the model's editing card ${editCard} (training/pixelman.py writes it); the other methods run without it`);
+  const net = method === 'pixelman' ? await loadEditNet(editCard) : undefined;
   const digits = await loadMnistDigits();
   const pool: Float64Array[] = [];
   for (let i = 0; i < digits.labels.length; i += 7) pool.push(objectFromDigit(digits.images.subarray(i * 784, (i + 1) * 784)));
@@ -88,13 +97,13 @@ async function edit(a: EditArgs, io: CliIo): Promise<void> {
     await writePlot(a.plot, imageGridFigure(tiles, 4 * n, S, S, { cols: n, pixel: 4, title: `rows: source, copied to the target, ${method} (${run.nfe} network calls), truth` }));
   }
   if (a.json) {
-    io.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...summary, psnrCapDb: CAP }, null, 2)}\n`);
     return;
   }
   if (a.quiet) return;
   const p = summary.psnr;
-  const db = (v: number): string => (v === Infinity ? '∞ (unchanged)' : `${v.toFixed(2)} dB`);
+  const db = (v: number): string => `${v.toFixed(2)} dB`;
   io.stdout.write(`${card}: ${method}, ${n} scene(s), ${run.nfe} network calls per edit\n` +
     `PSNR vs the true result: outside the edit ${db(p.background)}, vacated region ${db(p.inpaint)}, ` +
-    `object at its new place ${db(p.object)}, whole canvas ${db(p.all)}\n`);
+    `object at its new place ${db(p.object)}, whole canvas ${db(p.all)} (each edit's PSNR capped at ${CAP} dB)\n`);
 }

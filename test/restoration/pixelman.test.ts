@@ -208,5 +208,8 @@ describe('the shipped canvas model (models/canvas, training/pixelman.py)', () =>
     const bad = await runCli('edit', '--method', 'magic');
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/--method magic: accepted: pixelman, invert, copy-paste/);
+    const wrong = await runCli('edit', '--model', 'mnist', '--scenes', '1');
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err).toMatch(/32×32 canvases .* this network's samples are 1×28×28/);
   }, 60_000);
 });
