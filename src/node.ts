@@ -7,7 +7,7 @@
 export * from './index.js';
 export { loadOnnxModel, openCardSession } from './models/onnx/node.js';
 export { loadOnnxMaskedLM, loadMaskedModel } from './discrete/onnx/node.js';
-export { loadRecoveryNet } from './restoration/node.js';
+export { loadEditNet, loadRecoveryNet } from './restoration/node.js';
 export { loadStableDiffusion, textToImage, type LoadOptions, type NodeTextToImageOptions } from './pipelines/node.js';
 export { readPngRgb, writeRgbaPng, encodeRgbaPng } from './io/files.js';
 export { nodeRuntime, INSTALL_NODE_RUNTIME, type NodeRuntime, type NodeSessionOptions } from './models/onnx/node-runtime.js';
