@@ -10,6 +10,7 @@ import { sizeOf, tensor, type Tensor } from './core/tensor.js';
 import { RunError, UsageError } from './core/errors.js';
 import { LIMITS } from './core/limits.js';
 import { firstNonFinite } from './core/vec.js';
+import { teleport, type LowRankGaussian } from './ode/teleport.js';
 
 /** Progress of a run: the step about to start (or the total at the end) and the model calls so far. */
 export interface StepInfo {
@@ -59,6 +60,13 @@ export interface SampleRequest<N extends string = string> {
    * t_start-th time (strengthStart by `rule`, default 'sd'), and run the grid's tail from there.
    */
   image?: { x0: Float64Array; strength: number; rule?: StrengthRule };
+  /**
+   * Gaussian teleportation (Wang & Vastola 2024; ode/teleport.ts): x_T is drawn at the process's
+   * t_max as usual and carried to the grid's first time by the exact probability-flow ODE of these
+   * Gaussians (one for every sample, or one per sample: e.g. its class's), at no model call. The
+   * grid should then start below t_max (a grid spec's `start`). Not with `image`.
+   */
+  teleport?: LowRankGaussian | readonly LowRankGaussian[];
   /** Replayed noise for stochastic samplers: a function, or one array per draw. */
   noise?: NoiseSampler | readonly Float64Array[];
   /**
@@ -89,6 +97,7 @@ export interface SamplePlan {
   /** Number of samples and values per sample. */
   n: number;
   dim: number;
+  /** The sampler's start at grid[0] (with `teleport`, x_T carried there from t_max). */
   xT: Float64Array;
   /** img2img: the full grid's index where the run starts (t_start); 0 otherwise. */
   start: number;
@@ -139,7 +148,11 @@ export function planSample<const N extends string>(req: SampleRequest<N>): Sampl
     xT = finiteValues(req.xT, n, dim, 'x_T');
   } else {
     const z = req.z ? finiteValues(req.z, n, dim, 'z') : new Rng(seed).fork(0).fillNormal(new Float64Array(n * dim));
-    xT = req.image ? noiseTo(p, finiteValues(req.image.x0, n, dim, 'the image'), z, grid[0]) : scaleInit(p, z, grid[0], req.init ?? 'prior');
+    xT = req.image ? noiseTo(p, finiteValues(req.image.x0, n, dim, 'the image'), z, grid[0]) : scaleInit(p, z, req.teleport ? p.tMax : grid[0], req.init ?? 'prior');
+  }
+  if (req.teleport) {
+    if (req.image) throw new UsageError('teleport starts from noise at t_max; it does not combine with image (img2img)');
+    xT = teleport(p, req.teleport, xT, n, p.tMax, grid[0]);
   }
   return { sampler, options, grid, n, dim, xT, start, seed };
 }

@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import type { LowRankGaussian } from '../ode/teleport.js';
 import { sizeOf } from '../core/tensor.js';
 import type { GridSpec } from '../grid/index.js';
 import { guided } from '../models/onnx/guidance.js';
@@ -32,6 +33,11 @@ export interface EvalRequest {
   options?: Record<string, unknown>;
   /** The grid (with its own step count); default the sampler's default grid with `steps` steps. */
   grid?: GridSpec;
+  /**
+   * Gaussian teleportation to the grid's first time (SampleRequest.teleport): one Gaussian per
+   * class (index = label), or one for all.
+   */
+  teleport?: readonly LowRankGaussian[];
   /** Classifier-free guidance scale; 1 = the conditional model alone. */
   cfg: number;
   /** Number of samples drawn and scored. */
@@ -80,7 +86,8 @@ export async function evaluateSampler(r: EvalRequest): Promise<EvalResult> {
   const chunk = (c: number) => {
     const part = labels.subarray(c * r.batch, Math.min(r.n, (c + 1) * r.batch));
     const model = r.cfg === 1 ? net.withLabels(part) : guided(net, { labels: part, scale: r.cfg });
-    const req = { model, process: net.process, sampler: r.sampler, options: r.options ?? {}, grid: r.grid, steps: r.steps, n: part.length, seed: r.seed + c };
+    const teleport = r.teleport && (r.teleport.length === 1 ? r.teleport[0] : Array.from(part, (l) => gaussianOf(r.teleport ?? [], l)));
+    const req = { model, process: net.process, sampler: r.sampler, options: r.options ?? {}, grid: r.grid, steps: r.steps, n: part.length, seed: r.seed + c, teleport };
     return { req, plan: planSample(req) };
   };
   let next = chunk(0);
@@ -106,3 +113,9 @@ export async function evaluateSampler(r: EvalRequest): Promise<EvalResult> {
   };
 }
 
+/** The Gaussian of class `label`: a per-class list must cover every class the model draws. */
+function gaussianOf(gs: readonly LowRankGaussian[], label: number): LowRankGaussian {
+  const g = gs[label];
+  if (!g) throw new UsageError(`teleport holds ${gs.length} Gaussians but the samples include class ${label}: give one per class, or one for all`);
+  return g;
+}
