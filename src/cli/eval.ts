@@ -16,6 +16,7 @@ import { loadBar, progressBar, type CliIo, type Progress } from './io.js';
 import { checkSampleMemory } from './budget.js';
 import { addGridOptions, gridKeys } from './sample.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
+import { gaussiansFor, loadGaussians } from './teleport.js';
 
 /**
  * `diffuse eval`: sample quality of a class-conditional image network with one sampler — Fréchet
@@ -35,6 +36,7 @@ interface EvalArgs extends GridArgs, ResultFileArgs {
   seed: number;
   batch: number;
   reference: number;
+  teleport?: boolean;
   json?: boolean;
 }
 
@@ -48,6 +50,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option('--steps <n>', 'number of steps', integerArg(1, LIMITS.steps), 20);
   addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable', keyValueArg, {})
+    .option('--teleport', "Gaussian teleportation: carry x_T from t_max to the grid's first time (--start) under the class Gaussians beside the model's card (gaussians.npy)")
     .option('--cfg <w>', 'classifier-free guidance scale (1 = the conditional model alone)', numberArg, 1)
     .option('--n <n>', 'number of samples (labels 0..K−1 cycled)', integerArg(2, LIMITS.samples), 1000)
     .option('--seed <seed>', 'seed of the first chunk (chunk c uses seed + c)', integerArg(0, LIMITS.seed), 0)
@@ -78,13 +81,16 @@ async function runEval(a: EvalArgs, given: (key: string) => boolean, io: CliIo):
     const entry = findSampler(a.sampler);
     const gridGiven = gridKeys.some(given);
     const plan = await withResultFiles(
-      { sampler: entry.name, options: a.opt as Record<string, unknown>, grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)) },
+      { sampler: entry.name, options: a.opt as Record<string, unknown>, grid: gridFromArgs(a, a.steps, defaultGrid(entry.defaultGrid, a.steps)), teleport: false },
       a, given, gridGiven, loaded.card,
     );
+    if (a.teleport && !plan.teleport && !(given('start') || given('times'))) throw new UsageError('--teleport carries x_T to the grid\'s first time: give the grid a --start below t_max (or --times)');
+    const teleport = a.teleport || plan.teleport ? await loadGaussians(loaded.card) : undefined;
+    if (teleport) gaussiansFor(teleport, sizeOf(loaded.model.sampleShape), [...Array(loaded.model.numClasses).keys()]);
     const bar: Progress = progressBar(io, a.json === true, plan.sampler);
     const result = await evaluateSampler({
       model: loaded.model, classifier, real, sampler: plan.sampler, steps: a.steps, options: plan.options,
-      grid: plan.grid, cfg: a.cfg, n: a.n, seed: a.seed, batch: a.batch,
+      grid: plan.grid, cfg: a.cfg, n: a.n, seed: a.seed, batch: a.batch, teleport,
       onProgress: (done, total, nfe) => bar.update(done, total, `steps | NFE ${nfe}`),
     }).finally(() => bar.stop());
     if (a.json) io.stdout.write(`${JSON.stringify({ model: a.model, reference: real.n, ...result }, null, 2)}\n`);

@@ -11,7 +11,7 @@ import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors } from '../metrics/error.js';
 import type { BenchRow } from '../bench.js';
 import { scheduleRun, lsdRun } from '../search/index.js';
-import { explicitGridSchema, lsdCoefficientsSchema, searchFileSchema, solverScheduleSchema, validate } from '../io/formats.js';
+import { explicitGridSchema, lsdCoefficientsSchema, searchFileSchema, solverScheduleSchema, teleportFileSchema, validate } from '../io/formats.js';
 import { parseEms } from '../ems/index.js';
 import { readJsonObject, readTextFile } from '../io/files.js';
 import { existsSync, readdirSync } from 'node:fs';
@@ -26,6 +26,8 @@ import { dirname, join } from 'node:path';
 
 export interface ResultFileArgs {
   searched?: string;
+  /** A teleport run (diffuse-teleport/1) that --searched named. */
+  teleportFile?: string;
   gridFile?: string;
   schedule?: string;
   lsd?: string;
@@ -68,7 +70,9 @@ async function withSearched(a: ResultFileArgs, cardPath: string | undefined): Pr
     throw new UsageError(`the model ${cardPath} ships no search "${a.searched}"; ${names.length ? `it ships: ${names.join(', ')}` : `it ships none (its folder has no ${SEARCHED_DIR}/*.json)`}`);
   }
   const file = join(dirname(cardPath), SEARCHED_DIR, `${a.searched}.json`);
-  const { method } = validate(searchFileSchema, await readJsonObject(file), file);
+  const json = await readJsonObject(file);
+  if (json.format === 'diffuse-teleport/1') return { ...a, teleportFile: file };
+  const { method } = validate(searchFileSchema, json, file);
   return method === 'autodiffusion' ? { ...a, gridFile: file } : method === 's3' ? { ...a, schedule: file } : { ...a, lsd: file };
 }
 
@@ -131,10 +135,18 @@ export async function emsText(file: string): Promise<string> {
  * `diffuse sample`'s plan with the result files applied: --schedule / --lsd replace the sampler and
  * grid, --grid-file the grid, --ems becomes dpm-solver-v3's ems option.
  */
-export async function withResultFiles<P extends { sampler: string; options: Record<string, unknown>; grid?: GridSpec }>(
+export async function withResultFiles<P extends { sampler: string; options: Record<string, unknown>; grid?: GridSpec; teleport?: boolean }>(
   plan: P, files: ResultFileArgs, given: (key: string) => boolean, gridGiven: boolean, cardPath?: string,
 ): Promise<P> {
   const a = await withSearched(files, cardPath);
+  if (a.teleportFile) {
+    const t = validate(teleportFileSchema, await readJsonObject(a.teleportFile), a.teleportFile);
+    const flag = `--searched ${files.searched}`;
+    if (gridGiven) throw new UsageError(`${flag} fixes the grid; drop the grid flags`);
+    if (a.gridFile || a.schedule || a.lsd || a.ems) throw new UsageError(`${flag} fixes the run; drop --grid-file, --schedule, --lsd and --ems`);
+    if (given('sampler') || given('steps') || Object.keys(plan.options).length) throw new UsageError(`${flag} runs ${t.sampler} with ${t.grid.times.length - 1} steps and its own options; drop --sampler, --steps and --opt`);
+    return { ...plan, sampler: t.sampler, options: t.options, grid: t.grid, teleport: true };
+  }
   const chosen = [a.gridFile && '--grid-file', a.schedule && '--schedule', a.lsd && '--lsd'].filter(Boolean);
   if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} each fix the grid; give one`);
   if (chosen.length && gridGiven) throw new UsageError(`${files.searched ? '--searched' : chosen[0]} fixes the grid; drop the grid flags`);

@@ -13,6 +13,7 @@ import { addEditCommand } from './edit.js';
 import { addSearchCommand } from './search.js';
 import { addMethodCommands } from './methods.js';
 import { addEvalCommand } from './eval.js';
+import { addGaussiansCommand } from './teleport.js';
 import { addCalibrateCommand } from './calibrate.js';
 import { addGenerateCommand } from './generate.js';
 import { addJobCommands } from './jobs.js';
@@ -59,6 +60,7 @@ function program(io: CliIo): Command {
   addSearchCommand(p, io);
   addMethodCommands(p, io);
   addEvalCommand(p, io);
+  addGaussiansCommand(p, io);
   addCalibrateCommand(p, io);
   addGenerateCommand(p, io);
   addJobCommands(p, io);

@@ -15,6 +15,7 @@ import { toDiffusersConfig } from '../samplers/to-diffusers.js';
 import { TorchGenerator } from '../core/torch-rng.js';
 import { findReference, findSampler } from '../samplers/index.js';
 import { defaultGrid, planSample, runPlan, type SampleRequest } from '../sample.js';
+import { gaussiansFor, loadGaussians } from './teleport.js';
 import { pfOdeEndpoint } from '../ode/pf-ode.js';
 import { sampleErrors, type SampleErrors } from '../metrics/error.js';
 import { plotFormat, readJsonObject, readNpyFile, writeNpyFile, writePlot, writeTextFile } from '../io/files.js';
@@ -33,6 +34,7 @@ import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './lo
 
 export interface SampleArgs extends GridArgs, ResultFileArgs {
   model: string;
+  teleport?: boolean;
   prediction: string;
   process: ProcessConfig['name'];
   sampler: string;
@@ -103,6 +105,7 @@ export function addSampleCommand(program: Command, io: CliIo): void {
   addResultFileOptions(addGridOptions(cmd))
     .option('--opt <key=value>', 'sampler option, repeatable (see `diffuse list samplers`)', keyValueArg, {})
     .option('--n <n>', 'number of samples', integerArg(1, LIMITS.samples), 64)
+    .option('--teleport', "Gaussian teleportation: carry x_T from t_max to the grid's first time (--start) in closed form under the Gaussians beside the network's card (gaussians.npy), with no model call")
     .option('--labels <list>', 'onnx class-conditional models: class labels, cycled over the samples, e.g. 3 or 0..9 or 1,7 (default: every class)', labelListArg)
     .option('--cfg <w>', 'onnx class-conditional models: classifier-free guidance scale (1 = the conditional model alone)', numberArg)
     .option('--view-sigma <s>', 'Diffusion-with-Forward-Models networks: the blur std (px) of the observation the diffusion renders (default: the smallest the card allows); the samples are the signals', numberArg)
@@ -134,6 +137,8 @@ interface RunSpec {
   sampler: string;
   options: Record<string, unknown>;
   grid?: GridSpec;
+  /** A shipped teleport run (--searched) fixed this run: start with Gaussian teleportation. */
+  teleport?: boolean;
   /** How z becomes x_T: 'prior' x_T = priorStd(t_0)·z, 'sigma' x_T = σ(t_0)·z. */
   init: 'prior' | 'sigma' | 'sigma-plus-one';
   reference?: string;
@@ -282,9 +287,16 @@ async function runSample(raw: SampleArgs, given: (key: string) => boolean, io: C
   // A network sees the timestep upstream feeds; an exact mixture is evaluated at the scheduler's σ,
   // as shared/refs does, except where upstream rounds the timestep to an integer (the table's σ).
   if (plan.modelTime && (plan.modelTime !== 'log-sigma' || loaded.kind === 'onnx')) run.model = diffusersTimeModel(run.model, process, plan.modelTime, plan.modelTimeScale);
+  let teleport: SampleRequest['teleport'];
+  if (a.teleport || plan.teleport) {
+    if (loaded.kind !== 'onnx') throw new UsageError('--teleport starts from the Gaussians shipped beside a network\'s card; use an onnx: model');
+    if (start.image) throw new UsageError('--teleport starts from noise; drop --init');
+    if (!plan.teleport && !(given('start') || given('times'))) throw new UsageError('--teleport carries x_T to the grid\'s first time: give the grid a --start below t_max (or --times)');
+    teleport = gaussiansFor(await loadGaussians(loaded.card), d, run.labels && Array.from({ length: n }, (_, i) => (run.labels as number[])[i % (run.labels as number[]).length]));
+  }
   const req: SampleRequest = {
     model: run.model, process, sampler: plan.sampler, options: plan.options, grid: plan.grid, steps: a.steps,
-    n, seed: a.seed, init: plan.init, ...start, denoiseToZero: a.denoiseToZero,
+    n, seed: a.seed, init: plan.init, ...start, denoiseToZero: a.denoiseToZero, teleport,
     ...(torch ? { noise: (out: Float64Array) => (out.set(torch.randn(out.length)), out) } : {}),
   };
   const resolved = planSample(req);

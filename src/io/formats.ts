@@ -96,6 +96,27 @@ export const searchFileSchema: Schema<SearchFile> = looseRecord({
   state: v.variant('kind', [autodiffusionState, s3State, lsdState], 'must be a search state {"kind": "autodiffusion" | "s3" | "lsd", …}'),
 }) as Schema<SearchFile>;
 
+/**
+ * A run chosen for Gaussian teleportation (bench/teleport.ts writes them into a model folder's
+ * searched/): the sampler, its options and its explicit grid, whose first time is where x_T is
+ * teleported to, and the NFE and guidance scale it was chosen for.
+ */
+export interface TeleportFile {
+  format: 'diffuse-teleport/1';
+  model: string;
+  sampler: string;
+  options: Record<string, unknown>;
+  grid: { type: 'explicit'; times: number[] };
+  nfe: number;
+  cfg: number;
+}
+
+export const teleportFileSchema: Schema<TeleportFile> = looseRecord({
+  format: v.literal('diffuse-teleport/1', 'must be "diffuse-teleport/1"'),
+  model: v.string(), sampler: v.string(), options: looseRecord({}), grid: explicitGridSchema,
+  nfe: integer(1, LIMITS.steps), cfg: finite,
+}) as Schema<TeleportFile>;
+
 /** A Markov chain over V tokens of order k: V^k initial probabilities and V^k rows of V. */
 export const markovChainSchema: Schema<MarkovChainSpec> = v.pipe(
   record({
