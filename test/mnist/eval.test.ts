@@ -94,8 +94,9 @@ describe.skipIf(!ort)('the MNIST classifier and diffuse eval', async () => {
     const computed = await computeRealFeatureFit(c, 10000);
     const diff = (a: Float64Array, b: Float64Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
     expect(shipped.n).toBe(computed.n);
-    expect(diff(shipped.mean, computed.mean)).toBeLessThan(1e-9);
-    expect(diff(shipped.cov, computed.cov)).toBeLessThan(1e-9);
+    // the features are ONNX Runtime's float32: its kernels differ between CPUs (AVX2 vs AVX-512) at ~1e-7
+    expect(diff(shipped.mean, computed.mean)).toBeLessThan(1e-6);
+    expect(diff(shipped.cov, computed.cov)).toBeLessThan(1e-6);
     // another reference size is computed, not read
     expect((await realFeatureFit(c, 500)).n).toBe(500);
   });
