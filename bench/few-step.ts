@@ -7,11 +7,11 @@
  * .tmp/few-step-cache.json by settings, code and weights (`-- --reuse`). Env FEW_STEP_FIT_N and
  * FEW_STEP_TEST_N set the samples per fitting / held-out cell (default 500 / 1000).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fingerprint } from './fingerprint.js';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
 import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, realFeatureFit, type EvalResult } from '../src/eval/index.js';
@@ -58,14 +58,6 @@ function contentOf(p: string): Buffer | string {
   return JSON.stringify(card);
 }
 
-function fingerprint(paths: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    h.update(p);
-    h.update(contentOf(p));
-  }
-  return h.digest('hex').slice(0, 16);
-}
 /** The code a cell's numbers come from: samplers, grids, processes, evaluation and metrics (not the CLI or loaders). */
 const NUMERIC_CODE = ['samplers', 'grid', 'process', 'param', 'eval', 'metrics', 'core'];
 const srcFiles = NUMERIC_CODE.flatMap((d) => (readdirSync(resolve(root, 'src', d), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort().map((f) => resolve(root, 'src', d, f)));
@@ -80,7 +72,7 @@ async function load(dir: string): Promise<Loaded> {
     const classifierCard = resolve(root, dir, card.classifier ?? '../mnist-classifier/card.json');
     const classifier = await loadClassifier(classifierCard);
     const classifierDir = dirname(classifierCard);
-    l = { model: await loadOnnxModel(resolve(root, dir, 'card.json')), classifier, real: await realFeatureFit(classifier), classifierDir, print: fingerprint([...srcFiles, ...weightsOf(dir), ...weightsOf(classifierDir)]) };
+    l = { model: await loadOnnxModel(resolve(root, dir, 'card.json')), classifier, real: await realFeatureFit(classifier), classifierDir, print: fingerprint([...srcFiles, ...weightsOf(dir), ...weightsOf(classifierDir)], contentOf) };
     loaded.set(dir, l);
   }
   return l;

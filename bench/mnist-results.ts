@@ -9,11 +9,11 @@
  * `-- --reuse` takes cells already measured with the same settings, code and weights from .tmp/mnist-results-cache.json;
  * `-- --no-results-page` leaves docs/results.md alone.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fingerprint } from './fingerprint.js';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
 import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/eval/index.js';
@@ -121,19 +121,6 @@ const floorOut = await classifier.classify(floorImages, floorN);
 const floorFd = frechetDistance(gaussianFit(floorOut.features, classifier.featureDim), real);
 const floorAcc = labelAccuracy(floorOut.logits, 10, floorIdx.map((j) => digits.labels[j]));
 
-/**
- * What a cached cell depends on besides its settings: the code (every file under src/) and the
- * weights (the model folder's card and network, the classifier). A change to any gives new keys,
- * so --reuse never serves a number measured on other weights or code.
- */
-function fingerprint(paths: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    h.update(p);
-    h.update(readFileSync(p));
-  }
-  return h.digest('hex').slice(0, 16);
-}
 const srcFiles = (readdirSync(resolve(root, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort().map((f) => resolve(root, 'src', f));
 const classifierFiles = ['card.json', 'classifier.onnx'].map((f) => resolve(root, 'models/mnist-classifier', f));
 const fingerprints = new Map<string, string>();

@@ -9,11 +9,11 @@
  * Run: npm run results:teleport → docs/teleport-results.md and the searched files. Cells are cached
  * in .tmp/teleport-cache.json by settings, code, weights and Gaussians (`-- --reuse`).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fingerprint } from './fingerprint.js';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import { guided } from '../src/models/onnx/guidance.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
@@ -60,14 +60,6 @@ const srcFiles = [
   resolve(root, 'src/sample.ts'),
 ];
 const weightsOf = (dir: string) => readdirSync(resolve(root, dir)).filter((n) => /\.(onnx|onnx_data|npy)$/.test(n) || n === 'card.json').map((n) => resolve(root, dir, n));
-function fingerprint(paths: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    h.update(p);
-    h.update(readFileSync(p));
-  }
-  return h.digest('hex').slice(0, 16);
-}
 
 interface Loaded { model: OnnxDenoiser; classifier: DigitClassifier; real: GaussianFit; gaussians: LowRankGaussian[]; print: string }
 const loaded = new Map<string, Loaded>();
