@@ -14,6 +14,7 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fingerprint } from './fingerprint.js';
+import { int8Dot } from './cpu.js';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import type { OnnxDenoiser } from '../src/models/onnx/index.js';
 import { DEFAULT_EVAL_BATCH, evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/eval/index.js';
@@ -81,14 +82,6 @@ const METHODS: Method[] = [
     runs: [['dpmpp-2m', 'dpmpp-2m', [10, 20]], ['ddim', 'ddim', [10]]],
   },
 ];
-
-/** Which int8 dot product this CPU has, from /proc/cpuinfo's flags (Linux). */
-function int8Dot(): string {
-  const flags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  if (/\bavx512_vnni\b|\bavx_vnni\b/.test(flags)) return 'has VNNI (32-bit int8 dot products)';
-  if (/\bavx2\b/.test(flags)) return 'has AVX2 without VNNI';
-  return 'reports no AVX2 or VNNI flags';
-}
 
 /** NFE of one run of `sampler` with `steps` steps, counted on a constant stand-in model. */
 async function nfeOf(process: Process, prediction: Prediction, sampler: string, steps: number, options?: Record<string, unknown>): Promise<number> {
@@ -243,7 +236,7 @@ for (const m of METHODS) {
 say();
 say('Claims tested: ' + METHODS.map((m) => `**${m.name}** — ${m.claim} (${m.recipe})`).join('; ') + '.');
 say();
-say(`The PTQ4DM int8 rows depend on the CPU. This one ${int8Dot()}. ONNX Runtime's u8s8 convolutions on x86 without VNNI multiply-add pairs of uint8 × int8 products into 16 bits with saturation (VPMADDUBSW), and weights quantised to the full int8 range overflow there; VNNI accumulates in 32 bits. The shipped int8 model scored FD 39.7 at dpmpp-2m 10 steps on a VNNI machine (docs/quant.md). Quantising the weights to 7 bits avoids the overflow on every CPU.`);
+say(`The PTQ4DM int8 model stores its weights in 7 bits (−63..63). ONNX Runtime's u8s8 convolutions on x86 without VNNI add pairs of uint8 × int8 products in 16 bits with saturation (VPMADDUBSW); 2 × 255 × 127 overflows there, 2 × 255 × 63 does not, so the rows hold on every CPU (the previous 8-bit build scored FD 421 at dpmpp-2m 10 steps on a CPU without VNNI, 39.7 on one with it; docs/quant.md). This CPU ${int8Dot()}.`);
 if (missing.length > 0) say(`\nNot measured (model not in the repository): ${missing.join(', ')}.`);
 say();
 await classifier.release();

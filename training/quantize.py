@@ -17,7 +17,8 @@ kernels (QLinearConv, ...):
     calibration statistics (--range minmax | percentile | mse) and widened to contain 0 so that zero
     padding is exact;
   - weights: int8, symmetric (zero point 0), one scale per output channel, range max |w| (PTQ4DM's
-    channel-wise weight quantiser), levels -127..127;
+    channel-wise weight quantiser), levels -63..63 by default (--weight-bits 7) so that CPUs without VNNI
+    do not saturate (see --weight-bits), -127..127 with --weight-bits 8;
   - biases: int32 with scale s_x * s_w[c] (what integer kernels accumulate in);
   - the network output stays float (PTQ4DM keeps the output unquantised);
   - with --bias-correction, empirical bias correction of the output (Nagel et al. 2019, Sec. 4.2;
@@ -104,11 +105,22 @@ def activation_params(stats, name, method):
     return np.float32(scale), np.uint8(zero_point)
 
 
-def quantise_weight(w):
-    """Symmetric int8 per output channel (axis 0): q = round(w / s_c), s_c = max|w_c| / 127."""
-    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
-    scale = np.where(flat > 0, flat / 127.0, 1.0).astype(np.float32)
-    q = np.clip(np.round(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127).astype(np.int8)
+def quantise_weight(w, bits=7, method="maxabs"):
+    """Symmetric int8 per output channel (axis 0): q = round(w / s_c), s_c = r_c / L, L = 2^(bits-1) - 1 (levels
+    -L..L: 127 at 8 bits, 63 at 7). r_c = max|w_c| (maxabs), or (mse) the clip r_c in {0.50, 0.51, ..., 1.00} x max|w_c|
+    that minimises the channel's squared rounding-plus-clipping error."""
+    levels = 2 ** (bits - 1) - 1
+    flat = w.reshape(w.shape[0], -1).astype(np.float64)
+    peak = np.abs(flat).max(axis=1)
+    ratios = np.linspace(0.5, 1.0, 51) if method == "mse" else np.array([1.0])
+    best, scale = np.full(len(peak), np.inf), np.ones(len(peak))
+    for r in ratios:
+        s = np.where(peak > 0, r * peak / levels, 1.0)
+        err = ((np.clip(np.round(flat / s[:, None]), -levels, levels) * s[:, None] - flat) ** 2).sum(axis=1)
+        better = err < best
+        best, scale = np.where(better, err, best), np.where(better, s, scale)
+    scale = scale.astype(np.float32)
+    q = np.clip(np.round(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -levels, levels).astype(np.int8)
     return q, scale
 
 
@@ -230,7 +242,7 @@ def build(args):
         w_name = node.input[1]
         if w_name not in inits:
             sys.exit(f"{node.op_type} {node.name}: its weight {w_name!r} is not an initializer")
-        q, w_scale = quantise_weight(numpy_helper.to_array(inits[w_name]).astype(np.float32))
+        q, w_scale = quantise_weight(numpy_helper.to_array(inits[w_name]).astype(np.float32), args.weight_bits, args.weight_range)
         dequantize_initializer(w_name, q, w_scale, new_inits, new_nodes)
         replaced.add(w_name)
         node.input[1] = f"{w_name}_dequantized"
@@ -264,7 +276,7 @@ def build(args):
     new_card = dict(card)
     new_card["onnx"] = onnx_name
     new_card["description"] = (
-        f"int8 QDQ post-training quantisation of {card_path.parent.name} (PTQ4DM-style: weights int8 per channel, "
+        f"int8 QDQ post-training quantisation of {card_path.parent.name} (PTQ4DM-style: weights {args.weight_bits}-bit in int8 per channel, "
         f"activations uint8 per tensor, {args.range} ranges from {calib.get('n')} calibration samples at "
         f"{times.get('method')} times"
         + (f"; output bias corrected by {', '.join(f'{c:.3g}' for c in -correction)} per channel" if correction is not None else "")
@@ -286,6 +298,12 @@ def main():
     b.add_argument("--model", required=True, help="the float model's card.json")
     b.add_argument("--calib", required=True, help="statistics written by `diffuse calibrate`")
     b.add_argument("--range", choices=("minmax", "percentile", "mse"), default="mse", help="which calibrated range to use")
+    b.add_argument("--weight-bits", type=int, choices=(7, 8), default=7,
+                   help="weight levels -63..63 (7, the default) or -127..127 (8). x86 CPUs without VNNI run uint8 x int8 "
+                        "convolutions with VPMADDUBSW, which adds pairs of products in 16 bits with saturation: "
+                        "2 * 255 * 127 overflows it, 2 * 255 * 63 does not (ONNX Runtime's reduce_range)")
+    b.add_argument("--weight-range", choices=("maxabs", "mse"), default="mse",
+                   help="each output channel's weight range: max |w| (PTQ4DM's), or the clip minimising squared error")
     b.add_argument("--keep-float", default="", help="comma-separated op types or node names to leave in float, e.g. Gemm")
     b.add_argument("--bias-correction", help="`diffuse calibrate --quantized` output: subtract its mean output error per channel "
                                              "from the output layer's bias (measure it on a first build with the same settings)")

@@ -243,7 +243,27 @@ def check_pixelman():
     print(f"pixelman: target = source without masks ({gap:.1e}), copy and source blocks = the plain network, the leak-proof mask moves only the target")
 
 
+def check_quantize():
+    """training/quantize.py's weight quantiser: 7 bits stay in -63..63 (what CPUs without VNNI add in 16 bits without
+    saturating), 8 bits reach 127, and the MSE clip's error is no larger than max |w|'s on every channel."""
+    import numpy as np
+    import quantize
+    w = np.random.default_rng(0).standard_t(3, size=(16, 8, 3, 3)).astype(np.float32)
+    flat = w.reshape(16, -1)
+    errors = {}
+    for bits, method, peak in ((7, "maxabs", 63), (7, "mse", 63), (8, "maxabs", 127)):
+        q, scale = quantize.quantise_weight(w, bits, method)
+        if q.dtype != np.int8 or np.abs(q).max() != peak:
+            sys.exit(f"quantise_weight({bits} bits, {method}): |q| reaches {np.abs(q).max()} ({q.dtype}), want {peak}")
+        errors[bits, method] = ((q.reshape(16, -1) * scale[:, None] - flat) ** 2).sum(axis=1)
+    if (errors[7, "mse"] > errors[7, "maxabs"] * (1 + 1e-6)).any() or not (errors[7, "mse"] < errors[7, "maxabs"]).any():
+        sys.exit(f"quantise_weight: the MSE clip's channel errors {errors[7, 'mse']} vs max |w|'s {errors[7, 'maxabs']}")
+    print(f"quantize: weights 7-bit within ±63, 8-bit ±127; MSE clip error {errors[7, 'mse'].sum():.4f} vs max |w| "
+          f"{errors[7, 'maxabs'].sum():.4f}")
+
+
 def main():
+    check_quantize()
     check_timestep_samplers()
     check_mmd_ddm()
     check_reflow()

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
  * The initializers (weights) of an ONNX file, read straight from its protobuf bytes, so tests can
  * check a network's weights without trusting what a card says about them. Only what that needs:
  * ModelProto.graph (7) → GraphProto.initializer (5) → TensorProto name (8), data_type (2) and the
- * values as raw_data (9), float_data (4) or int32_data (5). Float (1) and int32 (6) tensors.
+ * values as raw_data (9), float_data (4) or int32_data (5). Float (1), int8 (3) and int32 (6) tensors.
  */
 
 type Field = { field: number; wire: number; value: bigint | Uint8Array };
@@ -47,6 +47,7 @@ function* fields(b: Uint8Array): Generator<Field> {
 }
 
 const FLOAT = 1;
+const INT8 = 3;
 const INT32 = 6;
 
 function tensorValues(t: Uint8Array): { name: string; values: number[] } | undefined {
@@ -70,15 +71,16 @@ function tensorValues(t: Uint8Array): { name: string; values: number[] } | undef
       }
     }
   }
-  if (type !== FLOAT && type !== INT32) return undefined;
+  if (type !== FLOAT && type !== INT8 && type !== INT32) return undefined;
   if (!raw) return { name, values: listed };
+  if (type === INT8) return { name, values: Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength)) };
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const values: number[] = [];
   for (let i = 0; i + 4 <= raw.byteLength; i += 4) values.push(type === FLOAT ? v.getFloat32(i, true) : v.getInt32(i, true));
   return { name, values };
 }
 
-/** name → values of every float32 and int32 initializer of the ONNX file at `path`. */
+/** name → values of every float32, int8 and int32 initializer of the ONNX file at `path`. */
 export function onnxInitializers(path: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const m of fields(new Uint8Array(readFileSync(path)))) {
