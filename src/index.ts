@@ -39,7 +39,7 @@ export { GaussianMixture, GmmOracle, finiteDataSet, type GmmSpec } from './model
 export { builtinNames, builtinProblem, builtinDescription, loadGmmJson } from './models/oracle/builtin.js';
 export { dop853, type OdeOptions } from './ode/dopri.js';
 export { pfOdeEndpoint } from './ode/pf-ode.js';
-export { fitLowRankGaussian, teleport, gaussiansToTensor, gaussiansFromTensor, type LowRankGaussian, type FitOptions } from './ode/teleport.js';
+export { fitLowRankGaussian, teleport, gaussiansFor, gaussiansToTensor, gaussiansFromTensor, type LowRankGaussian, type FitOptions } from './ode/teleport.js';
 export { sampleErrors, type SampleErrors } from './metrics/error.js';
 export { benchmark, toMarkdown, toCsv, DEFAULT_NFES, type BenchRequest, type BenchRow } from './bench.js';
 export { parseNpy, encodeNpy } from './io/npy.js';

@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { runCli } from './support/cli.js';
-import { sample } from '../src/index.js';
+import { gaussiansFor, sample } from '../src/index.js';
 import { guided, loadOnnxModel } from '../src/models/onnx/node.js';
 import { shippedModelCard } from '../src/models/onnx/shipped.js';
+import { loadGaussians } from '../src/cli/teleport.js';
 import { loadClassifier } from '../src/eval/classifier.js';
 import { realFeatureFit } from '../src/eval/data.js';
 import { frechetDistance, gaussianFit } from '../src/metrics/fid.js';
@@ -341,6 +342,39 @@ describe.skipIf(!existsSync(CHROMIUM))('the playground in headless Chromium', ()
     const shot = await page.locator('#net-canvas').screenshot();
     writeFileSync(join(out, 'networks.png'), shot);
     expect(inkShare(shot)).toBeGreaterThan(0.05);
+    await page.close();
+  }, 120_000);
+
+  it('Networks: Gaussian teleportation runs the shipped teleport-nfe3 as `diffuse sample --searched teleport-nfe3` does, and a step count without a run says so', async () => {
+    const page = await open('tab=networks&model=mnist&classes=0,1,2,3,4,5,6,7,8,9&per=1&cfg=1&nsteps=3&nseed=0&start=teleport&backend=wasm', 'net');
+    expect(await page.getAttribute('body', 'data-net')).toBe('images');
+    expect(await page.getAttribute('body', 'data-nfe')).toBe('3');
+    expect(await page.textContent('#net-status')).toContain('teleport-nfe3: dpmpp-2m after teleporting x_T to t = 450');
+    expect(await page.isDisabled('#net-sampler')).toBe(true);
+    const got = await page.evaluate(() => (window as unknown as { diffuseNetworks: { images: number[] } }).diffuseNetworks);
+    const card = await shippedModelCard('mnist');
+    const net = await loadOnnxModel(card);
+    const run = JSON.parse(readFileSync(join(dirname(card), 'searched/teleport-nfe3.json'), 'utf8'));
+    const labels = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const node = await sample({
+      model: net.withLabels(labels), process: net.process, sampler: run.sampler, options: run.options, grid: run.grid, n: 10, seed: 0,
+      teleport: gaussiansFor(await loadGaussians(card), 784, labels),
+    });
+    let worst = 0;
+    node.x.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got.images[i]))));
+    expect(worst).toBeLessThan(1e-3);
+    // the same seed from t_max without teleportation gives other (blurred) digits: the page did teleport
+    const plain = await sample({ model: net.withLabels(labels), process: net.process, sampler: run.sampler, steps: 3, n: 10, seed: 0 });
+    let apart = 0;
+    plain.x.data.forEach((v, i) => (apart = Math.max(apart, Math.abs(v - got.images[i]))));
+    expect(apart).toBeGreaterThan(0.5);
+    const shot = await page.locator('#net-canvas').screenshot();
+    writeFileSync(join(out, 'networks-teleport.png'), shot);
+    expect(inkShare(shot)).toBeGreaterThan(0.05);
+    await page.goto(`${origin}/?tab=networks&model=mnist&classes=3&per=1&cfg=1&nsteps=7&nseed=0&start=teleport&backend=wasm`);
+    await page.waitForSelector('body[data-net="images"], body[data-net="error"]', { timeout: 90_000 });
+    expect(await page.getAttribute('body', 'data-net')).toBe('error');
+    expect(await page.textContent('#net-error')).toContain('Gaussian teleportation runs ship for 3, 4 and 5 steps');
     await page.close();
   }, 120_000);
 

@@ -21,7 +21,9 @@ const RUNTIME_FILES: Record<string, string> = {
   ...Object.fromEntries(['mnist/card.json', 'mnist/mnist.onnx', 'fashion/card.json', 'fashion/fashion.onnx', 'mnist-classifier/card.json',
     'mnist-classifier/classifier.onnx', 'fashion-classifier/card.json', 'fashion-classifier/classifier.onnx',
     'mnist-classifier/reference-fit.npy', 'fashion-classifier/reference-fit.npy',
-    'text/card.json', 'text/text.onnx'].map((f) => [`models/${f}`, `models/${f}`])),
+    'text/card.json', 'text/text.onnx', 'mnist/gaussians.npy', 'fashion/gaussians.npy',
+    ...['mnist', 'fashion'].flatMap((m) => [3, 4, 5].flatMap((nfe) => [`${m}/searched/teleport-nfe${nfe}.json`, `${m}/searched/teleport-nfe${nfe}-cfg2.json`]))]
+    .map((f) => [`models/${f}`, `models/${f}`])),
   ...Object.fromEntries(['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'].map((f) => [`ort/${f}`, `node_modules/onnxruntime-web/dist/${f}`])),
 };
 // the built-in text-to-image model, when models/t2i holds one (its training weights, *.pt, stay out)

@@ -16,7 +16,8 @@ import { loadBar, progressBar, type CliIo, type Progress } from './io.js';
 import { checkSampleMemory } from './budget.js';
 import { addGridOptions, gridKeys } from './sample.js';
 import { addResultFileOptions, withResultFiles, type ResultFileArgs } from './load.js';
-import { gaussiansFor, loadGaussians } from './teleport.js';
+import { loadGaussians } from './teleport.js';
+import { gaussiansFor } from '../ode/teleport.js';
 
 /**
  * `diffuse eval`: sample quality of a class-conditional image network with one sampler — Fréchet

@@ -212,3 +212,13 @@ export function gaussiansFromTensor(t: Tensor, what = 'the Gaussians'): LowRankG
     return { dim, rank, mean: at(0, dim), axes: at(dim, rank * dim), variances, residual };
   });
 }
+
+/** The Gaussian of each sample: its class's where labels are given, else the one for all the data. */
+export function gaussiansFor(gs: readonly LowRankGaussian[], dim: number, labels: readonly number[] | undefined): LowRankGaussian[] | LowRankGaussian {
+  if (gs[0].dim !== dim) throw new UsageError(`the model's Gaussians have ${gs[0].dim} values per sample; the model draws ${dim}`);
+  if (!labels) return gs[gs.length - 1];
+  return labels.map((l) => {
+    if (!(l >= 0 && l < gs.length - 1)) throw new UsageError(`the model's Gaussians cover classes 0..${gs.length - 2}; label ${l} has none`);
+    return gs[l];
+  });
+}

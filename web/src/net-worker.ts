@@ -1,11 +1,13 @@
 /**
  * The Networks tab's worker: the shipped MNIST / Fashion-MNIST networks on onnxruntime-web (WebGPU,
  * else WebAssembly), sampled with any Diffuse sampler and classifier-free guidance as `diffuse
- * sample` does (`guided(net, { labels, scale })`), x̂0 reported after every model call; the shipped
- * classifier scores the batch on demand.
+ * sample` does (`guided(net, { labels, scale })`), or the model's shipped Gaussian-teleportation runs as
+ * `diffuse sample --searched teleport-nfeN[-cfg2]` does; x̂0 reported after every model call; the
+ * shipped classifier scores the batch on demand.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-web';
-import { parseNpy, sample, toDataCoefficients, type Model } from '../../src/index.js';
+import { gaussiansFor, gaussiansFromTensor, parseNpy, sample, toDataCoefficients, type LowRankGaussian, type Model } from '../../src/index.js';
+import { teleportFileSchema, validate, type TeleportFile } from '../../src/io/formats.js';
 import { frechetDistance, gaussianFit } from '../../src/metrics/fid.js';
 import { guided, loadOnnxModelWeb, type WebModel } from '../../src/models/onnx/web.js';
 import { configureRuntime, wasmThreads } from './runtime.js';
@@ -23,6 +25,27 @@ const fetchBytes = async (url: string): Promise<Uint8Array> => {
 };
 
 configureRuntime();
+
+const gaussians = new Map<string, Promise<LowRankGaussian[]>>();
+
+/**
+ * The shipped teleport run for a model, step count and guidance (the cfg-2 run for any guidance but 1:
+ * runs were searched at 1 and 2 only), and the model's Gaussians (models/NAME/gaussians.npy).
+ */
+async function teleportRun(base: string, model: string, steps: number, guidance: number): Promise<{ name: string; run: TeleportFile; gs: LowRankGaussian[] }> {
+  if (steps < 3 || steps > 5) throw new Error(`Gaussian teleportation runs ship for 3, 4 and 5 steps (models/${model}/searched/teleport-nfe3…5.json); set Steps to 3, 4 or 5`);
+  const name = `teleport-nfe${steps}${guidance === 1 ? '' : '-cfg2'}`;
+  const file = `models/${model}/searched/${name}.json`;
+  const run = validate(teleportFileSchema, JSON.parse(new TextDecoder().decode(await fetchBytes(new URL(file, base).href))), file);
+  let gs = gaussians.get(model);
+  if (!gs) {
+    const npy = `models/${model}/gaussians.npy`;
+    gs = fetchBytes(new URL(npy, base).href).then((b) => gaussiansFromTensor(parseNpy(b), npy));
+    gs.catch(() => gaussians.delete(model));
+    gaussians.set(model, gs);
+  }
+  return { name, run, gs: await gs };
+}
 
 /** The network of a shipped model on a backend, loaded once per worker (bytes reported as they arrive). */
 function network(id: number, base: string, name: string, backend: NetState['backend']): Promise<WebModel> {
@@ -56,6 +79,7 @@ function watching(model: Model, process: WebModel['model']['process'], report: (
 }
 
 async function generate(m: Extract<NetRequest, { kind: 'generate' }>): Promise<void> {
+  const t = m.teleport ? await teleportRun(m.base, m.model, m.steps, m.guidance) : undefined;
   const started = performance.now();
   const web = await network(m.id, m.base, m.model, m.backend);
   const loadMs = performance.now() - started;
@@ -68,13 +92,19 @@ async function generate(m: Extract<NetRequest, { kind: 'generate' }>): Promise<v
     scope.postMessage({ id: m.id, kind: 'x0', call: calls, x0: Array.from(x0) });
   });
   const sampling = performance.now();
-  const r = await sample({ model, process: net.process, sampler: m.sampler, steps: m.steps, n: labels.length, seed: m.seed });
+  const r = await sample({
+    model, process: net.process, n: labels.length, seed: m.seed,
+    ...(t
+      ? { sampler: t.run.sampler, options: t.run.options, grid: t.run.grid, teleport: gaussiansFor(t.gs, net.sampleShape.reduce((a, b) => a * b, 1), labels) }
+      : { sampler: m.sampler, steps: m.steps }),
+  });
   const sampleMs = performance.now() - sampling;
   last = { model: m.model, images: r.x.data, labels };
   scope.postMessage({
     id: m.id, kind: 'images', images: Array.from(r.x.data), labels, backend: web.backend,
     threads: web.backend === 'wasm' ? wasmThreads() : 0,
     nfe: r.nfe, steps: r.grid.length - 1, loadMs, sampleMs, msPerCall: sampleMs / Math.max(1, r.nfe),
+    run: t ? `${t.name}: ${t.run.sampler} after teleporting x_T to t = ${t.run.grid.times[0]}` : m.sampler,
   });
 }
 

@@ -1,12 +1,13 @@
 /**
  * The Networks tab: the shipped MNIST / Fashion-MNIST networks in the browser (net-worker.ts) with
- * any sampler, guidance and step count; x̂0 after every model call, the backend and the timings,
- * and the shipped classifier's accuracy on demand. Settings live in the URL.
+ * any sampler, guidance and step count, or the shipped Gaussian-teleportation runs; x̂0 after every
+ * model call, the backend and the timings, and the shipped classifier's accuracy on demand. Settings
+ * live in the URL.
  */
 import { errorBox, workerClient } from './client.js';
 import type { NetReply, NetRequest, NetState } from './protocol.js';
 
-const DEFAULTS: NetState = { model: 'mnist', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], perClass: 1, guidance: 2, sampler: 'dpmpp-2m', steps: 5, seed: 0, backend: 'auto' };
+const DEFAULTS: NetState = { model: 'mnist', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], perClass: 1, guidance: 2, sampler: 'dpmpp-2m', steps: 5, seed: 0, backend: 'auto', teleport: false };
 const SAMPLERS = ['dpmpp-2m', 'unipc', 'ddim', 'deis', 'dpmpp-3m', 'heun', 'euler', 'euler-ancestral', 'lms', 'ipndm'];
 const CLOTHES = ['top', 'trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
 
@@ -27,6 +28,7 @@ export function readNetState(search: string): NetState {
     steps: num('nsteps', DEFAULTS.steps, 1, 200),
     seed: num('nseed', DEFAULTS.seed, 0, 2 ** 31 - 1),
     backend: q.get('backend') === 'webgpu' ? 'webgpu' : q.get('backend') === 'wasm' ? 'wasm' : 'auto',
+    teleport: q.get('start') === 'teleport',
   };
 }
 
@@ -34,6 +36,7 @@ function writeNetState(s: NetState): void {
   const q = new URLSearchParams({
     tab: 'networks', model: s.model, classes: s.classes.join(','), per: String(s.perClass), cfg: String(s.guidance),
     nsampler: s.sampler, nsteps: String(s.steps), nseed: String(s.seed), ...(s.backend === 'auto' ? {} : { backend: s.backend }),
+    ...(s.teleport ? { start: 'teleport' } : {}),
   });
   history.replaceState(null, '', `?${q}`);
 }
@@ -81,6 +84,8 @@ export function networksTab(): { show: () => void } {
     ($('net-per') as HTMLInputElement).value = String(state.perClass);
     ($('net-seed') as HTMLInputElement).value = String(state.seed);
     ($('net-backend') as HTMLSelectElement).value = state.backend;
+    ($('net-teleport') as HTMLInputElement).checked = state.teleport;
+    sampler.disabled = state.teleport;
     const names = state.model === 'fashion' ? CLOTHES : ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
     $('net-classes').replaceChildren(...names.map((name, c) => {
       const label = document.createElement('label');
@@ -92,13 +97,14 @@ export function networksTab(): { show: () => void } {
   const read = (): NetState => {
     const v = (id: string) => ($(id) as HTMLInputElement | HTMLSelectElement).value;
     const classes = [...document.querySelectorAll<HTMLInputElement>('#net-classes input:checked')].map((c) => Number(c.value));
-    return readNetState(`?model=${v('net-model')}&classes=${classes.join(',')}&per=${v('net-per')}&cfg=${v('net-cfg')}&nsampler=${encodeURIComponent(v('net-sampler'))}&nsteps=${v('net-steps')}&nseed=${v('net-seed')}&backend=${v('net-backend')}`);
+    return readNetState(`?model=${v('net-model')}&classes=${classes.join(',')}&per=${v('net-per')}&cfg=${v('net-cfg')}&nsampler=${encodeURIComponent(v('net-sampler'))}&nsteps=${v('net-steps')}&nseed=${v('net-seed')}&backend=${v('net-backend')}${($('net-teleport') as HTMLInputElement).checked ? '&start=teleport' : ''}`);
   };
 
   const run = () => {
     const previous = state.model;
     state = read();
     if (state.model !== previous) fill();
+    ($('net-sampler') as HTMLSelectElement).disabled = state.teleport;
     writeNetState(state);
     showError('');
     document.body.dataset.net = '';
@@ -120,7 +126,7 @@ export function networksTab(): { show: () => void } {
       } else if (r.kind === 'images') {
         drawDigits($('net-canvas') as HTMLCanvasElement, r.images, n, state.classes.length);
         const total = performance.now() - t0;
-        $('net-status').textContent = `${r.backend}${r.backend === 'wasm' ? ` (${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''} · ${state.sampler}, ${r.steps} steps, NFE ${r.nfe} · ` +
+        $('net-status').textContent = `${r.backend}${r.backend === 'wasm' ? ` (${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''} · ${r.run}, ${r.steps} steps, NFE ${r.nfe} · ` +
           `load ${(r.loadMs / 1000).toFixed(2)} s · sampling ${(r.sampleMs / 1000).toFixed(2)} s (${r.msPerCall.toFixed(0)} ms per model call) · first image ${(performance.now() / 1000).toFixed(1)} s after the page opened`;
         Object.assign(document.body.dataset, { net: 'images', backend: r.backend, nfe: String(r.nfe), loadMs: String(r.loadMs), sampleMs: String(r.sampleMs), totalMs: String(total), firstImageMs: String(performance.now()) });
         (window as unknown as { diffuseNetworks: unknown }).diffuseNetworks = { images: r.images, labels: r.labels };
@@ -150,7 +156,7 @@ export function networksTab(): { show: () => void } {
       if (started) return;
       started = true;
       fill();
-      for (const id of ['net-model', 'net-sampler', 'net-steps', 'net-cfg', 'net-per', 'net-seed', 'net-backend']) $(id).addEventListener('change', run);
+      for (const id of ['net-model', 'net-sampler', 'net-steps', 'net-cfg', 'net-per', 'net-seed', 'net-backend', 'net-teleport']) $(id).addEventListener('change', run);
       $('net-classes').addEventListener('change', run);
       $('net-score-button').addEventListener('click', score);
       run();

@@ -110,6 +110,11 @@ export interface NetState {
   seed: number;
   /** Where the network runs: 'auto' (WebGPU on a hardware adapter, else WebAssembly), or one of them. */
   backend: 'auto' | 'webgpu' | 'wasm';
+  /**
+   * Gaussian teleportation: run the model's shipped teleport run for this step count (3–5) and guidance
+   * (searched/teleport-nfeN.json at guidance 1, -cfg2.json otherwise), as `diffuse sample --searched` does.
+   */
+  teleport: boolean;
 }
 
 export type NetRequest =
@@ -122,6 +127,8 @@ export type NetReply =
   | {
     id: number; kind: 'images'; images: number[]; labels: number[]; backend: string; threads: number;
     nfe: number; steps: number; loadMs: number; sampleMs: number; msPerCall: number;
+    /** What ran: the sampler, or the teleport run's name, sampler and start. */
+    run: string;
   }
   | { id: number; kind: 'score'; accuracy: number; predicted: number[]; fd: number }
   | { id: number; kind: 'error'; message: string };
