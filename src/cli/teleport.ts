@@ -31,6 +31,7 @@ export async function loadGaussians(cardPath: string): Promise<LowRankGaussian[]
 interface GaussiansArgs {
   data: RealData;
   rank: number;
+  n?: number;
   out: string;
   quiet?: boolean;
 }
@@ -41,10 +42,11 @@ export function addGaussiansCommand(program: Command, io: CliIo): void {
     .description("fit low-rank Gaussians to a data set, one per class and one for all, for --teleport (write them as the model folder's gaussians.npy)")
     .addOption(new Option('--data <name>', 'the data set the model was trained on').choices(realDataSets).makeOptionMandatory())
     .option('--rank <k>', 'principal axes kept per Gaussian (the rest of the variance is spread evenly)', integerArg(0, 256), 16)
+    .option('--n <count>', 'fit on this many images, spread evenly over the set (default: all of them)', integerArg(20, 1_000_000))
     .requiredOption('--out <file>', 'the .npy to write ([K + 1, rank + 2, dim] float32)')
     .option('--quiet', 'print nothing but errors')
     .action(async (a: GaussiansArgs) => {
-      const data = await loadRealImages(a.data);
+      const data = await loadRealImages(a.data, a.n ?? Infinity);
       const dim = data.images.length / data.labels.length;
       const classes = Math.max(...data.labels) + 1;
       const bar = progressBar(io, a.quiet === true, 'gaussians');

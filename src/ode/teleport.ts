@@ -125,14 +125,20 @@ export function teleport(
 /** The sample covariance (n − 1 normalised) of n rows of dim values about `mean`. */
 function covariance(x: Float64Array, n: number, dim: number, mean: Float64Array): Float64Array {
   const C = new Float64Array(dim * dim);
-  const row = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < dim; j++) row[j] = x[i * dim + j] - mean[j];
+  // rank-8 updates of the upper triangle: C (dim² doubles) is read and written once per 8 samples, not per sample
+  const B = 8;
+  const r = new Float64Array(B * dim);
+  for (let i0 = 0; i0 < n; i0 += B) {
+    const m = Math.min(B, n - i0);
+    r.fill(0);
+    for (let s = 0; s < m; s++) for (let j = 0; j < dim; j++) r[s * dim + j] = x[(i0 + s) * dim + j] - mean[j];
     for (let a = 0; a < dim; a++) {
-      const v = row[a];
-      if (v === 0) continue;
+      const [v0, v1, v2, v3, v4, v5, v6, v7] = [r[a], r[dim + a], r[2 * dim + a], r[3 * dim + a], r[4 * dim + a], r[5 * dim + a], r[6 * dim + a], r[7 * dim + a]];
       const o = a * dim;
-      for (let b = a; b < dim; b++) C[o + b] += v * row[b];
+      for (let b = a; b < dim; b++) {
+        C[o + b] += v0 * r[b] + v1 * r[dim + b] + v2 * r[2 * dim + b] + v3 * r[3 * dim + b]
+          + v4 * r[4 * dim + b] + v5 * r[5 * dim + b] + v6 * r[6 * dim + b] + v7 * r[7 * dim + b];
+      }
     }
   }
   for (let a = 0; a < dim; a++) {
@@ -148,7 +154,8 @@ function covariance(x: Float64Array, n: number, dim: number, mean: Float64Array)
 /** Rows of C·Qᵀ transposed: row a of the result is C q_a (C symmetric dim × dim, Q k rows of dim). */
 function multiplyRows(C: Float64Array, Q: Float64Array, k: number, dim: number): Float64Array {
   const out = new Float64Array(k * dim);
-  for (let a = 0; a < k; a++) for (let j = 0; j < dim; j++) out[a * dim + j] = dot(C, j * dim, Q, a * dim, dim);
+  // row by row of C, so that C (dim² doubles) streams through once and Q (k rows) stays in cache
+  for (let j = 0; j < dim; j++) for (let a = 0; a < k; a++) out[a * dim + j] = dot(C, j * dim, Q, a * dim, dim);
   return out;
 }
 

@@ -1,5 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fitLowRankGaussian, gaussiansFromTensor } from '../../src/ode/teleport.js';
+import { loadRealImages } from '../../src/eval/data.js';
+import { readNpyFile } from '../../src/io/files.js';
 import { runCli } from '../support/cli.js';
 import { loadOrt } from '../onnx/support.js';
 
@@ -42,5 +47,33 @@ describe.skipIf(!ort)('Gaussian teleportation on the shipped networks (docs/tele
     expect((await runCli('sample', '--model', 'mnist', '--searched', 'teleport-nfe3', '--start', '300', '--n', '1')).err).toMatch(/fixes the grid; drop the grid flags/);
     expect((await runCli('sample', '--model', 'mnist-slim', '--teleport', '--start', '0.5', '--steps', '2', '--n', '1')).err).toMatch(/gaussians\.npy is missing/);
     expect((await runCli('sample', '--model', 'builtin:ring8', '--teleport', '--start', '0.5', '--n', '1')).err).toMatch(/use an onnx: model/);
+  });
+});
+
+describe('diffuse gaussians (the fit that --teleport reads)', () => {
+  it('writes one Gaussian per class and one for all: the class means and the overall fit of the images it was given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diffuse-gaussians-'));
+    const out = join(dir, 'g.npy');
+    const r = await runCli('gaussians', '--data', 'mnist', '--n', '300', '--rank', '4', '--out', out, '--quiet');
+    expect({ code: r.code, err: r.err, out: r.out }).toEqual({ code: 0, err: '', out: '' });
+    const t = await readNpyFile(out);
+    expect(t.shape).toEqual([11, 6, 784]);
+    const gs = gaussiansFromTensor(t);
+    const data = await loadRealImages('mnist', 300);
+    // class 7's mean: the mean of the 7s among the 300 images, to float32
+    const sevens = [...data.labels.keys()].filter((i) => data.labels[i] === 7);
+    expect(sevens.length).toBeGreaterThan(15);
+    let worst = 0;
+    for (let j = 0; j < 784; j++) {
+      const mean = sevens.reduce((s, i) => s + data.images[i * 784 + j], 0) / sevens.length;
+      worst = Math.max(worst, Math.abs(gs[7].mean[j] - mean));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    // the last is the fit of all 300 (variances of the library's fit, to float32)
+    const all = fitLowRankGaussian(data.images, 300, 784, 4);
+    for (let k = 0; k < 4; k++) expect(gs[10].variances[k] / all.variances[k]).toBeCloseTo(1, 6);
+    expect(gs[10].residual / all.residual).toBeCloseTo(1, 6);
+    expect((await runCli('gaussians', '--data', 'mnist', '--n', '5', '--out', out)).err).toMatch(/--n.*expected an integer ≥ 20/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
