@@ -36,8 +36,9 @@ const ABLATIONS: [string, string][] = [
   ['NDTC times, min-max ranges', '.tmp/quant/ndtc-minmax/mnist-int8/card.json'],
   ['NDTC times, 99.99 % percentile ranges', '.tmp/quant/ndtc-percentile/mnist-int8/card.json'],
   ['uniform times, min-max ranges (naive)', '.tmp/quant/uniform-minmax/mnist-int8/card.json'],
+  ['first and last layers quantised too (--quantise-ends)', '.tmp/quant/ends/mnist-int8/card.json'],
   ['weights: max-abs per channel (PTQ4DM\'s) instead of the MSE clip', '.tmp/quant/weights-maxabs/mnist-int8/card.json'],
-  ['weights: 8-bit (−127..127), max-abs: the previous build (saturates on x86 without VNNI)', '.tmp/quant/weights8/mnist-int8/card.json'],
+  ['weights: 8-bit (−127..127), max-abs (saturates on x86 without VNNI)', '.tmp/quant/weights8/mnist-int8/card.json'],
 ];
 const RUNS: [string, number][] = [['dpmpp-2m', 10], ['dpmpp-2m', 20], ['ddim', 10]];
 const cachePath = join(root, '.tmp/quant/results-cache.json');
@@ -221,7 +222,7 @@ if (present.length && uncorrected) {
   w();
   w('| int8 model | dpmpp-2m 10 FD | accuracy | ddim 10 FD | accuracy |');
   w('| --- | --- | --- | --- | --- |');
-  for (const [label, card] of [['first build: NDTC times, MSE-optimal ranges, 7-bit weights clipped for MSE', UNCORRECTED], ...present]) {
+  for (const [label, card] of [['first build: NDTC times, MSE-optimal ranges, 7-bit weights clipped for MSE, first and last layers in float', UNCORRECTED], ...present]) {
     const a = await evalRow(card, 'dpmpp-2m', 10);
     const b = await evalRow(card, 'ddim', 10);
     w(`| ${label} | ${a.fd.toFixed(1)} | ${(100 * a.accuracy).toFixed(1)} % | ${b.fd.toFixed(1)} | ${(100 * b.accuracy).toFixed(1)} % |`);

@@ -16,9 +16,12 @@ kernels (QLinearConv, ...):
   - activations: uint8, asymmetric, one scale and zero point per tensor, the range taken from the
     calibration statistics (--range minmax | percentile | mse) and widened to contain 0 so that zero
     padding is exact;
-  - weights: int8, symmetric (zero point 0), one scale per output channel, range max |w| (PTQ4DM's
-    channel-wise weight quantiser), levels -63..63 by default (--weight-bits 7) so that CPUs without VNNI
-    do not saturate (see --weight-bits), -127..127 with --weight-bits 8;
+  - weights: int8, symmetric (zero point 0), one scale per output channel, range the clip of max |w| with
+    the least squared error (--weight-range mse; max |w|, PTQ4DM's channel-wise quantiser, with maxabs),
+    levels -63..63 by default (--weight-bits 7) so that CPUs without VNNI do not saturate (see
+    --weight-bits), -127..127 with --weight-bits 8;
+  - the first and last layers (the Conv / Gemm reading the network's input or writing its output) stay
+    in float unless --quantise-ends;
   - biases: int32 with scale s_x * s_w[c] (what integer kernels accumulate in);
   - the network output stays float (PTQ4DM keeps the output unquantised);
   - with --bias-correction, empirical bias correction of the output (Nagel et al. 2019, Sec. 4.2;
@@ -59,6 +62,14 @@ def weight_inputs(node):
 def quantised(node, keep_float=()):
     """Whether a node is quantised: a Conv / Gemm / MatMul not named (by op type or node name) in keep_float."""
     return node.op_type in QUANTISED_OPS and node.op_type not in keep_float and node.name not in keep_float
+
+
+def end_layers(graph):
+    """Names of the Conv / Gemm nodes that read a graph input or write a graph output: the network's first and
+    last layers, which --quantise-ends leaves to quantise and which otherwise stay in float."""
+    ins, outs = {i.name for i in graph.input}, {o.name for o in graph.output}
+    return tuple(n.name for n in graph.node
+                 if n.op_type in QUANTISED_OPS and (n.input[0] in ins or any(o in outs for o in n.output)))
 
 
 def activation_tensors(graph, keep_float=()):
@@ -210,7 +221,7 @@ def build(args):
     if args.bias_correction:
         correction = output_bias_correction(args.bias_correction, card_path, card, args.bias_mean)
         corrected_layer = correct_output_bias(g, inits, card["output"], correction)
-    keep_float = tuple(k for k in args.keep_float.split(",") if k)
+    keep_float = tuple(k for k in args.keep_float.split(",") if k) + (() if args.quantise_ends else end_layers(g))
     act_inputs, act_outputs = activation_tensors(g, keep_float)
     tensors = act_inputs + [o for o in act_outputs if o not in act_inputs]
     params = {name: activation_params(stats, name, args.range) for name in tensors}
@@ -277,7 +288,8 @@ def build(args):
     new_card["onnx"] = onnx_name
     new_card["description"] = (
         f"int8 QDQ post-training quantisation of {card_path.parent.name} (PTQ4DM-style: weights {args.weight_bits}-bit in int8 per channel, "
-        f"activations uint8 per tensor, {args.range} ranges from {calib.get('n')} calibration samples at "
+        + ("" if args.quantise_ends else "first and last layers in float, ")
+        + f"activations uint8 per tensor, {args.range} ranges from {calib.get('n')} calibration samples at "
         f"{times.get('method')} times"
         + (f"; output bias corrected by {', '.join(f'{c:.3g}' for c in -correction)} per channel" if correction is not None else "")
         + "); recipe training/quantize.py"
@@ -304,6 +316,10 @@ def main():
                         "2 * 255 * 127 overflows it, 2 * 255 * 63 does not (ONNX Runtime's reduce_range)")
     b.add_argument("--weight-range", choices=("maxabs", "mse"), default="mse",
                    help="each output channel's weight range: max |w| (PTQ4DM's), or the clip minimising squared error")
+    b.add_argument("--quantise-ends", action="store_true",
+                   help="quantise the first and last layers too (by default the Conv / Gemm reading the network's input "
+                        "and the one writing its output stay in float: the input x_t in uint8 was the largest single "
+                        "source of eps error, and the two layers cost little time)")
     b.add_argument("--keep-float", default="", help="comma-separated op types or node names to leave in float, e.g. Gemm")
     b.add_argument("--bias-correction", help="`diffuse calibrate --quantized` output: subtract its mean output error per channel "
                                              "from the output layer's bias (measure it on a first build with the same settings)")

@@ -245,7 +245,8 @@ def check_pixelman():
 
 def check_quantize():
     """training/quantize.py's weight quantiser: 7 bits stay in -63..63 (what CPUs without VNNI add in 16 bits without
-    saturating), 8 bits reach 127, and the MSE clip's error is no larger than max |w|'s on every channel."""
+    saturating), 8 bits reach 127, and the MSE clip's error is no larger than max |w|'s on every channel; the layers it
+    keeps in float by default are models/mnist's input and output convolutions."""
     import numpy as np
     import quantize
     w = np.random.default_rng(0).standard_t(3, size=(16, 8, 3, 3)).astype(np.float32)
@@ -258,8 +259,12 @@ def check_quantize():
         errors[bits, method] = ((q.reshape(16, -1) * scale[:, None] - flat) ** 2).sum(axis=1)
     if (errors[7, "mse"] > errors[7, "maxabs"] * (1 + 1e-6)).any() or not (errors[7, "mse"] < errors[7, "maxabs"]).any():
         sys.exit(f"quantise_weight: the MSE clip's channel errors {errors[7, 'mse']} vs max |w|'s {errors[7, 'maxabs']}")
+    import onnx
+    ends = quantize.end_layers(onnx.load(str(ROOT / "models" / "mnist" / "mnist.onnx")).graph)
+    if ends != ("/conv_in/Conv", "/conv_out/Conv"):
+        sys.exit(f"quantize.end_layers of models/mnist: {ends}, want the input and output convolutions")
     print(f"quantize: weights 7-bit within ±63, 8-bit ±127; MSE clip error {errors[7, 'mse'].sum():.4f} vs max |w| "
-          f"{errors[7, 'maxabs'].sum():.4f}")
+          f"{errors[7, 'maxabs'].sum():.4f}; float ends {', '.join(ends)}")
 
 
 def main():
