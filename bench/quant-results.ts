@@ -19,11 +19,12 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InferenceSession } from 'onnxruntime-node';
 import { loadOnnxModel } from '../src/models/onnx/node.js';
 import { evaluateSampler, loadClassifier, loadMnistDigits, realFeatureFit, realSubset, type EvalResult } from '../src/eval/index.js';
 import { Rng } from '../src/core/rng.js';
 import { int8Dot } from './cpu.js';
+import { alternatingTimes, mnistFeeds } from './alternating.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.QUANT_N ?? 500);
@@ -107,22 +108,10 @@ async function predictionErrors(card: string, times: number[]): Promise<{ t: num
 async function forwardMs(onnx: string[]): Promise<number[]> {
   const sessions = await Promise.all(onnx.map((f) => InferenceSession.create(join(root, f))));
   const b = 64;
-  const rng = new Rng(3);
-  const feeds = {
-    sample: new Tensor('float32', Float32Array.from(rng.fillNormal(new Float64Array(b * 784))), [b, 1, 28, 28]),
-    timestep: new Tensor('float32', new Float32Array(b).fill(500), [b]),
-    class_labels: new Tensor('int64', BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 10)), [b]),
-  };
-  const times: number[][] = onnx.map(() => []);
-  for (let round = 0; round < 38; round++) {
-    for (const [k, session] of sessions.entries()) {
-      const t0 = performance.now();
-      await session.run(feeds);
-      if (round >= 8) times[k].push(performance.now() - t0);
-    }
-  }
+  const feeds = mnistFeeds(Float32Array.from(new Rng(3).fillNormal(new Float64Array(b * 784))), b);
+  const times = await alternatingTimes(sessions, feeds, 30, 8);
   for (const session of sessions) await session.release();
-  return times.map((t) => t.sort((x, y) => x - y)[t.length >> 1]);
+  return times.map((t) => t[t.length >> 1]);
 }
 
 /** Node types of the graph ONNX Runtime runs after its optimisations (read from the saved optimised model). */

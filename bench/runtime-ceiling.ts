@@ -11,8 +11,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InferenceSession } from 'onnxruntime-node';
 import { int8Dot } from './cpu.js';
+import { alternatingTimes, mnistFeeds } from './alternating.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, '.tmp/runtime-ceiling');
@@ -29,25 +30,13 @@ const load0 = loadavg()[0];
 const opts = { intraOpNumThreads: 2, interOpNumThreads: 1, logSeverityLevel: 3 as const };
 const sessions = await Promise.all(MODELS.map(([, f]) => InferenceSession.create(join(root, f), opts)));
 const b = 64;
-const feeds = {
-  sample: new Tensor('float32', Float32Array.from({ length: b * 784 }, (_, i) => Math.sin(1.3 * i)), [b, 1, 28, 28]),
-  timestep: new Tensor('float32', new Float32Array(b).fill(500), [b]),
-  class_labels: new Tensor('int64', BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 10)), [b]),
-};
+const feeds = mnistFeeds(Float32Array.from({ length: b * 784 }, (_, i) => Math.sin(1.3 * i)), b);
 const out = async (k: number) => (await sessions[k].run(feeds)).out_sample.data as Float32Array;
 const reference = await out(0);
 const gap = await out(3);
 const exact = reference.reduce((m, v, i) => Math.max(m, Math.abs(v - gap[i])), 0);
 if (!(exact < 1e-4)) throw new Error(`the pooled GroupNorm rewrite differs from the float model by ${exact}`);
-const times: number[][] = MODELS.map(() => []);
-for (let round = 0; round < 68; round++) {
-  for (const [k, session] of sessions.entries()) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    if (round >= 8) times[k].push(performance.now() - t0);
-  }
-}
-const sorted = times.map((t) => t.sort((x, y) => x - y));
+const sorted = await alternatingTimes(sessions, feeds, 60, 8);
 const q = (k: number, f: number) => sorted[k][Math.floor(f * (sorted[k].length - 1))];
 const median = sorted.map((_, k) => q(k, 0.5));
 const lines = [
