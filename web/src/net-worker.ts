@@ -6,7 +6,7 @@
  * shipped classifier scores the batch on demand.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-web';
-import { gaussiansFor, gaussiansFromTensor, parseNpy, sample, toDataCoefficients, type LowRankGaussian, type Model } from '../../src/index.js';
+import { gaussiansFor, gaussiansFromTensor, parseNpy, sample, sizeOf, toDataCoefficients, type LowRankGaussian, type Model } from '../../src/index.js';
 import { teleportFileSchema, validate, type TeleportFile } from '../../src/io/formats.js';
 import { frechetDistance, gaussianFit } from '../../src/metrics/fid.js';
 import { guided, loadOnnxModelWeb, type WebModel } from '../../src/models/onnx/web.js';
@@ -95,7 +95,7 @@ async function generate(m: Extract<NetRequest, { kind: 'generate' }>): Promise<v
   const r = await sample({
     model, process: net.process, n: labels.length, seed: m.seed,
     ...(t
-      ? { sampler: t.run.sampler, options: t.run.options, grid: t.run.grid, teleport: gaussiansFor(t.gs, net.sampleShape.reduce((a, b) => a * b, 1), labels) }
+      ? { sampler: t.run.sampler, options: t.run.options, grid: t.run.grid, teleport: gaussiansFor(t.gs, sizeOf(net.sampleShape), labels) }
       : { sampler: m.sampler, steps: m.steps }),
   });
   const sampleMs = performance.now() - sampling;
